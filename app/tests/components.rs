@@ -1,0 +1,110 @@
+//! Component tests, run in headless Chromium by wasm-bindgen-test
+//! (`cargo test -p meshfed-app --target wasm32-unknown-unknown`, driven by `cargo xtask test`).
+#![cfg(target_arch = "wasm32")]
+
+use leptos::prelude::*;
+use meshfed_app::components::server_status::ServerStatus;
+use meshfed_app::pages::{login::LoginPage, not_found::NotFoundPage};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::*;
+use web_sys::{Element, HtmlElement, HtmlInputElement};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn container() -> HtmlElement {
+    let doc = document();
+    let div = doc
+        .create_element("div")
+        .unwrap()
+        .unchecked_into::<HtmlElement>();
+    doc.body().unwrap().append_child(&div).unwrap();
+    div
+}
+
+fn input_labelled(root: &Element, label_text: &str) -> HtmlInputElement {
+    let labels = root.query_selector_all("label").unwrap();
+    for i in 0..labels.length() {
+        let label = labels.item(i).unwrap().unchecked_into::<Element>();
+        if label.text_content().as_deref() == Some(label_text) {
+            let id = label
+                .get_attribute("for")
+                .expect("label has a for attribute");
+            return root
+                .query_selector(&format!("#{id}"))
+                .unwrap()
+                .unwrap_or_else(|| panic!("no input #{id} for label {label_text:?}"))
+                .unchecked_into();
+        }
+    }
+    panic!("no label {label_text:?}");
+}
+
+#[wasm_bindgen_test]
+fn login_form_has_labelled_fields_and_submit() {
+    let root = container();
+    let _handle = leptos::mount::mount_to(root.clone(), LoginPage);
+    let user = input_labelled(&root, "Username or email");
+    assert_eq!(user.type_(), "text");
+    assert_eq!(user.autocomplete(), "username");
+    let password = input_labelled(&root, "Password");
+    assert_eq!(password.type_(), "password");
+    let button = root
+        .query_selector("button[type=submit]")
+        .unwrap()
+        .expect("submit button");
+    assert_eq!(button.text_content().unwrap(), "Sign in");
+    let form = root.query_selector("form").unwrap().unwrap();
+    assert_eq!(form.get_attribute("aria-label").as_deref(), Some("Sign in"));
+}
+
+#[wasm_bindgen_test]
+fn not_found_page_says_so_and_links_home() {
+    let root = container();
+    let _handle = leptos::mount::mount_to(root.clone(), NotFoundPage);
+    assert_eq!(
+        root.query_selector("h1")
+            .unwrap()
+            .unwrap()
+            .text_content()
+            .unwrap(),
+        "Page not found"
+    );
+    let link = root.query_selector("a").unwrap().unwrap();
+    assert_eq!(link.get_attribute("href").as_deref(), Some("/"));
+}
+
+/// The test runner's server has no `/api/health`, so the line must end in an error state
+/// that says so, not stay on "Checking".
+#[wasm_bindgen_test]
+async fn server_status_reports_a_missing_server() {
+    let root = container();
+    let _handle = leptos::mount::mount_to(root.clone(), ServerStatus);
+    let status = root
+        .query_selector("[role=status]")
+        .unwrap()
+        .expect("status line");
+    assert!(status.text_content().unwrap().contains("Checking"));
+    let mut text = String::new();
+    for _ in 0..100 {
+        sleep_ms(50).await;
+        text = status.text_content().unwrap();
+        if !text.contains("Checking") {
+            break;
+        }
+    }
+    assert!(
+        text.starts_with("Server offline"),
+        "status line says {text:?}"
+    );
+    assert!(status.class_name().contains("offline"));
+}
+
+async fn sleep_ms(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        web_sys::window()
+            .unwrap()
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
+            .unwrap();
+    });
+    wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
+}

@@ -1,0 +1,30 @@
+//! Worker configuration from `wrangler.toml` `[vars]`, read once per request.
+
+use worker::Env;
+
+/// Bodies above this many bytes are refused with 413 unless `MAX_BODY_BYTES` says otherwise.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `development` enables the dev-only routes (`/api/_dev/…`); anything else disables them.
+    pub environment: String,
+    /// Largest JSON body accepted by the canonical API.
+    pub max_body_bytes: usize,
+}
+
+impl Config {
+    pub fn from_env(env: &Env) -> Self {
+        let var = |name: &str| env.var(name).ok().map(|v| v.to_string());
+        Self {
+            environment: var("ENVIRONMENT").unwrap_or_else(|| "production".into()),
+            max_body_bytes: var("MAX_BODY_BYTES")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(DEFAULT_MAX_BODY_BYTES),
+        }
+    }
+
+    pub fn is_development(&self) -> bool {
+        self.environment == "development"
+    }
+}

@@ -1,0 +1,117 @@
+//! Development-only routes under `/api/_dev/` (404 unless `ENVIRONMENT = "development"`).
+//! They let the end-to-end tests exercise each binding and the error paths directly:
+//! - `POST /api/_dev/probe/{key}` `{"note": "…"}` writes the note to D1 and R2 and bumps the
+//!   Durable Object counter named after the key;
+//! - `GET /api/_dev/probe/{key}` reads all three back without changing them;
+//! - `GET /api/_dev/fail` fails inside the server (the 500 path).
+
+use meshfed_shared::ApiError;
+use serde::{Deserialize, Serialize};
+use worker::{Env, Method, Request, Response};
+
+use crate::config::Config;
+use crate::error::{EdgeError, EdgeResult};
+use crate::http::{json_ok, now_ms, read_json};
+use crate::run_object;
+
+#[derive(Debug, Deserialize)]
+struct ProbeWrite {
+    note: String,
+}
+
+/// What the three bindings hold for one probe key.
+#[derive(Debug, Serialize)]
+pub struct ProbeState {
+    pub key: String,
+    /// The note stored in D1, if any.
+    pub d1_note: Option<String>,
+    /// Size of the R2 object, if it exists.
+    pub r2_bytes: Option<u64>,
+    /// The Durable Object's stored counter.
+    pub counter: u64,
+}
+
+pub async fn dispatch(
+    mut req: Request,
+    env: &Env,
+    cfg: &Config,
+    rest: &[&str],
+) -> EdgeResult<Response> {
+    match (req.method(), rest) {
+        (Method::Get, ["probe", key]) => {
+            let key = valid_key(key)?;
+            let counter = run_object::ping(env, &do_name(key)).await?;
+            json_ok(&read_probe(env, key, counter).await?, "Probe read", 200)
+        }
+        (Method::Post, ["probe", key]) => {
+            let key = valid_key(key)?;
+            let body: ProbeWrite = read_json(&mut req, cfg.max_body_bytes).await?;
+            write_probe(env, key, &body.note).await?;
+            let counter = run_object::increment(env, &do_name(key)).await?;
+            json_ok(&read_probe(env, key, counter).await?, "Probe written", 201)
+        }
+        (Method::Get, ["fail"]) => Err(EdgeError::Internal(
+            "deliberate failure: secret-internal-detail must not reach the client".into(),
+        )),
+        _ => Err(
+            ApiError::not_found(format!("No development route /api/_dev/{}", rest.join("/")))
+                .into(),
+        ),
+    }
+}
+
+fn valid_key<'a>(key: &'a str) -> EdgeResult<&'a str> {
+    let ok = (1..=64).contains(&key.len())
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(key)
+    } else {
+        Err(ApiError::invalid_field("key", "1-64 letters, digits, '-' or '_'").into())
+    }
+}
+
+fn do_name(key: &str) -> String {
+    format!("_dev-probe-{key}")
+}
+
+fn r2_key(key: &str) -> String {
+    format!("_dev/probe/{key}")
+}
+
+async fn write_probe(env: &Env, key: &str, note: &str) -> EdgeResult<()> {
+    env.d1("DB")?
+        .prepare(
+            "INSERT INTO meta (key, value, updated_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        )
+        .bind(&[format!("probe:{key}").into(), note.into(), (now_ms() as f64).into()])?
+        .run()
+        .await?;
+    env.bucket("BLOBS")?
+        .put(r2_key(key), note.as_bytes().to_vec())
+        .execute()
+        .await?;
+    Ok(())
+}
+
+async fn read_probe(env: &Env, key: &str, counter: u64) -> EdgeResult<ProbeState> {
+    let d1_note: Option<String> = env
+        .d1("DB")?
+        .prepare("SELECT value FROM meta WHERE key = ?1")
+        .bind(&[format!("probe:{key}").into()])?
+        .first(Some("value"))
+        .await?;
+    let r2_bytes = env
+        .bucket("BLOBS")?
+        .head(r2_key(key))
+        .await?
+        .map(|o| o.size());
+    Ok(ProbeState {
+        key: key.into(),
+        d1_note,
+        r2_bytes,
+        counter,
+    })
+}

@@ -1,0 +1,20 @@
+//! Meshfed's Cloudflare Worker. One origin serves the API (`/api/…`, seed routes) from here and
+//! the Leptos app from Workers static assets (see `wrangler.toml`).
+
+mod config;
+mod dev;
+mod error;
+mod health;
+mod http;
+mod openapi;
+mod router;
+mod run_object;
+
+pub use run_object::RunCoordinator;
+
+use worker::{event, Context, Env, Request, Response};
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    router::handle(req, env).await
+}

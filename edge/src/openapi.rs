@@ -1,0 +1,266 @@
+//! `GET /api/openapi.json`: an OpenAPI 3.1 description of the routes that exist. The routing
+//! table below is also what the router uses to tell 405 from 404, and the end-to-end tests check
+//! real responses against this document, so it cannot drift silently.
+
+use meshfed_shared::ErrorCode;
+use serde_json::{json, Value};
+use worker::Response;
+
+use crate::config::Config;
+use crate::error::EdgeResult;
+use crate::health::VERSION;
+
+struct Route {
+    method: &'static str,
+    path: &'static str,
+    dev_only: bool,
+    summary: &'static str,
+    /// `(status, schema)` pairs; every route may also answer the failure envelope.
+    responses: fn() -> Vec<(u16, Value)>,
+    request: Option<fn() -> Value>,
+}
+
+const ROUTES: &[Route] = &[
+    Route {
+        method: "get",
+        path: "/api/health",
+        dev_only: false,
+        summary: "Version and a live check of D1, R2 and the run Durable Object",
+        responses: || vec![(200, success(schema_ref("HealthReport"))), (503, failure())],
+        request: None,
+    },
+    Route {
+        method: "get",
+        path: "/api/openapi.json",
+        dev_only: false,
+        summary: "This document",
+        responses: || {
+            vec![(
+                200,
+                json!({"type": "object", "required": ["openapi", "paths"]}),
+            )]
+        },
+        request: None,
+    },
+    Route {
+        method: "get",
+        path: "/api/_dev/probe/{key}",
+        dev_only: true,
+        summary: "Development only: read a probe's D1 note, R2 object size and DO counter",
+        responses: || vec![(200, success(schema_ref("ProbeState"))), (400, failure())],
+        request: None,
+    },
+    Route {
+        method: "post",
+        path: "/api/_dev/probe/{key}",
+        dev_only: true,
+        summary: "Development only: write a probe to D1 and R2 and bump its DO counter",
+        responses: || {
+            vec![
+                (201, success(schema_ref("ProbeState"))),
+                (400, failure()),
+                (413, failure()),
+            ]
+        },
+        request: Some(|| {
+            json!({"type": "object", "required": ["note"],
+                   "properties": {"note": {"type": "string"}}})
+        }),
+    },
+    Route {
+        method: "get",
+        path: "/api/_dev/fail",
+        dev_only: true,
+        summary: "Development only: fails inside the server to show the 500 envelope",
+        responses: || vec![(500, failure())],
+        request: None,
+    },
+];
+
+fn routes(cfg: &Config) -> impl Iterator<Item = &'static Route> + '_ {
+    ROUTES
+        .iter()
+        .filter(move |r| !r.dev_only || cfg.is_development())
+}
+
+/// Upper-case methods documented for a concrete request path, e.g. `["GET", "POST"]`.
+pub fn methods_for_path(path: &str, cfg: &Config) -> Vec<String> {
+    routes(cfg)
+        .filter(|r| template_matches(r.path, path))
+        .map(|r| r.method.to_ascii_uppercase())
+        .collect()
+}
+
+fn template_matches(template: &str, path: &str) -> bool {
+    let t: Vec<&str> = template.trim_matches('/').split('/').collect();
+    let p: Vec<&str> = path.trim_matches('/').split('/').collect();
+    t.len() == p.len()
+        && t.iter()
+            .zip(&p)
+            .all(|(t, p)| (t.starts_with('{') && !p.is_empty()) || t == p)
+}
+
+pub fn get(cfg: &Config) -> EdgeResult<Response> {
+    Ok(Response::from_json(&document(cfg))?)
+}
+
+fn document(cfg: &Config) -> Value {
+    let mut paths = serde_json::Map::new();
+    for route in routes(cfg) {
+        let mut responses = serde_json::Map::new();
+        for (status, schema) in (route.responses)() {
+            responses.insert(status.to_string(), response(schema));
+        }
+        responses.insert("default".into(), response(failure()));
+        let mut op = json!({
+            "summary": route.summary,
+            "operationId": format!("{}{}", route.method, route.path.replace(['/', '{', '}', '.'], "_")),
+            "responses": responses,
+        });
+        let params: Vec<Value> = route
+            .path
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+            .map(|name| {
+                json!({"name": name, "in": "path", "required": true,
+                               "schema": {"type": "string"}})
+            })
+            .collect();
+        if !params.is_empty() {
+            op["parameters"] = Value::Array(params);
+        }
+        if let Some(request) = route.request {
+            op["requestBody"] = json!({"required": true,
+                "content": {"application/json": {"schema": request()}}});
+        }
+        let entry = paths.entry(route.path).or_insert_with(|| json!({}));
+        entry[route.method] = op;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "Meshfed API", "version": VERSION,
+                 "description": "Federated MeshNet training: identity, runs and rounds."},
+        "paths": paths,
+        "components": {"schemas": schemas()},
+    })
+}
+
+fn response(schema: Value) -> Value {
+    json!({"description": "See schema", "content": {"application/json": {"schema": schema}}})
+}
+
+fn schema_ref(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+fn success(data: Value) -> Value {
+    json!({"allOf": [schema_ref("SuccessEnvelope"), {"properties": {"data": data}}]})
+}
+
+fn failure() -> Value {
+    schema_ref("FailureEnvelope")
+}
+
+fn schemas() -> Value {
+    let codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+    json!({
+        "SuccessEnvelope": {
+            "type": "object",
+            "required": ["success", "data", "message", "timestamp"],
+            "properties": {
+                "success": {"const": true},
+                "data": {},
+                "message": {"type": "string"},
+                "timestamp": {"type": "string", "format": "date-time"}
+            }
+        },
+        "FailureEnvelope": {
+            "type": "object",
+            "required": ["success", "error", "timestamp"],
+            "additionalProperties": false,
+            "properties": {
+                "success": {"const": false},
+                "error": {
+                    "type": "object",
+                    "required": ["code", "message"],
+                    "additionalProperties": false,
+                    "properties": {
+                        "code": {"enum": codes},
+                        "message": {"type": "string"},
+                        "details": {}
+                    }
+                },
+                "timestamp": {"type": "string", "format": "date-time"}
+            }
+        },
+        "HealthReport": {
+            "type": "object",
+            "required": ["status", "version", "environment", "checks"],
+            "additionalProperties": false,
+            "properties": {
+                "status": {"enum": ["ok", "degraded"]},
+                "version": {"type": "string"},
+                "environment": {"type": "string"},
+                "checks": {"type": "array", "items": {
+                    "type": "object",
+                    "required": ["name", "ok", "latency_ms"],
+                    "additionalProperties": false,
+                    "properties": {
+                        "name": {"enum": ["d1", "r2", "durable_object"]},
+                        "ok": {"type": "boolean"},
+                        "latency_ms": {"type": "number", "minimum": 0},
+                        "error": {"type": "string"}
+                    }
+                }}
+            }
+        },
+        "ProbeState": {
+            "type": "object",
+            "required": ["key", "d1_note", "r2_bytes", "counter"],
+            "additionalProperties": false,
+            "properties": {
+                "key": {"type": "string"},
+                "d1_note": {"type": ["string", "null"]},
+                "r2_bytes": {"type": ["integer", "null"], "minimum": 0},
+                "counter": {"type": "integer", "minimum": 0}
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(env: &str) -> Config {
+        Config {
+            environment: env.into(),
+            max_body_bytes: 1024,
+        }
+    }
+
+    #[test]
+    fn templates_match_concrete_paths() {
+        assert!(template_matches(
+            "/api/_dev/probe/{key}",
+            "/api/_dev/probe/abc"
+        ));
+        assert!(!template_matches(
+            "/api/_dev/probe/{key}",
+            "/api/_dev/probe/"
+        ));
+        assert!(!template_matches("/api/health", "/api/health/x"));
+    }
+
+    #[test]
+    fn dev_routes_only_in_development() {
+        assert_eq!(
+            methods_for_path("/api/_dev/probe/k", &cfg("development")),
+            ["GET", "POST"]
+        );
+        assert!(methods_for_path("/api/_dev/probe/k", &cfg("production")).is_empty());
+        let doc = document(&cfg("production"));
+        assert!(doc["paths"].get("/api/_dev/fail").is_none());
+        assert!(doc["paths"]["/api/health"]["get"]["responses"]["200"].is_object());
+    }
+}

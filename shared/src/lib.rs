@@ -1,0 +1,12 @@
+//! Meshfed's pure logic: no I/O, compiles natively and to wasm32.
+//!
+//! The Worker (`edge/`), the web app (`app/`) and the tests all speak through the types here,
+//! so a change to the API shows up as a compile error on both sides.
+
+pub mod envelope;
+pub mod error;
+pub mod health;
+pub mod time;
+
+pub use envelope::{ErrorBody, Failure, RawEnvelope, Success};
+pub use error::{ApiError, ErrorCode};
