@@ -1,1 +1,39 @@
-fn main() {}
+//! `cargo xtask dev [--port N] [--persist-to DIR]` runs Meshfed locally;
+//! `cargo xtask test` sets up and runs every test. See README.md.
+
+mod build;
+mod dev;
+mod setup;
+mod steps;
+mod test;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  dev [--port N] [--persist-to DIR]   set up, build and run Meshfed (default port 8787,
+                                      state in .wrangler/state); Ctrl-C stops everything
+  test                                set up, build and run every test";
+
+fn main() -> ExitCode {
+    xtask::process::stop_groups_on_signal();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("dev") => dev::parse(&args[1..]).and_then(dev::run),
+        Some("test") if args.len() == 1 => test::run(),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        _ => Err(format!("unknown or missing command\n\n{USAGE}")),
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,31 @@
+//! A fresh `wrangler dev` for tests: a free port, its own state directory under
+//! `target/e2e/`, migrations applied, output in a log file next to the state.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use xtask::paths::repo_root;
+use xtask::process::free_port;
+use xtask::wrangler::{apply_migrations, Server, ServerOptions};
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+/// A new, empty state directory for one test server.
+pub fn fresh_state_dir(label: &str) -> PathBuf {
+    let n = NEXT.fetch_add(1, Ordering::SeqCst);
+    let dir = repo_root().join(format!("target/e2e/{}-{label}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("can create a state directory under target/e2e");
+    dir
+}
+
+/// Applies migrations to `state` and starts a server on it (a new port unless given).
+pub fn start(state: &PathBuf, port: Option<u16>) -> Result<Server, String> {
+    apply_migrations(state)?;
+    let run = NEXT.fetch_add(1, Ordering::SeqCst);
+    Server::start(ServerOptions {
+        port: port.unwrap_or_else(free_port),
+        persist_to: state.clone(),
+        log: Some(state.join(format!("wrangler-{run}.log"))),
+    })
+}

@@ -1,0 +1,99 @@
+//! The Leptos app as a person sees it, in headless Chromium against the real Worker.
+
+use std::time::Duration;
+
+use fantoccini::{Client, Locator};
+use meshfed_e2e::browser::{screenshot_dir, session};
+use meshfed_e2e::Ctx;
+
+pub fn spa_fallback_serves_the_app_for_app_routes(ctx: &Ctx) {
+    ctx.block_on(async {
+        for path in ["/", "/login", "/some/deep/app/route"] {
+            let resp = ctx.http.get(ctx.url(path)).send().await.unwrap();
+            assert_eq!(resp.status(), 200, "{path}");
+            let ctype = resp.headers()["content-type"].to_str().unwrap().to_string();
+            assert!(ctype.starts_with("text/html"), "{path}: {ctype}");
+            let html = resp.text().await.unwrap();
+            assert!(
+                html.contains("meshfed-app") && html.contains(".wasm"),
+                "{path}: {html}"
+            );
+        }
+    });
+}
+
+/// Waits for `locator` to appear (the app renders after its wasm loads).
+async fn wait_for(client: &Client, locator: Locator<'_>) -> fantoccini::elements::Element {
+    client
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(locator)
+        .await
+        .unwrap_or_else(|e| panic!("element did not appear: {e}"))
+}
+
+/// The input that a `<label>` with exactly `text` points at (as a person finds it).
+fn labelled(text: &str) -> String {
+    format!("//input[@id=//label[normalize-space(.)='{text}']/@for]")
+}
+
+async fn screenshot(client: &Client, name: &str) {
+    let png = client.screenshot().await.expect("screenshot");
+    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+    std::fs::write(screenshot_dir().join(name), png).expect("write screenshot");
+}
+
+pub fn login_page_renders_form_and_online_status(ctx: &Ctx) {
+    ctx.block_on(async {
+        let client = session(&ctx.webdriver).await;
+        client.goto(&ctx.url("/login")).await.unwrap();
+        wait_for(&client, Locator::Css("form[aria-label='Sign in']")).await;
+        assert_eq!(client.title().await.unwrap(), "Meshfed");
+        let heading = client.find(Locator::Css("main h1")).await.unwrap();
+        assert_eq!(heading.text().await.unwrap(), "Sign in");
+
+        let user = client
+            .find(Locator::XPath(&labelled("Username or email")))
+            .await
+            .unwrap();
+        assert_eq!(user.attr("type").await.unwrap().as_deref(), Some("text"));
+        let password = client
+            .find(Locator::XPath(&labelled("Password")))
+            .await
+            .unwrap();
+        assert_eq!(
+            password.attr("type").await.unwrap().as_deref(),
+            Some("password")
+        );
+        user.send_keys("alice").await.unwrap();
+        assert_eq!(user.prop("value").await.unwrap().as_deref(), Some("alice"));
+        let submit = client
+            .find(Locator::XPath("//button[normalize-space(.)='Sign in']"))
+            .await;
+        assert!(submit.is_ok(), "a Sign in button");
+
+        // The footer's status line comes from the real /api/health.
+        let status = wait_for(&client, Locator::Css("[role=status].online")).await;
+        let text = status.text().await.unwrap();
+        assert!(text.contains("Server online"), "status line says {text:?}");
+        assert!(
+            text.contains(env!("CARGO_PKG_VERSION")),
+            "status line says {text:?}"
+        );
+        screenshot(&client, "login.png").await;
+        client.close().await.unwrap();
+    });
+}
+
+pub fn unknown_page_shows_not_found(ctx: &Ctx) {
+    ctx.block_on(async {
+        let client = session(&ctx.webdriver).await;
+        client.goto(&ctx.url("/no/such/page")).await.unwrap();
+        let heading = wait_for(&client, Locator::Css("main h1")).await;
+        assert_eq!(heading.text().await.unwrap(), "Page not found");
+        let home = client.find(Locator::XPath("//main//a[@href='/']")).await;
+        assert!(home.is_ok(), "a link back to the start page");
+        screenshot(&client, "not-found.png").await;
+        client.close().await.unwrap();
+    });
+}

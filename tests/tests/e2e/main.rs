@@ -1,0 +1,138 @@
+//! Meshfed's end-to-end suite. One harness process starts a fresh `wrangler dev` (own port,
+//! own state) and a chromedriver, runs every trial against them, then stops both process
+//! groups and fails if anything is left running.
+
+mod app;
+mod errors;
+mod health;
+mod openapi;
+mod persistence;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use meshfed_e2e::browser::Chromedriver;
+use meshfed_e2e::{server, Ctx};
+use xtask::process::group_alive;
+use xtask::wrangler::health_status;
+
+type TestFn = fn(&Ctx);
+
+const TESTS: &[(&str, TestFn)] = &[
+    (
+        "health::reports_version_and_every_binding",
+        health::reports_version_and_every_binding,
+    ),
+    (
+        "health::probe_round_trips_through_d1_r2_and_do",
+        health::probe_round_trips_through_d1_r2_and_do,
+    ),
+    (
+        "errors::unknown_api_route_is_404_envelope",
+        errors::unknown_api_route_is_404_envelope,
+    ),
+    (
+        "errors::wrong_method_is_405_with_allow",
+        errors::wrong_method_is_405_with_allow,
+    ),
+    (
+        "errors::malformed_json_is_400_validation_error",
+        errors::malformed_json_is_400_validation_error,
+    ),
+    (
+        "errors::mistyped_json_is_400_without_echo",
+        errors::mistyped_json_is_400_without_echo,
+    ),
+    (
+        "errors::oversized_body_is_413",
+        errors::oversized_body_is_413,
+    ),
+    (
+        "errors::internal_error_is_500_without_detail",
+        errors::internal_error_is_500_without_detail,
+    ),
+    (
+        "openapi::document_is_openapi_3_1_with_routes",
+        openapi::document_is_openapi_3_1_with_routes,
+    ),
+    (
+        "openapi::real_responses_match_the_document",
+        openapi::real_responses_match_the_document,
+    ),
+    (
+        "persistence::state_survives_a_restart",
+        persistence::state_survives_a_restart,
+    ),
+    (
+        "app::spa_fallback_serves_the_app_for_app_routes",
+        app::spa_fallback_serves_the_app_for_app_routes,
+    ),
+    (
+        "app::login_page_renders_form_and_online_status",
+        app::login_page_renders_form_and_online_status,
+    ),
+    (
+        "app::unknown_page_shows_not_found",
+        app::unknown_page_shows_not_found,
+    ),
+];
+
+fn main() {
+    xtask::process::stop_groups_on_signal();
+    let args = Arguments::from_args();
+    let state = server::fresh_state_dir("shared");
+    let mut server = server::start(&state, None).unwrap_or_else(|e| {
+        eprintln!("cannot start the Worker for the end-to-end tests: {e}");
+        std::process::exit(1);
+    });
+    let mut driver = Chromedriver::start().unwrap_or_else(|e| {
+        server.stop();
+        eprintln!("cannot start chromedriver: {e}");
+        std::process::exit(1);
+    });
+    let rt = Arc::new(tokio::runtime::Runtime::new().expect("tokio runtime"));
+    let ctx = Arc::new(Ctx {
+        base: server.base_url(),
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("http client"),
+        rt,
+        webdriver: driver.url.clone(),
+    });
+    println!("end-to-end server {} (state {})", ctx.base, state.display());
+
+    let trials = TESTS
+        .iter()
+        .map(|&(name, test)| {
+            let ctx = Arc::clone(&ctx);
+            Trial::test(name, move || run_trial(test, &ctx))
+        })
+        .collect();
+    let conclusion = libtest_mimic::run(&args, trials);
+
+    let (pgid, port) = (server.pgid(), server.port);
+    let server_stopped = server.stop() && !group_alive(pgid) && health_status(port).is_none();
+    let driver_stopped = driver.stop();
+    if !server_stopped || !driver_stopped {
+        eprintln!(
+            "FAILED: processes left running (server stopped: {server_stopped}, \
+             chromedriver stopped: {driver_stopped})"
+        );
+        std::process::exit(101);
+    }
+    println!("stopped the Worker (process group {pgid}) and chromedriver cleanly");
+    conclusion.exit();
+}
+
+fn run_trial(test: TestFn, ctx: &Ctx) -> Result<(), Failed> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| test(ctx))).map_err(|panic| {
+        let msg = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "test panicked".into());
+        Failed::from(msg)
+    })
+}

@@ -1,0 +1,130 @@
+//! The served OpenAPI document must describe what the Worker really does: every documented
+//! GET route is called and its real answer validated against the documented schema, and so
+//! are the error answers other tests provoke.
+
+use meshfed_e2e::Ctx;
+use serde_json::{json, Value};
+
+async fn document(ctx: &Ctx) -> Value {
+    let resp = ctx
+        .http
+        .get(ctx.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.json().await.unwrap()
+}
+
+pub fn document_is_openapi_3_1_with_routes(ctx: &Ctx) {
+    ctx.block_on(async {
+        let doc = document(ctx).await;
+        assert_eq!(doc["openapi"], "3.1.0");
+        assert_eq!(doc["info"]["version"], env!("CARGO_PKG_VERSION"));
+        for path in ["/api/health", "/api/openapi.json", "/api/_dev/probe/{key}"] {
+            assert!(doc["paths"].get(path).is_some(), "{path} is documented");
+        }
+        // The document itself is a valid JSON Schema root for its components.
+        jsonschema::draft202012::new(&with_ref(&doc, "#/components/schemas/FailureEnvelope"))
+            .expect("components compile as JSON Schema 2020-12");
+    });
+}
+
+/// The documented schema for `method path` answering `status` (or the `default` answer).
+fn response_schema(doc: &Value, path: &str, method: &str, status: u16) -> Value {
+    let responses = &doc["paths"][path][method]["responses"];
+    let key = if responses.get(status.to_string()).is_some() {
+        status.to_string()
+    } else {
+        assert!(
+            responses.get("default").is_some(),
+            "{method} {path} documents no {status}"
+        );
+        "default".to_string()
+    };
+    let pointer = format!(
+        "#/paths/{}/{method}/responses/{key}/content/application~1json/schema",
+        path.replace('~', "~0")
+            .replace('/', "~1")
+            .replace('{', "%7B")
+            .replace('}', "%7D")
+    );
+    with_ref(doc, &pointer)
+}
+
+/// The whole document as a schema root whose top-level `$ref` points into it.
+fn with_ref(doc: &Value, pointer: &str) -> Value {
+    let mut root = doc.clone();
+    root["$ref"] = json!(pointer);
+    root["$schema"] = json!("https://json-schema.org/draft/2020-12/schema");
+    root
+}
+
+fn assert_valid(doc: &Value, path: &str, method: &str, status: u16, body: &Value) {
+    let schema = response_schema(doc, path, method, status);
+    let validator = jsonschema::draft202012::new(&schema).expect("schema compiles");
+    let errors: Vec<String> = validator.iter_errors(body).map(|e| e.to_string()).collect();
+    assert!(
+        errors.is_empty(),
+        "{method} {path} {status} breaks its schema: {errors:?}\n{body}"
+    );
+}
+
+pub fn real_responses_match_the_document(ctx: &Ctx) {
+    ctx.block_on(async {
+        let doc = document(ctx).await;
+        // Every documented GET route, with path parameters filled in.
+        let mut checked = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            if item.get("get").is_none() {
+                continue;
+            }
+            let concrete = path.replace("{key}", "openapi");
+            let resp = ctx.http.get(ctx.url(&concrete)).send().await.unwrap();
+            let status = resp.status().as_u16();
+            let body: Value = resp.json().await.unwrap();
+            assert_valid(&doc, path, "get", status, &body);
+            checked += 1;
+        }
+        assert!(checked >= 3, "only {checked} GET routes checked");
+
+        // POST with a body, and the error answers, against their documented responses.
+        let probe = "/api/_dev/probe/{key}";
+        let url = ctx.url("/api/_dev/probe/openapi");
+        let cases: Vec<(reqwest::RequestBuilder, &str, &str)> = vec![
+            (
+                ctx.http.post(&url).json(&json!({"note": "n"})),
+                probe,
+                "post",
+            ),
+            (ctx.http.post(&url).body("{"), probe, "post"),
+            (
+                ctx.http.post(&url).body(vec![b' '; 1024 * 1024 + 1]),
+                probe,
+                "post",
+            ),
+            (
+                ctx.http.get(ctx.url("/api/_dev/probe/bad%20key")),
+                probe,
+                "get",
+            ),
+        ];
+        let mut statuses = vec![];
+        for (req, path, method) in cases {
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            let body: Value = resp.json().await.unwrap();
+            assert_valid(&doc, path, method, status, &body);
+            statuses.push(status);
+        }
+        assert_eq!(statuses, [201, 400, 413, 400]);
+
+        // An answer that breaks the schema is caught (the check can fail).
+        let wrong = json!({"success": true, "data": {"status": "fine"}, "message": "m",
+                           "timestamp": "t"});
+        let schema = response_schema(&doc, "/api/health", "get", 200);
+        assert!(!jsonschema::draft202012::new(&schema)
+            .unwrap()
+            .is_valid(&wrong));
+    });
+}

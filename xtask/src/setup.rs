@@ -1,0 +1,169 @@
+//! Installs what Meshfed builds and tests with, skipping what is already there at the right
+//! version: the wasm32 target, pinned cargo tools in ~/.cargo/bin, npm packages, Chromium.
+
+use std::path::Path;
+use std::process::Command;
+
+use xtask::paths::{cargo_bin, repo_root};
+
+use crate::steps::{output, run, step, Done};
+
+/// A cargo-installed tool pinned to one version.
+struct CargoTool {
+    krate: &'static str,
+    bin: &'static str,
+    version: &'static str,
+    /// `--locked` works for these; wasm-bindgen-cli's own lockfile wants a crate the registry
+    /// lacks (see ../shared/TOOLCHAIN.md).
+    locked: bool,
+}
+
+const TOOLS: [CargoTool; 3] = [
+    CargoTool {
+        krate: "wasm-bindgen-cli",
+        bin: "wasm-bindgen",
+        version: "0.2.130",
+        locked: false,
+    },
+    CargoTool {
+        krate: "worker-build",
+        bin: "worker-build",
+        version: "0.8.7",
+        locked: true,
+    },
+    CargoTool {
+        krate: "trunk",
+        bin: "trunk",
+        version: "0.21.14",
+        locked: true,
+    },
+];
+
+/// Everything `cargo xtask dev` needs.
+pub fn for_dev() -> Result<(), String> {
+    step("check Node.js >= 20", check_node)?;
+    step("wasm32-unknown-unknown target", wasm_target)?;
+    for tool in &TOOLS {
+        step(&format!("{} {}", tool.krate, tool.version), || {
+            cargo_tool(tool)
+        })?;
+    }
+    step("npm packages (npm ci)", npm_ci)
+}
+
+/// Everything `cargo xtask test` needs: the dev tools plus Chromium and ChromeDriver.
+pub fn for_test() -> Result<(), String> {
+    for_dev()?;
+    step("chromium and chromium-driver (apt)", chromium)
+}
+
+fn check_node() -> Result<Done, String> {
+    let version = output(Command::new("node").arg("--version"))
+        .ok_or("Node.js is not installed: install Node 20 or newer (apt-get install nodejs npm)")?;
+    let major: u32 = version
+        .trim_start_matches('v')
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
+    if major < 20 {
+        return Err(format!(
+            "Node.js {version} is too old: Meshfed needs Node 20 or newer"
+        ));
+    }
+    Ok(Done::Skipped(format!("node {version}")))
+}
+
+fn wasm_target() -> Result<Done, String> {
+    let installed = output(Command::new("rustup").args(["target", "list", "--installed"]))
+        .ok_or("rustup is not available: install Rust with rustup")?;
+    if installed
+        .lines()
+        .any(|l| l.trim() == "wasm32-unknown-unknown")
+    {
+        return Ok(Done::Skipped("already installed".into()));
+    }
+    run(
+        Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]),
+        "Add it by hand: rustup target add wasm32-unknown-unknown",
+    )
+}
+
+fn cargo_tool(tool: &CargoTool) -> Result<Done, String> {
+    let bin = cargo_bin().join(tool.bin);
+    if let Some(v) = output(Command::new(&bin).arg("--version")) {
+        if v.split_whitespace().any(|w| w == tool.version) {
+            return Ok(Done::Skipped(format!("{} present", bin.display())));
+        }
+    }
+    let mut cmd = Command::new("cargo");
+    cmd.args(["install", tool.krate, "--version", tool.version]);
+    if tool.locked {
+        cmd.arg("--locked");
+    }
+    let hint = format!(
+        "Install it by hand: cargo install {} --version {}{} (needs crates.io)",
+        tool.krate,
+        tool.version,
+        if tool.locked { " --locked" } else { "" }
+    );
+    run(&mut cmd, &hint)
+}
+
+/// `npm ci`, skipped when node_modules was installed from this exact package-lock.json.
+fn npm_ci() -> Result<Done, String> {
+    let root = repo_root();
+    let lock = std::fs::read(root.join("package-lock.json"))
+        .map_err(|e| format!("cannot read package-lock.json: {e}"))?;
+    let stamp_path = root.join("node_modules/.meshfed-lock-stamp");
+    let stamp = format!("{:016x}", fnv1a(&lock));
+    if std::fs::read_to_string(&stamp_path).ok().as_deref() == Some(stamp.as_str())
+        && root.join("node_modules/.bin/wrangler").exists()
+    {
+        return Ok(Done::Skipped(
+            "node_modules matches package-lock.json".into(),
+        ));
+    }
+    run(
+        Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&root),
+        "npm ci failed: check access to the npm registry and that npm is installed",
+    )?;
+    std::fs::write(&stamp_path, stamp).map_err(|e| e.to_string())?;
+    Ok(Done::Ran)
+}
+
+fn chromium() -> Result<Done, String> {
+    if Path::new("/usr/bin/chromium").exists() && Path::new("/usr/bin/chromedriver").exists() {
+        return Ok(Done::Skipped(
+            "/usr/bin/chromium and /usr/bin/chromedriver present".into(),
+        ));
+    }
+    let hint = "Install them by hand: sudo apt-get update && \
+                sudo apt-get install -y chromium chromium-driver";
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err(format!("Chromium is missing and this is not root. {hint}"));
+    }
+    run(Command::new("apt-get").arg("update"), hint)?;
+    run(
+        Command::new("apt-get")
+            .args([
+                "install",
+                "-y",
+                "--no-install-recommends",
+                "chromium",
+                "chromium-driver",
+            ])
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+        hint,
+    )
+}
+
+/// FNV-1a: a stable fingerprint of package-lock.json for the skip check.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
+}

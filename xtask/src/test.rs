@@ -1,0 +1,190 @@
+//! `cargo xtask test`: formatting, lints, native unit tests, the app's wasm tests in headless
+//! Chromium, release builds, then the end-to-end harness against a real `wrangler dev`.
+//! Ends with one line `N passed, N failed`.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Instant;
+
+use xtask::paths::{repo_root, tool_path};
+
+use crate::{build, setup};
+
+#[derive(Default)]
+struct Tally {
+    passed: u64,
+    failed: u64,
+    failures: Vec<String>,
+}
+
+impl Tally {
+    fn fail(&mut self, what: String) {
+        self.failed += 1;
+        self.failures.push(what);
+    }
+}
+
+pub fn run() -> Result<ExitCode, String> {
+    let start = Instant::now();
+    setup::for_test()?;
+    let mut tally = Tally::default();
+
+    check(
+        &mut tally,
+        "cargo fmt --check",
+        cargo(&["fmt", "--all", "--check"]),
+    );
+    check(
+        &mut tally,
+        "clippy (native, warnings denied)",
+        cargo(&[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    );
+    check(
+        &mut tally,
+        "clippy (wasm32: app and Worker, warnings denied)",
+        cargo(&[
+            "clippy",
+            "-p",
+            "meshfed-app",
+            "-p",
+            "meshfed-edge",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    );
+    tests(
+        &mut tally,
+        "native unit tests",
+        cargo(&[
+            "test",
+            "--workspace",
+            "--exclude",
+            "meshfed-app",
+            "--exclude",
+            "meshfed-e2e",
+        ]),
+    );
+    let mut wasm = cargo(&[
+        "test",
+        "-p",
+        "meshfed-app",
+        "--target",
+        "wasm32-unknown-unknown",
+    ]);
+    wasm.arg("--tests")
+        .env("CHROMEDRIVER", "/usr/bin/chromedriver");
+    tests(&mut tally, "app wasm tests (headless Chromium)", wasm);
+
+    match build::all() {
+        Ok(()) => tests(
+            &mut tally,
+            "end to end (wrangler dev + Chromium)",
+            cargo(&["test", "-p", "meshfed-e2e"]),
+        ),
+        Err(e) => tally.fail(format!("build: {e} (end-to-end tests not run)")),
+    }
+
+    println!(
+        "[xtask] cargo xtask test took {:.1}s",
+        start.elapsed().as_secs_f64()
+    );
+    for f in &tally.failures {
+        println!("[xtask] failed: {f}");
+    }
+    println!("{} passed, {} failed", tally.passed, tally.failed);
+    Ok(if tally.failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn cargo(args: &[&str]) -> Command {
+    let mut cmd = Command::new("cargo");
+    cmd.args(args)
+        .current_dir(repo_root())
+        .env("PATH", tool_path());
+    cmd
+}
+
+/// A pass/fail check that counts as one.
+fn check(tally: &mut Tally, name: &str, mut cmd: Command) {
+    let start = Instant::now();
+    let ok = cmd.status().map(|s| s.success()).unwrap_or(false);
+    let secs = start.elapsed().as_secs_f64();
+    if ok {
+        tally.passed += 1;
+        println!("[xtask] ok      {name} ({secs:.1}s)");
+    } else {
+        tally.fail(name.into());
+        println!("[xtask] FAILED  {name} ({secs:.1}s)");
+    }
+}
+
+/// Runs a `cargo test` command, echoing its output and counting its `test result:` lines.
+/// A run that fails without reporting a failed test (a build error, a harness that could
+/// not start its server) counts as one failure.
+fn tests(tally: &mut Tally, name: &str, mut cmd: Command) {
+    let start = Instant::now();
+    let (mut passed, mut failed) = (0, 0);
+    let status = cmd.stdout(Stdio::piped()).spawn().and_then(|mut child| {
+        if let Some(out) = child.stdout.take() {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                println!("{line}");
+                if let Some((p, f)) = parse_result_line(&line) {
+                    passed += p;
+                    failed += f;
+                }
+            }
+        }
+        child.wait()
+    });
+    let ok = status.as_ref().map(|s| s.success()).unwrap_or(false);
+    tally.passed += passed;
+    tally.failed += failed;
+    if failed > 0 {
+        tally.failures.push(format!("{name}: {failed} failed"));
+    }
+    if !ok && failed == 0 {
+        tally.fail(format!("{name}: did not complete"));
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let verdict = if ok { "ok     " } else { "FAILED " };
+    println!("[xtask] {verdict} {name}: {passed} passed, {failed} failed ({secs:.1}s)");
+}
+
+/// `test result: ok. 13 passed; 0 failed; …` → `(13, 0)`.
+fn parse_result_line(line: &str) -> Option<(u64, u64)> {
+    let rest = line.trim().strip_prefix("test result: ")?;
+    let count = |label: &str| -> Option<u64> {
+        rest.split([';', '.'])
+            .find_map(|part| part.trim().strip_suffix(label)?.trim().parse().ok())
+    };
+    Some((count(" passed")?, count(" failed")?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_result_line;
+
+    #[test]
+    fn parses_cargo_and_harness_result_lines() {
+        let ok = "test result: ok. 13 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; \
+                  finished in 0.01s";
+        assert_eq!(parse_result_line(ok), Some((13, 0)));
+        let bad = "test result: FAILED. 2 passed; 3 failed; 0 ignored; 0 measured";
+        assert_eq!(parse_result_line(bad), Some((2, 3)));
+        assert_eq!(parse_result_line("running 3 tests"), None);
+    }
+}
