@@ -60,7 +60,7 @@ pub async fn dispatch(
     }
 }
 
-fn valid_key<'a>(key: &'a str) -> EdgeResult<&'a str> {
+fn valid_key(key: &str) -> EdgeResult<&str> {
     let ok = (1..=64).contains(&key.len())
         && key
             .bytes()

@@ -31,7 +31,7 @@ pub async fn read_body(req: &mut Request, limit: usize) -> EdgeResult<Vec<u8>> {
         if declared
             .trim()
             .parse::<u64>()
-            .map_or(false, |n| n > limit as u64)
+            .is_ok_and(|n| n > limit as u64)
         {
             return Err(too_large().into());
         }

@@ -1,7 +1,7 @@
 //! A fresh `wrangler dev` for tests: a free port, its own state directory under
 //! `target/e2e/`, migrations applied, output in a log file next to the state.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use xtask::paths::repo_root;
@@ -20,12 +20,12 @@ pub fn fresh_state_dir(label: &str) -> PathBuf {
 }
 
 /// Applies migrations to `state` and starts a server on it (a new port unless given).
-pub fn start(state: &PathBuf, port: Option<u16>) -> Result<Server, String> {
+pub fn start(state: &Path, port: Option<u16>) -> Result<Server, String> {
     apply_migrations(state)?;
     let run = NEXT.fetch_add(1, Ordering::SeqCst);
     Server::start(ServerOptions {
         port: port.unwrap_or_else(free_port),
-        persist_to: state.clone(),
+        persist_to: state.to_path_buf(),
         log: Some(state.join(format!("wrangler-{run}.log"))),
     })
 }
