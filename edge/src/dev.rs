@@ -3,6 +3,7 @@
 //! - `POST /api/_dev/probe/{key}` `{"note": "…"}` writes the note to D1 and R2 and bumps the
 //!   Durable Object counter named after the key;
 //! - `GET /api/_dev/probe/{key}` reads all three back without changing them;
+//! - `GET /api/_dev/outbox?to=ADDRESS` lists the mail sent to that address, newest first;
 //! - `GET /api/_dev/fail` fails inside the server (the 500 path).
 
 use meshfed_shared::ApiError;
@@ -50,6 +51,7 @@ pub async fn dispatch(
             let counter = run_object::increment(env, &do_name(key)).await?;
             json_ok(&read_probe(env, key, counter).await?, "Probe written", 201)
         }
+        (Method::Get, ["outbox"]) => outbox(&req, env).await,
         (Method::Get, ["fail"]) => Err(EdgeError::Internal(
             "deliberate failure: secret-internal-detail must not reach the client".into(),
         )),
@@ -114,4 +116,34 @@ async fn read_probe(env: &Env, key: &str, counter: u64) -> EdgeResult<ProbeState
         r2_bytes,
         counter,
     })
+}
+
+/// One message in the development outbox.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct OutboxMessage {
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+    pub created_at: i64,
+}
+
+async fn outbox(req: &Request, env: &Env) -> EdgeResult<Response> {
+    let to = req
+        .url()?
+        .query_pairs()
+        .find(|(k, _)| k == "to")
+        .map(|(_, v)| v.into_owned())
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| ApiError::invalid_field("to", "the address whose mail to list"))?;
+    let messages: Vec<OutboxMessage> = env
+        .d1("DB")?
+        .prepare(
+            "SELECT to_addr AS \"to\", subject, body, created_at FROM dev_outbox \
+             WHERE to_addr = ?1 ORDER BY id DESC LIMIT 50",
+        )
+        .bind(&[to.trim().into()])?
+        .all()
+        .await?
+        .results()?;
+    json_ok(&messages, "Development outbox", 200)
 }

@@ -1,14 +1,18 @@
 //! Meshfed's Cloudflare Worker. One origin serves the API (`/api/…`, seed routes) from here and
 //! the Leptos app from Workers static assets (see `wrangler.toml`).
 
+mod auth;
 mod config;
 mod dev;
 mod error;
 mod health;
 mod http;
+mod mail;
 mod openapi;
+mod random;
 mod router;
 mod run_object;
+mod store;
 
 pub use run_object::RunCoordinator;
 

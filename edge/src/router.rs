@@ -6,7 +6,7 @@ use worker::{Env, Method, Request, Response};
 
 use crate::config::Config;
 use crate::error::{error_response, EdgeResult};
-use crate::{dev, health, openapi};
+use crate::{auth, dev, health, openapi};
 
 pub async fn handle(req: Request, env: Env) -> worker::Result<Response> {
     let cfg = Config::from_env(&env);
@@ -20,14 +20,21 @@ pub async fn handle(req: Request, env: Env) -> worker::Result<Response> {
 
 async fn dispatch(req: Request, env: &Env, cfg: &Config, path: &str) -> EdgeResult<Response> {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    match (req.method(), segments.as_slice()) {
-        (Method::Get, ["api", "health"]) => health::get(env, cfg).await,
-        (Method::Get, ["api", "openapi.json"]) => openapi::get(cfg),
-        (_, ["api", "_dev", rest @ ..]) if cfg.is_development() => {
-            dev::dispatch(req, env, cfg, rest).await
+    let method = req.method();
+    match (&method, segments.as_slice()) {
+        (Method::Get, ["api", "health"]) => return health::get(env, cfg).await,
+        (Method::Get, ["api", "openapi.json"]) => return openapi::get(cfg),
+        (_, ["api", "auth", rest @ ..]) => {
+            if let Some(result) = auth::dispatch(req, env, cfg, rest).await {
+                return result;
+            }
         }
-        _ => Err(unmatched(&req.method(), path, cfg).into()),
+        (_, ["api", "_dev", rest @ ..]) if cfg.is_development() => {
+            return dev::dispatch(req, env, cfg, rest).await
+        }
+        _ => {}
     }
+    Err(unmatched(&method, path, cfg).into())
 }
 
 /// 405 with `Allow` when the path is a documented route under another method, else 404.

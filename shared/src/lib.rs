@@ -3,9 +3,12 @@
 //! The Worker (`edge/`), the web app (`app/`) and the tests all speak through the types here,
 //! so a change to the API shows up as a compile error on both sides.
 
+pub mod api;
+pub mod auth;
 pub mod envelope;
 pub mod error;
 pub mod health;
+pub mod secret;
 pub mod time;
 
 pub use envelope::{ErrorBody, Failure, RawEnvelope, Success};

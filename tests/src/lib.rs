@@ -2,6 +2,7 @@
 //! state, a chromedriver, and the context every test receives.
 
 pub mod browser;
+pub mod identity;
 pub mod server;
 
 use std::sync::Arc;

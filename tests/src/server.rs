@@ -19,6 +19,23 @@ pub fn fresh_state_dir(label: &str) -> PathBuf {
     dir
 }
 
+/// Removes this process's state directories and browser profiles under `target/e2e/`
+/// (screenshots stay).
+pub fn remove_run_dirs() {
+    let Ok(entries) = std::fs::read_dir(repo_root().join("target/e2e")) else {
+        return;
+    };
+    let pid = std::process::id().to_string();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours = name.starts_with(&format!("{pid}-"))
+            || name.starts_with(&format!("chromium-profile-{pid}-"));
+        if ours {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// Applies migrations to `state` and starts a server on it (a new port unless given).
 pub fn start(state: &Path, port: Option<u16>) -> Result<Server, String> {
     apply_migrations(state)?;

@@ -7,6 +7,7 @@ mod errors;
 mod health;
 mod openapi;
 mod persistence;
+mod register;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,63 +20,33 @@ use xtask::wrangler::health_status;
 
 type TestFn = fn(&Ctx);
 
-const TESTS: &[(&str, TestFn)] = &[
-    (
-        "health::reports_version_and_every_binding",
-        health::reports_version_and_every_binding,
-    ),
-    (
-        "health::probe_round_trips_through_d1_r2_and_do",
-        health::probe_round_trips_through_d1_r2_and_do,
-    ),
-    (
-        "errors::unknown_api_route_is_404_envelope",
-        errors::unknown_api_route_is_404_envelope,
-    ),
-    (
-        "errors::wrong_method_is_405_with_allow",
-        errors::wrong_method_is_405_with_allow,
-    ),
-    (
-        "errors::malformed_json_is_400_validation_error",
-        errors::malformed_json_is_400_validation_error,
-    ),
-    (
-        "errors::mistyped_json_is_400_without_echo",
-        errors::mistyped_json_is_400_without_echo,
-    ),
-    (
-        "errors::oversized_body_is_413",
-        errors::oversized_body_is_413,
-    ),
-    (
-        "errors::internal_error_is_500_without_detail",
-        errors::internal_error_is_500_without_detail,
-    ),
-    (
-        "openapi::document_is_openapi_3_1_with_routes",
-        openapi::document_is_openapi_3_1_with_routes,
-    ),
-    (
-        "openapi::real_responses_match_the_document",
-        openapi::real_responses_match_the_document,
-    ),
-    (
-        "persistence::state_survives_a_restart",
-        persistence::state_survives_a_restart,
-    ),
-    (
-        "app::spa_fallback_serves_the_app_for_app_routes",
-        app::spa_fallback_serves_the_app_for_app_routes,
-    ),
-    (
-        "app::login_page_renders_form_and_online_status",
-        app::login_page_renders_form_and_online_status,
-    ),
-    (
-        "app::unknown_page_shows_not_found",
-        app::unknown_page_shows_not_found,
-    ),
+/// `module::test` paths to `("module::test", fn)` pairs: names cannot drift from functions.
+macro_rules! tests {
+    ($($module:ident :: $test:ident),* $(,)?) => {
+        &[$((concat!(stringify!($module), "::", stringify!($test)), $module::$test as TestFn)),*]
+    };
+}
+
+const TESTS: &[(&str, TestFn)] = tests![
+    health::reports_version_and_every_binding,
+    health::probe_round_trips_through_d1_r2_and_do,
+    errors::unknown_api_route_is_404_envelope,
+    errors::wrong_method_is_405_with_allow,
+    errors::malformed_json_is_400_validation_error,
+    errors::mistyped_json_is_400_without_echo,
+    errors::oversized_body_is_413,
+    errors::internal_error_is_500_without_detail,
+    openapi::document_is_openapi_3_1_with_routes,
+    openapi::real_responses_match_the_document,
+    openapi::auth_responses_match_the_document,
+    register::register_then_confirm_issues_a_mnemonic_once,
+    register::register_validates_every_field,
+    register::duplicate_username_or_email_is_409,
+    register::resend_replaces_the_code_and_reveals_nothing,
+    persistence::state_survives_a_restart,
+    app::spa_fallback_serves_the_app_for_app_routes,
+    app::login_page_renders_form_and_online_status,
+    app::unknown_page_shows_not_found,
 ];
 
 fn main() {
@@ -123,6 +94,14 @@ fn main() {
         std::process::exit(101);
     }
     println!("stopped the Worker (process group {pgid}) and chromedriver cleanly");
+    if conclusion.has_failed() {
+        println!(
+            "kept the server state and log for diagnosis: {}",
+            state.display()
+        );
+    } else {
+        server::remove_run_dirs();
+    }
     conclusion.exit();
 }
 

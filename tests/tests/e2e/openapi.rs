@@ -128,3 +128,53 @@ pub fn real_responses_match_the_document(ctx: &Ctx) {
             .is_valid(&wrong));
     });
 }
+
+pub fn auth_responses_match_the_document(ctx: &Ctx) {
+    use meshfed_e2e::identity::{latest_code, registration, unique_user};
+    ctx.block_on(async {
+        let doc = document(ctx).await;
+        let (username, email) = unique_user("oas");
+        let post = |path: &str, body: Value| ctx.http.post(ctx.url(path)).json(&body).send();
+        let mut seen = vec![];
+        let mut check = |path: &'static str, status: u16, body: Value| {
+            assert_valid(&doc, path, "post", status, &body);
+            seen.push((path, status));
+        };
+        let register = "/api/auth/register";
+        let resp = post(register, registration(&username, &email))
+            .await
+            .unwrap();
+        check(register, resp.status().as_u16(), resp.json().await.unwrap());
+        let resp = post(register, registration(&username, &email))
+            .await
+            .unwrap();
+        check(register, resp.status().as_u16(), resp.json().await.unwrap());
+        let resp = post(register, json!({"username": "x"})).await.unwrap();
+        check(register, resp.status().as_u16(), resp.json().await.unwrap());
+        let confirm = "/api/auth/confirm";
+        let code = latest_code(ctx, &email).await;
+        let wrong = if code == "999999" { "999998" } else { "999999" };
+        let resp = post(confirm, json!({"username": username, "code": wrong}))
+            .await
+            .unwrap();
+        check(confirm, resp.status().as_u16(), resp.json().await.unwrap());
+        let resp = post(confirm, json!({"username": username, "code": code}))
+            .await
+            .unwrap();
+        check(confirm, resp.status().as_u16(), resp.json().await.unwrap());
+        let resend = "/api/auth/confirm/resend";
+        let resp = post(resend, json!({"username": username})).await.unwrap();
+        check(resend, resp.status().as_u16(), resp.json().await.unwrap());
+        assert_eq!(
+            seen,
+            [
+                (register, 201),
+                (register, 409),
+                (register, 400),
+                (confirm, 401),
+                (confirm, 200),
+                (resend, 200)
+            ]
+        );
+    });
+}

@@ -2,13 +2,15 @@
 //! table below is also what the router uses to tell 405 from 404, and the end-to-end tests check
 //! real responses against this document, so it cannot drift silently.
 
-use meshfed_shared::ErrorCode;
 use serde_json::{json, Value};
 use worker::Response;
 
 use crate::config::Config;
 use crate::error::EdgeResult;
 use crate::health::VERSION;
+
+mod schemas;
+use schemas::schemas;
 
 struct Route {
     method: &'static str,
@@ -39,6 +41,64 @@ const ROUTES: &[Route] = &[
                 200,
                 json!({"type": "object", "required": ["openapi", "paths"]}),
             )]
+        },
+        request: None,
+    },
+    Route {
+        method: "post",
+        path: "/api/auth/register",
+        dev_only: false,
+        summary: "Register (seed 003 rules); a 6-digit confirmation code is emailed",
+        responses: || {
+            vec![
+                (201, success(schema_ref("UserProfile"))),
+                (400, failure()),
+                (409, failure()),
+            ]
+        },
+        request: Some(|| schema_ref("RegisterRequest")),
+    },
+    Route {
+        method: "post",
+        path: "/api/auth/confirm",
+        dev_only: false,
+        summary: "Confirm with the emailed code; returns the BIP39 mnemonic this once",
+        responses: || {
+            vec![
+                (200, success(schema_ref("Confirmation"))),
+                (400, failure()),
+                (401, failure()),
+            ]
+        },
+        request: Some(|| {
+            json!({"type": "object", "required": ["username", "code"],
+                   "properties": {"username": {"type": "string"}, "code": {"type": "string"}}})
+        }),
+    },
+    Route {
+        method: "post",
+        path: "/api/auth/confirm/resend",
+        dev_only: false,
+        summary: "Email a new confirmation code (same answer whether or not the account exists)",
+        responses: || vec![(200, success(json!({"type": "object"})))],
+        request: Some(|| {
+            json!({"type": "object", "required": ["username"],
+                   "properties": {"username": {"type": "string"}}})
+        }),
+    },
+    Route {
+        method: "get",
+        path: "/api/_dev/outbox",
+        dev_only: true,
+        summary: "Development only: mail sent to ?to=ADDRESS, newest first",
+        responses: || {
+            vec![
+                (
+                    200,
+                    success(json!({"type": "array", "items": schema_ref("OutboxMessage")})),
+                ),
+                (400, failure()),
+            ]
         },
         request: None,
     },
@@ -159,73 +219,6 @@ fn success(data: Value) -> Value {
 
 fn failure() -> Value {
     schema_ref("FailureEnvelope")
-}
-
-fn schemas() -> Value {
-    let codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
-    json!({
-        "SuccessEnvelope": {
-            "type": "object",
-            "required": ["success", "data", "message", "timestamp"],
-            "properties": {
-                "success": {"const": true},
-                "data": {},
-                "message": {"type": "string"},
-                "timestamp": {"type": "string", "format": "date-time"}
-            }
-        },
-        "FailureEnvelope": {
-            "type": "object",
-            "required": ["success", "error", "timestamp"],
-            "additionalProperties": false,
-            "properties": {
-                "success": {"const": false},
-                "error": {
-                    "type": "object",
-                    "required": ["code", "message"],
-                    "additionalProperties": false,
-                    "properties": {
-                        "code": {"enum": codes},
-                        "message": {"type": "string"},
-                        "details": {}
-                    }
-                },
-                "timestamp": {"type": "string", "format": "date-time"}
-            }
-        },
-        "HealthReport": {
-            "type": "object",
-            "required": ["status", "version", "environment", "checks"],
-            "additionalProperties": false,
-            "properties": {
-                "status": {"enum": ["ok", "degraded"]},
-                "version": {"type": "string"},
-                "environment": {"type": "string"},
-                "checks": {"type": "array", "items": {
-                    "type": "object",
-                    "required": ["name", "ok", "latency_ms"],
-                    "additionalProperties": false,
-                    "properties": {
-                        "name": {"enum": ["d1", "r2", "durable_object"]},
-                        "ok": {"type": "boolean"},
-                        "latency_ms": {"type": "number", "minimum": 0},
-                        "error": {"type": "string"}
-                    }
-                }}
-            }
-        },
-        "ProbeState": {
-            "type": "object",
-            "required": ["key", "d1_note", "r2_bytes", "counter"],
-            "additionalProperties": false,
-            "properties": {
-                "key": {"type": "string"},
-                "d1_note": {"type": ["string", "null"]},
-                "r2_bytes": {"type": ["integer", "null"], "minimum": 0},
-                "counter": {"type": "integer", "minimum": 0}
-            }
-        }
-    })
 }
 
 #[cfg(test)]

@@ -1,0 +1,69 @@
+//! Outgoing mail behind one interface. In development (`ENVIRONMENT = "development"`) every
+//! message goes to the dev outbox in D1, read by `GET /api/_dev/outbox?to=…`. Elsewhere it is
+//! posted to an HTTP email provider configured by variables:
+//! `MAIL_API_URL` (an endpoint accepting `{"from","to","subject","text"}` JSON),
+//! `MAIL_API_KEY` (secret, sent as `Authorization: Bearer …`) and `MAIL_FROM`.
+
+use serde::Serialize;
+use worker::{Env, Fetch, Headers, Method, Request, RequestInit};
+
+use crate::config::Config;
+use crate::error::{EdgeError, EdgeResult};
+use crate::http::now_ms;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Message {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+}
+
+pub async fn send(env: &Env, cfg: &Config, message: &Message) -> EdgeResult<()> {
+    if cfg.is_development() {
+        env.d1("DB")?
+            .prepare("INSERT INTO dev_outbox (to_addr, subject, body, created_at) VALUES (?1, ?2, ?3, ?4)")
+            .bind(&[
+                message.to.as_str().into(),
+                message.subject.as_str().into(),
+                message.text.as_str().into(),
+                (now_ms() as f64).into(),
+            ])?
+            .run()
+            .await?;
+        return Ok(());
+    }
+    send_http(env, message).await
+}
+
+async fn send_http(env: &Env, message: &Message) -> EdgeResult<()> {
+    let var = |name: &str| env.var(name).map(|v| v.to_string()).ok();
+    let (Some(url), Some(from)) = (var("MAIL_API_URL"), var("MAIL_FROM")) else {
+        return Err(EdgeError::Internal(
+            "mail is not configured (MAIL_API_URL, MAIL_FROM)".into(),
+        ));
+    };
+    let key = env
+        .secret("MAIL_API_KEY")
+        .map(|s| s.to_string())
+        .unwrap_or_default();
+    let headers = Headers::new();
+    headers.set("content-type", "application/json")?;
+    headers.set("authorization", &format!("Bearer {key}"))?;
+    let body = serde_json::json!({
+        "from": from, "to": message.to, "subject": message.subject, "text": message.text,
+    });
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_headers(headers)
+        .with_body(Some(body.to_string().into()));
+    let resp = Fetch::Request(Request::new_with_init(&url, &init)?)
+        .send()
+        .await?;
+    if !(200..300).contains(&resp.status_code()) {
+        return Err(EdgeError::Internal(format!(
+            "mail provider answered {}",
+            resp.status_code()
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,99 @@
+//! Emailed one-time codes (`email_codes`): stored as SHA-256 digests, 15 minutes, single use,
+//! at most `MAX_ATTEMPTS` wrong guesses before the code is void.
+
+use meshfed_shared::auth::codes::digest_hex;
+use meshfed_shared::secret::constant_time_eq;
+use serde::Deserialize;
+use worker::D1Database;
+
+use crate::error::EdgeResult;
+
+pub const LIFETIME_MS: i64 = 15 * 60 * 1000;
+pub const MAX_ATTEMPTS: i64 = 5;
+
+/// Why a presented code was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeCheck {
+    Accepted,
+    Wrong,
+    /// None outstanding: never sent, used, expired or voided by too many guesses.
+    Missing,
+}
+
+/// Replaces any outstanding code of `purpose` for the user with a new one.
+pub async fn issue(
+    db: &D1Database,
+    user_id: &str,
+    purpose: &str,
+    code: &str,
+    payload: Option<&str>,
+    now: i64,
+) -> EdgeResult<()> {
+    db.batch(vec![
+        db.prepare("DELETE FROM email_codes WHERE user_id = ?1 AND purpose = ?2 AND used_at IS NULL")
+            .bind(&[user_id.into(), purpose.into()])?,
+        db.prepare(
+            "INSERT INTO email_codes (user_id, purpose, code_hash, payload, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .bind(&[
+            user_id.into(),
+            purpose.into(),
+            digest_hex(code).into(),
+            payload.map_or(wasm_bindgen::JsValue::NULL, Into::into),
+            ((now + LIFETIME_MS) as f64).into(),
+        ])?,
+    ])
+    .await?;
+    Ok(())
+}
+
+/// Checks `code` against the outstanding one and consumes it when it matches. The update is
+/// conditional on `used_at IS NULL`, so two concurrent uses cannot both succeed.
+pub async fn consume(
+    db: &D1Database,
+    user_id: &str,
+    purpose: &str,
+    code: &str,
+    now: i64,
+) -> EdgeResult<(CodeCheck, Option<String>)> {
+    #[derive(Deserialize)]
+    struct Row {
+        id: i64,
+        code_hash: String,
+        payload: Option<String>,
+    }
+    let row: Option<Row> = db
+        .prepare(
+            "SELECT id, code_hash, payload FROM email_codes WHERE user_id = ?1 AND purpose = ?2 \
+             AND used_at IS NULL AND expires_at > ?3 AND attempts < ?4 ORDER BY id DESC LIMIT 1",
+        )
+        .bind(&[
+            user_id.into(),
+            purpose.into(),
+            (now as f64).into(),
+            (MAX_ATTEMPTS as f64).into(),
+        ])?
+        .first(None)
+        .await?;
+    let Some(row) = row else {
+        return Ok((CodeCheck::Missing, None));
+    };
+    if !constant_time_eq(digest_hex(code.trim()).as_bytes(), row.code_hash.as_bytes()) {
+        db.prepare("UPDATE email_codes SET attempts = attempts + 1 WHERE id = ?1")
+            .bind(&[(row.id as f64).into()])?
+            .run()
+            .await?;
+        return Ok((CodeCheck::Wrong, None));
+    }
+    let result = db
+        .prepare("UPDATE email_codes SET used_at = ?2 WHERE id = ?1 AND used_at IS NULL")
+        .bind(&[(row.id as f64).into(), (now as f64).into()])?
+        .run()
+        .await?;
+    let changed = result.meta()?.and_then(|m| m.changes).unwrap_or(0);
+    Ok(if changed == 1 {
+        (CodeCheck::Accepted, row.payload)
+    } else {
+        (CodeCheck::Missing, None)
+    })
+}

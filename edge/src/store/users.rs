@@ -1,0 +1,159 @@
+//! The `users` table.
+
+use meshfed_shared::api::auth::{UserProfile, ValidRegistration};
+use meshfed_shared::secret::Secret;
+use meshfed_shared::time::rfc3339_from_unix_ms;
+use serde::Deserialize;
+use wasm_bindgen::JsValue;
+use worker::D1Database;
+
+use crate::error::EdgeResult;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct UserRow {
+    pub id: String,
+    pub username: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub organization: Option<String>,
+    /// Argon2id PHC string: redacted in `Debug`, never in a response. Read by login.
+    #[allow(dead_code)]
+    pub password_hash: Secret,
+    pub roles: String,
+    pub confirmed: i64,
+    pub disabled: i64,
+    pub mfa_enabled: i64,
+    pub created_at: i64,
+    pub last_login: Option<i64>,
+}
+
+const COLUMNS: &str = "id, username, email, first_name, last_name, organization, password_hash, \
+                       roles, confirmed, disabled, mfa_enabled, created_at, last_login";
+
+impl UserRow {
+    pub fn roles(&self) -> Vec<String> {
+        serde_json::from_str(&self.roles).unwrap_or_else(|_| vec!["user".into()])
+    }
+
+    pub fn profile(&self) -> UserProfile {
+        let roles = self.roles();
+        UserProfile {
+            id: self.id.clone(),
+            username: self.username.clone(),
+            email: self.email.clone(),
+            first_name: self.first_name.clone(),
+            last_name: self.last_name.clone(),
+            organization: self.organization.clone(),
+            permissions: meshfed_shared::auth::roles::permissions_for(&roles),
+            roles,
+            created_at: rfc3339_from_unix_ms(self.created_at),
+            last_login: self.last_login.map(rfc3339_from_unix_ms),
+            is_active: self.disabled == 0,
+            is_confirmed: self.confirmed != 0,
+            mfa_enabled: self.mfa_enabled != 0,
+        }
+    }
+}
+
+/// By username or email, case-insensitively.
+pub async fn find_by_login(db: &D1Database, login: &str) -> EdgeResult<Option<UserRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE username = ?1 OR email = ?1 LIMIT 1");
+    Ok(db.prepare(sql).bind(&[login.into()])?.first(None).await?)
+}
+
+pub async fn find_by_id(db: &D1Database, id: &str) -> EdgeResult<Option<UserRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE id = ?1");
+    Ok(db.prepare(sql).bind(&[id.into()])?.first(None).await?)
+}
+
+/// Which of `username` and `email` are already taken (`"username"`, `"email"`).
+pub async fn taken_fields(
+    db: &D1Database,
+    username: &str,
+    email: &str,
+) -> EdgeResult<Vec<&'static str>> {
+    #[derive(Deserialize)]
+    struct Taken {
+        username_taken: i64,
+        email_taken: i64,
+    }
+    let row: Option<Taken> = db
+        .prepare(
+            "SELECT EXISTS(SELECT 1 FROM users WHERE username = ?1) AS username_taken, \
+             EXISTS(SELECT 1 FROM users WHERE email = ?2) AS email_taken",
+        )
+        .bind(&[username.into(), email.into()])?
+        .first(None)
+        .await?;
+    let mut fields = Vec::new();
+    if let Some(t) = row {
+        if t.username_taken != 0 {
+            fields.push("username");
+        }
+        if t.email_taken != 0 {
+            fields.push("email");
+        }
+    }
+    Ok(fields)
+}
+
+/// Inserts a new, unconfirmed user. `Ok(false)` when a concurrent registration took the
+/// username or email first (the UNIQUE constraints decide).
+pub async fn insert(
+    db: &D1Database,
+    id: &str,
+    reg: &ValidRegistration,
+    password_hash: &str,
+    now: i64,
+) -> EdgeResult<bool> {
+    let org: JsValue = reg
+        .organization
+        .as_deref()
+        .map_or(JsValue::NULL, JsValue::from);
+    let result = db
+        .prepare(
+            "INSERT INTO users (id, username, email, first_name, last_name, organization, \
+             password_hash, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&[
+            id.into(),
+            reg.username.as_str().into(),
+            reg.email.as_str().into(),
+            reg.first_name.as_str().into(),
+            reg.last_name.as_str().into(),
+            org,
+            password_hash.into(),
+            (now as f64).into(),
+        ])?
+        .run()
+        .await?;
+    let changes = result.meta()?.and_then(|m| m.changes).unwrap_or(0);
+    Ok(changes == 1)
+}
+
+/// Marks the user confirmed and stores the mnemonic's public key and digests (only those).
+pub async fn confirm(
+    db: &D1Database,
+    id: &str,
+    roles: &[String],
+    mnemonic: &meshfed_shared::auth::mnemonic::IssuedMnemonic,
+    now: i64,
+) -> EdgeResult<()> {
+    db.prepare(
+        "UPDATE users SET confirmed = 1, roles = ?2, public_key = ?3, mnemonic_sha3_256 = ?4, \
+         mnemonic_sha3_512 = ?5, updated_at = ?6 WHERE id = ?1",
+    )
+    .bind(&[
+        id.into(),
+        serde_json::to_string(roles)?.into(),
+        mnemonic.public_key_hex.as_str().into(),
+        mnemonic.digests.sha3_256_hex.as_str().into(),
+        mnemonic.digests.sha3_512_hex.as_str().into(),
+        (now as f64).into(),
+    ])?
+    .run()
+    .await?;
+    Ok(())
+}
