@@ -80,7 +80,7 @@ CREATE TABLE denied_jtis (
     expires_at INTEGER NOT NULL
 );
 
--- Users' sessions revoked before this time (logout-all, password change/reset).
+-- Tokens issued before `not_before` (Unix seconds) are revoked (logout-all, password change/reset).
 CREATE TABLE session_cutoffs (
     user_id TEXT PRIMARY KEY NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     not_before INTEGER NOT NULL

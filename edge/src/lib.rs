@@ -1,6 +1,7 @@
 //! Meshfed's Cloudflare Worker. One origin serves the API (`/api/…`, seed routes) from here and
 //! the Leptos app from Workers static assets (see `wrangler.toml`).
 
+mod audit;
 mod auth;
 mod config;
 mod dev;

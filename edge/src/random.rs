@@ -19,9 +19,5 @@ pub fn bytes<const N: usize>() -> EdgeResult<[u8; N]> {
 
 /// A random identifier: 16 bytes as 32 hex characters.
 pub fn id() -> EdgeResult<String> {
-    Ok(hex_encode(&bytes::<16>()?))
-}
-
-fn hex_encode(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    Ok(hex::encode(bytes::<16>()?))
 }

@@ -24,6 +24,7 @@ async fn dispatch(req: Request, env: &Env, cfg: &Config, path: &str) -> EdgeResu
     match (&method, segments.as_slice()) {
         (Method::Get, ["api", "health"]) => return health::get(env, cfg).await,
         (Method::Get, ["api", "openapi.json"]) => return openapi::get(cfg),
+        (Method::Get, [".well-known", "jwks.json"]) => return auth::session::jwks(env, cfg).await,
         (_, ["api", "auth", rest @ ..]) => {
             if let Some(result) = auth::dispatch(req, env, cfg, rest).await {
                 return result;

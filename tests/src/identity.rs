@@ -85,6 +85,87 @@ pub async fn registered_and_confirmed(ctx: &Ctx, prefix: &str) -> (String, Strin
     (username, email, body["data"].clone())
 }
 
+/// POSTs JSON to `path`, returning status and body.
+pub async fn post(ctx: &Ctx, path: &str, body: Value, bearer: Option<&str>) -> (u16, Value) {
+    let mut req = ctx.http.post(ctx.url(path)).json(&body);
+    if let Some(token) = bearer {
+        req = req.bearer_auth(token);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+pub async fn get(ctx: &Ctx, path: &str, bearer: Option<&str>) -> (u16, Value) {
+    let mut req = ctx.http.get(ctx.url(path));
+    if let Some(token) = bearer {
+        req = req.bearer_auth(token);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+/// The TOTP code for `secret_b32` at now + `offset_secs`.
+pub fn totp_now(secret_b32: &str, offset_secs: i64) -> String {
+    let secret = meshfed_shared::auth::totp::base32_decode(secret_b32).expect("base32 secret");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    meshfed_shared::auth::totp::code_at(&secret, (now + offset_secs) as u64)
+}
+
+/// A confirmed user who has set MFA up through the sign-in flow.
+pub struct MfaUser {
+    pub username: String,
+    pub email: String,
+    pub secret: String,
+    pub backup_codes: Vec<String>,
+    pub tokens: Value,
+}
+
+pub async fn user_with_mfa(ctx: &Ctx, prefix: &str) -> MfaUser {
+    let (username, email, _) = registered_and_confirmed(ctx, prefix).await;
+    let (status, login) = post(
+        ctx,
+        "/api/auth/login",
+        json!({"username": username, "password": PASSWORD}),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{login}");
+    assert_eq!(login["data"]["challenge"], "MFA_SETUP");
+    let session = login["data"]["session"].as_str().unwrap().to_string();
+    let (status, setup) = post(
+        ctx,
+        "/api/auth/mfa/setup",
+        json!({"session": session}),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{setup}");
+    let setup = &setup["data"];
+    let secret = setup["secret"].as_str().unwrap().to_string();
+    let code = totp_now(&secret, 0);
+    let verify = json!({"session": setup["session"], "code": code});
+    let (status, tokens) = post(ctx, "/api/auth/mfa/verify", verify, None).await;
+    assert_eq!(status, 200, "{tokens}");
+    let backup_codes = setup["backup_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    MfaUser {
+        username,
+        email,
+        secret,
+        backup_codes,
+        tokens: tokens["data"].clone(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::six_digits;

@@ -1,6 +1,12 @@
 //! `/api/auth/…`: the canonical identity API. One module per flow.
 
+pub mod guard;
+pub mod keys;
+mod login;
+mod mfa;
 mod register;
+pub mod session;
+mod tokens;
 
 use worker::{Env, Method, Request, Response};
 
@@ -18,6 +24,15 @@ pub async fn dispatch(
         (Method::Post, ["register"]) => register::register(req, env, cfg).await,
         (Method::Post, ["confirm"]) => register::confirm(req, env, cfg).await,
         (Method::Post, ["confirm", "resend"]) => register::resend(req, env, cfg).await,
+        (Method::Post, ["login"]) => login::login(req, env, cfg).await,
+        (Method::Post, ["mfa", "setup"]) => mfa::setup(req, env, cfg).await,
+        (Method::Post, ["mfa", "verify"]) => mfa::verify(req, env, cfg).await,
+        (Method::Post, ["mfa", "challenge"]) => mfa::challenge(req, env, cfg).await,
+        (Method::Post, ["mfa", "disable"]) => mfa::disable(req, env, cfg).await,
+        (Method::Post, ["refresh"]) => session::refresh(req, env, cfg).await,
+        (Method::Post, ["logout"]) => session::logout(req, env, cfg).await,
+        (Method::Post, ["logout-all"]) => session::logout_all(req, env, cfg).await,
+        (Method::Get, ["me"]) => session::me(req, env, cfg).await,
         _ => return None,
     })
 }

@@ -9,137 +9,25 @@ use crate::config::Config;
 use crate::error::EdgeResult;
 use crate::health::VERSION;
 
+mod auth_routes;
+mod routes;
 mod schemas;
 use schemas::schemas;
 
-struct Route {
-    method: &'static str,
-    path: &'static str,
-    dev_only: bool,
-    summary: &'static str,
+pub(crate) struct Route {
+    pub(crate) method: &'static str,
+    pub(crate) path: &'static str,
+    pub(crate) dev_only: bool,
+    pub(crate) summary: &'static str,
     /// `(status, schema)` pairs; every route may also answer the failure envelope.
-    responses: fn() -> Vec<(u16, Value)>,
-    request: Option<fn() -> Value>,
+    pub(crate) responses: fn() -> Vec<(u16, Value)>,
+    pub(crate) request: Option<fn() -> Value>,
 }
 
-const ROUTES: &[Route] = &[
-    Route {
-        method: "get",
-        path: "/api/health",
-        dev_only: false,
-        summary: "Version and a live check of D1, R2 and the run Durable Object",
-        responses: || vec![(200, success(schema_ref("HealthReport"))), (503, failure())],
-        request: None,
-    },
-    Route {
-        method: "get",
-        path: "/api/openapi.json",
-        dev_only: false,
-        summary: "This document",
-        responses: || {
-            vec![(
-                200,
-                json!({"type": "object", "required": ["openapi", "paths"]}),
-            )]
-        },
-        request: None,
-    },
-    Route {
-        method: "post",
-        path: "/api/auth/register",
-        dev_only: false,
-        summary: "Register (seed 003 rules); a 6-digit confirmation code is emailed",
-        responses: || {
-            vec![
-                (201, success(schema_ref("UserProfile"))),
-                (400, failure()),
-                (409, failure()),
-            ]
-        },
-        request: Some(|| schema_ref("RegisterRequest")),
-    },
-    Route {
-        method: "post",
-        path: "/api/auth/confirm",
-        dev_only: false,
-        summary: "Confirm with the emailed code; returns the BIP39 mnemonic this once",
-        responses: || {
-            vec![
-                (200, success(schema_ref("Confirmation"))),
-                (400, failure()),
-                (401, failure()),
-            ]
-        },
-        request: Some(|| {
-            json!({"type": "object", "required": ["username", "code"],
-                   "properties": {"username": {"type": "string"}, "code": {"type": "string"}}})
-        }),
-    },
-    Route {
-        method: "post",
-        path: "/api/auth/confirm/resend",
-        dev_only: false,
-        summary: "Email a new confirmation code (same answer whether or not the account exists)",
-        responses: || vec![(200, success(json!({"type": "object"})))],
-        request: Some(|| {
-            json!({"type": "object", "required": ["username"],
-                   "properties": {"username": {"type": "string"}}})
-        }),
-    },
-    Route {
-        method: "get",
-        path: "/api/_dev/outbox",
-        dev_only: true,
-        summary: "Development only: mail sent to ?to=ADDRESS, newest first",
-        responses: || {
-            vec![
-                (
-                    200,
-                    success(json!({"type": "array", "items": schema_ref("OutboxMessage")})),
-                ),
-                (400, failure()),
-            ]
-        },
-        request: None,
-    },
-    Route {
-        method: "get",
-        path: "/api/_dev/probe/{key}",
-        dev_only: true,
-        summary: "Development only: read a probe's D1 note, R2 object size and DO counter",
-        responses: || vec![(200, success(schema_ref("ProbeState"))), (400, failure())],
-        request: None,
-    },
-    Route {
-        method: "post",
-        path: "/api/_dev/probe/{key}",
-        dev_only: true,
-        summary: "Development only: write a probe to D1 and R2 and bump its DO counter",
-        responses: || {
-            vec![
-                (201, success(schema_ref("ProbeState"))),
-                (400, failure()),
-                (413, failure()),
-            ]
-        },
-        request: Some(|| {
-            json!({"type": "object", "required": ["note"],
-                   "properties": {"note": {"type": "string"}}})
-        }),
-    },
-    Route {
-        method: "get",
-        path: "/api/_dev/fail",
-        dev_only: true,
-        summary: "Development only: fails inside the server to show the 500 envelope",
-        responses: || vec![(500, failure())],
-        request: None,
-    },
-];
-
 fn routes(cfg: &Config) -> impl Iterator<Item = &'static Route> + '_ {
-    ROUTES
+    routes::ROUTES
         .iter()
+        .chain(auth_routes::ROUTES)
         .filter(move |r| !r.dev_only || cfg.is_development())
 }
 
@@ -209,15 +97,15 @@ fn response(schema: Value) -> Value {
     json!({"description": "See schema", "content": {"application/json": {"schema": schema}}})
 }
 
-fn schema_ref(name: &str) -> Value {
+pub(crate) fn schema_ref(name: &str) -> Value {
     json!({"$ref": format!("#/components/schemas/{name}")})
 }
 
-fn success(data: Value) -> Value {
+pub(crate) fn success(data: Value) -> Value {
     json!({"allOf": [schema_ref("SuccessEnvelope"), {"properties": {"data": data}}]})
 }
 
-fn failure() -> Value {
+pub(crate) fn failure() -> Value {
     schema_ref("FailureEnvelope")
 }
 

@@ -105,6 +105,72 @@ pub fn schemas() -> Value {
                 "roles": {"type": "array", "items": {"type": "string"}}
             }
         },
+        "LoginRequest": {
+            "type": "object",
+            "required": ["username", "password"],
+            "properties": {
+                "username": {"type": "string", "description": "username or email"},
+                "password": {"type": "string", "writeOnly": true},
+                "mfa_token": {"type": "string", "description": "TOTP code, when MFA is on"}
+            }
+        },
+        "UserSummary": {
+            "type": "object",
+            "required": ["id", "username", "email", "roles", "permissions"],
+            "additionalProperties": false,
+            "properties": {
+                "id": {"type": "string"}, "username": {"type": "string"},
+                "email": {"type": "string"},
+                "roles": {"type": "array", "items": {"type": "string"}},
+                "permissions": {"type": "array", "items": {"type": "string"}}
+            }
+        },
+        "TokenSet": {
+            "type": "object",
+            "required": ["access_token", "id_token", "refresh_token", "token_type", "expires_in", "user"],
+            "additionalProperties": false,
+            "properties": {
+                "access_token": {"type": "string"},
+                "id_token": {"type": "string"},
+                "refresh_token": {"type": "string"},
+                "token_type": {"const": "bearer"},
+                "expires_in": {"type": "integer"},
+                "user": {"$ref": "#/components/schemas/UserSummary"}
+            }
+        },
+        "LoginChallenge": {
+            "type": "object",
+            "required": ["requires_mfa", "challenge", "session", "temp_token", "mfa_methods"],
+            "additionalProperties": false,
+            "properties": {
+                "requires_mfa": {"const": true},
+                "challenge": {"enum": ["MFA_SETUP", "SOFTWARE_TOKEN_MFA"]},
+                "session": {"type": "string"},
+                "temp_token": {"type": "string"},
+                "mfa_methods": {"type": "array", "items": {"type": "string"}}
+            }
+        },
+        "MfaRequest": {
+            "type": "object",
+            "properties": {
+                "session": {"type": "string"}, "username": {"type": "string"},
+                "code": {"type": "string"}, "token": {"type": "string"},
+                "password": {"type": "string", "writeOnly": true}
+            }
+        },
+        "MfaSetup": {
+            "type": "object",
+            "required": ["secret", "otpauth_uri", "qr_code", "backup_codes"],
+            "additionalProperties": false,
+            "properties": {
+                "secret": {"type": "string", "pattern": "^[A-Z2-7]{32}$"},
+                "otpauth_uri": {"type": "string", "pattern": "^otpauth://totp/"},
+                "qr_code": {"type": "string", "pattern": "^data:image/svg\\+xml;base64,"},
+                "backup_codes": {"type": "array", "minItems": 10, "maxItems": 10,
+                                 "items": {"type": "string", "pattern": "^[0-9]{8}$"}},
+                "session": {"type": "string"}
+            }
+        },
         "OutboxMessage": {
             "type": "object",
             "required": ["to", "subject", "body", "created_at"],

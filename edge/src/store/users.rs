@@ -17,8 +17,7 @@ pub struct UserRow {
     pub first_name: String,
     pub last_name: String,
     pub organization: Option<String>,
-    /// Argon2id PHC string: redacted in `Debug`, never in a response. Read by login.
-    #[allow(dead_code)]
+    /// Argon2id PHC string: redacted in `Debug`, never in a response.
     pub password_hash: Secret,
     pub roles: String,
     pub confirmed: i64,
@@ -26,10 +25,15 @@ pub struct UserRow {
     pub mfa_enabled: i64,
     pub created_at: i64,
     pub last_login: Option<i64>,
+    pub locked_until: Option<i64>,
+    /// Sealed TOTP secrets (see `auth::keys`): redacted in `Debug`.
+    pub mfa_secret_enc: Option<Secret>,
+    pub mfa_pending_enc: Option<Secret>,
 }
 
 const COLUMNS: &str = "id, username, email, first_name, last_name, organization, password_hash, \
-                       roles, confirmed, disabled, mfa_enabled, created_at, last_login";
+                       roles, confirmed, disabled, mfa_enabled, created_at, last_login, \
+                       locked_until, mfa_secret_enc, mfa_pending_enc";
 
 impl UserRow {
     pub fn roles(&self) -> Vec<String> {
@@ -155,5 +159,54 @@ pub async fn confirm(
     ])?
     .run()
     .await?;
+    Ok(())
+}
+
+/// Records a failed password: counts it, and locks the account for `lock_ms` once the count
+/// reaches `max_failures` (the count then starts again). Returns (failures, locked_until).
+pub async fn record_failure(
+    db: &D1Database,
+    id: &str,
+    max_failures: i64,
+    lock_ms: i64,
+    now: i64,
+) -> EdgeResult<(i64, Option<i64>)> {
+    #[derive(Deserialize)]
+    struct Row {
+        failed_logins: i64,
+        locked_until: Option<i64>,
+    }
+    let row: Option<Row> = db
+        .prepare(
+            "UPDATE users SET \
+               locked_until = CASE WHEN failed_logins + 1 >= ?2 THEN ?3 ELSE locked_until END, \
+               failed_logins = CASE WHEN failed_logins + 1 >= ?2 THEN 0 ELSE failed_logins + 1 END \
+             WHERE id = ?1 RETURNING failed_logins, locked_until",
+        )
+        .bind(&[
+            id.into(),
+            (max_failures as f64).into(),
+            ((now + lock_ms) as f64).into(),
+        ])?
+        .first(None)
+        .await?;
+    Ok(row.map_or((0, None), |r| {
+        let locked = r.locked_until.filter(|&t| t > now);
+        (
+            if locked.is_some() {
+                max_failures
+            } else {
+                r.failed_logins
+            },
+            locked,
+        )
+    }))
+}
+
+pub async fn clear_failures(db: &D1Database, id: &str) -> EdgeResult<()> {
+    db.prepare("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = ?1")
+        .bind(&[id.into()])?
+        .run()
+        .await?;
     Ok(())
 }

@@ -176,3 +176,51 @@ mod tests {
         assert!(!format!("{:?}", request()).contains("SecurePass123!"));
     }
 }
+
+/// `POST /api/auth/login`. `username` may be the email address; `mfa_token` (seed 003) lets
+/// a client with MFA enabled sign in in one call.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: Secret,
+    #[serde(default)]
+    pub mfa_token: Option<Secret>,
+}
+
+/// The user as tokens describe them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserSummary {
+    pub id: String,
+    pub username: String,
+    pub email: String,
+    pub roles: Vec<String>,
+    pub permissions: Vec<String>,
+}
+
+/// A successful sign-in or refresh.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenSet {
+    pub access_token: Secret,
+    pub id_token: Secret,
+    pub refresh_token: Secret,
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    pub user: UserSummary,
+}
+
+/// The challenge names (Cognito's, as seeds 000/001/002 use them).
+pub const CHALLENGE_MFA_SETUP: &str = "MFA_SETUP";
+pub const CHALLENGE_SOFTWARE_TOKEN: &str = "SOFTWARE_TOKEN_MFA";
+
+/// Sign-in needs a second step: set MFA up, or answer a TOTP challenge, with `session`
+/// (usable once, for 3 minutes).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoginChallenge {
+    pub requires_mfa: bool,
+    pub challenge: String,
+    pub session: Secret,
+    /// Seed 003's name for the same session.
+    pub temp_token: Secret,
+    pub mfa_methods: Vec<String>,
+}

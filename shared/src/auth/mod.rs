@@ -6,6 +6,8 @@ pub mod common_passwords;
 pub mod jwt;
 pub mod mnemonic;
 pub mod password;
+pub mod qr;
 pub mod roles;
+pub mod seal;
 pub mod totp;
 pub mod validation;

@@ -5,6 +5,7 @@
 mod app;
 mod errors;
 mod health;
+mod login;
 mod openapi;
 mod persistence;
 mod register;
@@ -43,6 +44,14 @@ const TESTS: &[(&str, TestFn)] = tests![
     register::register_validates_every_field,
     register::duplicate_username_or_email_is_409,
     register::resend_replaces_the_code_and_reveals_nothing,
+    login::mfa_setup_in_sign_in_flow_gives_tokens_and_sessions_are_single_use,
+    login::access_token_verifies_with_the_published_jwks,
+    login::totp_challenge_refuses_replay_and_backup_codes_work_once,
+    login::refresh_rotates_and_reuse_revokes_the_family,
+    login::logout_kills_the_access_token_and_refresh_family,
+    login::forged_and_misused_tokens_are_refused,
+    login::wrong_passwords_lock_the_account,
+    login::unconfirmed_users_cannot_sign_in_and_unknown_users_look_alike,
     persistence::state_survives_a_restart,
     app::spa_fallback_serves_the_app_for_app_routes,
     app::login_page_renders_form_and_online_status,

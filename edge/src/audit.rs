@@ -1,0 +1,39 @@
+//! The audit log in D1: security events with time, user and client. Never holds a secret.
+
+use worker::{Env, Request};
+
+use crate::error::EdgeResult;
+use crate::http::now_ms;
+use crate::store;
+
+/// The client address for rate limits and the audit log (`CF-Connecting-IP`, set by
+/// Cloudflare at the edge; tests set it to act as distinct clients).
+pub fn client_of(req: &Request) -> String {
+    req.headers()
+        .get("cf-connecting-ip")
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| "unknown".into())
+}
+
+pub async fn record(
+    env: &Env,
+    user_id: Option<&str>,
+    event: &str,
+    client: &str,
+    detail: Option<&str>,
+) -> EdgeResult<()> {
+    let null = || wasm_bindgen::JsValue::NULL;
+    store::db(env)?
+        .prepare("INSERT INTO audit_log (at, user_id, event, client, detail) VALUES (?1, ?2, ?3, ?4, ?5)")
+        .bind(&[
+            (now_ms() as f64).into(),
+            user_id.map_or_else(null, Into::into),
+            event.into(),
+            client.into(),
+            detail.map_or_else(null, Into::into),
+        ])?
+        .run()
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,96 @@
+//! The server's Ed25519 signing key. In production it is the `JWT_SIGNING_KEY` secret (64 hex
+//! characters, the key's seed) with `JWT_KEY_ID` naming it; in development, without the
+//! secret, a key is generated once and kept in D1 so tokens survive restarts.
+
+use ed25519_dalek::SigningKey;
+use meshfed_shared::auth::seal;
+use serde::Deserialize;
+use worker::Env;
+
+use crate::config::Config;
+use crate::error::{EdgeError, EdgeResult};
+use crate::http::now_ms;
+use crate::{random, store};
+
+pub struct ServerKeys {
+    pub kid: String,
+    pub signing: SigningKey,
+}
+
+impl std::fmt::Debug for ServerKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerKeys")
+            .field("kid", &self.kid)
+            .field("signing", &"[redacted]")
+            .finish()
+    }
+}
+
+impl ServerKeys {
+    /// The key that seals stored TOTP secrets, derived from the signing key.
+    pub fn totp_seal_key(&self) -> [u8; 32] {
+        seal::derive_key(self.signing.as_bytes(), "totp-secret")
+    }
+}
+
+pub async fn load(env: &Env, cfg: &Config) -> EdgeResult<ServerKeys> {
+    if let Ok(secret) = env.secret("JWT_SIGNING_KEY") {
+        let kid = env
+            .var("JWT_KEY_ID")
+            .map(|v| v.to_string())
+            .unwrap_or_else(|_| "k1".into());
+        return Ok(ServerKeys {
+            kid,
+            signing: parse_seed(&secret.to_string())?,
+        });
+    }
+    if !cfg.is_development() {
+        return Err(EdgeError::Internal(
+            "JWT_SIGNING_KEY is not configured".into(),
+        ));
+    }
+    #[derive(Deserialize)]
+    struct Row {
+        kid: String,
+        private_key: String,
+    }
+    let db = store::db(env)?;
+    let select = "SELECT kid, private_key FROM signing_keys ORDER BY created_at, kid LIMIT 1";
+    if let Some(row) = db.prepare(select).first::<Row>(None).await? {
+        return Ok(ServerKeys {
+            kid: row.kid,
+            signing: parse_seed(&row.private_key)?,
+        });
+    }
+    let seed = random::bytes::<32>()?;
+    let kid = format!("dev-{}", &random::id()?[..8]);
+    db.prepare(
+        "INSERT OR IGNORE INTO signing_keys (kid, private_key, created_at) VALUES (?1, ?2, ?3)",
+    )
+    .bind(&[
+        kid.as_str().into(),
+        hex::encode(seed).into(),
+        (now_ms() as f64).into(),
+    ])?
+    .run()
+    .await?;
+    // Another request may have raced us: whichever key is first is the key.
+    let row = db
+        .prepare(select)
+        .first::<Row>(None)
+        .await?
+        .ok_or_else(|| EdgeError::Internal("no signing key".into()))?;
+    Ok(ServerKeys {
+        kid: row.kid,
+        signing: parse_seed(&row.private_key)?,
+    })
+}
+
+fn parse_seed(hex_seed: &str) -> EdgeResult<SigningKey> {
+    let bytes = hex::decode(hex_seed.trim())
+        .map_err(|_| EdgeError::Internal("signing key is not hex".into()))?;
+    let seed: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| EdgeError::Internal("signing key is not 32 bytes".into()))?;
+    Ok(SigningKey::from_bytes(&seed))
+}

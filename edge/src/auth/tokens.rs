@@ -1,0 +1,81 @@
+//! Issuing tokens: access (30 min) and id (1 h) JWTs signed with the server key, and an opaque
+//! refresh token (7 days) stored as a digest, in a family that rotation keeps together.
+
+use meshfed_shared::api::auth::{TokenSet, UserSummary};
+use meshfed_shared::auth::{codes, jwt, roles};
+use meshfed_shared::secret::Secret;
+use worker::Env;
+
+use super::keys::ServerKeys;
+use crate::error::EdgeResult;
+use crate::http::now_ms;
+use crate::random;
+use crate::store::{self, sessions, users::UserRow};
+
+pub const ACCESS_TTL_SECS: i64 = 30 * 60;
+pub const ID_TTL_SECS: i64 = 60 * 60;
+pub const ISSUER: &str = "meshfed";
+pub const AUDIENCE: &str = "meshfed-api";
+
+/// Signs a JWT of `token_type` for `user`, valid `ttl` seconds from `now` (seconds).
+pub fn sign(
+    keys: &ServerKeys,
+    user: &UserRow,
+    token_type: &str,
+    now: i64,
+    ttl: i64,
+) -> EdgeResult<String> {
+    let role_list = user.roles();
+    let claims = jwt::Claims {
+        sub: user.username.clone(),
+        user_id: user.id.clone(),
+        email: user.email.clone(),
+        permissions: roles::permissions_for(&role_list),
+        roles: role_list,
+        iat: now,
+        nbf: now,
+        exp: now + ttl,
+        iss: ISSUER.into(),
+        aud: AUDIENCE.into(),
+        jti: random::id()?,
+        token_type: token_type.into(),
+    };
+    Ok(jwt::sign(&claims, &keys.signing, &keys.kid))
+}
+
+/// A full token set for `user`; the refresh token joins `family` (a new one at sign-in).
+pub async fn issue(
+    env: &Env,
+    keys: &ServerKeys,
+    user: &UserRow,
+    family: Option<&str>,
+) -> EdgeResult<TokenSet> {
+    let now_ms = now_ms();
+    let now = now_ms / 1000;
+    let refresh = codes::opaque_token(&random::bytes()?);
+    let family = match family {
+        Some(f) => f.to_string(),
+        None => random::id()?,
+    };
+    let db = store::db(env)?;
+    sessions::insert_refresh(&db, &refresh, &family, &user.id, now_ms).await?;
+    db.prepare("UPDATE users SET last_login = ?2 WHERE id = ?1")
+        .bind(&[user.id.as_str().into(), (now_ms as f64).into()])?
+        .run()
+        .await?;
+    let role_list = user.roles();
+    Ok(TokenSet {
+        access_token: Secret::new(sign(keys, user, "access", now, ACCESS_TTL_SECS)?),
+        id_token: Secret::new(sign(keys, user, "id", now, ID_TTL_SECS)?),
+        refresh_token: Secret::new(refresh),
+        token_type: "bearer".into(),
+        expires_in: ACCESS_TTL_SECS,
+        user: UserSummary {
+            id: user.id.clone(),
+            username: user.username.clone(),
+            email: user.email.clone(),
+            permissions: roles::permissions_for(&role_list),
+            roles: role_list,
+        },
+    })
+}

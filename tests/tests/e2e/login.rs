@@ -1,0 +1,338 @@
+//! Sign-in: MFA setup and challenge, one-use sessions and codes, tokens, lockout.
+
+use meshfed_e2e::identity::{
+    get, post, registered_and_confirmed, registration, totp_now, unique_user, user_with_mfa,
+    PASSWORD,
+};
+use meshfed_e2e::Ctx;
+use meshfed_shared::auth::jwt;
+use serde_json::{json, Value};
+
+fn login_body(username: &str) -> Value {
+    json!({"username": username, "password": PASSWORD})
+}
+
+pub fn mfa_setup_in_sign_in_flow_gives_tokens_and_sessions_are_single_use(ctx: &Ctx) {
+    ctx.block_on(async {
+        let (username, _, _) = registered_and_confirmed(ctx, "mfa").await;
+        let (_, login) = post(ctx, "/api/auth/login", login_body(&username), None).await;
+        let data = &login["data"];
+        assert_eq!(data["requires_mfa"], json!(true));
+        assert_eq!(data["challenge"], "MFA_SETUP");
+        assert_eq!(data["session"], data["temp_token"]);
+        let session = data["session"].clone();
+        let (status, setup) = post(
+            ctx,
+            "/api/auth/mfa/setup",
+            json!({"session": session}),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200);
+        let setup = &setup["data"];
+        assert_eq!(setup["backup_codes"].as_array().unwrap().len(), 10);
+        assert!(setup["otpauth_uri"]
+            .as_str()
+            .unwrap()
+            .starts_with("otpauth://totp/Meshfed:"));
+        assert!(setup["qr_code"]
+            .as_str()
+            .unwrap()
+            .starts_with("data:image/svg+xml;base64,"));
+
+        let (status, reused) = post(
+            ctx,
+            "/api/auth/mfa/setup",
+            json!({"session": session}),
+            None,
+        )
+        .await;
+        assert_eq!(
+            (status, reused["error"]["message"].as_str()),
+            (401, Some("A session can be used only once"))
+        );
+
+        let secret = setup["secret"].as_str().unwrap();
+        let wrong = if totp_now(secret, 0) == "000000" {
+            "000001"
+        } else {
+            "000000"
+        };
+        let (status, bad) = post(
+            ctx,
+            "/api/auth/mfa/verify",
+            json!({"session": setup["session"], "code": wrong}),
+            None,
+        )
+        .await;
+        assert_eq!(
+            (status, bad["error"]["code"].as_str()),
+            (401, Some("MFA_INVALID"))
+        );
+        let retry = bad["error"]["details"]["session"].clone();
+        let (status, tokens) = post(
+            ctx,
+            "/api/auth/mfa/verify",
+            json!({"session": retry, "code": totp_now(secret, 0)}),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{tokens}");
+        let access = tokens["data"]["access_token"].as_str().unwrap();
+        let (status, me) = get(ctx, "/api/auth/me", Some(access)).await;
+        assert_eq!(status, 200);
+        assert_eq!(me["data"]["username"], username.as_str());
+        assert_eq!(me["data"]["mfa_enabled"], json!(true));
+        assert_eq!(me["data"]["is_confirmed"], json!(true));
+    });
+}
+
+pub fn access_token_verifies_with_the_published_jwks(ctx: &Ctx) {
+    use base64::Engine;
+    ctx.block_on(async {
+        let user = user_with_mfa(ctx, "jwks").await;
+        let (status, jwks) = get(ctx, "/.well-known/jwks.json", None).await;
+        assert_eq!(status, 200);
+        let key = &jwks["keys"][0];
+        assert_eq!(
+            (key["kty"].as_str(), key["alg"].as_str()),
+            (Some("OKP"), Some("EdDSA"))
+        );
+        let x = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(key["x"].as_str().unwrap())
+            .unwrap();
+        let public = ed25519_dalek::VerifyingKey::from_bytes(&x.try_into().unwrap()).unwrap();
+        let kid = key["kid"].as_str().unwrap().to_string();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let expect = jwt::Expectation {
+            issuer: "meshfed",
+            audience: "meshfed-api",
+            token_type: "access",
+            now,
+            leeway: 5,
+        };
+        let access = user.tokens["access_token"].as_str().unwrap();
+        let claims = jwt::verify(access, |k| (k == kid).then_some(public), &expect)
+            .expect("verifies with JWKS");
+        assert_eq!(claims.sub, user.username);
+        assert_eq!(claims.email, user.email);
+        assert_eq!(claims.exp - claims.iat, 1800);
+        assert!(claims.permissions.contains(&"read:users".to_string()));
+        let id = user.tokens["id_token"].as_str().unwrap();
+        let id_claims = jwt::verify(
+            id,
+            |k| (k == kid).then_some(public),
+            &jwt::Expectation {
+                token_type: "id",
+                ..expect
+            },
+        )
+        .unwrap();
+        assert_eq!(id_claims.exp - id_claims.iat, 3600);
+    });
+}
+
+pub fn totp_challenge_refuses_replay_and_backup_codes_work_once(ctx: &Ctx) {
+    ctx.block_on(async {
+        let user = user_with_mfa(ctx, "chal").await;
+        // The setup used the current step: its code is refused, the next step's is accepted.
+        let (status, _) = challenge(ctx, &user.username, totp_now(&user.secret, 0)).await;
+        assert_eq!(status, 401, "a code for an already used step");
+        let next = totp_now(&user.secret, 30);
+        let (status, tokens) = challenge(ctx, &user.username, next.clone()).await;
+        assert_eq!(status, 200, "{tokens}");
+        assert!(tokens["data"]["access_token"].is_string());
+        let (status, replay) = challenge(ctx, &user.username, next).await;
+        assert_eq!(
+            (status, replay["error"]["code"].as_str()),
+            (401, Some("MFA_INVALID"))
+        );
+
+        let backup = user.backup_codes[3].clone();
+        assert_eq!(challenge(ctx, &user.username, backup.clone()).await.0, 200);
+        assert_eq!(
+            challenge(ctx, &user.username, backup).await.0,
+            401,
+            "a backup code works once"
+        );
+    });
+}
+
+/// Signs in with the password, then answers the TOTP challenge with `code`.
+async fn challenge(ctx: &Ctx, username: &str, code: String) -> (u16, Value) {
+    let (_, login) = post(ctx, "/api/auth/login", login_body(username), None).await;
+    assert_eq!(login["data"]["challenge"], "SOFTWARE_TOKEN_MFA", "{login}");
+    let body = json!({"username": username, "session": login["data"]["session"], "code": code});
+    post(ctx, "/api/auth/mfa/challenge", body, None).await
+}
+
+pub fn refresh_rotates_and_reuse_revokes_the_family(ctx: &Ctx) {
+    ctx.block_on(async {
+        let user = user_with_mfa(ctx, "refresh").await;
+        let first = user.tokens["refresh_token"].as_str().unwrap().to_string();
+        let (status, rotated) = post(
+            ctx,
+            "/api/auth/refresh",
+            json!({"refresh_token": first}),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{rotated}");
+        let second = rotated["data"]["refresh_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_ne!(first, second);
+        let (status, reuse) = post(
+            ctx,
+            "/api/auth/refresh",
+            json!({"refresh_token": first}),
+            None,
+        )
+        .await;
+        assert_eq!(
+            (status, reuse["error"]["code"].as_str()),
+            (401, Some("TOKEN_INVALID"))
+        );
+        let (status, _) = post(
+            ctx,
+            "/api/auth/refresh",
+            json!({"refresh_token": second}),
+            None,
+        )
+        .await;
+        assert_eq!(status, 401, "the family was revoked by the reuse");
+    });
+}
+
+pub fn logout_kills_the_access_token_and_refresh_family(ctx: &Ctx) {
+    ctx.block_on(async {
+        let user = user_with_mfa(ctx, "logout").await;
+        let access = user.tokens["access_token"].as_str().unwrap();
+        let refresh = user.tokens["refresh_token"].as_str().unwrap();
+        assert_eq!(get(ctx, "/api/auth/me", Some(access)).await.0, 200);
+        let (status, _) = post(
+            ctx,
+            "/api/auth/logout",
+            json!({"refresh_token": refresh}),
+            Some(access),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let (status, me) = get(ctx, "/api/auth/me", Some(access)).await;
+        assert_eq!(
+            (status, me["error"]["code"].as_str()),
+            (401, Some("TOKEN_INVALID"))
+        );
+        assert_eq!(
+            post(
+                ctx,
+                "/api/auth/refresh",
+                json!({"refresh_token": refresh}),
+                None
+            )
+            .await
+            .0,
+            401
+        );
+    });
+}
+
+pub fn forged_and_misused_tokens_are_refused(ctx: &Ctx) {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    ctx.block_on(async {
+        let user = user_with_mfa(ctx, "forge").await;
+        let access = user.tokens["access_token"].as_str().unwrap();
+        let parts: Vec<&str> = access.split('.').collect();
+        let mut claims: Value = serde_json::from_slice(&b64.decode(parts[1]).unwrap()).unwrap();
+        claims["roles"] = json!(["user", "admin"]);
+        let forged_payload = b64.encode(claims.to_string());
+        let tampered = format!("{}.{forged_payload}.{}", parts[0], parts[2]);
+        let none_header = b64.encode(r#"{"alg":"none","typ":"JWT"}"#);
+        let hs_header = b64.encode(r#"{"alg":"HS256","typ":"JWT","kid":"k1"}"#);
+        let id_token = user.tokens["id_token"].as_str().unwrap().to_string();
+        for (what, token) in [
+            ("tampered", tampered),
+            ("alg none", format!("{none_header}.{forged_payload}.")),
+            (
+                "alg HS256",
+                format!("{hs_header}.{forged_payload}.{}", parts[2]),
+            ),
+            ("id token as access token", id_token),
+            ("garbage", "not.a.jwt".to_string()),
+        ] {
+            let (status, body) = get(ctx, "/api/auth/me", Some(&token)).await;
+            assert_eq!(
+                (status, body["error"]["code"].as_str()),
+                (401, Some("TOKEN_INVALID")),
+                "{what}: {body}"
+            );
+        }
+        let (status, _) = get(ctx, "/api/auth/me", None).await;
+        assert_eq!(status, 401);
+    });
+}
+
+pub fn wrong_passwords_lock_the_account(ctx: &Ctx) {
+    ctx.block_on(async {
+        let (username, _, _) = registered_and_confirmed(ctx, "lock").await;
+        let wrong = json!({"username": username, "password": "Wrong-Password-1"});
+        for remaining in [4, 3, 2, 1] {
+            let (status, body) = post(ctx, "/api/auth/login", wrong.clone(), None).await;
+            assert_eq!(status, 401);
+            assert_eq!(body["error"]["code"], "AUTHENTICATION_FAILED");
+            assert_eq!(
+                body["error"]["details"]["attempts_remaining"],
+                json!(remaining)
+            );
+        }
+        let (status, locked) = post(ctx, "/api/auth/login", wrong, None).await;
+        assert_eq!(
+            (status, locked["error"]["code"].as_str()),
+            (423, Some("ACCOUNT_LOCKED"))
+        );
+        assert!(locked["error"]["details"]["lockout_time"].is_string());
+        let (status, still) = post(ctx, "/api/auth/login", login_body(&username), None).await;
+        assert_eq!(
+            (status, still["error"]["code"].as_str()),
+            (423, Some("ACCOUNT_LOCKED")),
+            "even the right password"
+        );
+    });
+}
+
+pub fn unconfirmed_users_cannot_sign_in_and_unknown_users_look_alike(ctx: &Ctx) {
+    ctx.block_on(async {
+        let (username, email) = unique_user("unconf");
+        assert_eq!(
+            post(
+                ctx,
+                "/api/auth/register",
+                registration(&username, &email),
+                None
+            )
+            .await
+            .0,
+            201
+        );
+        let (status, body) = post(ctx, "/api/auth/login", login_body(&username), None).await;
+        assert_eq!(
+            (status, body["error"]["message"].as_str()),
+            (401, Some("User is not confirmed"))
+        );
+        let (status, unknown) = post(
+            ctx,
+            "/api/auth/login",
+            json!({"username": "no_such_user_x", "password": "Whatever-1"}),
+            None,
+        )
+        .await;
+        assert_eq!(status, 401);
+        assert_eq!(unknown["error"]["message"], "Invalid username or password");
+        assert_eq!(unknown["error"]["details"]["attempts_remaining"], json!(4));
+    });
+}
