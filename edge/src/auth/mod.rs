@@ -1,5 +1,6 @@
 //! `/api/auth/…`: the canonical identity API. One module per flow.
 
+mod account;
 pub mod guard;
 pub mod keys;
 mod login;
@@ -33,6 +34,14 @@ pub async fn dispatch(
         (Method::Post, ["logout"]) => session::logout(req, env, cfg).await,
         (Method::Post, ["logout-all"]) => session::logout_all(req, env, cfg).await,
         (Method::Get, ["me"]) => session::me(req, env, cfg).await,
+        (Method::Put, ["profile"]) => account::update_profile(req, env, cfg).await,
+        (Method::Post, ["profile", "email", "confirm"]) => {
+            account::confirm_email(req, env, cfg).await
+        }
+        (Method::Post, ["change-password"]) => account::change_password(req, env, cfg).await,
+        (Method::Post, ["forgot-password"]) => account::forgot_password(req, env, cfg).await,
+        (Method::Post, ["reset-password"]) => account::reset_password(req, env, cfg).await,
+        (Method::Post, ["mnemonic", "check"]) => account::check_mnemonic(req, env, cfg).await,
         _ => return None,
     })
 }

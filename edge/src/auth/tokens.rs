@@ -51,13 +51,20 @@ pub async fn issue(
     family: Option<&str>,
 ) -> EdgeResult<TokenSet> {
     let now_ms = now_ms();
-    let now = now_ms / 1000;
+    let db = store::db(env)?;
+    // Tokens issued before a user's cutoff are revoked (whole seconds): a token issued right
+    // after a cutoff (a password change returning fresh tokens) must not fall before it.
+    let cutoff: Option<i64> = db
+        .prepare("SELECT not_before FROM session_cutoffs WHERE user_id = ?1")
+        .bind(&[user.id.as_str().into()])?
+        .first(Some("not_before"))
+        .await?;
+    let now = cutoff.map_or(now_ms / 1000, |c| c.max(now_ms / 1000));
     let refresh = codes::opaque_token(&random::bytes()?);
     let family = match family {
         Some(f) => f.to_string(),
         None => random::id()?,
     };
-    let db = store::db(env)?;
     sessions::insert_refresh(&db, &refresh, &family, &user.id, now_ms).await?;
     db.prepare("UPDATE users SET last_login = ?2 WHERE id = ?1")
         .bind(&[user.id.as_str().into(), (now_ms as f64).into()])?

@@ -2,6 +2,7 @@
 //! own state) and a chromedriver, runs every trial against them, then stops both process
 //! groups and fails if anything is left running.
 
+mod account;
 mod app;
 mod errors;
 mod health;
@@ -52,6 +53,10 @@ const TESTS: &[(&str, TestFn)] = tests![
     login::forged_and_misused_tokens_are_refused,
     login::wrong_passwords_lock_the_account,
     login::unconfirmed_users_cannot_sign_in_and_unknown_users_look_alike,
+    account::change_password_revokes_other_sessions,
+    account::forgot_and_reset_password_keeps_mfa_and_revokes_sessions,
+    account::profile_update_and_confirmed_email_change,
+    account::mnemonic_check_compares_the_sha3_digest,
     persistence::state_survives_a_restart,
     app::spa_fallback_serves_the_app_for_app_routes,
     app::login_page_renders_form_and_online_status,
