@@ -11,6 +11,9 @@ pub struct Config {
     pub environment: String,
     /// Largest JSON body accepted by the canonical API.
     pub max_body_bytes: usize,
+    /// Scales every rate limit (`RATE_LIMIT_MULTIPLIER`, default 1: seed 003's table). Only
+    /// for load tests and the shared end-to-end server, which acts as one client.
+    pub rate_limit_multiplier: u32,
 }
 
 impl Config {
@@ -21,6 +24,10 @@ impl Config {
             max_body_bytes: var("MAX_BODY_BYTES")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(DEFAULT_MAX_BODY_BYTES),
+            rate_limit_multiplier: var("RATE_LIMIT_MULTIPLIER")
+                .and_then(|v| v.parse().ok())
+                .filter(|&m| m >= 1)
+                .unwrap_or(1),
         }
     }
 

@@ -11,6 +11,7 @@ mod http;
 mod mail;
 mod openapi;
 mod random;
+mod rate_limit;
 mod router;
 mod run_object;
 mod store;

@@ -6,36 +6,43 @@ use worker::{Env, Method, Request, Response};
 
 use crate::config::Config;
 use crate::error::{error_response, EdgeResult};
-use crate::{auth, dev, health, openapi};
+use crate::{auth, dev, health, openapi, rate_limit};
+use meshfed_shared::auth::rate_limit::Decision;
 
 pub async fn handle(req: Request, env: Env) -> worker::Result<Response> {
     let cfg = Config::from_env(&env);
     let method = req.method();
     let path = req.path();
-    match dispatch(req, &env, &cfg, &path).await {
-        Ok(resp) => Ok(resp),
-        Err(err) => error_response(&err.into_api_error(&format!("{method} {path}"))),
+    let (result, rate) = dispatch(req, &env, &cfg, &path).await;
+    let resp = match result {
+        Ok(resp) => resp,
+        Err(err) => error_response(&err.into_api_error(&format!("{method} {path}")))?,
+    };
+    match rate {
+        Some(decision) => rate_limit::annotate(resp, &decision),
+        None => Ok(resp),
     }
 }
 
-async fn dispatch(req: Request, env: &Env, cfg: &Config, path: &str) -> EdgeResult<Response> {
+type Routed = (EdgeResult<Response>, Option<Decision>);
+
+async fn dispatch(req: Request, env: &Env, cfg: &Config, path: &str) -> Routed {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let method = req.method();
-    match (&method, segments.as_slice()) {
-        (Method::Get, ["api", "health"]) => return health::get(env, cfg).await,
-        (Method::Get, ["api", "openapi.json"]) => return openapi::get(cfg),
-        (Method::Get, [".well-known", "jwks.json"]) => return auth::session::jwks(env, cfg).await,
-        (_, ["api", "auth", rest @ ..]) => {
-            if let Some(result) = auth::dispatch(req, env, cfg, rest).await {
-                return result;
-            }
-        }
+    let result = match (&method, segments.as_slice()) {
+        (Method::Get, ["api", "health"]) => health::get(env, cfg).await,
+        (Method::Get, ["api", "openapi.json"]) => openapi::get(cfg),
+        (Method::Get, [".well-known", "jwks.json"]) => auth::session::jwks(env, cfg).await,
+        (_, ["api", "auth", rest @ ..]) => match auth::dispatch(req, env, cfg, rest).await {
+            Some(routed) => return routed,
+            None => Err(unmatched(&method, path, cfg).into()),
+        },
         (_, ["api", "_dev", rest @ ..]) if cfg.is_development() => {
-            return dev::dispatch(req, env, cfg, rest).await
+            dev::dispatch(req, env, cfg, rest).await
         }
-        _ => {}
-    }
-    Err(unmatched(&method, path, cfg).into())
+        _ => Err(unmatched(&method, path, cfg).into()),
+    };
+    (result, None)
 }
 
 /// 405 with `Allow` when the path is a documented route under another method, else 404.

@@ -36,13 +36,32 @@ pub fn remove_run_dirs() {
     }
 }
 
-/// Applies migrations to `state` and starts a server on it (a new port unless given).
+/// The shared end-to-end server acts as one client for every test (workerd sets
+/// `CF-Connecting-IP` locally), so it runs with every rate limit scaled up; the rate-limit
+/// tests start their own server with the production limits.
+pub const SHARED_VARS: &[(&str, &str)] = &[("RATE_LIMIT_MULTIPLIER", "1000")];
+
+/// Applies migrations to `state` and starts a server on it (a new port unless given) with
+/// the production settings of `wrangler.toml`.
 pub fn start(state: &Path, port: Option<u16>) -> Result<Server, String> {
+    start_with(state, port, &[])
+}
+
+/// Like [`start`], overriding Worker variables.
+pub fn start_with(
+    state: &Path,
+    port: Option<u16>,
+    vars: &[(&str, &str)],
+) -> Result<Server, String> {
     apply_migrations(state)?;
     let run = NEXT.fetch_add(1, Ordering::SeqCst);
     Server::start(ServerOptions {
         port: port.unwrap_or_else(free_port),
         persist_to: state.to_path_buf(),
         log: Some(state.join(format!("wrangler-{run}.log"))),
+        vars: vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
     })
 }

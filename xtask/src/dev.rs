@@ -55,6 +55,7 @@ pub fn run(args: DevArgs) -> Result<ExitCode, String> {
         port: args.port,
         persist_to: args.persist_to.clone(),
         log: None,
+        vars: Vec::new(),
     })?;
     println!(
         "[xtask] Meshfed is running at {} ({:.1}s after `cargo xtask dev`); state in {}; \

@@ -48,6 +48,8 @@ pub struct ServerOptions {
     pub persist_to: PathBuf,
     /// Where wrangler's output goes; `None` shares this process's terminal.
     pub log: Option<PathBuf>,
+    /// Worker variables overriding `wrangler.toml` (`--var NAME:VALUE`).
+    pub vars: Vec<(String, String)>,
 }
 
 /// A running `wrangler dev`. Dropping it stops the whole process group.
@@ -81,6 +83,9 @@ impl Server {
         .args(["--inspector-port", &free_port().to_string()])
         .arg("--persist-to")
         .arg(&opts.persist_to);
+        for (name, value) in &opts.vars {
+            cmd.args(["--var", &format!("{name}:{value}")]);
+        }
         if let Some(log) = &opts.log {
             let file = std::fs::File::create(log)
                 .map_err(|e| format!("cannot create {}: {e}", log.display()))?;

@@ -223,6 +223,7 @@ pub struct ForgotPassword {
 /// Sends a reset code; the answer is the same whether or not the account exists.
 pub async fn forgot_password(mut req: Request, env: &Env, cfg: &Config) -> EdgeResult<Response> {
     let body: ForgotPassword = read_json(&mut req, cfg.max_body_bytes).await?;
+    super::limit_account(env, cfg, "forgot-password", &body.email).await?;
     send_reset_code(env, cfg, body.email.trim()).await?;
     json_ok(
         &json!({}),

@@ -50,6 +50,7 @@ pub async fn sign_in(
     client: &str,
     body: &LoginRequest,
 ) -> EdgeResult<LoginOutcome> {
+    super::limit_account(env, cfg, "login", &body.username).await?;
     let db = store::db(env)?;
     let now = now_ms();
     let Some(user) = users::find_by_login(&db, body.username.trim()).await? else {

@@ -1,4 +1,5 @@
-//! `/api/auth/…`: the canonical identity API. One module per flow.
+//! `/api/auth/…`: the canonical identity API. One module per flow; every route is rate
+//! limited per client (seed 003's table) and answers with `X-RateLimit-*` headers.
 
 mod account;
 pub mod guard;
@@ -9,39 +10,124 @@ mod register;
 pub mod session;
 mod tokens;
 
+use meshfed_shared::auth::rate_limit::{self, Decision};
 use worker::{Env, Method, Request, Response};
 
 use crate::config::Config;
 use crate::error::EdgeResult;
+use crate::rate_limit::{exceeded, hit};
 
-/// `Some(response)` when `rest` (the path after `/api/auth/`) is an identity route.
+#[derive(Debug, Clone, Copy)]
+enum Route {
+    Register,
+    Confirm,
+    ResendConfirmation,
+    Login,
+    MfaSetup,
+    MfaVerify,
+    MfaChallenge,
+    MfaDisable,
+    Refresh,
+    Logout,
+    LogoutAll,
+    Me,
+    UpdateProfile,
+    ConfirmEmail,
+    ChangePassword,
+    ForgotPassword,
+    ResetPassword,
+    CheckMnemonic,
+}
+
+fn route(method: &Method, rest: &[&str]) -> Option<Route> {
+    use Route::*;
+    Some(match (method, rest) {
+        (Method::Post, ["register"]) => Register,
+        (Method::Post, ["confirm"]) => Confirm,
+        (Method::Post, ["confirm", "resend"]) => ResendConfirmation,
+        (Method::Post, ["login"]) => Login,
+        (Method::Post, ["mfa", "setup"]) => MfaSetup,
+        (Method::Post, ["mfa", "verify"]) => MfaVerify,
+        (Method::Post, ["mfa", "challenge"]) => MfaChallenge,
+        (Method::Post, ["mfa", "disable"]) => MfaDisable,
+        (Method::Post, ["refresh"]) => Refresh,
+        (Method::Post, ["logout"]) => Logout,
+        (Method::Post, ["logout-all"]) => LogoutAll,
+        (Method::Get, ["me"]) => Me,
+        (Method::Put, ["profile"]) => UpdateProfile,
+        (Method::Post, ["profile", "email", "confirm"]) => ConfirmEmail,
+        (Method::Post, ["change-password"]) => ChangePassword,
+        (Method::Post, ["forgot-password"]) => ForgotPassword,
+        (Method::Post, ["reset-password"]) => ResetPassword,
+        (Method::Post, ["mnemonic", "check"]) => CheckMnemonic,
+        _ => return None,
+    })
+}
+
+/// `Some((result, rate decision))` when `rest` (the path after `/api/auth/`) is an identity
+/// route; the router adds the decision's headers to whatever the result becomes.
 pub async fn dispatch(
     req: Request,
     env: &Env,
     cfg: &Config,
     rest: &[&str],
-) -> Option<EdgeResult<Response>> {
-    Some(match (req.method(), rest) {
-        (Method::Post, ["register"]) => register::register(req, env, cfg).await,
-        (Method::Post, ["confirm"]) => register::confirm(req, env, cfg).await,
-        (Method::Post, ["confirm", "resend"]) => register::resend(req, env, cfg).await,
-        (Method::Post, ["login"]) => login::login(req, env, cfg).await,
-        (Method::Post, ["mfa", "setup"]) => mfa::setup(req, env, cfg).await,
-        (Method::Post, ["mfa", "verify"]) => mfa::verify(req, env, cfg).await,
-        (Method::Post, ["mfa", "challenge"]) => mfa::challenge(req, env, cfg).await,
-        (Method::Post, ["mfa", "disable"]) => mfa::disable(req, env, cfg).await,
-        (Method::Post, ["refresh"]) => session::refresh(req, env, cfg).await,
-        (Method::Post, ["logout"]) => session::logout(req, env, cfg).await,
-        (Method::Post, ["logout-all"]) => session::logout_all(req, env, cfg).await,
-        (Method::Get, ["me"]) => session::me(req, env, cfg).await,
-        (Method::Put, ["profile"]) => account::update_profile(req, env, cfg).await,
-        (Method::Post, ["profile", "email", "confirm"]) => {
-            account::confirm_email(req, env, cfg).await
+) -> Option<(EdgeResult<Response>, Option<Decision>)> {
+    let route = route(&req.method(), rest)?;
+    let decision = match req.headers().get("cf-connecting-ip").ok().flatten() {
+        Some(client) => {
+            let (class, rule) = rate_limit::client_rule(&rest.join("/"));
+            match hit(
+                env,
+                &format!("client:{class}:{client}"),
+                rule,
+                cfg.rate_limit_multiplier,
+            )
+            .await
+            {
+                Ok(d) => Some(d),
+                Err(e) => return Some((Err(e), None)),
+            }
         }
-        (Method::Post, ["change-password"]) => account::change_password(req, env, cfg).await,
-        (Method::Post, ["forgot-password"]) => account::forgot_password(req, env, cfg).await,
-        (Method::Post, ["reset-password"]) => account::reset_password(req, env, cfg).await,
-        (Method::Post, ["mnemonic", "check"]) => account::check_mnemonic(req, env, cfg).await,
-        _ => return None,
-    })
+        None => None,
+    };
+    if let Some(refused) = decision.filter(|d| !d.allowed) {
+        return Some((Err(exceeded(&refused).into()), decision));
+    }
+    Some((handle(route, req, env, cfg).await, decision))
+}
+
+async fn handle(route: Route, req: Request, env: &Env, cfg: &Config) -> EdgeResult<Response> {
+    use Route::*;
+    match route {
+        Register => register::register(req, env, cfg).await,
+        Confirm => register::confirm(req, env, cfg).await,
+        ResendConfirmation => register::resend(req, env, cfg).await,
+        Login => login::login(req, env, cfg).await,
+        MfaSetup => mfa::setup(req, env, cfg).await,
+        MfaVerify => mfa::verify(req, env, cfg).await,
+        MfaChallenge => mfa::challenge(req, env, cfg).await,
+        MfaDisable => mfa::disable(req, env, cfg).await,
+        Refresh => session::refresh(req, env, cfg).await,
+        Logout => session::logout(req, env, cfg).await,
+        LogoutAll => session::logout_all(req, env, cfg).await,
+        Me => session::me(req, env, cfg).await,
+        UpdateProfile => account::update_profile(req, env, cfg).await,
+        ConfirmEmail => account::confirm_email(req, env, cfg).await,
+        ChangePassword => account::change_password(req, env, cfg).await,
+        ForgotPassword => account::forgot_password(req, env, cfg).await,
+        ResetPassword => account::reset_password(req, env, cfg).await,
+        CheckMnemonic => account::check_mnemonic(req, env, cfg).await,
+    }
+}
+
+/// Counts a request against the per-account limit of `route`, refusing with 429 beyond it.
+pub async fn limit_account(env: &Env, cfg: &Config, route: &str, account: &str) -> EdgeResult<()> {
+    if let Some(rule) = rate_limit::account_rule(route) {
+        let bucket = format!("account:{route}:{}", account.trim().to_lowercase());
+        let decision = hit(env, &bucket, rule, cfg.rate_limit_multiplier).await?;
+        if !decision.allowed {
+            return Err(exceeded(&decision).into());
+        }
+    }
+    Ok(())
 }

@@ -117,6 +117,7 @@ mod tests {
         Config {
             environment: env.into(),
             max_body_bytes: 1024,
+            rate_limit_multiplier: 1,
         }
     }
 

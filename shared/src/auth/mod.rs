@@ -7,6 +7,7 @@ pub mod jwt;
 pub mod mnemonic;
 pub mod password;
 pub mod qr;
+pub mod rate_limit;
 pub mod roles;
 pub mod seal;
 pub mod totp;

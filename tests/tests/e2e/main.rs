@@ -9,6 +9,7 @@ mod health;
 mod login;
 mod openapi;
 mod persistence;
+mod rate_limits;
 mod register;
 
 use std::sync::Arc;
@@ -57,6 +58,7 @@ const TESTS: &[(&str, TestFn)] = tests![
     account::forgot_and_reset_password_keeps_mfa_and_revokes_sessions,
     account::profile_update_and_confirmed_email_change,
     account::mnemonic_check_compares_the_sha3_digest,
+    rate_limits::seed_003_limits_on_a_server_with_production_settings,
     persistence::state_survives_a_restart,
     app::spa_fallback_serves_the_app_for_app_routes,
     app::login_page_renders_form_and_online_status,
@@ -67,7 +69,7 @@ fn main() {
     xtask::process::stop_groups_on_signal();
     let args = Arguments::from_args();
     let state = server::fresh_state_dir("shared");
-    let mut server = server::start(&state, None).unwrap_or_else(|e| {
+    let mut server = server::start_with(&state, None, server::SHARED_VARS).unwrap_or_else(|e| {
         eprintln!("cannot start the Worker for the end-to-end tests: {e}");
         std::process::exit(1);
     });

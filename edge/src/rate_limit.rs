@@ -1,0 +1,64 @@
+//! Rate limiting with fixed-window counters in D1 (one atomic upsert per check).
+//!
+//! Clients are told apart by `CF-Connecting-IP`, which Cloudflare sets on every request at the
+//! edge (and overwrites if a client sends it). Without it (local development) no client limit
+//! applies; per-account limits always do.
+
+use meshfed_shared::auth::rate_limit::{decide, window_start, Decision, Rule};
+use meshfed_shared::{ApiError, ErrorCode};
+use serde::Deserialize;
+use worker::{Env, Response};
+
+use crate::error::{EdgeError, EdgeResult};
+use crate::http::now_ms;
+use crate::store;
+
+/// Counts one request against `bucket` under `rule` (scaled by `multiplier`).
+pub async fn hit(env: &Env, bucket: &str, rule: Rule, multiplier: u32) -> EdgeResult<Decision> {
+    let rule = Rule {
+        limit: rule.limit.saturating_mul(multiplier),
+        ..rule
+    };
+    #[derive(Deserialize)]
+    struct Row {
+        window_start: i64,
+        count: u32,
+    }
+    let now = now_ms() / 1000;
+    let start = window_start(rule, now);
+    let row: Option<Row> = store::db(env)?
+        .prepare(
+            "INSERT INTO rate_limits (bucket, window_start, count) VALUES (?1, ?2, 1) \
+             ON CONFLICT(bucket) DO UPDATE SET \
+               count = CASE WHEN rate_limits.window_start = excluded.window_start THEN rate_limits.count + 1 ELSE 1 END, \
+               window_start = excluded.window_start \
+             RETURNING window_start, count",
+        )
+        .bind(&[bucket.into(), (start as f64).into()])?
+        .first(None)
+        .await?;
+    let row =
+        row.ok_or_else(|| EdgeError::Internal("rate limit upsert returned nothing".into()))?;
+    Ok(decide(rule, row.window_start, row.count, now))
+}
+
+/// 429 `RATE_LIMIT_EXCEEDED` for a refused decision.
+pub fn exceeded(decision: &Decision) -> ApiError {
+    ApiError::new(
+        ErrorCode::RateLimitExceeded,
+        "Too many requests: try again later",
+    )
+    .with_details(serde_json::json!({"retry_after": decision.retry_after, "limit": decision.limit}))
+}
+
+/// Adds `X-RateLimit-*` (and `Retry-After` when refused) to a response.
+pub fn annotate(mut resp: Response, decision: &Decision) -> worker::Result<Response> {
+    let headers = resp.headers_mut();
+    headers.set("x-ratelimit-limit", &decision.limit.to_string())?;
+    headers.set("x-ratelimit-remaining", &decision.remaining.to_string())?;
+    headers.set("x-ratelimit-reset", &decision.reset.to_string())?;
+    if !decision.allowed {
+        headers.set("retry-after", &decision.retry_after.to_string())?;
+    }
+    Ok(resp)
+}

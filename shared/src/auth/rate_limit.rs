@@ -1,0 +1,166 @@
+//! Seed 003's rate limits: fixed windows per route class, counted per client (and, for login
+//! and forgot-password, per account too).
+
+/// A limit of `limit` requests per `window_secs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    pub limit: u32,
+    pub window_secs: u32,
+}
+
+/// Seed 003's table: login 5/min, register 3/5 min, forgot-password 3/15 min, refresh 10/min,
+/// every other auth route 20/min. `route` is the path after `/api/auth/`.
+pub fn client_rule(route: &str) -> (&'static str, Rule) {
+    match route {
+        "login" => (
+            "login",
+            Rule {
+                limit: 5,
+                window_secs: 60,
+            },
+        ),
+        "register" => (
+            "register",
+            Rule {
+                limit: 3,
+                window_secs: 300,
+            },
+        ),
+        "forgot-password" => (
+            "forgot-password",
+            Rule {
+                limit: 3,
+                window_secs: 900,
+            },
+        ),
+        "refresh" => (
+            "refresh",
+            Rule {
+                limit: 10,
+                window_secs: 60,
+            },
+        ),
+        _ => (
+            "auth",
+            Rule {
+                limit: 20,
+                window_secs: 60,
+            },
+        ),
+    }
+}
+
+/// Per-account limits, so many clients cannot gang up on one account. Login allows more than
+/// the lockout threshold (5 failures), so lockout, not the limit, answers a guessing attack.
+pub fn account_rule(route: &str) -> Option<Rule> {
+    match route {
+        "login" => Some(Rule {
+            limit: 10,
+            window_secs: 60,
+        }),
+        "forgot-password" => Some(Rule {
+            limit: 3,
+            window_secs: 900,
+        }),
+        _ => None,
+    }
+}
+
+/// The start of the window containing `now_secs`.
+pub fn window_start(rule: Rule, now_secs: i64) -> i64 {
+    now_secs - now_secs.rem_euclid(i64::from(rule.window_secs))
+}
+
+/// The outcome for the `count`-th request of the window starting at `start`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    pub allowed: bool,
+    pub limit: u32,
+    pub remaining: u32,
+    /// Unix seconds when the window ends (`X-RateLimit-Reset`).
+    pub reset: i64,
+    /// Seconds to wait (`Retry-After`) when refused.
+    pub retry_after: i64,
+}
+
+pub fn decide(rule: Rule, start: i64, count: u32, now_secs: i64) -> Decision {
+    let reset = start + i64::from(rule.window_secs);
+    Decision {
+        allowed: count <= rule.limit,
+        limit: rule.limit,
+        remaining: rule.limit.saturating_sub(count),
+        reset,
+        retry_after: (reset - now_secs).max(1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_003_table() {
+        assert_eq!(
+            client_rule("login").1,
+            Rule {
+                limit: 5,
+                window_secs: 60
+            }
+        );
+        assert_eq!(
+            client_rule("register").1,
+            Rule {
+                limit: 3,
+                window_secs: 300
+            }
+        );
+        assert_eq!(
+            client_rule("forgot-password").1,
+            Rule {
+                limit: 3,
+                window_secs: 900
+            }
+        );
+        assert_eq!(
+            client_rule("refresh").1,
+            Rule {
+                limit: 10,
+                window_secs: 60
+            }
+        );
+        assert_eq!(
+            client_rule("me").1,
+            Rule {
+                limit: 20,
+                window_secs: 60
+            }
+        );
+        assert!(
+            account_rule("login").unwrap().limit > 5,
+            "above the lockout threshold"
+        );
+        assert!(account_rule("me").is_none());
+    }
+
+    #[test]
+    fn fixed_windows_and_decisions() {
+        let rule = Rule {
+            limit: 5,
+            window_secs: 60,
+        };
+        assert_eq!(window_start(rule, 1_640_995_259), 1_640_995_200);
+        let first = decide(rule, 1_640_995_200, 1, 1_640_995_210);
+        assert_eq!(
+            (first.allowed, first.remaining, first.reset),
+            (true, 4, 1_640_995_260)
+        );
+        let fifth = decide(rule, 1_640_995_200, 5, 1_640_995_210);
+        assert_eq!((fifth.allowed, fifth.remaining), (true, 0));
+        let sixth = decide(rule, 1_640_995_200, 6, 1_640_995_210);
+        assert_eq!(
+            (sixth.allowed, sixth.remaining, sixth.retry_after),
+            (false, 0, 50)
+        );
+        assert_eq!(decide(rule, 0, 6, 60).retry_after, 1, "never zero");
+    }
+}

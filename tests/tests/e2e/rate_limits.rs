@@ -1,0 +1,169 @@
+//! Seed 003's rate limits, per client (`CF-Connecting-IP`) and per account, on a server of
+//! its own with the production settings (the shared server scales limits up).
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use meshfed_e2e::{server, Ctx};
+use serde_json::{json, Value};
+
+static CLIENTS: AtomicU32 = AtomicU32::new(1);
+
+/// A client address no other test uses (TEST-NET-3).
+fn fresh_client() -> String {
+    let n = CLIENTS.fetch_add(1, Ordering::SeqCst);
+    format!("203.0.113.{}", n % 250 + 1)
+}
+
+struct Answer {
+    status: u16,
+    limit: Option<u32>,
+    remaining: Option<u32>,
+    reset: Option<i64>,
+    retry_after: Option<i64>,
+    body: Value,
+}
+
+async fn send(ctx: &Ctx, path: &str, client: &str, body: Value) -> Answer {
+    let resp = ctx
+        .http
+        .post(ctx.url(path))
+        .header("cf-connecting-ip", client)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let (limit, remaining, reset, retry) = (
+        header("x-ratelimit-limit"),
+        header("x-ratelimit-remaining"),
+        header("x-ratelimit-reset"),
+        header("retry-after"),
+    );
+    Answer {
+        status: resp.status().as_u16(),
+        limit: limit.and_then(|v| v.parse().ok()),
+        remaining: remaining.and_then(|v| v.parse().ok()),
+        reset: reset.and_then(|v| v.parse().ok()),
+        retry_after: retry.and_then(|v| v.parse().ok()),
+        body: resp.json().await.unwrap(),
+    }
+}
+
+/// Sends `n` requests from one new client; `None` if a window boundary fell in between.
+async fn burst(ctx: &Ctx, path: &str, n: usize, body: &Value) -> Option<Vec<Answer>> {
+    let client = fresh_client();
+    let mut answers = Vec::new();
+    for _ in 0..n {
+        answers.push(send(ctx, path, &client, body.clone()).await);
+    }
+    let first = answers[0].reset;
+    answers.iter().all(|a| a.reset == first).then_some(answers)
+}
+
+fn login_allows_five_a_minute_per_client(ctx: &Ctx) {
+    ctx.block_on(async {
+        let body = json!({"username": "rate_nobody", "password": "Whatever-1"});
+        let answers = match burst(ctx, "/api/auth/login", 6, &body).await {
+            Some(a) => a,
+            None => burst(ctx, "/api/auth/login", 6, &body)
+                .await
+                .expect("two window boundaries in a row"),
+        };
+        for (i, a) in answers[..5].iter().enumerate() {
+            assert_eq!(a.status, 401, "attempt {i}: {}", a.body);
+            assert_eq!(
+                (a.limit, a.remaining),
+                (Some(5), Some(4 - i as u32)),
+                "attempt {i}"
+            );
+            assert!(a.reset.is_some());
+        }
+        let refused = &answers[5];
+        assert_eq!(refused.status, 429);
+        assert_eq!(refused.body["error"]["code"], "RATE_LIMIT_EXCEEDED");
+        assert_eq!(refused.remaining, Some(0));
+        assert!(
+            refused.retry_after.is_some_and(|s| (1..=60).contains(&s)),
+            "Retry-After"
+        );
+        // Another client is not affected.
+        let other = send(ctx, "/api/auth/login", &fresh_client(), body).await;
+        assert_eq!((other.status, other.remaining), (401, Some(4)));
+    });
+}
+
+fn register_allows_three_per_five_minutes_and_other_routes_twenty(ctx: &Ctx) {
+    ctx.block_on(async {
+        let answers = burst(ctx, "/api/auth/register", 4, &json!({"username": "x"})).await;
+        let answers = match answers {
+            Some(a) => a,
+            None => burst(ctx, "/api/auth/register", 4, &json!({"username": "x"}))
+                .await
+                .unwrap(),
+        };
+        let statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
+        assert_eq!(statuses, [400, 400, 400, 429]);
+        assert_eq!(answers[0].limit, Some(3));
+        let me = send(
+            ctx,
+            "/api/auth/confirm/resend",
+            &fresh_client(),
+            json!({"username": "x"}),
+        )
+        .await;
+        assert_eq!(
+            (me.status, me.limit, me.remaining),
+            (200, Some(20), Some(19))
+        );
+    });
+}
+
+fn login_is_limited_per_account_across_clients(ctx: &Ctx) {
+    ctx.block_on(async {
+        let body = json!({"username": format!("acct_target_{}", std::process::id()), "password": "Whatever-1"});
+        let mut statuses = Vec::new();
+        for _ in 0..11 {
+            statuses.push(send(ctx, "/api/auth/login", &fresh_client(), body.clone()).await.status);
+        }
+        // 10 a minute per account; a window boundary may reset the count once.
+        let refused = statuses.iter().filter(|&&s| s == 429).count();
+        assert!(statuses[..10].iter().all(|&s| s == 401) || refused == 0, "{statuses:?}");
+        assert!(statuses[10] == 429 || statuses.iter().all(|&s| s == 401), "{statuses:?}");
+        assert!(refused <= 1, "{statuses:?}");
+    });
+}
+
+pub fn seed_003_limits_on_a_server_with_production_settings(ctx: &Ctx) {
+    let state = server::fresh_state_dir("ratelimit");
+    let mut own = server::start(&state, None).expect("rate-limit server starts");
+    let local = Ctx {
+        base: own.base_url(),
+        http: ctx.http.clone(),
+        rt: ctx.rt.clone(),
+        webdriver: ctx.webdriver.clone(),
+    };
+    // The shared server answers with scaled limits, still announcing them.
+    ctx.block_on(async {
+        let a = send(
+            ctx,
+            "/api/auth/login",
+            &fresh_client(),
+            json!({"username": "x", "password": "y"}),
+        )
+        .await;
+        assert_eq!(
+            a.limit,
+            Some(5000),
+            "the shared server scales the seed's 5 by 1000"
+        );
+    });
+    login_allows_five_a_minute_per_client(&local);
+    register_allows_three_per_five_minutes_and_other_routes_twenty(&local);
+    login_is_limited_per_account_across_clients(&local);
+    assert!(own.stop());
+}
