@@ -37,6 +37,13 @@ async fn dispatch(req: Request, env: &Env, cfg: &Config, path: &str) -> Routed {
             Some(routed) => return routed,
             None => Err(unmatched(&method, path, cfg).into()),
         },
+        (Method::Get, ["api", "users"]) => auth::admin::directory(req, env, cfg).await,
+        (_, ["api", "admin", rest @ ..]) => {
+            match auth::admin::dispatch(req, env, cfg, rest).await {
+                Some(result) => result,
+                None => Err(unmatched(&method, path, cfg).into()),
+            }
+        }
         (_, ["api", "_dev", rest @ ..]) if cfg.is_development() => {
             dev::dispatch(req, env, cfg, rest).await
         }

@@ -64,6 +64,15 @@ pub async fn latest_code(ctx: &Ctx, to: &str) -> String {
 /// Registers and confirms a user; returns the confirmation data.
 pub async fn registered_and_confirmed(ctx: &Ctx, prefix: &str) -> (String, String, Value) {
     let (username, email) = unique_user(prefix);
+    registered_and_confirmed_as(ctx, username, email).await
+}
+
+/// Registers and confirms `username` with `email`.
+pub async fn registered_and_confirmed_as(
+    ctx: &Ctx,
+    username: String,
+    email: String,
+) -> (String, String, Value) {
     let resp = ctx
         .http
         .post(ctx.url("/api/auth/register"))
@@ -108,12 +117,20 @@ pub async fn get(ctx: &Ctx, path: &str, bearer: Option<&str>) -> (u16, Value) {
 
 /// The TOTP code for `secret_b32` at now + `offset_secs`.
 pub fn totp_now(secret_b32: &str, offset_secs: i64) -> String {
-    let secret = meshfed_shared::auth::totp::base32_decode(secret_b32).expect("base32 secret");
-    let now = std::time::SystemTime::now()
+    totp_at(secret_b32, unix_now() + offset_secs)
+}
+
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
-        .as_secs() as i64;
-    meshfed_shared::auth::totp::code_at(&secret, (now + offset_secs) as u64)
+        .as_secs() as i64
+}
+
+/// The TOTP code for `secret_b32` at Unix time `at`.
+pub fn totp_at(secret_b32: &str, at: i64) -> String {
+    let secret = meshfed_shared::auth::totp::base32_decode(secret_b32).expect("base32 secret");
+    meshfed_shared::auth::totp::code_at(&secret, at as u64)
 }
 
 /// A confirmed user who has set MFA up through the sign-in flow.
@@ -123,10 +140,17 @@ pub struct MfaUser {
     pub secret: String,
     pub backup_codes: Vec<String>,
     pub tokens: Value,
+    /// When the setup code was computed (its TOTP step is now used up).
+    pub setup_at: i64,
 }
 
 pub async fn user_with_mfa(ctx: &Ctx, prefix: &str) -> MfaUser {
-    let (username, email, _) = registered_and_confirmed(ctx, prefix).await;
+    let (username, email) = unique_user(prefix);
+    user_with_mfa_as(ctx, username, email).await
+}
+
+pub async fn user_with_mfa_as(ctx: &Ctx, username: String, email: String) -> MfaUser {
+    let (username, email, _) = registered_and_confirmed_as(ctx, username, email).await;
     let (status, login) = post(
         ctx,
         "/api/auth/login",
@@ -147,7 +171,8 @@ pub async fn user_with_mfa(ctx: &Ctx, prefix: &str) -> MfaUser {
     assert_eq!(status, 200, "{setup}");
     let setup = &setup["data"];
     let secret = setup["secret"].as_str().unwrap().to_string();
-    let code = totp_now(&secret, 0);
+    let setup_at = unix_now();
+    let code = totp_at(&secret, setup_at);
     let verify = json!({"session": setup["session"], "code": code});
     let (status, tokens) = post(ctx, "/api/auth/mfa/verify", verify, None).await;
     assert_eq!(status, 200, "{tokens}");
@@ -163,6 +188,7 @@ pub async fn user_with_mfa(ctx: &Ctx, prefix: &str) -> MfaUser {
         secret,
         backup_codes,
         tokens: tokens["data"].clone(),
+        setup_at,
     }
 }
 

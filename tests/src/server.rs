@@ -39,7 +39,13 @@ pub fn remove_run_dirs() {
 /// The shared end-to-end server acts as one client for every test (workerd sets
 /// `CF-Connecting-IP` locally), so it runs with every rate limit scaled up; the rate-limit
 /// tests start their own server with the production limits.
-pub const SHARED_VARS: &[(&str, &str)] = &[("RATE_LIMIT_MULTIPLIER", "1000")];
+pub const SHARED_VARS: &[(&str, &str)] = &[
+    ("RATE_LIMIT_MULTIPLIER", "1000"),
+    ("ADMIN_EMAILS", ADMIN_EMAIL),
+];
+
+/// The address that becomes an administrator on the shared server.
+pub const ADMIN_EMAIL: &str = "e2e_admin@clinic.example.org";
 
 /// Applies migrations to `state` and starts a server on it (a new port unless given) with
 /// the production settings of `wrangler.toml`.

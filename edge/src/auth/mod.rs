@@ -2,6 +2,7 @@
 //! limited per client (seed 003's table) and answers with `X-RateLimit-*` headers.
 
 mod account;
+pub mod admin;
 pub mod guard;
 pub mod keys;
 mod login;

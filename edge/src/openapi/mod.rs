@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::error::EdgeResult;
 use crate::health::VERSION;
 
+mod admin_routes;
 mod auth_routes;
 mod routes;
 mod schemas;
@@ -28,6 +29,7 @@ fn routes(cfg: &Config) -> impl Iterator<Item = &'static Route> + '_ {
     routes::ROUTES
         .iter()
         .chain(auth_routes::ROUTES)
+        .chain(admin_routes::ROUTES)
         .filter(move |r| !r.dev_only || cfg.is_development())
 }
 

@@ -66,6 +66,12 @@ pub async fn find_by_login(db: &D1Database, login: &str) -> EdgeResult<Option<Us
     Ok(db.prepare(sql).bind(&[login.into()])?.first(None).await?)
 }
 
+/// Every user, oldest first (administration).
+pub async fn all(db: &D1Database) -> EdgeResult<Vec<UserRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM users ORDER BY created_at, id");
+    Ok(db.prepare(sql).all().await?.results()?)
+}
+
 pub async fn find_by_id(db: &D1Database, id: &str) -> EdgeResult<Option<UserRow>> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE id = ?1");
     Ok(db.prepare(sql).bind(&[id.into()])?.first(None).await?)

@@ -1,8 +1,8 @@
 //! Sign-in: MFA setup and challenge, one-use sessions and codes, tokens, lockout.
 
 use meshfed_e2e::identity::{
-    get, post, registered_and_confirmed, registration, totp_now, unique_user, user_with_mfa,
-    PASSWORD,
+    get, post, registered_and_confirmed, registration, totp_at, totp_now, unique_user,
+    user_with_mfa, PASSWORD,
 };
 use meshfed_e2e::Ctx;
 use meshfed_shared::auth::jwt;
@@ -139,9 +139,10 @@ pub fn totp_challenge_refuses_replay_and_backup_codes_work_once(ctx: &Ctx) {
     ctx.block_on(async {
         let user = user_with_mfa(ctx, "chal").await;
         // The setup used the current step: its code is refused, the next step's is accepted.
-        let (status, _) = challenge(ctx, &user.username, totp_now(&user.secret, 0)).await;
+        let (status, _) =
+            challenge(ctx, &user.username, totp_at(&user.secret, user.setup_at)).await;
         assert_eq!(status, 401, "a code for an already used step");
-        let next = totp_now(&user.secret, 30);
+        let next = totp_at(&user.secret, user.setup_at + 30);
         let (status, tokens) = challenge(ctx, &user.username, next.clone()).await;
         assert_eq!(status, 200, "{tokens}");
         assert!(tokens["data"]["access_token"].is_string());

@@ -3,6 +3,7 @@
 //! groups and fails if anything is left running.
 
 mod account;
+mod admin;
 mod app;
 mod errors;
 mod health;
@@ -59,6 +60,7 @@ const TESTS: &[(&str, TestFn)] = tests![
     account::profile_update_and_confirmed_email_change,
     account::mnemonic_check_compares_the_sha3_digest,
     rate_limits::seed_003_limits_on_a_server_with_production_settings,
+    admin::admins_manage_users_and_read_the_audit_log,
     persistence::state_survives_a_restart,
     app::spa_fallback_serves_the_app_for_app_routes,
     app::login_page_renders_form_and_online_status,
