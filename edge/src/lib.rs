@@ -14,6 +14,7 @@ mod random;
 mod rate_limit;
 mod router;
 mod run_object;
+mod seeds;
 mod store;
 
 pub use run_object::RunCoordinator;

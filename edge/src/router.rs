@@ -5,8 +5,9 @@ use meshfed_shared::{ApiError, ErrorCode};
 use worker::{Env, Method, Request, Response};
 
 use crate::config::Config;
+use crate::error::EdgeError;
 use crate::error::{error_response, EdgeResult};
-use crate::{auth, dev, health, openapi, rate_limit};
+use crate::{auth, dev, health, openapi, rate_limit, seeds};
 use meshfed_shared::auth::rate_limit::Decision;
 
 pub async fn handle(req: Request, env: Env) -> worker::Result<Response> {
@@ -41,6 +42,12 @@ async fn dispatch(req: Request, env: &Env, cfg: &Config, path: &str) -> Routed {
         (_, ["api", "admin", rest @ ..]) => {
             match auth::admin::dispatch(req, env, cfg, rest).await {
                 Some(result) => result,
+                None => Err(unmatched(&method, path, cfg).into()),
+            }
+        }
+        (_, ["users" | "mnemonics", ..]) => {
+            match seeds::datapod::dispatch(req, env, cfg, &segments).await {
+                Some(done) => return (done.map_err(EdgeError::from), None),
                 None => Err(unmatched(&method, path, cfg).into()),
             }
         }

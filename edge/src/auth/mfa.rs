@@ -20,7 +20,7 @@ use crate::store::sessions::{self, SessionProblem};
 use crate::store::{self, users, users::UserRow};
 
 pub const ISSUER: &str = "Meshfed";
-const SETUP_VERIFY: &str = "MFA_SETUP_VERIFY";
+pub const SETUP_VERIFY: &str = "MFA_SETUP_VERIFY";
 const BACKUP_CODES: usize = 10;
 
 #[derive(Debug, Default, Deserialize)]
@@ -48,7 +48,7 @@ pub struct MfaSetup {
 }
 
 /// The caller: by access token, or by a one-use sign-in session of `challenge`.
-async fn caller(
+pub async fn caller(
     req: &Request,
     env: &Env,
     keys: &ServerKeys,
@@ -92,17 +92,13 @@ pub fn session_error(problem: SessionProblem) -> ApiError {
     ApiError::new(ErrorCode::TokenInvalid, message)
 }
 
-pub async fn setup(mut req: Request, env: &Env, cfg: &Config) -> EdgeResult<Response> {
-    let body: MfaRequest = read_json(&mut req, cfg.max_body_bytes).await?;
-    let keys = keys::load(env, cfg).await?;
-    let (user, in_sign_in) = caller(
-        &req,
-        env,
-        &keys,
-        &body,
-        meshfed_shared::api::auth::CHALLENGE_MFA_SETUP,
-    )
-    .await?;
+/// A new pending TOTP secret and 10 backup codes for `user` (replacing earlier ones).
+/// Returns the secret in base32 and the backup codes, both shown once.
+pub async fn begin_setup(
+    env: &Env,
+    keys: &ServerKeys,
+    user: &UserRow,
+) -> EdgeResult<(String, Vec<String>)> {
     let secret = random::bytes::<{ totp::SECRET_BYTES }>()?;
     let secret_b32 = totp::base32_encode(&secret);
     let sealed = seal::seal(
@@ -130,6 +126,51 @@ pub async fn setup(mut req: Request, env: &Env, cfg: &Config) -> EdgeResult<Resp
         );
     }
     db.batch(batch).await?;
+    Ok((secret_b32, backup))
+}
+
+/// Enables MFA when `code` matches the pending secret. `Ok(false)` for a wrong code.
+pub async fn enable(
+    env: &Env,
+    keys: &ServerKeys,
+    user: &UserRow,
+    code: &str,
+    client: &str,
+) -> EdgeResult<bool> {
+    let pending = user
+        .mfa_pending_enc
+        .as_ref()
+        .and_then(|s| seal::open(&keys.totp_seal_key(), s.expose()));
+    let secret = pending
+        .and_then(|b32| totp::base32_decode(&String::from_utf8_lossy(&b32)))
+        .ok_or_else(|| ApiError::new(ErrorCode::ValidationError, "Start MFA setup first"))?;
+    let Some(step) = totp::verify(&secret, code, (now_ms() / 1000) as u64, None) else {
+        return Ok(false);
+    };
+    store::db(env)?
+        .prepare(
+            "UPDATE users SET mfa_secret_enc = mfa_pending_enc, mfa_pending_enc = NULL, mfa_enabled = 1, \
+             mfa_last_step = ?2 WHERE id = ?1",
+        )
+        .bind(&[user.id.as_str().into(), (step as f64).into()])?
+        .run()
+        .await?;
+    audit::record(env, Some(&user.id), "mfa_enabled", client, None).await?;
+    Ok(true)
+}
+
+pub async fn setup(mut req: Request, env: &Env, cfg: &Config) -> EdgeResult<Response> {
+    let body: MfaRequest = read_json(&mut req, cfg.max_body_bytes).await?;
+    let keys = keys::load(env, cfg).await?;
+    let (user, in_sign_in) = caller(
+        &req,
+        env,
+        &keys,
+        &body,
+        meshfed_shared::api::auth::CHALLENGE_MFA_SETUP,
+    )
+    .await?;
+    let (secret_b32, backup) = begin_setup(env, &keys, &user).await?;
     let uri = totp::otpauth_uri(ISSUER, &user.email, &secret_b32);
     let session = match in_sign_in {
         true => Some(login::challenge(env, &user, SETUP_VERIFY).await?.session),
@@ -157,14 +198,7 @@ pub async fn verify(mut req: Request, env: &Env, cfg: &Config) -> EdgeResult<Res
         .code
         .as_ref()
         .ok_or_else(|| ApiError::invalid_field("code", "the 6-digit code from the app"))?;
-    let pending = user
-        .mfa_pending_enc
-        .as_ref()
-        .and_then(|s| seal::open(&keys.totp_seal_key(), s.expose()));
-    let secret = pending
-        .and_then(|b32| totp::base32_decode(&String::from_utf8_lossy(&b32)))
-        .ok_or_else(|| ApiError::new(ErrorCode::ValidationError, "Start MFA setup first"))?;
-    let Some(step) = totp::verify(&secret, code.expose(), (now_ms() / 1000) as u64, None) else {
+    if !enable(env, &keys, &user, code.expose(), &client_of(&req)).await? {
         let retry = match in_sign_in {
             true => Some(login::challenge(env, &user, SETUP_VERIFY).await?.session),
             false => None,
@@ -172,16 +206,7 @@ pub async fn verify(mut req: Request, env: &Env, cfg: &Config) -> EdgeResult<Res
         return Err(ApiError::new(ErrorCode::MfaInvalid, "Invalid MFA code")
             .with_details(json!({"session": retry}))
             .into());
-    };
-    store::db(env)?
-        .prepare(
-            "UPDATE users SET mfa_secret_enc = mfa_pending_enc, mfa_pending_enc = NULL, mfa_enabled = 1, \
-             mfa_last_step = ?2 WHERE id = ?1",
-        )
-        .bind(&[user.id.as_str().into(), (step as f64).into()])?
-        .run()
-        .await?;
-    audit::record(env, Some(&user.id), "mfa_enabled", &client_of(&req), None).await?;
+    }
     if in_sign_in {
         let tokens = tokens::issue(env, &keys, &user, None).await?;
         return json_ok(&tokens, "MFA enabled; login successful", 200);

@@ -1,15 +1,15 @@
 //! `/api/auth/…`: the canonical identity API. One module per flow; every route is rate
 //! limited per client (seed 003's table) and answers with `X-RateLimit-*` headers.
 
-mod account;
+pub mod account;
 pub mod admin;
 pub mod guard;
 pub mod keys;
-mod login;
-mod mfa;
-mod register;
+pub mod login;
+pub mod mfa;
+pub mod register;
 pub mod session;
-mod tokens;
+pub mod tokens;
 
 use meshfed_shared::auth::rate_limit::{self, Decision};
 use worker::{Env, Method, Request, Response};

@@ -18,6 +18,20 @@ use crate::store::{self, users};
 
 pub async fn register(mut req: Request, env: &Env, cfg: &Config) -> EdgeResult<Response> {
     let body: RegisterRequest = read_json(&mut req, cfg.max_body_bytes).await?;
+    let user = create_user(env, cfg, &body).await?;
+    json_ok(
+        &user.profile(),
+        "User registered successfully; the confirmation code was sent by email",
+        201,
+    )
+}
+
+/// Validates, stores (unconfirmed) and emails the confirmation code; shared with the seeds.
+pub async fn create_user(
+    env: &Env,
+    cfg: &Config,
+    body: &RegisterRequest,
+) -> EdgeResult<users::UserRow> {
     let valid = body.validate().map_err(|errors| {
         let first = &errors[0];
         ApiError::new(ErrorCode::ValidationError, "Invalid input parameters").with_details(
@@ -38,14 +52,9 @@ pub async fn register(mut req: Request, env: &Env, cfg: &Config) -> EdgeResult<R
         return Err(user_exists("username").into());
     }
     send_confirmation(env, cfg, &id, &valid.email, now).await?;
-    let user = users::find_by_id(&db, &id)
+    Ok(users::find_by_id(&db, &id)
         .await?
-        .ok_or_else(ApiError::internal)?;
-    json_ok(
-        &user.profile(),
-        "User registered successfully; the confirmation code was sent by email",
-        201,
-    )
+        .ok_or_else(ApiError::internal)?)
 }
 
 fn user_exists(field: &str) -> ApiError {

@@ -12,6 +12,7 @@ mod openapi;
 mod persistence;
 mod rate_limits;
 mod register;
+mod seed_datapod;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,6 +62,7 @@ const TESTS: &[(&str, TestFn)] = tests![
     account::mnemonic_check_compares_the_sha3_digest,
     rate_limits::seed_003_limits_on_a_server_with_production_settings,
     admin::admins_manage_users_and_read_the_audit_log,
+    seed_datapod::every_route_with_the_documents_examples,
     persistence::state_survives_a_restart,
     app::spa_fallback_serves_the_app_for_app_routes,
     app::login_page_renders_form_and_online_status,
