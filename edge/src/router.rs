@@ -45,6 +45,10 @@ async fn dispatch(req: Request, env: &Env, cfg: &Config, path: &str) -> Routed {
                 None => Err(unmatched(&method, path, cfg).into()),
             }
         }
+        (_, ["dev", rest @ ..]) => match seeds::immunetworks::dispatch(req, env, cfg, rest).await {
+            Some(done) => return (done.map_err(EdgeError::from), None),
+            None => Err(unmatched(&method, path, cfg).into()),
+        },
         (_, ["users" | "mnemonics", ..]) => {
             match seeds::datapod::dispatch(req, env, cfg, &segments).await {
                 Some(done) => return (done.map_err(EdgeError::from), None),

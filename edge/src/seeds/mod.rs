@@ -2,3 +2,4 @@
 //! document's shapes so clients written against any seed work unchanged.
 
 pub mod datapod;
+pub mod immunetworks;

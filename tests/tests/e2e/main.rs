@@ -13,6 +13,7 @@ mod persistence;
 mod rate_limits;
 mod register;
 mod seed_datapod;
+mod seed_immunetworks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,6 +64,7 @@ const TESTS: &[(&str, TestFn)] = tests![
     rate_limits::seed_003_limits_on_a_server_with_production_settings,
     admin::admins_manage_users_and_read_the_audit_log,
     seed_datapod::every_route_with_the_documents_examples,
+    seed_immunetworks::identityadd_then_login_and_refresh,
     persistence::state_survives_a_restart,
     app::spa_fallback_serves_the_app_for_app_routes,
     app::login_page_renders_form_and_online_status,
