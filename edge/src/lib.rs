@@ -3,6 +3,7 @@
 
 mod audit;
 mod auth;
+mod backup;
 mod config;
 mod dev;
 mod error;

@@ -7,7 +7,7 @@ use worker::{Env, Method, Request, Response};
 use crate::config::Config;
 use crate::error::EdgeError;
 use crate::error::{error_response, EdgeResult};
-use crate::{auth, dev, health, openapi, rate_limit, seeds};
+use crate::{auth, backup, dev, health, openapi, rate_limit, seeds};
 use meshfed_shared::auth::rate_limit::Decision;
 
 pub async fn handle(req: Request, env: Env) -> worker::Result<Response> {
@@ -45,6 +45,7 @@ async fn dispatch(req: Request, env: &Env, cfg: &Config, path: &str) -> Routed {
                 None => Err(unmatched(&method, path, cfg).into()),
             }
         }
+        (_, ["api", "backup", "objects", ..]) => backup::objects(req, env, cfg).await,
         (_, ["dev", rest @ ..]) => match seeds::immunetworks::dispatch(req, env, cfg, rest).await {
             Some(done) => return (done.map_err(EdgeError::from), None),
             None => Err(unmatched(&method, path, cfg).into()),

@@ -38,6 +38,7 @@ enum Route {
     ForgotPassword,
     ResetPassword,
     CheckMnemonic,
+    BackupCredentials,
 }
 
 fn route(method: &Method, rest: &[&str]) -> Option<Route> {
@@ -61,6 +62,7 @@ fn route(method: &Method, rest: &[&str]) -> Option<Route> {
         (Method::Post, ["forgot-password"]) => ForgotPassword,
         (Method::Post, ["reset-password"]) => ResetPassword,
         (Method::Post, ["mnemonic", "check"]) => CheckMnemonic,
+        (Method::Post, ["backup-credentials"]) => BackupCredentials,
         _ => return None,
     })
 }
@@ -118,6 +120,7 @@ async fn handle(route: Route, req: Request, env: &Env, cfg: &Config) -> EdgeResu
         ForgotPassword => account::forgot_password(req, env, cfg).await,
         ResetPassword => account::reset_password(req, env, cfg).await,
         CheckMnemonic => account::check_mnemonic(req, env, cfg).await,
+        BackupCredentials => crate::backup::credentials(req, env, cfg).await,
     }
 }
 

@@ -11,6 +11,7 @@ use crate::health::VERSION;
 
 mod admin_routes;
 mod auth_routes;
+mod backup_routes;
 mod routes;
 mod schemas;
 use schemas::schemas;
@@ -30,6 +31,7 @@ fn routes(cfg: &Config) -> impl Iterator<Item = &'static Route> + '_ {
         .iter()
         .chain(auth_routes::ROUTES)
         .chain(admin_routes::ROUTES)
+        .chain(backup_routes::ROUTES)
         .filter(move |r| !r.dev_only || cfg.is_development())
 }
 

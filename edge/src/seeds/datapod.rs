@@ -45,6 +45,7 @@ pub async fn dispatch(
         "forgot-password",
         "confirm-password",
         "check-mnemonic",
+        "awstempcredentials",
     ];
     if req.method() != worker::Method::Post || !known.contains(&route) {
         return None;
@@ -67,6 +68,7 @@ pub async fn dispatch(
         "mfa-settings" => settings(env, cfg, body).await,
         "forgot-password" => forgot(env, cfg, body).await,
         "confirm-password" => confirm_password(env, &client, body).await,
+        "awstempcredentials" => temp_credentials(env, cfg, body).await,
         _ => check_mnemonic(&req, env, cfg, body).await,
     };
     Some(result.or_else(|e| failure(e, route)))
@@ -414,4 +416,33 @@ async fn check_mnemonic(
             Value::Null,
         )
     }
+}
+
+/// Seed 002's "AWS temporary credentials": here the backup capability (see `crate::backup`),
+/// in the document's field names. `session_token` (and `secret_key`) is the bearer token for
+/// `/api/backup/objects/{key}`.
+async fn temp_credentials(env: &Env, cfg: &Config, body: Value) -> EdgeResult<Response> {
+    #[derive(Deserialize)]
+    struct Temp {
+        id_token: Secret,
+    }
+    let b: Temp = field(&body)?;
+    let keys = keys::load(env, cfg).await?;
+    let user = match guard::verify(env, &keys, b.id_token.expose(), "id").await {
+        Ok(caller) => caller.user,
+        Err(_) => {
+            return reply(
+                400,
+                Some("Invalid login token. Not a valid OpenId Connect identity token."),
+                Value::Null,
+            )
+        }
+    };
+    let cap = crate::backup::issue(env, cfg, &user).await?;
+    let data = json!({
+        "identity_id": user.id, "access_key": user.id, "secret_key": cap.token.expose(),
+        "session_token": cap.token.expose(), "prefix": cap.prefix, "endpoint": cap.endpoint,
+        "expiration": cap.expires_at,
+    });
+    reply(200, None, data)
 }

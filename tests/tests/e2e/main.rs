@@ -5,6 +5,7 @@
 mod account;
 mod admin;
 mod app;
+mod backup;
 mod errors;
 mod health;
 mod login;
@@ -65,6 +66,7 @@ const TESTS: &[(&str, TestFn)] = tests![
     admin::admins_manage_users_and_read_the_audit_log,
     seed_datapod::every_route_with_the_documents_examples,
     seed_immunetworks::identityadd_then_login_and_refresh,
+    backup::capability_reaches_only_its_own_prefix,
     persistence::state_survives_a_restart,
     app::spa_fallback_serves_the_app_for_app_routes,
     app::login_page_renders_form_and_online_status,
