@@ -14,6 +14,10 @@ pub struct Config {
     /// Scales every rate limit (`RATE_LIMIT_MULTIPLIER`, default 1: seed 003's table). Only
     /// for load tests and the shared end-to-end server, which acts as one client.
     pub rate_limit_multiplier: u32,
+    /// How long five wrong passwords lock an account (`LOCKOUT_SECS`, default 900).
+    pub lockout_secs: i64,
+    /// How long a sign-in challenge session lives (`CHALLENGE_SESSION_SECS`, default 180).
+    pub challenge_session_secs: i64,
 }
 
 impl Config {
@@ -28,6 +32,14 @@ impl Config {
                 .and_then(|v| v.parse().ok())
                 .filter(|&m| m >= 1)
                 .unwrap_or(1),
+            lockout_secs: var("LOCKOUT_SECS")
+                .and_then(|v| v.parse().ok())
+                .filter(|&s| s > 0)
+                .unwrap_or(900),
+            challenge_session_secs: var("CHALLENGE_SESSION_SECS")
+                .and_then(|v| v.parse().ok())
+                .filter(|&s| s > 0)
+                .unwrap_or(180),
         }
     }
 

@@ -20,7 +20,6 @@ use crate::random;
 use crate::store::{self, sessions, users, users::UserRow};
 
 pub const MAX_FAILURES: i64 = 5;
-pub const LOCK_MS: i64 = 15 * 60 * 1000;
 
 /// What a correct password leads to.
 pub enum LoginOutcome {
@@ -65,7 +64,8 @@ pub async fn sign_in(
     }
     if !password::verify(body.password.expose(), user.password_hash.expose()) {
         let (failures, locked_until) =
-            users::record_failure(&db, &user.id, MAX_FAILURES, LOCK_MS, now).await?;
+            users::record_failure(&db, &user.id, MAX_FAILURES, cfg.lockout_secs * 1000, now)
+                .await?;
         if let Some(until) = locked_until {
             audit::record(env, Some(&user.id), "account_locked", client, None).await?;
             return Err(locked(until).into());
@@ -94,12 +94,12 @@ pub async fn sign_in(
             ));
         }
         return Ok(LoginOutcome::Challenge(
-            challenge(env, &user, CHALLENGE_SOFTWARE_TOKEN).await?,
+            challenge(env, cfg, &user, CHALLENGE_SOFTWARE_TOKEN).await?,
         ));
     }
     if mfa_required(env) {
         return Ok(LoginOutcome::Challenge(
-            challenge(env, &user, CHALLENGE_MFA_SETUP).await?,
+            challenge(env, cfg, &user, CHALLENGE_MFA_SETUP).await?,
         ));
     }
     audit::record(env, Some(&user.id), "login", client, None).await?;
@@ -115,9 +115,23 @@ pub fn mfa_required(env: &Env) -> bool {
 }
 
 /// A fresh one-use session for the next step of sign-in.
-pub async fn challenge(env: &Env, user: &UserRow, name: &str) -> EdgeResult<LoginChallenge> {
+pub async fn challenge(
+    env: &Env,
+    cfg: &Config,
+    user: &UserRow,
+    name: &str,
+) -> EdgeResult<LoginChallenge> {
     let session = codes::opaque_token(&random::bytes()?);
-    sessions::create_challenge(&store::db(env)?, &session, &user.id, name, now_ms()).await?;
+    let lifetime_ms = cfg.challenge_session_secs * 1000;
+    sessions::create_challenge(
+        &store::db(env)?,
+        &session,
+        &user.id,
+        name,
+        now_ms(),
+        lifetime_ms,
+    )
+    .await?;
     Ok(LoginChallenge {
         requires_mfa: true,
         challenge: name.into(),

@@ -173,7 +173,11 @@ pub async fn setup(mut req: Request, env: &Env, cfg: &Config) -> EdgeResult<Resp
     let (secret_b32, backup) = begin_setup(env, &keys, &user).await?;
     let uri = totp::otpauth_uri(ISSUER, &user.email, &secret_b32);
     let session = match in_sign_in {
-        true => Some(login::challenge(env, &user, SETUP_VERIFY).await?.session),
+        true => Some(
+            login::challenge(env, cfg, &user, SETUP_VERIFY)
+                .await?
+                .session,
+        ),
         false => None,
     };
     let setup = MfaSetup {
@@ -200,7 +204,11 @@ pub async fn verify(mut req: Request, env: &Env, cfg: &Config) -> EdgeResult<Res
         .ok_or_else(|| ApiError::invalid_field("code", "the 6-digit code from the app"))?;
     if !enable(env, &keys, &user, code.expose(), &client_of(&req)).await? {
         let retry = match in_sign_in {
-            true => Some(login::challenge(env, &user, SETUP_VERIFY).await?.session),
+            true => Some(
+                login::challenge(env, cfg, &user, SETUP_VERIFY)
+                    .await?
+                    .session,
+            ),
             false => None,
         };
         return Err(ApiError::new(ErrorCode::MfaInvalid, "Invalid MFA code")
@@ -241,6 +249,7 @@ pub async fn challenge(mut req: Request, env: &Env, cfg: &Config) -> EdgeResult<
     if let Err(e) = check_second_factor(env, &keys, &user, code.expose(), &client).await {
         let retry = login::challenge(
             env,
+            cfg,
             &user,
             meshfed_shared::api::auth::CHALLENGE_SOFTWARE_TOKEN,
         )

@@ -122,6 +122,8 @@ mod tests {
             environment: env.into(),
             max_body_bytes: 1024,
             rate_limit_multiplier: 1,
+            lockout_secs: 900,
+            challenge_session_secs: 180,
         }
     }
 

@@ -262,7 +262,7 @@ async fn associate(env: &Env, cfg: &Config, body: Value) -> EdgeResult<Response>
     let (secret, _backup) = mfa::begin_setup(env, &keys, &user).await?;
     let mut data = json!({"secret_code": secret});
     if in_sign_in {
-        data["session_token"] = json!(login::challenge(env, &user, mfa::SETUP_VERIFY)
+        data["session_token"] = json!(login::challenge(env, cfg, &user, mfa::SETUP_VERIFY)
             .await?
             .session
             .expose());
@@ -282,7 +282,7 @@ async fn verify(env: &Env, cfg: &Config, client: &str, body: Value) -> EdgeResul
     if in_sign_in {
         let tokens = crate::auth::tokens::issue(env, &keys, &user, None).await?;
         data = token_data(&tokens);
-        data["session_token"] = json!(login::challenge(env, &user, CHALLENGE_SOFTWARE_TOKEN)
+        data["session_token"] = json!(login::challenge(env, cfg, &user, CHALLENGE_SOFTWARE_TOKEN)
             .await?
             .session
             .expose());

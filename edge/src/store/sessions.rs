@@ -7,7 +7,6 @@ use worker::D1Database;
 
 use crate::error::EdgeResult;
 
-pub const CHALLENGE_LIFETIME_MS: i64 = 3 * 60 * 1000;
 pub const REFRESH_LIFETIME_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 
 pub async fn create_challenge(
@@ -16,9 +15,10 @@ pub async fn create_challenge(
     user_id: &str,
     challenge: &str,
     now: i64,
+    lifetime_ms: i64,
 ) -> EdgeResult<()> {
     db.prepare("INSERT INTO challenge_sessions (session_hash, user_id, challenge, expires_at) VALUES (?1, ?2, ?3, ?4)")
-        .bind(&[digest_hex(session).into(), user_id.into(), challenge.into(), ((now + CHALLENGE_LIFETIME_MS) as f64).into()])?
+        .bind(&[digest_hex(session).into(), user_id.into(), challenge.into(), ((now + lifetime_ms) as f64).into()])?
         .run()
         .await?;
     Ok(())

@@ -15,6 +15,7 @@ mod rate_limits;
 mod register;
 mod seed_datapod;
 mod seed_immunetworks;
+mod short_timers;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,6 +68,7 @@ const TESTS: &[(&str, TestFn)] = tests![
     seed_datapod::every_route_with_the_documents_examples,
     seed_immunetworks::identityadd_then_login_and_refresh,
     backup::capability_reaches_only_its_own_prefix,
+    short_timers::optional_mfa_expired_sessions_and_lockout_end,
     persistence::state_survives_a_restart,
     app::spa_fallback_serves_the_app_for_app_routes,
     app::login_page_renders_form_and_online_status,
