@@ -4,6 +4,8 @@
 //!   Durable Object counter named after the key;
 //! - `GET /api/_dev/probe/{key}` reads all three back without changing them;
 //! - `GET /api/_dev/outbox?to=ADDRESS` lists the mail sent to that address, newest first;
+//! - `POST /api/_dev/bench/kdf` `{"iterations": n}` runs n Argon2id verifications (timed
+//!   from outside by the benchmark, since a Worker's clock stands still while it computes);
 //! - `GET /api/_dev/fail` fails inside the server (the 500 path).
 
 use meshfed_shared::ApiError;
@@ -52,6 +54,7 @@ pub async fn dispatch(
             json_ok(&read_probe(env, key, counter).await?, "Probe written", 201)
         }
         (Method::Get, ["outbox"]) => outbox(&req, env).await,
+        (Method::Post, ["bench", "kdf"]) => bench_kdf(&mut req, cfg).await,
         (Method::Get, ["fail"]) => Err(EdgeError::Internal(
             "deliberate failure: secret-internal-detail must not reach the client".into(),
         )),
@@ -146,4 +149,26 @@ async fn outbox(req: &Request, env: &Env) -> EdgeResult<Response> {
         .await?
         .results()?;
     json_ok(&messages, "Development outbox", 200)
+}
+
+async fn bench_kdf(req: &mut Request, cfg: &Config) -> EdgeResult<Response> {
+    #[derive(Deserialize)]
+    struct Bench {
+        iterations: u32,
+    }
+    let body: Bench = read_json(req, cfg.max_body_bytes).await?;
+    let n = body.iterations.min(50);
+    let mut matched = 0;
+    for _ in 0..n {
+        let pw = meshfed_shared::auth::password::DUMMY_HASH;
+        matched += u32::from(meshfed_shared::auth::password::verify(
+            "benchmark-password",
+            pw,
+        ));
+    }
+    json_ok(
+        &serde_json::json!({"iterations": n, "matched": matched}),
+        "KDF benchmark",
+        200,
+    )
 }

@@ -75,4 +75,15 @@ pub(crate) const ROUTES: &[Route] = &[
         responses: || vec![(500, failure())],
         request: None,
     },
+    Route {
+        method: "post",
+        path: "/api/_dev/bench/kdf",
+        dev_only: true,
+        summary: "Development only: run n (at most 50) Argon2id verifications, for the benchmark",
+        responses: || vec![(200, success(json!({"type": "object"}))), (400, failure())],
+        request: Some(|| {
+            json!({"type": "object", "required": ["iterations"],
+                               "properties": {"iterations": {"type": "integer", "minimum": 0}}})
+        }),
+    },
 ];
