@@ -137,18 +137,15 @@ pub async fn confirm_email(mut req: Request, env: &Env, cfg: &Config) -> EdgeRes
             ApiError::new(ErrorCode::AuthenticationFailed, "Invalid or expired code").into(),
         );
     };
-    let changed = db
-        .prepare("UPDATE OR IGNORE users SET email = ?2, updated_at = ?3 WHERE id = ?1")
-        .bind(&[
-            user.id.as_str().into(),
-            email.as_str().into(),
-            (now_ms() as f64).into(),
-        ])?
-        .run()
-        .await?
-        .meta()?
-        .and_then(|m| m.changes)
-        .unwrap_or(0);
+    let changed = store::changed_rows(
+        db.prepare("UPDATE OR IGNORE users SET email = ?2, updated_at = ?3 WHERE id = ?1")
+            .bind(&[
+                user.id.as_str().into(),
+                email.as_str().into(),
+                (now_ms() as f64).into(),
+            ])?,
+    )
+    .await?;
     if changed != 1 {
         return Err(ApiError::new(ErrorCode::UserExists, "Email already exists").into());
     }

@@ -330,12 +330,10 @@ pub async fn check_second_factor(
     let code = code.trim();
     let invalid = || ApiError::new(ErrorCode::MfaInvalid, "Invalid MFA code");
     let accepted = if code.len() == 8 {
-        let result = db
+        let result = store::changed_rows(db
             .prepare("UPDATE backup_codes SET used_at = ?3 WHERE user_id = ?1 AND code_hash = ?2 AND used_at IS NULL")
-            .bind(&[user.id.as_str().into(), codes::digest_hex(code).into(), (now_ms() as f64).into()])?
-            .run()
-            .await?;
-        result.meta()?.and_then(|m| m.changes).unwrap_or(0) == 1
+            .bind(&[user.id.as_str().into(), codes::digest_hex(code).into(), (now_ms() as f64).into()])?).await?;
+        result == 1
     } else {
         let secret = user
             .mfa_secret_enc
@@ -345,15 +343,15 @@ pub async fn check_second_factor(
             .ok_or_else(invalid)?;
         match totp::verify(&secret, code, (now_ms() / 1000) as u64, None) {
             Some(step) => {
-                let result = db
-                    .prepare(
+                let result = store::changed_rows(
+                    db.prepare(
                         "UPDATE users SET mfa_last_step = ?2 WHERE id = ?1 \
                          AND (mfa_last_step IS NULL OR mfa_last_step < ?2)",
                     )
-                    .bind(&[user.id.as_str().into(), (step as f64).into()])?
-                    .run()
-                    .await?;
-                result.meta()?.and_then(|m| m.changes).unwrap_or(0) == 1
+                    .bind(&[user.id.as_str().into(), (step as f64).into()])?,
+                )
+                .await?;
+                result == 1
             }
             None => false,
         }

@@ -69,14 +69,7 @@ pub async fn rotate(
     if row.expires_at <= now {
         return Err(ApiError::new(ErrorCode::TokenExpired, "Refresh token has expired").into());
     }
-    let changed = db
-        .prepare("UPDATE refresh_tokens SET rotated_at = ?2 WHERE token_hash = ?1 AND rotated_at IS NULL AND revoked_at IS NULL")
-        .bind(&[hash.as_str().into(), (now as f64).into()])?
-        .run()
-        .await?
-        .meta()?
-        .and_then(|m| m.changes)
-        .unwrap_or(0);
+    let changed = store::changed_rows(db.prepare("UPDATE refresh_tokens SET rotated_at = ?2 WHERE token_hash = ?1 AND rotated_at IS NULL AND revoked_at IS NULL").bind(&[hash.as_str().into(), (now as f64).into()])?).await?;
     if changed != 1 {
         revoke_family(env, &row.family_id, now).await?;
         return Err(invalid("Refresh token was already used").into());

@@ -85,12 +85,11 @@ pub async fn consume(
             .await?;
         return Ok((CodeCheck::Wrong, None));
     }
-    let result = db
-        .prepare("UPDATE email_codes SET used_at = ?2 WHERE id = ?1 AND used_at IS NULL")
-        .bind(&[(row.id as f64).into(), (now as f64).into()])?
-        .run()
-        .await?;
-    let changed = result.meta()?.and_then(|m| m.changes).unwrap_or(0);
+    let changed = super::changed_rows(
+        db.prepare("UPDATE email_codes SET used_at = ?2 WHERE id = ?1 AND used_at IS NULL")
+            .bind(&[(row.id as f64).into(), (now as f64).into()])?,
+    )
+    .await?;
     Ok(if changed == 1 {
         (CodeCheck::Accepted, row.payload)
     } else {

@@ -4,10 +4,21 @@ pub mod codes;
 pub mod sessions;
 pub mod users;
 
-use worker::{D1Database, Env};
+use worker::{D1Database, D1PreparedStatement, Env};
 
 use crate::error::EdgeResult;
 
 pub fn db(env: &Env) -> EdgeResult<D1Database> {
     Ok(env.d1("DB")?)
+}
+
+/// Runs a write and returns how many rows it changed (0 when a condition did not hold:
+/// the basis of every "use once" check).
+pub async fn changed_rows(statement: D1PreparedStatement) -> EdgeResult<usize> {
+    Ok(statement
+        .run()
+        .await?
+        .meta()?
+        .and_then(|m| m.changes)
+        .unwrap_or(0))
 }

@@ -61,12 +61,10 @@ pub async fn take_challenge(
     if row.expires_at <= now {
         return Ok(Err(SessionProblem::Expired));
     }
-    let result = db
+    let changed = super::changed_rows(db
         .prepare("UPDATE challenge_sessions SET used_at = ?2 WHERE session_hash = ?1 AND used_at IS NULL")
-        .bind(&[hash.as_str().into(), (now as f64).into()])?
-        .run()
-        .await?;
-    if result.meta()?.and_then(|m| m.changes).unwrap_or(0) != 1 {
+        .bind(&[hash.as_str().into(), (now as f64).into()])?).await?;
+    if changed != 1 {
         return Ok(Err(SessionProblem::Used));
     }
     Ok(Ok((row.user_id, row.challenge)))

@@ -121,8 +121,8 @@ pub async fn insert(
         .organization
         .as_deref()
         .map_or(JsValue::NULL, JsValue::from);
-    let result = db
-        .prepare(
+    let changes = super::changed_rows(
+        db.prepare(
             "INSERT INTO users (id, username, email, first_name, last_name, organization, \
              password_hash, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) \
              ON CONFLICT DO NOTHING",
@@ -136,10 +136,9 @@ pub async fn insert(
             org,
             password_hash.into(),
             (now as f64).into(),
-        ])?
-        .run()
-        .await?;
-    let changes = result.meta()?.and_then(|m| m.changes).unwrap_or(0);
+        ])?,
+    )
+    .await?;
     Ok(changes == 1)
 }
 
