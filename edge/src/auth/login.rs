@@ -56,7 +56,7 @@ pub async fn sign_in(
         // Same cost as a real check, so timing does not tell whether the account exists.
         let _ = password::verify(body.password.expose(), password::DUMMY_HASH);
         audit::record(env, None, "login_failed_unknown_user", client, None).await?;
-        return Err(bad_credentials(MAX_FAILURES - 1).into());
+        return Err(unknown_user_failure(env, cfg, &body.username).await?.into());
     };
     if let Some(until) = user.locked_until.filter(|&t| t > now) {
         audit::record(env, Some(&user.id), "login_refused_locked", client, None).await?;
@@ -138,6 +138,23 @@ pub async fn challenge(
         temp_token: Secret::new(session.clone()),
         session: Secret::new(session),
         mfa_methods: vec!["totp".into()],
+    })
+}
+
+/// The answer for an unknown username, shaped like a known account's: failures count down
+/// and then "lock" for the same time, so repeated tries do not reveal that it does not exist.
+async fn unknown_user_failure(env: &Env, cfg: &Config, username: &str) -> EdgeResult<ApiError> {
+    use meshfed_shared::auth::rate_limit::Rule;
+    let window = u32::try_from(cfg.lockout_secs).unwrap_or(900);
+    let rule = Rule {
+        limit: MAX_FAILURES as u32,
+        window_secs: window,
+    };
+    let bucket = format!("unknown-login:{}", username.trim().to_lowercase());
+    let decision = crate::rate_limit::hit(env, &bucket, rule, 1).await?;
+    Ok(match decision.remaining {
+        0 => locked(decision.reset * 1000),
+        left => bad_credentials(i64::from(left)),
     })
 }
 

@@ -335,5 +335,24 @@ pub fn unconfirmed_users_cannot_sign_in_and_unknown_users_look_alike(ctx: &Ctx) 
         assert_eq!(status, 401);
         assert_eq!(unknown["error"]["message"], "Invalid username or password");
         assert_eq!(unknown["error"]["details"]["attempts_remaining"], json!(4));
+        // Repeated tries count down and lock exactly like a real account's.
+        let ghost =
+            json!({"username": format!("ghost_{}", std::process::id()), "password": "Whatever-1"});
+        for remaining in [4, 3, 2, 1] {
+            let (status, body) = post(ctx, "/api/auth/login", ghost.clone(), None).await;
+            assert_eq!(
+                (
+                    status,
+                    body["error"]["details"]["attempts_remaining"].as_i64()
+                ),
+                (401, Some(remaining))
+            );
+        }
+        let (status, body) = post(ctx, "/api/auth/login", ghost, None).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (423, Some("ACCOUNT_LOCKED"))
+        );
+        assert!(body["error"]["details"]["lockout_time"].is_string());
     });
 }
