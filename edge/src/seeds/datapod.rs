@@ -6,22 +6,21 @@
 //! have `error: false, success: true` (the document's confirm-signup example has them
 //! swapped); `users/mfa-settings` cannot switch MFA off (that needs the password and a code).
 
-use meshfed_shared::api::auth::{
-    LoginChallenge, RegisterRequest, TokenSet, CHALLENGE_MFA_SETUP, CHALLENGE_SOFTWARE_TOKEN,
-};
+use meshfed_shared::api::auth::{LoginChallenge, RegisterRequest, TokenSet, CHALLENGE_MFA_SETUP};
 use meshfed_shared::secret::{constant_time_eq, Secret};
 use meshfed_shared::{ApiError, ErrorCode};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use worker::{Env, Request, Response};
 
+use super::datapod_mfa;
 use crate::audit::client_of;
 use crate::auth::login::{self, LoginOutcome};
-use crate::auth::{account, guard, keys, mfa, register};
+use crate::auth::{account, guard, keys, register};
 use crate::config::Config;
 use crate::error::{EdgeError, EdgeResult};
-use crate::http::{now_ms, parse_json, read_body};
-use crate::store::{self, sessions, users};
+use crate::http::{parse_json, read_body};
+use crate::store::{self, users};
 
 pub async fn dispatch(
     mut req: Request,
@@ -62,10 +61,10 @@ pub async fn dispatch(
         "signup" => signup(env, cfg, body).await,
         "confirm-signup" => confirm_signup(env, body).await,
         "login" => login(env, cfg, &client, body).await,
-        "associate-mfa" => associate(env, cfg, body).await,
-        "verify-mfa" => verify(env, cfg, &client, body).await,
-        "post-login-mfa" => post_login(env, cfg, &client, body).await,
-        "mfa-settings" => settings(env, cfg, body).await,
+        "associate-mfa" => datapod_mfa::associate(env, cfg, body).await,
+        "verify-mfa" => datapod_mfa::verify(env, cfg, &client, body).await,
+        "post-login-mfa" => datapod_mfa::post_login(env, cfg, &client, body).await,
+        "mfa-settings" => datapod_mfa::settings(env, cfg, body).await,
         "forgot-password" => forgot(env, cfg, body).await,
         "confirm-password" => confirm_password(env, &client, body).await,
         "awstempcredentials" => temp_credentials(env, cfg, body).await,
@@ -74,7 +73,7 @@ pub async fn dispatch(
     Some(result.or_else(|e| failure(e, route)))
 }
 
-fn reply(status: u16, message: Option<&str>, data: Value) -> EdgeResult<Response> {
+pub(super) fn reply(status: u16, message: Option<&str>, data: Value) -> EdgeResult<Response> {
     let ok = status < 400;
     let body = json!({"error": !ok, "success": ok, "message": message, "data": data});
     Ok(Response::from_json(&body)?.with_status(status))
@@ -94,15 +93,15 @@ fn failure(err: EdgeError, route: &str) -> worker::Result<Response> {
     Ok(Response::from_json(&body)?.with_status(status))
 }
 
-fn fail(message: &str) -> EdgeError {
+pub(super) fn fail(message: &str) -> EdgeError {
     ApiError::new(ErrorCode::ValidationError, message).into()
 }
 
-fn field<T: serde::de::DeserializeOwned>(body: &Value) -> EdgeResult<T> {
+pub(super) fn field<T: serde::de::DeserializeOwned>(body: &Value) -> EdgeResult<T> {
     serde_json::from_value(body.clone()).map_err(|e| fail(&format!("Invalid request: {e}")))
 }
 
-fn token_data(t: &TokenSet) -> Value {
+pub(super) fn token_data(t: &TokenSet) -> Value {
     json!({
         "id_token": t.id_token.expose(), "access_token": t.access_token.expose(),
         "refresh_token": t.refresh_token.expose(), "expires_in": t.expires_in, "token_type": "Bearer",
@@ -205,142 +204,6 @@ async fn login(env: &Env, cfg: &Config, client: &str, body: Value) -> EdgeResult
             )
         }
         Err(e) => Err(e),
-    }
-}
-
-#[derive(Deserialize)]
-struct MfaBody {
-    session: Option<Secret>,
-    access_token: Option<Secret>,
-    username: Option<String>,
-    code: Option<Secret>,
-}
-
-/// The user by a one-use session of `challenge`, or by an access token in the body.
-async fn mfa_caller(
-    env: &Env,
-    cfg: &Config,
-    b: &MfaBody,
-    challenge: &str,
-) -> EdgeResult<(users::UserRow, bool)> {
-    let keys = keys::load(env, cfg).await?;
-    if let Some(token) = &b.access_token {
-        return Ok((
-            guard::verify(env, &keys, token.expose(), "access")
-                .await?
-                .user,
-            false,
-        ));
-    }
-    let session = b
-        .session
-        .as_ref()
-        .ok_or_else(|| fail("session or access_token is required"))?;
-    let db = store::db(env)?;
-    let (user_id, kind) = sessions::take_challenge(&db, session.expose(), now_ms())
-        .await?
-        .map_err(mfa::session_error)?;
-    if kind != challenge {
-        return Err(fail("Session has expired"));
-    }
-    let user = users::find_by_id(&db, &user_id)
-        .await?
-        .ok_or_else(|| fail("Username doesnt exists"))?;
-    if b.username
-        .as_deref()
-        .is_some_and(|n| !n.eq_ignore_ascii_case(&user.username))
-    {
-        return Err(fail("Username doesnt exists"));
-    }
-    Ok((user, true))
-}
-
-async fn associate(env: &Env, cfg: &Config, body: Value) -> EdgeResult<Response> {
-    let b: MfaBody = field(&body)?;
-    let (user, in_sign_in) = mfa_caller(env, cfg, &b, CHALLENGE_MFA_SETUP).await?;
-    let keys = keys::load(env, cfg).await?;
-    let (secret, _backup) = mfa::begin_setup(env, &keys, &user).await?;
-    let mut data = json!({"secret_code": secret});
-    if in_sign_in {
-        data["session_token"] = json!(login::challenge(env, cfg, &user, mfa::SETUP_VERIFY)
-            .await?
-            .session
-            .expose());
-    }
-    reply(200, Some("success"), data)
-}
-
-async fn verify(env: &Env, cfg: &Config, client: &str, body: Value) -> EdgeResult<Response> {
-    let b: MfaBody = field(&body)?;
-    let (user, in_sign_in) = mfa_caller(env, cfg, &b, mfa::SETUP_VERIFY).await?;
-    let keys = keys::load(env, cfg).await?;
-    let code = b.code.as_ref().ok_or_else(|| fail("code is required"))?;
-    if !mfa::enable(env, &keys, &user, code.expose(), client).await? {
-        return reply(400, Some("Invalid Verification code"), Value::Null);
-    }
-    let mut data = json!({});
-    if in_sign_in {
-        let tokens = crate::auth::tokens::issue(env, &keys, &user, None).await?;
-        data = token_data(&tokens);
-        data["session_token"] = json!(login::challenge(env, cfg, &user, CHALLENGE_SOFTWARE_TOKEN)
-            .await?
-            .session
-            .expose());
-    }
-    reply(200, Some("success"), data)
-}
-
-async fn post_login(env: &Env, cfg: &Config, client: &str, body: Value) -> EdgeResult<Response> {
-    let b: MfaBody = field(&body)?;
-    let code = b.code.clone().ok_or_else(|| fail("code is required"))?;
-    // The sign-in session only: an access token is not a second factor.
-    let (user, _) = mfa_caller(
-        env,
-        cfg,
-        &MfaBody {
-            access_token: None,
-            ..b
-        },
-        CHALLENGE_SOFTWARE_TOKEN,
-    )
-    .await?;
-    let keys = keys::load(env, cfg).await?;
-    if mfa::check_second_factor(env, &keys, &user, code.expose(), client)
-        .await
-        .is_err()
-    {
-        return reply(400, Some("Wrong code entered"), Value::Null);
-    }
-    let tokens = crate::auth::tokens::issue(env, &keys, &user, None).await?;
-    reply(200, Some("success"), token_data(&tokens))
-}
-
-async fn settings(env: &Env, cfg: &Config, body: Value) -> EdgeResult<Response> {
-    #[derive(Deserialize)]
-    struct Settings {
-        enabled: bool,
-        access_token: Secret,
-    }
-    let b: Settings = field(&body)?;
-    let keys = keys::load(env, cfg).await?;
-    let user = guard::verify(env, &keys, b.access_token.expose(), "access")
-        .await?
-        .user;
-    match (b.enabled, user.mfa_enabled != 0) {
-        (true, true) => reply(200, Some("MFA is enabled"), Value::Null),
-        (true, false) => reply(
-            400,
-            Some("Set MFA up first with users/associate-mfa and users/verify-mfa"),
-            Value::Null,
-        ),
-        (false, _) if login::mfa_required(env) => {
-            reply(400, Some("MFA is mandatory on this server"), Value::Null)
-        }
-        (false, _) => reply(
-            400,
-            Some("Disabling MFA needs the password and a code: POST /api/auth/mfa/disable"),
-            Value::Null,
-        ),
     }
 }
 

@@ -2,4 +2,5 @@
 //! document's shapes so clients written against any seed work unchanged.
 
 pub mod datapod;
+mod datapod_mfa;
 pub mod immunetworks;
