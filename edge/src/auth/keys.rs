@@ -15,6 +15,9 @@ use crate::{random, store};
 pub struct ServerKeys {
     pub kid: String,
     pub signing: SigningKey,
+    /// The `MFA_SEALING_KEY` secret, when set: lets the JWT key rotate without making stored
+    /// TOTP secrets unreadable. Without it the sealing key derives from the signing key.
+    sealing_secret: Option<String>,
 }
 
 impl std::fmt::Debug for ServerKeys {
@@ -29,8 +32,18 @@ impl std::fmt::Debug for ServerKeys {
 impl ServerKeys {
     /// The key that seals stored TOTP secrets, derived from the signing key.
     pub fn totp_seal_key(&self) -> [u8; 32] {
-        seal::derive_key(self.signing.as_bytes(), "totp-secret")
+        match &self.sealing_secret {
+            Some(secret) => seal::derive_key(secret.as_bytes(), "totp-secret"),
+            None => seal::derive_key(self.signing.as_bytes(), "totp-secret"),
+        }
     }
+}
+
+fn sealing_secret(env: &Env) -> Option<String> {
+    env.secret("MFA_SEALING_KEY")
+        .ok()
+        .map(|s| s.to_string())
+        .filter(|s| !s.is_empty())
 }
 
 pub async fn load(env: &Env, cfg: &Config) -> EdgeResult<ServerKeys> {
@@ -40,6 +53,7 @@ pub async fn load(env: &Env, cfg: &Config) -> EdgeResult<ServerKeys> {
             .map(|v| v.to_string())
             .unwrap_or_else(|_| "k1".into());
         return Ok(ServerKeys {
+            sealing_secret: sealing_secret(env),
             kid,
             signing: parse_seed(&secret.to_string())?,
         });
@@ -58,6 +72,7 @@ pub async fn load(env: &Env, cfg: &Config) -> EdgeResult<ServerKeys> {
     let select = "SELECT kid, private_key FROM signing_keys ORDER BY created_at, kid LIMIT 1";
     if let Some(row) = db.prepare(select).first::<Row>(None).await? {
         return Ok(ServerKeys {
+            sealing_secret: sealing_secret(env),
             kid: row.kid,
             signing: parse_seed(&row.private_key)?,
         });
@@ -81,6 +96,7 @@ pub async fn load(env: &Env, cfg: &Config) -> EdgeResult<ServerKeys> {
         .await?
         .ok_or_else(|| EdgeError::Internal("no signing key".into()))?;
     Ok(ServerKeys {
+        sealing_secret: sealing_secret(env),
         kid: row.kid,
         signing: parse_seed(&row.private_key)?,
     })
