@@ -46,13 +46,23 @@ async fn dispatch(req: Request, env: &Env, cfg: &Config, path: &str) -> Routed {
             }
         }
         (_, ["api", "backup", "objects", ..]) => backup::objects(req, env, cfg).await,
-        (_, ["dev", rest @ ..]) => match seeds::immunetworks::dispatch(req, env, cfg, rest).await {
-            Some(done) => return (done.map_err(EdgeError::from), None),
-            None => Err(unmatched(&method, path, cfg).into()),
-        },
-        (_, ["users" | "mnemonics", ..]) => {
+        (_, ["dev", rest @ ..]) => {
+            let decision = match seed_limit(&req, env, cfg, rest).await {
+                Ok(d) => d,
+                Err(refused) => return refused,
+            };
+            match seeds::immunetworks::dispatch(req, env, cfg, rest).await {
+                Some(done) => return (done.map_err(EdgeError::from), decision),
+                None => Err(unmatched(&method, path, cfg).into()),
+            }
+        }
+        (_, ["users" | "mnemonics", rest @ ..]) => {
+            let decision = match seed_limit(&req, env, cfg, rest).await {
+                Ok(d) => d,
+                Err(refused) => return refused,
+            };
             match seeds::datapod::dispatch(req, env, cfg, &segments).await {
-                Some(done) => return (done.map_err(EdgeError::from), None),
+                Some(done) => return (done.map_err(EdgeError::from), decision),
                 None => Err(unmatched(&method, path, cfg).into()),
             }
         }
@@ -62,6 +72,27 @@ async fn dispatch(req: Request, env: &Env, cfg: &Config, path: &str) -> Routed {
         _ => Err(unmatched(&method, path, cfg).into()),
     };
     (result, None)
+}
+
+/// The seeds' identity routes share the canonical routes' client limits (else they would be a
+/// way around them). `Err` carries the finished refusal.
+async fn seed_limit(
+    req: &Request,
+    env: &Env,
+    cfg: &Config,
+    rest: &[&str],
+) -> Result<Option<Decision>, Routed> {
+    let class = match rest {
+        ["login"] => "login",
+        ["signup" | "identityadd"] => "register",
+        ["forgot-password"] => "forgot-password",
+        _ => "auth",
+    };
+    match auth::client_limit(req, env, cfg, class).await {
+        Ok(Some(d)) if !d.allowed => Err((Err(rate_limit::exceeded(&d).into()), Some(d))),
+        Ok(d) => Ok(d),
+        Err(e) => Err((Err(e), None)),
+    }
 }
 
 /// 405 with `Allow` when the path is a documented route under another method, else 404.

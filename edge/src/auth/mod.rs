@@ -76,22 +76,9 @@ pub async fn dispatch(
     rest: &[&str],
 ) -> Option<(EdgeResult<Response>, Option<Decision>)> {
     let route = route(&req.method(), rest)?;
-    let decision = match req.headers().get("cf-connecting-ip").ok().flatten() {
-        Some(client) => {
-            let (class, rule) = rate_limit::client_rule(&rest.join("/"));
-            match hit(
-                env,
-                &format!("client:{class}:{client}"),
-                rule,
-                cfg.rate_limit_multiplier,
-            )
-            .await
-            {
-                Ok(d) => Some(d),
-                Err(e) => return Some((Err(e), None)),
-            }
-        }
-        None => None,
+    let decision = match client_limit(&req, env, cfg, &rest.join("/")).await {
+        Ok(d) => d,
+        Err(e) => return Some((Err(e), None)),
     };
     if let Some(refused) = decision.filter(|d| !d.allowed) {
         return Some((Err(exceeded(&refused).into()), decision));
@@ -122,6 +109,24 @@ async fn handle(route: Route, req: Request, env: &Env, cfg: &Config) -> EdgeResu
         CheckMnemonic => account::check_mnemonic(req, env, cfg).await,
         BackupCredentials => crate::backup::credentials(req, env, cfg).await,
     }
+}
+
+/// Counts a request against the client limit of `route` (seed 003's table), when the request
+/// names its client (`CF-Connecting-IP`).
+pub async fn client_limit(
+    req: &Request,
+    env: &Env,
+    cfg: &Config,
+    route: &str,
+) -> EdgeResult<Option<Decision>> {
+    let Some(client) = req.headers().get("cf-connecting-ip").ok().flatten() else {
+        return Ok(None);
+    };
+    let (class, rule) = rate_limit::client_rule(route);
+    let bucket = format!("client:{class}:{client}");
+    Ok(Some(
+        hit(env, &bucket, rule, cfg.rate_limit_multiplier).await?,
+    ))
 }
 
 /// Counts a request against the per-account limit of `route`, refusing with 429 beyond it.

@@ -171,5 +171,33 @@ pub fn seed_003_limits_on_a_server_with_production_settings(ctx: &Ctx) {
     login_allows_five_a_minute_per_client(&local);
     register_allows_three_per_five_minutes_and_other_routes_twenty(&local);
     login_is_limited_per_account_across_clients(&local);
+    seed_login_routes_share_the_client_limit(&local);
     assert!(own.stop());
+}
+
+/// The seeds' login routes are no way around the canonical limit.
+fn seed_login_routes_share_the_client_limit(ctx: &Ctx) {
+    ctx.block_on(async {
+        for path in ["/users/login", "/dev/login"] {
+            let body =
+                json!({"username": "seed_nobody", "password": "Whatever-1", "request": "LOGIN"});
+            let answers = match burst(ctx, path, 6, &body).await {
+                Some(a) => a,
+                None => burst(ctx, path, 6, &body)
+                    .await
+                    .expect("two window boundaries in a row"),
+            };
+            let statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
+            assert!(
+                statuses[..5].iter().all(|&s| s == 400 || s == 401),
+                "{path}: {statuses:?}"
+            );
+            assert_eq!(statuses[5], 429, "{path}: {statuses:?}");
+            assert_eq!(
+                (answers[0].limit, answers[5].retry_after.is_some()),
+                (Some(5), true),
+                "{path}"
+            );
+        }
+    });
 }
