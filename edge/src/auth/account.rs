@@ -173,7 +173,8 @@ pub async fn change_password(mut req: Request, env: &Env, cfg: &Config) -> EdgeR
             ApiError::new(ErrorCode::AuthenticationFailed, "Current password is wrong").into(),
         );
     }
-    set_password(env, &user, &body.new_password, &body.confirm_password).await?;
+    check_new_password(&user, &body.new_password, &body.confirm_password)?;
+    store_password(env, &user, &body.new_password).await?;
     audit::record(
         env,
         Some(&user.id),
@@ -190,18 +191,25 @@ pub async fn change_password(mut req: Request, env: &Env, cfg: &Config) -> EdgeR
     )
 }
 
-/// Checks the policy, stores the new hash, clears any lockout and revokes every session.
-async fn set_password(
-    env: &Env,
+/// The policy for a new password: both fields equal, and seed 003's rules.
+fn check_new_password(
     user: &users::UserRow,
     new: &Secret,
     confirm: &Secret,
-) -> EdgeResult<()> {
+) -> Result<(), ApiError> {
     if new != confirm {
-        return Err(ApiError::invalid_field("confirm_password", "Passwords do not match").into());
+        return Err(ApiError::invalid_field(
+            "confirm_password",
+            "Passwords do not match",
+        ));
     }
     validation::password(new.expose(), &user.username, &user.email)
-        .map_err(|reason| ApiError::invalid_field("new_password", reason))?;
+        .map_err(|reason| ApiError::invalid_field("new_password", reason))
+}
+
+/// Stores the hash of an already checked password, clears any lockout and revokes every
+/// session.
+async fn store_password(env: &Env, user: &users::UserRow, new: &Secret) -> EdgeResult<()> {
     let hash = password::hash(new.expose(), &random::bytes()?);
     store::db(env)?
         .prepare("UPDATE users SET password_hash = ?2, failed_logins = 0, locked_until = NULL, updated_at = ?3 WHERE id = ?1")
@@ -284,11 +292,7 @@ pub async fn reset_with_code(env: &Env, body: &ResetPassword, client: &str) -> E
         .await?
         .ok_or_else(invalid)?;
     // Check the policy first so a weak password does not burn the code.
-    if body.new_password != body.confirm_password {
-        return Err(ApiError::invalid_field("confirm_password", "Passwords do not match").into());
-    }
-    validation::password(body.new_password.expose(), &user.username, &user.email)
-        .map_err(|reason| ApiError::invalid_field("new_password", reason))?;
+    check_new_password(&user, &body.new_password, &body.confirm_password)?;
     if codes::consume(&db, &user.id, "reset", body.code.expose(), now_ms())
         .await?
         .0
@@ -296,7 +300,7 @@ pub async fn reset_with_code(env: &Env, body: &ResetPassword, client: &str) -> E
     {
         return Err(invalid().into());
     }
-    set_password(env, &user, &body.new_password, &body.confirm_password).await?;
+    store_password(env, &user, &body.new_password).await?;
     audit::record(env, Some(&user.id), "password_reset", client, None).await
 }
 
@@ -311,13 +315,7 @@ pub async fn check_mnemonic(mut req: Request, env: &Env, cfg: &Config) -> EdgeRe
     let keys = keys::load(env, cfg).await?;
     let user = guard::require(&req, env, &keys).await?.user;
     let body: MnemonicCheck = read_json(&mut req, cfg.max_body_bytes).await?;
-    let stored: Option<String> = store::db(env)?
-        .prepare("SELECT mnemonic_sha3_256 FROM users WHERE id = ?1")
-        .bind(&[user.id.as_str().into()])?
-        .first(Some("mnemonic_sha3_256"))
-        .await?;
-    let given = body.mnemonic_hash.expose().trim().to_ascii_lowercase();
-    let matches = stored.is_some_and(|s| constant_time_eq(s.as_bytes(), given.as_bytes()));
+    let matches = mnemonic_matches(env, &user.id, body.mnemonic_hash.expose()).await?;
     json_ok(
         &json!({"matches": matches}),
         if matches {
@@ -327,4 +325,15 @@ pub async fn check_mnemonic(mut req: Request, env: &Env, cfg: &Config) -> EdgeRe
         },
         200,
     )
+}
+
+/// Whether `sha3_256_hex` is the digest of the user's mnemonic (constant-time compare).
+pub async fn mnemonic_matches(env: &Env, user_id: &str, sha3_256_hex: &str) -> EdgeResult<bool> {
+    let stored: Option<String> = store::db(env)?
+        .prepare("SELECT mnemonic_sha3_256 FROM users WHERE id = ?1")
+        .bind(&[user_id.into()])?
+        .first(Some("mnemonic_sha3_256"))
+        .await?;
+    let given = sha3_256_hex.trim().to_ascii_lowercase();
+    Ok(stored.is_some_and(|s| constant_time_eq(s.as_bytes(), given.as_bytes())))
 }

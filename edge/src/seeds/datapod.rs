@@ -7,7 +7,7 @@
 //! swapped); `users/mfa-settings` cannot switch MFA off (that needs the password and a code).
 
 use meshfed_shared::api::auth::{LoginChallenge, RegisterRequest, TokenSet, CHALLENGE_MFA_SETUP};
-use meshfed_shared::secret::{constant_time_eq, Secret};
+use meshfed_shared::secret::Secret;
 use meshfed_shared::{ApiError, ErrorCode};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -264,13 +264,7 @@ async fn check_mnemonic(
     let token = guard::bearer(req)
         .ok_or_else(|| ApiError::new(ErrorCode::TokenInvalid, "Missing id token"))?;
     let user = guard::verify(env, &keys, &token, "id").await?.user;
-    let stored: Option<String> = store::db(env)?
-        .prepare("SELECT mnemonic_sha3_256 FROM users WHERE id = ?1")
-        .bind(&[user.id.as_str().into()])?
-        .first(Some("mnemonic_sha3_256"))
-        .await?;
-    let given = b.mnemonic_sha_256.expose().trim().to_ascii_lowercase();
-    if stored.is_some_and(|s| constant_time_eq(s.as_bytes(), given.as_bytes())) {
+    if account::mnemonic_matches(env, &user.id, b.mnemonic_sha_256.expose()).await? {
         reply(200, Some("Mnemonic hash matched"), Value::Null)
     } else {
         reply(
