@@ -3,12 +3,15 @@
 //! The Worker (`edge/`), the web app (`app/`) and the tests all speak through the types here,
 //! so a change to the API shows up as a compile error on both sides.
 
+pub mod aggregate;
 pub mod api;
 pub mod auth;
 pub mod envelope;
 pub mod error;
 pub mod health;
+pub mod meshnet;
 pub mod secret;
+pub mod tensor;
 pub mod time;
 
 pub use envelope::{ErrorBody, Failure, RawEnvelope, Success};

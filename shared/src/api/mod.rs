@@ -2,3 +2,5 @@
 //! [`crate::secret::Secret`], so a DTO printed with `{:?}` never shows them.
 
 pub mod auth;
+pub mod runs;
+pub mod upload;

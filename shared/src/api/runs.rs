@@ -1,0 +1,338 @@
+//! `/api/runs/…` bodies: creating a run, what a run looks like to its participants, and the
+//! receipt for an upload.
+
+use serde::{Deserialize, Serialize};
+
+use crate::aggregate::metrics::RoundMetrics;
+use crate::aggregate::{Method, DEFAULT_TRIM_FRACTION};
+use crate::meshnet::ModelConfig;
+use crate::tensor::nested_json::JsonTensors;
+use crate::ApiError;
+
+/// Rounds wait an hour for every participant unless the run says otherwise.
+pub const DEFAULT_ROUND_TIMEOUT_SECS: u64 = 3600;
+pub const MAX_ROUND_TIMEOUT_SECS: u64 = 30 * 24 * 3600;
+pub const MAX_PARTICIPANTS: usize = 256;
+
+/// `POST /api/runs`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRunRequest {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Emails of confirmed users; the creator joins whether listed or not.
+    #[serde(default)]
+    pub participants: Vec<String>,
+    #[serde(default = "default_timeout")]
+    pub round_timeout_secs: u64,
+    /// Shorthand for `model5` with this many classes when `model` is absent.
+    #[serde(default)]
+    pub classes: Option<usize>,
+    #[serde(default)]
+    pub model: Option<ModelConfig>,
+    #[serde(default)]
+    pub aggregation: Method,
+    #[serde(default)]
+    pub trim_fraction: Option<f64>,
+    /// Uploads that let a round close at its deadline; absent: every active participant.
+    #[serde(default)]
+    pub min_participants: Option<u32>,
+    /// Initial global model in the nested-array JSON form.
+    #[serde(default)]
+    pub initial_weights: Option<JsonTensors>,
+    /// Initial global model as base64 safetensors (F32 or F16).
+    #[serde(default)]
+    pub initial_weights_safetensors: Option<String>,
+}
+
+fn default_timeout() -> u64 {
+    DEFAULT_ROUND_TIMEOUT_SECS
+}
+
+/// A creation request with every rule checked and defaults filled in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidRun {
+    pub name: String,
+    pub description: String,
+    pub participants: Vec<String>,
+    pub round_timeout_secs: u64,
+    pub model: ModelConfig,
+    pub aggregation: Method,
+    pub trim_fraction: f64,
+    pub min_participants: Option<u32>,
+}
+
+impl CreateRunRequest {
+    /// Checks everything but the initial weights and who the participants are.
+    pub fn validate(&self) -> Result<ValidRun, ApiError> {
+        let name = self.name.trim();
+        if name.is_empty() || name.chars().count() > 120 {
+            return Err(ApiError::invalid_field(
+                "name",
+                "must be 1 to 120 characters",
+            ));
+        }
+        if self.description.chars().count() > 4000 {
+            return Err(ApiError::invalid_field(
+                "description",
+                "must be at most 4000 characters",
+            ));
+        }
+        if !(1..=MAX_ROUND_TIMEOUT_SECS).contains(&self.round_timeout_secs) {
+            return Err(ApiError::invalid_field(
+                "round_timeout_secs",
+                format!("must be 1 to {MAX_ROUND_TIMEOUT_SECS} seconds"),
+            ));
+        }
+        let model = match (&self.model, self.classes) {
+            (Some(m), Some(c)) if m.classes != c => {
+                return Err(ApiError::invalid_field(
+                    "classes",
+                    "differs from model.classes",
+                ))
+            }
+            (Some(m), _) => m.clone(),
+            (None, Some(c)) => ModelConfig::model5(c),
+            (None, None) => ModelConfig::default(),
+        };
+        model
+            .validate()
+            .map_err(|e| ApiError::invalid_field("model", e.to_string()))?;
+        let trim_fraction = self.trim_fraction.unwrap_or(DEFAULT_TRIM_FRACTION);
+        if !(0.0..0.5).contains(&trim_fraction) {
+            return Err(ApiError::invalid_field(
+                "trim_fraction",
+                "must be at least 0 and below 0.5",
+            ));
+        }
+        let mut participants: Vec<String> = vec![];
+        for email in &self.participants {
+            let email = email.trim().to_lowercase();
+            if !email.contains('@') {
+                return Err(ApiError::invalid_field(
+                    "participants",
+                    "every entry must be an email",
+                ));
+            }
+            if !participants.contains(&email) {
+                participants.push(email);
+            }
+        }
+        if participants.len() > MAX_PARTICIPANTS {
+            return Err(ApiError::invalid_field(
+                "participants",
+                format!("at most {MAX_PARTICIPANTS} participants"),
+            ));
+        }
+        if self.min_participants == Some(0) {
+            return Err(ApiError::invalid_field(
+                "min_participants",
+                "must be at least 1",
+            ));
+        }
+        if self.initial_weights.is_some() && self.initial_weights_safetensors.is_some() {
+            return Err(ApiError::invalid_field(
+                "initial_weights",
+                "give initial_weights or initial_weights_safetensors, not both",
+            ));
+        }
+        Ok(ValidRun {
+            name: name.to_string(),
+            description: self.description.trim().to_string(),
+            participants,
+            round_timeout_secs: self.round_timeout_secs,
+            model,
+            aggregation: self.aggregation,
+            trim_fraction,
+            min_participants: self.min_participants,
+        })
+    }
+}
+
+/// `POST /api/runs/{id}/activate`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActivateRequest {
+    pub active: bool,
+}
+
+/// A run in `GET /api/runs`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub classes: usize,
+    pub creator: String,
+    pub aggregation: Method,
+    pub round_timeout_secs: u64,
+    pub current_round: u32,
+    pub participants: usize,
+    pub created_at: String,
+}
+
+/// One participant as the run shows them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Participant {
+    pub email: String,
+    pub username: String,
+    pub active: bool,
+    pub creator: bool,
+    /// Whether they have uploaded to the current round.
+    pub uploaded: bool,
+}
+
+/// Whether a round takes weights or gradients (fixed by its first upload).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UploadKind {
+    Weights,
+    Gradients,
+}
+
+impl UploadKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UploadKind::Weights => "weights",
+            UploadKind::Gradients => "gradients",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "weights" => Some(UploadKind::Weights),
+            "gradients" => Some(UploadKind::Gradients),
+            _ => None,
+        }
+    }
+}
+
+/// The current round. `state` is `open` before the deadline and `waiting` after it while
+/// fewer than `min_participants` have uploaded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoundStatus {
+    pub round: u32,
+    pub state: String,
+    pub kind: Option<UploadKind>,
+    pub opened_at: String,
+    pub deadline_at: String,
+    pub uploads: u32,
+    pub active_participants: u32,
+    /// Uploads that close the round once the deadline has passed.
+    pub needed_at_deadline: u32,
+}
+
+/// A closed round in a run's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoundRecord {
+    pub round: u32,
+    pub kind: Option<UploadKind>,
+    pub closed_at: String,
+    /// `all_uploaded` or `deadline`.
+    pub reason: String,
+    pub metrics: RoundMetrics,
+    pub aggregate_sha256: Option<String>,
+    pub aggregate_bytes: Option<u64>,
+}
+
+/// `GET /api/runs/{id}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunDetail {
+    #[serde(flatten)]
+    pub summary: RunSummary,
+    pub model: ModelConfig,
+    pub parameter_count: usize,
+    pub trim_fraction: f64,
+    pub min_participants: Option<u32>,
+    pub participants: Vec<Participant>,
+    pub round: RoundStatus,
+    pub history: Vec<RoundRecord>,
+}
+
+/// The answer to an accepted upload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UploadReceipt {
+    pub run_id: i64,
+    pub round: u32,
+    pub kind: UploadKind,
+    /// True when this upload replaced the caller's earlier one in the same round.
+    pub replaced: bool,
+    pub bytes: u64,
+    pub sha256: String,
+    pub num_examples: u64,
+    pub uploads: u32,
+    /// Set when this upload closed the round.
+    pub closed: bool,
+    pub current_round: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(json: serde_json::Value) -> CreateRunRequest {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn defaults_are_model5_fedavg_one_hour() {
+        let v = req(serde_json::json!({"name": " Run ", "participants": ["A@x.org", "a@x.org"]}))
+            .validate()
+            .unwrap();
+        assert_eq!(v.name, "Run");
+        assert_eq!(v.participants, vec!["a@x.org"]);
+        assert_eq!(v.model, ModelConfig::model5(3));
+        assert_eq!(v.aggregation, Method::Fedavg);
+        assert_eq!(v.round_timeout_secs, 3600);
+        assert_eq!(v.min_participants, None);
+        let v = req(serde_json::json!({"name": "r", "classes": 2, "aggregation": "trimmed_mean", "trim_fraction": 0.2}))
+            .validate()
+            .unwrap();
+        assert_eq!(
+            (v.model.classes, v.aggregation, v.trim_fraction),
+            (2, Method::TrimmedMean, 0.2)
+        );
+    }
+
+    #[test]
+    fn every_rule_names_its_field() {
+        let field = |j: serde_json::Value| {
+            req(j).validate().unwrap_err().details.unwrap()["field"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(field(serde_json::json!({"name": " "})), "name");
+        assert_eq!(
+            field(serde_json::json!({"name": "r", "round_timeout_secs": 0})),
+            "round_timeout_secs"
+        );
+        assert_eq!(
+            field(serde_json::json!({"name": "r", "classes": 1})),
+            "model"
+        );
+        assert_eq!(
+            field(
+                serde_json::json!({"name": "r", "classes": 2, "model": {"channels": 5, "dilations": [1], "classes": 3}})
+            ),
+            "classes"
+        );
+        assert_eq!(
+            field(serde_json::json!({"name": "r", "trim_fraction": 0.5})),
+            "trim_fraction"
+        );
+        assert_eq!(
+            field(serde_json::json!({"name": "r", "participants": ["nobody"]})),
+            "participants"
+        );
+        assert_eq!(
+            field(serde_json::json!({"name": "r", "min_participants": 0})),
+            "min_participants"
+        );
+        assert!(serde_json::from_value::<CreateRunRequest>(
+            serde_json::json!({"name": "r", "aggregation": "avg"})
+        )
+        .is_err());
+    }
+}

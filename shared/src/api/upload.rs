@@ -1,0 +1,401 @@
+//! Decoding an upload (weights or gradients) against a run's model: safetensors with its
+//! metrics in the query or the file's `__metadata__`, or a JSON body in the seeds' nested
+//! form. Malformed bodies are 400; well-formed tensors that do not fit the model are 422 and
+//! name the tensor.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::aggregate::metrics::UploadMetrics;
+use crate::meshnet::{ModelConfig, SpecError};
+use crate::tensor::{nested_json, safetensors, TensorError};
+use crate::{ApiError, ErrorCode};
+
+/// How tensors were laid out in a JSON upload (the seeds' gradients come back the same way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TensorForm {
+    /// `{"name": nested array}`.
+    Named,
+    /// `[nested array, …]` in parameter order.
+    List,
+    /// `[number, …]`: every parameter flattened in order.
+    Flat,
+}
+
+/// An upload checked against the model: all values flattened in parameter order.
+#[derive(Clone, PartialEq)]
+pub struct DecodedUpload {
+    pub values: Vec<f32>,
+    pub num_examples: Option<u64>,
+    pub loss: Option<f64>,
+    pub dice: Option<f64>,
+    pub form: TensorForm,
+}
+
+impl std::fmt::Debug for DecodedUpload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "DecodedUpload({} values, {:?})",
+            self.values.len(),
+            self.num_examples
+        )
+    }
+}
+
+impl DecodedUpload {
+    /// The metrics with `num_examples` defaulted to 1 where the method does not need it.
+    pub fn metrics(&self) -> UploadMetrics {
+        UploadMetrics {
+            num_examples: self.num_examples.unwrap_or(1),
+            loss: self.loss,
+            dice: self.dice,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum UploadError {
+    #[error("{0}")]
+    Tensor(#[from] TensorError),
+    #[error("{0}")]
+    Spec(#[from] SpecError),
+    #[error("{field}: {reason}")]
+    Field { field: String, reason: String },
+}
+
+impl From<UploadError> for ApiError {
+    fn from(e: UploadError) -> Self {
+        let message = e.to_string();
+        match e {
+            UploadError::Field { field, reason } => ApiError::invalid_field(&field, reason),
+            UploadError::Tensor(
+                TensorError::Json(_) | TensorError::Truncated(_) | TensorError::BadHeader(_),
+            ) => ApiError::new(
+                ErrorCode::ValidationError,
+                "The upload is not valid safetensors or JSON",
+            )
+            .with_details(serde_json::json!({"field": "body", "reason": message})),
+            UploadError::Tensor(t) => {
+                let tensor = match &t {
+                    TensorError::UnsupportedDtype { name, .. }
+                    | TensorError::BadTensor { name, .. }
+                    | TensorError::Ragged { name, .. }
+                    | TensorError::NonNumeric { name, .. } => Some(name.clone()),
+                    _ => None,
+                };
+                ApiError::new(ErrorCode::UnprocessableEntity, message)
+                    .with_details(serde_json::json!({"tensor": tensor}))
+            }
+            UploadError::Spec(s) => ApiError::new(ErrorCode::UnprocessableEntity, message)
+                .with_details(serde_json::json!({"tensor": s.tensor()})),
+        }
+    }
+}
+
+fn field(field: &str, reason: impl Into<String>) -> UploadError {
+    UploadError::Field {
+        field: field.into(),
+        reason: reason.into(),
+    }
+}
+
+/// Metrics sent beside a binary upload (query string or safetensors metadata).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MetricFields {
+    pub num_examples: Option<String>,
+    pub loss: Option<String>,
+    pub dice: Option<String>,
+}
+
+impl MetricFields {
+    fn parse(&self) -> Result<(Option<u64>, Option<f64>, Option<f64>), UploadError> {
+        let examples = match &self.num_examples {
+            Some(s) => Some(
+                s.trim()
+                    .parse::<u64>()
+                    .map_err(|_| field("num_examples", "must be a whole number"))?,
+            ),
+            None => None,
+        };
+        let number = |name: &str, v: &Option<String>| -> Result<Option<f64>, UploadError> {
+            v.as_ref()
+                .map(|s| {
+                    s.trim()
+                        .parse::<f64>()
+                        .map_err(|_| field(name, "must be a number"))
+                })
+                .transpose()
+        };
+        check_metrics(
+            examples,
+            number("loss", &self.loss)?,
+            number("dice", &self.dice)?,
+        )
+    }
+}
+
+fn check_metrics(
+    examples: Option<u64>,
+    loss: Option<f64>,
+    dice: Option<f64>,
+) -> Result<(Option<u64>, Option<f64>, Option<f64>), UploadError> {
+    if examples.is_some_and(|n| n > 1_000_000_000) {
+        return Err(field("num_examples", "must be at most 1000000000"));
+    }
+    if loss.is_some_and(|l| !l.is_finite()) {
+        return Err(field("loss", "must be finite"));
+    }
+    if dice.is_some_and(|d| !(0.0..=1.0).contains(&d)) {
+        return Err(field("dice", "must be between 0 and 1"));
+    }
+    Ok((examples, loss, dice))
+}
+
+/// A safetensors upload; `query` metrics win over the file's `__metadata__`.
+pub fn decode_safetensors(
+    bytes: &[u8],
+    model: &ModelConfig,
+    query: &MetricFields,
+) -> Result<DecodedUpload, UploadError> {
+    let file = safetensors::read(bytes)?;
+    let values = model.flatten_named(&file.tensors)?;
+    let meta = |k: &str| file.metadata.get(k).cloned();
+    let fields = MetricFields {
+        num_examples: query.num_examples.clone().or_else(|| meta("num_examples")),
+        loss: query.loss.clone().or_else(|| meta("loss")),
+        dice: query.dice.clone().or_else(|| meta("dice")),
+    };
+    let (num_examples, loss, dice) = fields.parse()?;
+    Ok(DecodedUpload {
+        values,
+        num_examples,
+        loss,
+        dice,
+        form: TensorForm::Named,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonUpload {
+    #[serde(alias = "weights", alias = "gradients")]
+    tensors: nested_json::JsonTensors,
+    #[serde(default)]
+    num_examples: Option<u64>,
+    #[serde(default)]
+    loss: Option<f64>,
+    #[serde(default)]
+    dice: Option<f64>,
+    #[serde(default)]
+    metrics: BTreeMap<String, f64>,
+}
+
+/// `{"tensors" | "weights" | "gradients": {…}, "num_examples", "loss", "dice"}`.
+pub fn decode_json(bytes: &[u8], model: &ModelConfig) -> Result<DecodedUpload, UploadError> {
+    let body: JsonUpload = match serde_json::from_slice(bytes) {
+        Ok(b) => b,
+        Err(e) => {
+            let text = e.to_string();
+            // Ragged or non-numeric tensors: re-read the field alone for the structured error.
+            if text.contains(" is ragged at ") || text.contains(" has a non-numeric value ") {
+                return Err(tensors_field_error(bytes));
+            }
+            return Err(TensorError::Json(text).into());
+        }
+    };
+    let values = model.flatten_named(&body.tensors.0)?;
+    let (num_examples, loss, dice) = check_metrics(
+        body.num_examples,
+        body.loss.or_else(|| body.metrics.get("loss").copied()),
+        body.dice.or_else(|| body.metrics.get("dice").copied()),
+    )?;
+    Ok(DecodedUpload {
+        values,
+        num_examples,
+        loss,
+        dice,
+        form: TensorForm::Named,
+    })
+}
+
+fn tensors_field_error(bytes: &[u8]) -> UploadError {
+    let value: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
+    let inner = ["tensors", "weights", "gradients"]
+        .iter()
+        .find_map(|k| value.get(*k))
+        .map(|v| v.to_string())
+        .unwrap_or_default();
+    match nested_json::read_object(inner.as_bytes()) {
+        Err(e) => UploadError::Tensor(e),
+        Ok(_) => UploadError::Tensor(TensorError::Json("tensors could not be read".into())),
+    }
+}
+
+/// Bare tensor JSON in any of the three [`TensorForm`]s (the seeds' gradient string).
+pub fn decode_tensor_json(text: &[u8], model: &ModelConfig) -> Result<DecodedUpload, UploadError> {
+    let first = text.iter().find(|b| !b.is_ascii_whitespace()).copied();
+    let (values, form) = match first {
+        Some(b'{') => (
+            model.flatten_named(&nested_json::read_object(text)?)?,
+            TensorForm::Named,
+        ),
+        Some(b'[') => {
+            let list = nested_json::read_list(text)?;
+            let flat = list.len() == 1
+                && list[0].shape.len() == 1
+                && list[0].data.len() == model.parameter_count();
+            if flat && model.params().len() != 1 {
+                let values = list.into_iter().next().map(|t| t.data).unwrap_or_default();
+                if let Some(index) = values.iter().position(|v| !v.is_finite()) {
+                    return Err(SpecError::NonFinite {
+                        name: "[flat]".into(),
+                        index,
+                    }
+                    .into());
+                }
+                (values, TensorForm::Flat)
+            } else {
+                (model.flatten_ordered(&list)?, TensorForm::List)
+            }
+        }
+        _ => {
+            return Err(
+                TensorError::Json("expected a JSON object or array of tensors".into()).into(),
+            )
+        }
+    };
+    Ok(DecodedUpload {
+        values,
+        num_examples: None,
+        loss: None,
+        dice: None,
+        form,
+    })
+}
+
+/// The flat values of a model written in `form` (inverse of [`decode_tensor_json`]).
+pub fn encode_tensor_json(values: &[f32], model: &ModelConfig, form: TensorForm) -> String {
+    let named = model.unflatten(values);
+    match form {
+        TensorForm::Named => nested_json::write_object(&named),
+        TensorForm::List => {
+            nested_json::write_list(&named.into_iter().map(|(_, t)| t).collect::<Vec<_>>())
+        }
+        TensorForm::Flat => nested_json::write_list(&[crate::tensor::Tensor::new(
+            vec![values.len()],
+            values.to_vec(),
+        )]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tensor::{DType, Tensor};
+
+    fn tiny() -> ModelConfig {
+        ModelConfig {
+            channels: 1,
+            dilations: vec![1],
+            classes: 2,
+            in_channels: 1,
+            batch_norm: false,
+        }
+    }
+
+    fn tiny_values() -> Vec<f32> {
+        (0..tiny().parameter_count())
+            .map(|i| i as f32 / 10.0)
+            .collect()
+    }
+
+    #[test]
+    fn safetensors_with_metrics_from_query_or_metadata() {
+        let m = tiny();
+        let meta = BTreeMap::from([
+            ("num_examples".to_string(), "7".to_string()),
+            ("loss".to_string(), "0.5".to_string()),
+        ]);
+        let bytes = safetensors::write(&m.unflatten(&tiny_values()), DType::F32, &meta);
+        let d = decode_safetensors(&bytes, &m, &MetricFields::default()).unwrap();
+        assert_eq!(d.values, tiny_values());
+        assert_eq!((d.num_examples, d.loss, d.dice), (Some(7), Some(0.5), None));
+        let q = MetricFields {
+            num_examples: Some("9".into()),
+            dice: Some("0.75".into()),
+            ..Default::default()
+        };
+        let d = decode_safetensors(&bytes, &m, &q).unwrap();
+        assert_eq!(
+            (d.num_examples, d.loss, d.dice),
+            (Some(9), Some(0.5), Some(0.75))
+        );
+        let bad = MetricFields {
+            dice: Some("2".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            decode_safetensors(&bytes, &m, &bad).unwrap_err(),
+            field("dice", "must be between 0 and 1")
+        );
+        let f16 = safetensors::write(&m.unflatten(&tiny_values()), DType::F16, &BTreeMap::new());
+        let d = decode_safetensors(&f16, &m, &MetricFields::default()).unwrap();
+        assert!((d.values[3] - 0.3).abs() < 1e-3);
+    }
+
+    #[test]
+    fn errors_map_to_400_or_422_naming_the_tensor() {
+        let m = tiny();
+        let api: ApiError = decode_safetensors(b"garbage", &m, &MetricFields::default())
+            .unwrap_err()
+            .into();
+        assert_eq!(api.http_status(), 400);
+        let mut named = m.unflatten(&tiny_values());
+        named[1].1 = Tensor::new(vec![2], vec![0.0, 1.0]);
+        let bytes = safetensors::write(&named, DType::F32, &BTreeMap::new());
+        let api: ApiError = decode_safetensors(&bytes, &m, &MetricFields::default())
+            .unwrap_err()
+            .into();
+        assert_eq!(api.http_status(), 422);
+        assert_eq!(api.details.unwrap()["tensor"], "model.0.0.bias");
+        let ragged = br#"{"weights": {"model.0.0.weight": [[1], [2, 3]]}}"#;
+        let api: ApiError = decode_json(ragged, &m).unwrap_err().into();
+        assert_eq!(
+            (api.http_status(), api.details.unwrap()["tensor"].clone()),
+            (422, "model.0.0.weight".into())
+        );
+        let api: ApiError = decode_json(b"{\"weights\": ", &m).unwrap_err().into();
+        assert_eq!(api.http_status(), 400);
+    }
+
+    #[test]
+    fn json_upload_with_metrics() {
+        let m = tiny();
+        let text = format!(
+            r#"{{"weights": {}, "num_examples": 3, "metrics": {{"loss": 0.25, "dice": 0.5}}}}"#,
+            nested_json::write_object(&m.unflatten(&tiny_values()))
+        );
+        let d = decode_json(text.as_bytes(), &m).unwrap();
+        assert_eq!(d.values, tiny_values());
+        assert_eq!(
+            (d.num_examples, d.loss, d.dice),
+            (Some(3), Some(0.25), Some(0.5))
+        );
+        assert_eq!(d.metrics().num_examples, 3);
+    }
+
+    #[test]
+    fn tensor_json_in_three_forms_round_trips() {
+        let m = tiny();
+        for form in [TensorForm::Named, TensorForm::List, TensorForm::Flat] {
+            let text = encode_tensor_json(&tiny_values(), &m, form);
+            let d = decode_tensor_json(text.as_bytes(), &m).unwrap();
+            assert_eq!((d.values.clone(), d.form), (tiny_values(), form), "{text}");
+        }
+        assert!(decode_tensor_json(b"[1, 2]", &m).is_err());
+        assert!(decode_tensor_json(b"\"x\"", &m).is_err());
+    }
+}

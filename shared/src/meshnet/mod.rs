@@ -1,0 +1,9 @@
+//! MeshNet as the rest of Meshfed sees it without burn: its configuration, the names and
+//! shapes of its parameters (PyTorch state_dict naming), checking a set of tensors against
+//! them, and a seeded initial model.
+
+mod init;
+mod spec;
+
+pub use init::initial_weights;
+pub use spec::{ModelConfig, ParamSpec, SpecError};

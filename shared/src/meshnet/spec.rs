@@ -1,0 +1,381 @@
+//! A MeshNet configuration and its parameters. Block `i` (one per dilation) is a 3×3×3
+//! convolution `model.{i}.0.{weight,bias}` (`[out, in, 3, 3, 3]`), with BatchNorm
+//! `model.{i}.1.{weight,bias,running_mean,running_var}` when enabled; the 1×1×1 head is
+//! `model.{n}.{weight,bias}` (`[classes, channels, 1, 1, 1]`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::tensor::{NamedTensors, Tensor};
+
+/// The shape of a MeshNet. The default is brainchop's `model5_gw_ae` (5 channels, dilations
+/// 1 2 4 8 16 8 4 2 1, 3 classes, no BatchNorm: 5,598 parameters).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    #[serde(default = "one")]
+    pub in_channels: usize,
+    pub channels: usize,
+    pub dilations: Vec<u32>,
+    pub classes: usize,
+    #[serde(default)]
+    pub batch_norm: bool,
+}
+
+fn one() -> usize {
+    1
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self::model5(3)
+    }
+}
+
+/// Limits that keep a run's model something a browser can train and the edge can average.
+pub const MAX_CHANNELS: usize = 256;
+pub const MAX_LAYERS: usize = 32;
+pub const MAX_CLASSES: usize = 256;
+pub const MAX_DILATION: u32 = 64;
+pub const MAX_PARAMETERS: usize = 16_000_000;
+
+/// One parameter: its state_dict name and shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamSpec {
+    pub name: String,
+    pub shape: Vec<usize>,
+}
+
+impl ParamSpec {
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Why a configuration or a set of tensors does not fit.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SpecError {
+    #[error("model config: {0}")]
+    Config(String),
+    #[error("tensor {0:?} is missing")]
+    Missing(String),
+    #[error("tensor {0:?} is not a parameter of this model")]
+    Unexpected(String),
+    #[error("tensor {name:?} has shape {found:?}, the model needs {expected:?}")]
+    Shape {
+        name: String,
+        expected: Vec<usize>,
+        found: Vec<usize>,
+    },
+    #[error("tensor {name:?} has a non-finite value (NaN or infinity) at flat index {index}")]
+    NonFinite { name: String, index: usize },
+    #[error("expected {expected} tensors in model order, got {found}")]
+    Count { expected: usize, found: usize },
+}
+
+impl SpecError {
+    /// The tensor the error is about, if any.
+    pub fn tensor(&self) -> Option<&str> {
+        match self {
+            SpecError::Missing(n) | SpecError::Unexpected(n) => Some(n),
+            SpecError::Shape { name, .. } | SpecError::NonFinite { name, .. } => Some(name),
+            _ => None,
+        }
+    }
+}
+
+impl ModelConfig {
+    /// brainchop's `model5_gw_ae` layout with `classes` outputs.
+    pub fn model5(classes: usize) -> Self {
+        Self {
+            in_channels: 1,
+            channels: 5,
+            dilations: vec![1, 2, 4, 8, 16, 8, 4, 2, 1],
+            classes,
+            batch_norm: false,
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), SpecError> {
+        let bad = |m: String| Err(SpecError::Config(m));
+        if !(1..=MAX_CHANNELS).contains(&self.channels) {
+            return bad(format!("channels must be 1..={MAX_CHANNELS}"));
+        }
+        if !(1..=8).contains(&self.in_channels) {
+            return bad("in_channels must be 1..=8".into());
+        }
+        if !(2..=MAX_CLASSES).contains(&self.classes) {
+            return bad(format!("classes must be 2..={MAX_CLASSES}"));
+        }
+        if self.dilations.is_empty() || self.dilations.len() > MAX_LAYERS {
+            return bad(format!("dilations must have 1..={MAX_LAYERS} entries"));
+        }
+        if self
+            .dilations
+            .iter()
+            .any(|d| !(1..=MAX_DILATION).contains(d))
+        {
+            return bad(format!("every dilation must be 1..={MAX_DILATION}"));
+        }
+        if self.parameter_count() > MAX_PARAMETERS {
+            return bad(format!(
+                "the model has more than {MAX_PARAMETERS} parameters"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Every parameter in state_dict order.
+    pub fn params(&self) -> Vec<ParamSpec> {
+        let p = |name: String, shape: Vec<usize>| ParamSpec { name, shape };
+        let c = self.channels;
+        let mut out = vec![];
+        for (i, _) in self.dilations.iter().enumerate() {
+            let cin = if i == 0 { self.in_channels } else { c };
+            out.push(p(format!("model.{i}.0.weight"), vec![c, cin, 3, 3, 3]));
+            out.push(p(format!("model.{i}.0.bias"), vec![c]));
+            if self.batch_norm {
+                for part in ["weight", "bias", "running_mean", "running_var"] {
+                    out.push(p(format!("model.{i}.1.{part}"), vec![c]));
+                }
+            }
+        }
+        let n = self.dilations.len();
+        out.push(p(
+            format!("model.{n}.weight"),
+            vec![self.classes, c, 1, 1, 1],
+        ));
+        out.push(p(format!("model.{n}.bias"), vec![self.classes]));
+        out
+    }
+
+    pub fn parameter_count(&self) -> usize {
+        let c = self.channels;
+        let blocks = self.dilations.len();
+        let first = c * self.in_channels * 27 + c;
+        let rest = (blocks.saturating_sub(1)) * (c * c * 27 + c);
+        let bn = if self.batch_norm { blocks * 4 * c } else { 0 };
+        first + rest + bn + self.classes * c + self.classes
+    }
+
+    /// Checks named tensors against the model exactly (names, shapes, finite values) and
+    /// returns all values flattened in parameter order.
+    pub fn flatten_named(&self, tensors: &NamedTensors) -> Result<Vec<f32>, SpecError> {
+        let specs = self.params();
+        for (name, _) in tensors {
+            if !specs.iter().any(|s| s.name == *name) {
+                return Err(SpecError::Unexpected(name.clone()));
+            }
+        }
+        let mut flat = Vec::with_capacity(self.parameter_count());
+        for spec in &specs {
+            let t = tensors
+                .iter()
+                .find(|(n, _)| *n == spec.name)
+                .map(|(_, t)| t)
+                .ok_or_else(|| SpecError::Missing(spec.name.clone()))?;
+            push_checked(spec, t, &mut flat)?;
+        }
+        Ok(flat)
+    }
+
+    /// The same for tensors given positionally in parameter order.
+    pub fn flatten_ordered(&self, tensors: &[Tensor]) -> Result<Vec<f32>, SpecError> {
+        let specs = self.params();
+        if tensors.len() != specs.len() {
+            return Err(SpecError::Count {
+                expected: specs.len(),
+                found: tensors.len(),
+            });
+        }
+        let mut flat = Vec::with_capacity(self.parameter_count());
+        for (spec, t) in specs.iter().zip(tensors) {
+            push_checked(spec, t, &mut flat)?;
+        }
+        Ok(flat)
+    }
+
+    /// Flat values (parameter order) back into named tensors.
+    pub fn unflatten(&self, flat: &[f32]) -> NamedTensors {
+        let mut offset = 0;
+        self.params()
+            .into_iter()
+            .map(|s| {
+                let n = s.len();
+                let t = Tensor::new(s.shape, flat[offset..offset + n].to_vec());
+                offset += n;
+                (s.name, t)
+            })
+            .collect()
+    }
+}
+
+fn push_checked(spec: &ParamSpec, t: &Tensor, flat: &mut Vec<f32>) -> Result<(), SpecError> {
+    if t.shape != spec.shape {
+        return Err(SpecError::Shape {
+            name: spec.name.clone(),
+            expected: spec.shape.clone(),
+            found: t.shape.clone(),
+        });
+    }
+    if let Some(index) = t.data.iter().position(|v| !v.is_finite()) {
+        return Err(SpecError::NonFinite {
+            name: spec.name.clone(),
+            index,
+        });
+    }
+    flat.extend_from_slice(&t.data);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model5_matches_brainchops_layout() {
+        let m = ModelConfig::default();
+        assert_eq!(m.parameter_count(), 5598);
+        let params = m.params();
+        assert_eq!(params.len(), 20);
+        assert_eq!(
+            params[0],
+            ParamSpec {
+                name: "model.0.0.weight".into(),
+                shape: vec![5, 1, 3, 3, 3]
+            }
+        );
+        assert_eq!(params[2].shape, vec![5, 5, 3, 3, 3]);
+        assert_eq!(
+            params[18],
+            ParamSpec {
+                name: "model.9.weight".into(),
+                shape: vec![3, 5, 1, 1, 1]
+            }
+        );
+        assert_eq!(params.iter().map(ParamSpec::len).sum::<usize>(), 5598);
+    }
+
+    #[test]
+    fn batch_norm_adds_four_vectors_per_block() {
+        let m = ModelConfig {
+            batch_norm: true,
+            ..ModelConfig::model5(3)
+        };
+        assert_eq!(m.parameter_count(), 5598 + 9 * 4 * 5);
+        assert_eq!(m.params()[2].name, "model.0.1.weight");
+        assert_eq!(m.params()[5].name, "model.0.1.running_var");
+        assert_eq!(
+            m.params().iter().map(ParamSpec::len).sum::<usize>(),
+            m.parameter_count()
+        );
+    }
+
+    #[test]
+    fn config_limits() {
+        assert!(ModelConfig::default().validate().is_ok());
+        for bad in [
+            ModelConfig {
+                channels: 0,
+                ..Default::default()
+            },
+            ModelConfig {
+                classes: 1,
+                ..Default::default()
+            },
+            ModelConfig {
+                dilations: vec![],
+                ..Default::default()
+            },
+            ModelConfig {
+                dilations: vec![0],
+                ..Default::default()
+            },
+            ModelConfig {
+                channels: 256,
+                dilations: vec![1; 32],
+                ..Default::default()
+            },
+        ] {
+            assert!(
+                matches!(bad.validate(), Err(SpecError::Config(_))),
+                "{bad:?}"
+            );
+        }
+        let parsed: ModelConfig =
+            serde_json::from_str(r#"{"channels": 8, "dilations": [1, 2], "classes": 2}"#).unwrap();
+        assert_eq!((parsed.in_channels, parsed.batch_norm), (1, false));
+        assert!(serde_json::from_str::<ModelConfig>(
+            r#"{"channels": 8, "dilations": [1], "classes": 2, "x": 1}"#
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn flatten_checks_names_shapes_and_values() {
+        let m = ModelConfig {
+            channels: 2,
+            dilations: vec![1],
+            classes: 2,
+            ..Default::default()
+        };
+        let good = m.unflatten(
+            &(0..m.parameter_count())
+                .map(|i| i as f32)
+                .collect::<Vec<_>>(),
+        );
+        let flat = m.flatten_named(&good).unwrap();
+        assert_eq!(flat[5], 5.0);
+        let mut reordered = good.clone();
+        reordered.reverse();
+        assert_eq!(
+            m.flatten_named(&reordered).unwrap(),
+            flat,
+            "order of names does not matter"
+        );
+        let ordered: Vec<Tensor> = good.iter().map(|(_, t)| t.clone()).collect();
+        assert_eq!(m.flatten_ordered(&ordered).unwrap(), flat);
+
+        let mut missing = good.clone();
+        missing.remove(1);
+        assert_eq!(
+            m.flatten_named(&missing),
+            Err(SpecError::Missing("model.0.0.bias".into()))
+        );
+        let mut extra = good.clone();
+        extra.push(("model.9.weight".into(), Tensor::new(vec![1], vec![0.])));
+        assert_eq!(
+            m.flatten_named(&extra),
+            Err(SpecError::Unexpected("model.9.weight".into()))
+        );
+        let mut shape = good.clone();
+        shape[0].1 = Tensor::new(vec![2, 1, 3, 3], vec![0.; 18]);
+        let err = m.flatten_named(&shape).unwrap_err();
+        assert_eq!(err.tensor(), Some("model.0.0.weight"));
+        let mut nan = good.clone();
+        nan[2].1.data[1] = f32::NAN;
+        assert_eq!(
+            m.flatten_named(&nan),
+            Err(SpecError::NonFinite {
+                name: "model.1.weight".into(),
+                index: 1
+            })
+        );
+        let mut inf = good;
+        inf[3].1.data[0] = f32::INFINITY;
+        assert!(matches!(
+            m.flatten_named(&inf),
+            Err(SpecError::NonFinite { .. })
+        ));
+        assert!(matches!(
+            m.flatten_ordered(&ordered[..2]),
+            Err(SpecError::Count {
+                expected: 4,
+                found: 2
+            })
+        ));
+    }
+}
