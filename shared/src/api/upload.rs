@@ -102,6 +102,9 @@ fn field(field: &str, reason: impl Into<String>) -> UploadError {
     }
 }
 
+/// `num_examples`, loss and Dice as sent.
+type Metrics = (Option<u64>, Option<f64>, Option<f64>);
+
 /// Metrics sent beside a binary upload (query string or safetensors metadata).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct MetricFields {
@@ -111,7 +114,7 @@ pub struct MetricFields {
 }
 
 impl MetricFields {
-    fn parse(&self) -> Result<(Option<u64>, Option<f64>, Option<f64>), UploadError> {
+    fn parse(&self) -> Result<Metrics, UploadError> {
         let examples = match &self.num_examples {
             Some(s) => Some(
                 s.trim()
@@ -141,7 +144,7 @@ fn check_metrics(
     examples: Option<u64>,
     loss: Option<f64>,
     dice: Option<f64>,
-) -> Result<(Option<u64>, Option<f64>, Option<f64>), UploadError> {
+) -> Result<Metrics, UploadError> {
     if examples.is_some_and(|n| n > 1_000_000_000) {
         return Err(field("num_examples", "must be at most 1000000000"));
     }

@@ -155,7 +155,7 @@ pub fn write(
         offset = end;
     }
     let mut header = serde_json::to_vec(&Value::Object(header)).unwrap_or_default();
-    while header.len() % 8 != 0 {
+    while !header.len().is_multiple_of(8) {
         header.push(b' ');
     }
     let mut out = Vec::with_capacity(8 + header.len() + offset);
