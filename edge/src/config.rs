@@ -5,12 +5,18 @@ use worker::Env;
 /// Bodies above this many bytes are refused with 413 unless `MAX_BODY_BYTES` says otherwise.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// Workers accept request bodies up to 100 MB; uploads stay below that.
+pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 96 * 1024 * 1024;
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `development` enables the dev-only routes (`/api/_dev/…`); anything else disables them.
     pub environment: String,
     /// Largest JSON body accepted by the canonical API.
     pub max_body_bytes: usize,
+    /// Largest tensor upload (weights, gradients, a run with initial weights): the Worker
+    /// also refuses anything far larger than the run's model could need.
+    pub max_upload_bytes: usize,
     /// Scales every rate limit (`RATE_LIMIT_MULTIPLIER`, default 1: seed 003's table). Only
     /// for load tests and the shared end-to-end server, which acts as one client.
     pub rate_limit_multiplier: u32,
@@ -28,6 +34,9 @@ impl Config {
             max_body_bytes: var("MAX_BODY_BYTES")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(DEFAULT_MAX_BODY_BYTES),
+            max_upload_bytes: var("MAX_UPLOAD_BYTES")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(DEFAULT_MAX_UPLOAD_BYTES),
             rate_limit_multiplier: var("RATE_LIMIT_MULTIPLIER")
                 .and_then(|v| v.parse().ok())
                 .filter(|&m| m >= 1)

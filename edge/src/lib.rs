@@ -4,6 +4,7 @@
 mod audit;
 mod auth;
 mod backup;
+mod blobs;
 mod config;
 mod dev;
 mod error;
@@ -15,6 +16,7 @@ mod random;
 mod rate_limit;
 mod router;
 mod run_object;
+mod runs;
 mod seeds;
 mod store;
 

@@ -7,7 +7,7 @@ use worker::{Env, Method, Request, Response};
 use crate::config::Config;
 use crate::error::EdgeError;
 use crate::error::{error_response, EdgeResult};
-use crate::{auth, backup, dev, health, openapi, rate_limit, seeds};
+use crate::{auth, backup, dev, health, openapi, rate_limit, runs, seeds};
 use meshfed_shared::auth::rate_limit::Decision;
 
 pub async fn handle(req: Request, env: Env) -> worker::Result<Response> {
@@ -46,12 +46,22 @@ async fn dispatch(req: Request, env: &Env, cfg: &Config, path: &str) -> Routed {
             }
         }
         (_, ["api", "backup", "objects", ..]) => backup::objects(req, env, cfg).await,
+        (_, ["api", "runs", rest @ ..]) => match runs::dispatch(req, env, cfg, rest).await {
+            Some(result) => result,
+            None => Err(unmatched(&method, path, cfg).into()),
+        },
         (_, ["dev", rest @ ..]) => {
             let decision = match seed_limit(&req, env, cfg, rest).await {
                 Ok(d) => d,
                 Err(refused) => return refused,
             };
-            match seeds::immunetworks::dispatch(req, env, cfg, rest).await {
+            let done = match rest {
+                ["login" | "identityadd"] => {
+                    seeds::immunetworks::dispatch(req, env, cfg, rest).await
+                }
+                _ => seeds::immunetworks_runs::dispatch(req, env, cfg, rest).await,
+            };
+            match done {
                 Some(done) => return (done.map_err(EdgeError::from), decision),
                 None => Err(unmatched(&method, path, cfg).into()),
             }
@@ -86,6 +96,9 @@ async fn seed_limit(
         ["login"] => "login",
         ["signup" | "identityadd"] => "register",
         ["forgot-password"] => "forgot-password",
+        // The seeds' run routes are token-authenticated like `/api/runs`, which has no
+        // per-client limit: a round of uploads must not be throttled.
+        [route] if crate::seeds::immunetworks_runs::ROUTES.contains(route) => return Ok(None),
         _ => "auth",
     };
     match auth::client_limit(req, env, cfg, class).await {

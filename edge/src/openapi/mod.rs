@@ -13,6 +13,7 @@ mod admin_routes;
 mod auth_routes;
 mod backup_routes;
 mod routes;
+mod run_routes;
 mod schemas;
 use schemas::schemas;
 
@@ -32,6 +33,7 @@ fn routes(cfg: &Config) -> impl Iterator<Item = &'static Route> + '_ {
         .chain(auth_routes::ROUTES)
         .chain(admin_routes::ROUTES)
         .chain(backup_routes::ROUTES)
+        .chain(run_routes::ROUTES)
         .filter(move |r| !r.dev_only || cfg.is_development())
 }
 
@@ -121,6 +123,7 @@ mod tests {
         Config {
             environment: env.into(),
             max_body_bytes: 1024,
+            max_upload_bytes: 4096,
             rate_limit_multiplier: 1,
             lockout_secs: 900,
             challenge_session_secs: 180,

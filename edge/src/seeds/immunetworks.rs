@@ -42,7 +42,7 @@ pub async fn dispatch(
 }
 
 /// `{"statusCode": N, "body": {"error": CODE, "message": …}}` at HTTP status N.
-fn failure(err: EdgeError, route: &str) -> worker::Result<Response> {
+pub(crate) fn failure(err: EdgeError, route: &str) -> worker::Result<Response> {
     let api = err.into_api_error(route);
     let status = api.http_status();
     let body = json!({"statusCode": status, "body": {"error": api.code, "message": api.message}});

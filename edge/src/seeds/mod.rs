@@ -4,3 +4,4 @@
 pub mod datapod;
 mod datapod_mfa;
 pub mod immunetworks;
+pub mod immunetworks_runs;

@@ -150,6 +150,65 @@ impl CreateRunRequest {
     }
 }
 
+/// `PATCH /api/runs/{id}` (creator only): fields left out stay as they are. A new timeout
+/// applies from the next round.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateRunRequest {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub round_timeout_secs: Option<u64>,
+    #[serde(default)]
+    pub min_participants: Option<u32>,
+}
+
+impl UpdateRunRequest {
+    pub fn validate(&self, participants: usize) -> Result<(), ApiError> {
+        if self
+            .name
+            .as_ref()
+            .is_some_and(|n| n.trim().is_empty() || n.trim().chars().count() > 120)
+        {
+            return Err(ApiError::invalid_field(
+                "name",
+                "must be 1 to 120 characters",
+            ));
+        }
+        if self
+            .description
+            .as_ref()
+            .is_some_and(|d| d.chars().count() > 4000)
+        {
+            return Err(ApiError::invalid_field(
+                "description",
+                "must be at most 4000 characters",
+            ));
+        }
+        if self
+            .round_timeout_secs
+            .is_some_and(|t| !(1..=MAX_ROUND_TIMEOUT_SECS).contains(&t))
+        {
+            return Err(ApiError::invalid_field(
+                "round_timeout_secs",
+                format!("must be 1 to {MAX_ROUND_TIMEOUT_SECS} seconds"),
+            ));
+        }
+        if self
+            .min_participants
+            .is_some_and(|k| k == 0 || k as usize > participants)
+        {
+            return Err(ApiError::invalid_field(
+                "min_participants",
+                format!("must be 1 to {participants}"),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// `POST /api/runs/{id}/activate`.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -1,0 +1,84 @@
+//! Tensor blobs in R2: where each one lives and how it is written and read. Every blob is
+//! safetensors F32 in parameter order, whatever format it arrived in.
+
+use std::collections::BTreeMap;
+
+use meshfed_shared::api::runs::UploadKind;
+use meshfed_shared::meshnet::ModelConfig;
+use meshfed_shared::tensor::{safetensors, DType};
+use sha2::{Digest, Sha256};
+use worker::Env;
+
+use crate::error::{EdgeError, EdgeResult};
+
+const BUCKET: &str = "BLOBS";
+
+pub fn initial_model_key(run_id: i64) -> String {
+    format!("runs/{run_id}/rounds/1/model.safetensors")
+}
+
+/// Each attempt gets its own key (`unique`), so deleting a refused attempt never touches a
+/// blob that counts.
+pub fn upload_key(
+    run_id: i64,
+    round: u32,
+    kind: UploadKind,
+    user_id: &str,
+    unique: &str,
+) -> String {
+    format!(
+        "runs/{run_id}/rounds/{round}/{}/{user_id}-{unique}.safetensors",
+        kind.as_str()
+    )
+}
+
+pub fn aggregate_key(run_id: i64, round: u32, kind: UploadKind) -> String {
+    match kind {
+        UploadKind::Weights => format!("runs/{run_id}/rounds/{round}/aggregate.safetensors"),
+        UploadKind::Gradients => format!("runs/{run_id}/rounds/{round}/gradients-avg.safetensors"),
+    }
+}
+
+/// A blob ready to store: its bytes and their SHA-256.
+pub struct Encoded {
+    pub bytes: Vec<u8>,
+    pub sha256: String,
+}
+
+pub fn encode(model: &ModelConfig, values: &[f32], metadata: BTreeMap<String, String>) -> Encoded {
+    let bytes = safetensors::write(&model.unflatten(values), DType::F32, &metadata);
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+    Encoded { bytes, sha256 }
+}
+
+pub async fn put(env: &Env, key: &str, bytes: Vec<u8>) -> EdgeResult<()> {
+    env.bucket(BUCKET)?.put(key, bytes).execute().await?;
+    Ok(())
+}
+
+pub async fn get(env: &Env, key: &str) -> EdgeResult<Vec<u8>> {
+    let object = env
+        .bucket(BUCKET)?
+        .get(key)
+        .execute()
+        .await?
+        .ok_or_else(|| EdgeError::Internal(format!("R2 object {key} is missing")))?;
+    let body = object
+        .body()
+        .ok_or_else(|| EdgeError::Internal(format!("R2 object {key} has no body")))?;
+    Ok(body.bytes().await?)
+}
+
+/// The flat values of a stored blob, checked against the model.
+pub async fn get_values(env: &Env, key: &str, model: &ModelConfig) -> EdgeResult<Vec<f32>> {
+    let bytes = get(env, key).await?;
+    let file = safetensors::read(&bytes).map_err(|e| EdgeError::Internal(format!("{key}: {e}")))?;
+    model
+        .flatten_named(&file.tensors)
+        .map_err(|e| EdgeError::Internal(format!("{key}: {e}")))
+}
+
+pub async fn delete(env: &Env, key: &str) -> EdgeResult<()> {
+    env.bucket(BUCKET)?.delete(key).await?;
+    Ok(())
+}

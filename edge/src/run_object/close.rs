@@ -1,0 +1,107 @@
+//! Closing a round: when every active participant has uploaded, or the deadline has passed
+//! with at least `min_participants` uploads. The aggregate goes to R2 first, then one D1
+//! transaction closes the round and opens the next; a crash between the two leaves the round
+//! open, and closing it again writes the same aggregate to the same key.
+
+use std::collections::BTreeMap;
+
+use meshfed_shared::aggregate::metrics::MetricSums;
+use meshfed_shared::aggregate::{robust, RunningSum};
+use meshfed_shared::api::runs::UploadKind;
+
+use super::live::Live;
+use super::RunCoordinator;
+use crate::blobs;
+use crate::error::{EdgeError, EdgeResult};
+use crate::http::now_ms;
+use crate::store::{self, runs::Closing};
+
+/// Why a round may close now, if it may.
+fn close_reason(live: &Live, active: &[String], now: i64) -> Option<&'static str> {
+    if live.uploads.is_empty() {
+        return None;
+    }
+    if !active.is_empty() && active.iter().all(|id| live.uploads.contains_key(id)) {
+        return Some("all_uploaded");
+    }
+    let needed = live
+        .run
+        .min_participants
+        .map_or(active.len(), |k| k as usize)
+        .max(1);
+    (now >= live.deadline_ms && live.uploads.len() >= needed).then_some("deadline")
+}
+
+impl RunCoordinator {
+    /// Closes the open round if it may close; true if it did.
+    pub(super) async fn check(&self, guard: &mut Option<Live>, run_id: i64) -> EdgeResult<bool> {
+        let live = self.ensure(guard, run_id).await?;
+        let db = store::db(&self.env)?;
+        let active: Vec<String> = store::runs::participants(&db, run_id)
+            .await?
+            .into_iter()
+            .filter(|p| p.active != 0)
+            .map(|p| p.user_id)
+            .collect();
+        let now = now_ms();
+        let Some(reason) = close_reason(live, &active, now) else {
+            return Ok(false);
+        };
+        let kind = live.kind.unwrap_or(UploadKind::Weights);
+        let aggregate = match &live.sums {
+            Some(sums) => sums.mean(),
+            None => {
+                let mut all = vec![];
+                for upload in live.uploads.values() {
+                    all.push(blobs::get_values(&self.env, &upload.r2_key, &live.model).await?);
+                }
+                let refs: Vec<&[f32]> = all.iter().map(Vec::as_slice).collect();
+                robust::coordinatewise(&refs, live.method, live.run.trim_fraction)
+            }
+        }
+        .ok_or_else(|| EdgeError::Internal("a round with uploads has no aggregate".into()))?;
+        let metrics = live.metrics.summary();
+        let metadata = BTreeMap::from([
+            ("run_id".to_string(), run_id.to_string()),
+            ("round".to_string(), live.round.to_string()),
+            ("kind".to_string(), kind.as_str().to_string()),
+            ("aggregation".to_string(), live.method.as_str().to_string()),
+            ("uploads".to_string(), metrics.uploads.to_string()),
+            ("num_examples".to_string(), metrics.num_examples.to_string()),
+        ]);
+        let encoded = blobs::encode(&live.model, &aggregate, metadata);
+        let key = blobs::aggregate_key(run_id, live.round, kind);
+        let size = encoded.bytes.len();
+        blobs::put(&self.env, &key, encoded.bytes).await?;
+        let next_model_key = match kind {
+            UploadKind::Weights => key.clone(),
+            UploadKind::Gradients => live.model_key.clone(),
+        };
+        let next_deadline = now + live.run.round_timeout_secs * 1000;
+        store::runs::close_round(
+            &db,
+            &Closing {
+                run_id,
+                round: live.round,
+                reason,
+                aggregate_key: &key,
+                aggregate_bytes: size,
+                aggregate_sha256: &encoded.sha256,
+                metrics,
+                next_model_key: &next_model_key,
+                now,
+                next_deadline,
+            },
+        )
+        .await?;
+        live.round += 1;
+        live.kind = None;
+        live.deadline_ms = next_deadline;
+        live.model_key = next_model_key;
+        live.uploads.clear();
+        live.sums = live.sums.as_ref().map(|s| RunningSum::new(s.len()));
+        live.metrics = MetricSums::default();
+        self.state.storage().set_alarm(next_deadline).await?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,145 @@
+//! `PUT /api/runs/{id}/rounds/{r}/weights|gradients`: safetensors (native; metrics in the
+//! query or the file's `__metadata__`) or JSON. The Worker decodes and checks the upload
+//! against the run's model, stores it in R2, then hands it to the run's Durable Object, which
+//! counts it (or answers 409 when the round is not open).
+
+use std::collections::BTreeMap;
+
+use meshfed_shared::aggregate::Method;
+use meshfed_shared::api::runs::UploadKind;
+use meshfed_shared::api::upload::{decode_json, decode_safetensors, DecodedUpload, MetricFields};
+use meshfed_shared::meshnet::ModelConfig;
+use meshfed_shared::{ApiError, ErrorCode};
+use worker::{Env, Request, Response};
+
+use super::access::{self, Member};
+use crate::blobs;
+use crate::config::Config;
+use crate::error::{EdgeError, EdgeResult};
+use crate::http::read_body;
+use crate::run_object::{self, CommitMeta};
+use crate::store;
+
+/// The largest upload a run accepts: the configured limit, and never more than 64 bytes a
+/// parameter (pretty-printed JSON) plus 64 KiB of names and headers.
+pub fn upload_limit(cfg: &Config, model: &ModelConfig) -> usize {
+    cfg.max_upload_bytes
+        .min(64 * 1024 + model.parameter_count().saturating_mul(64))
+}
+
+pub async fn put(
+    mut req: Request,
+    env: &Env,
+    cfg: &Config,
+    run_id: i64,
+    round: u32,
+    kind: &str,
+) -> EdgeResult<Response> {
+    let kind = UploadKind::parse(kind).unwrap_or(UploadKind::Weights);
+    let user = access::caller_any_token(&req, env, cfg).await?;
+    let member = access::load_member(env, user, run_id).await?;
+    let model = member.run.model()?;
+    let body = read_body(&mut req, upload_limit(cfg, &model)).await?;
+    let content_type = req.headers().get("content-type")?.unwrap_or_default();
+    let decoded = if content_type.contains("json") {
+        decode_json(&body, &model).map_err(ApiError::from)?
+    } else {
+        let url = req.url()?;
+        let q = |k: &str| {
+            url.query_pairs()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.to_string())
+        };
+        let fields = MetricFields {
+            num_examples: q("num_examples"),
+            loss: q("loss"),
+            dice: q("dice"),
+        };
+        decode_safetensors(&body, &model, &fields).map_err(ApiError::from)?
+    };
+    accept(env, &member, round, kind, decoded).await
+}
+
+fn conflict(message: String, current: u32) -> EdgeError {
+    ApiError::new(ErrorCode::Conflict, message)
+        .with_details(serde_json::json!({ "current_round": current }))
+        .into()
+}
+
+/// Stores a decoded upload and has the run's object count it; the answer is the receipt.
+pub async fn accept(
+    env: &Env,
+    member: &Member,
+    round: u32,
+    kind: UploadKind,
+    decoded: DecodedUpload,
+) -> EdgeResult<Response> {
+    let run_id = member.run.id;
+    if member.me().is_some_and(|p| p.active == 0) {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            format!("You are inactive in run {run_id}; activate yourself to upload"),
+        )
+        .into());
+    }
+    if member.run.method() == Method::Fedavg {
+        match decoded.num_examples {
+            None => {
+                return Err(ApiError::invalid_field(
+                    "num_examples",
+                    "is required: fedavg weights each upload by its number of examples",
+                )
+                .into())
+            }
+            Some(0) => {
+                return Err(ApiError::invalid_field("num_examples", "must be at least 1").into())
+            }
+            Some(_) => {}
+        }
+    }
+    // A cheap early answer for a closed or future round; the run's object decides for sure.
+    let db = store::db(env)?;
+    let current = store::runs::open_round(&db, run_id)
+        .await?
+        .map_or(0, |r| r.round as u32);
+    if round != current {
+        let when = if round < current {
+            "is closed"
+        } else {
+            "has not opened"
+        };
+        return Err(conflict(
+            format!("Round {round} {when}; the current round is {current}"),
+            current,
+        ));
+    }
+    let model = member.run.model()?;
+    let metrics = decoded.metrics();
+    let metadata = BTreeMap::from([
+        ("num_examples".to_string(), metrics.num_examples.to_string()),
+        ("user_id".to_string(), member.user.id.clone()),
+    ]);
+    let encoded = blobs::encode(&model, &decoded.values, metadata);
+    let unique = format!("{}-{}", &encoded.sha256[..12], crate::random::id()?);
+    let key = blobs::upload_key(run_id, round, kind, &member.user.id, &unique);
+    let bytes = encoded.bytes.len() as u64;
+    blobs::put(env, &key, encoded.bytes.clone()).await?;
+    let meta = CommitMeta {
+        user_id: member.user.id.clone(),
+        round,
+        kind,
+        r2_key: key.clone(),
+        bytes,
+        sha256: encoded.sha256,
+        num_examples: metrics.num_examples,
+        loss: metrics.loss,
+        dice: metrics.dice,
+        form: decoded.form,
+    };
+    let resp = run_object::commit(env, run_id, &meta, encoded.bytes).await?;
+    if resp.status_code() == 409 {
+        // The round closed meanwhile: this blob counts nowhere (its key names this round).
+        let _ = blobs::delete(env, &key).await;
+    }
+    Ok(resp)
+}

@@ -1,0 +1,203 @@
+//! `GET /api/runs`, `GET /api/runs/{id}` and `POST /api/runs/{id}/activate`.
+
+use meshfed_shared::api::runs::{
+    ActivateRequest, Participant, RoundRecord, RoundStatus, RunDetail, RunSummary, UpdateRunRequest,
+};
+use meshfed_shared::time::rfc3339_from_unix_ms;
+use worker::{Env, Request, Response};
+
+use super::access::{self, Member};
+use crate::audit;
+use crate::config::Config;
+use crate::error::{EdgeError, EdgeResult};
+use crate::http::{json_ok, now_ms, read_json};
+use crate::run_object;
+use crate::store::{self, runs::ParticipantRow, runs::RunRow, users::UserRow};
+
+pub async fn list(req: Request, env: &Env, cfg: &Config) -> EdgeResult<Response> {
+    let user = access::caller_any_token(&req, env, cfg).await?;
+    let runs: Vec<RunSummary> = summaries(env, &user)
+        .await?
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect();
+    json_ok(&runs, "Runs", 200)
+}
+
+/// The runs `user` takes part in, newest first, with their participants.
+pub async fn summaries(
+    env: &Env,
+    user: &UserRow,
+) -> EdgeResult<Vec<(RunSummary, Vec<ParticipantRow>)>> {
+    let db = store::db(env)?;
+    let mut out = vec![];
+    for run in store::runs::of_user(&db, &user.id).await? {
+        let participants = store::runs::participants(&db, run.id).await?;
+        let current = store::runs::open_round(&db, run.id)
+            .await?
+            .map_or(0, |r| r.round as u32);
+        out.push((summary(&run, &participants, current)?, participants));
+    }
+    Ok(out)
+}
+
+fn summary(
+    run: &RunRow,
+    participants: &[ParticipantRow],
+    current_round: u32,
+) -> EdgeResult<RunSummary> {
+    Ok(RunSummary {
+        id: run.id,
+        name: run.name.clone(),
+        description: run.description.clone(),
+        classes: run.model()?.classes,
+        creator: participants
+            .iter()
+            .find(|p| p.user_id == run.creator_id)
+            .map(|p| p.email.clone())
+            .unwrap_or_default(),
+        aggregation: run.method(),
+        round_timeout_secs: run.round_timeout_secs as u64,
+        current_round,
+        participants: participants.len(),
+        created_at: rfc3339_from_unix_ms(run.created_at),
+    })
+}
+
+pub async fn detail(req: Request, env: &Env, cfg: &Config, run_id: i64) -> EdgeResult<Response> {
+    let user = access::caller_any_token(&req, env, cfg).await?;
+    let member = access::load_member(env, user, run_id).await?;
+    json_ok(&detail_of(env, &member).await?, "Run", 200)
+}
+
+pub async fn detail_of(env: &Env, m: &Member) -> EdgeResult<RunDetail> {
+    let db = store::db(env)?;
+    let run = &m.run;
+    let open = store::runs::open_round(&db, run.id)
+        .await?
+        .ok_or_else(|| EdgeError::Internal(format!("run {} has no open round", run.id)))?;
+    let round_no = open.round as u32;
+    let uploads = store::runs::uploads(&db, run.id, round_no).await?;
+    let participants: Vec<Participant> = m
+        .participants
+        .iter()
+        .map(|p| Participant {
+            email: p.email.clone(),
+            username: p.username.clone(),
+            active: p.active != 0,
+            creator: p.user_id == run.creator_id,
+            uploaded: uploads.iter().any(|u| u.user_id == p.user_id),
+        })
+        .collect();
+    let active = participants.iter().filter(|p| p.active).count() as u32;
+    let needed = run.min_participants.map_or(active, |k| k as u32).max(1);
+    let state = if now_ms() < open.deadline_at {
+        "open"
+    } else {
+        "waiting"
+    };
+    let history = store::runs::history(&db, run.id)
+        .await?
+        .into_iter()
+        .map(|r| RoundRecord {
+            round: r.round as u32,
+            kind: r.kind(),
+            closed_at: r.closed_at.map(rfc3339_from_unix_ms).unwrap_or_default(),
+            reason: r.close_reason.clone().unwrap_or_default(),
+            metrics: r.metrics(),
+            aggregate_sha256: r.aggregate_sha256.clone(),
+            aggregate_bytes: r.aggregate_bytes.map(|b| b as u64),
+        })
+        .collect();
+    let model = run.model()?;
+    Ok(RunDetail {
+        summary: summary(run, &m.participants, round_no)?,
+        parameter_count: model.parameter_count(),
+        model,
+        trim_fraction: run.trim_fraction,
+        min_participants: run.min_participants.map(|k| k as u32),
+        participants,
+        round: RoundStatus {
+            round: round_no,
+            state: state.into(),
+            kind: open.kind(),
+            opened_at: rfc3339_from_unix_ms(open.opened_at),
+            deadline_at: rfc3339_from_unix_ms(open.deadline_at),
+            uploads: uploads.len() as u32,
+            active_participants: active,
+            needed_at_deadline: needed,
+        },
+        history,
+    })
+}
+
+pub async fn activate(
+    mut req: Request,
+    env: &Env,
+    cfg: &Config,
+    run_id: i64,
+) -> EdgeResult<Response> {
+    let user = access::caller_any_token(&req, env, cfg).await?;
+    let body: ActivateRequest = read_json(&mut req, cfg.max_body_bytes).await?;
+    let client = audit::client_of(&req);
+    let member = set_activity(env, user, run_id, body.active, &client).await?;
+    let message = if body.active {
+        "Activated"
+    } else {
+        "Deactivated"
+    };
+    json_ok(&detail_of(env, &member).await?, message, 200)
+}
+
+/// Marks the caller active or not in the run, then lets the run's object re-check its round
+/// (a deactivation may leave everyone still active already uploaded).
+pub async fn set_activity(
+    env: &Env,
+    user: UserRow,
+    run_id: i64,
+    active: bool,
+    client: &str,
+) -> EdgeResult<Member> {
+    let member = access::load_member(env, user, run_id).await?;
+    let db = store::db(env)?;
+    store::runs::set_active(&db, run_id, &member.user.id, active).await?;
+    let event = if active {
+        "run_activated"
+    } else {
+        "run_deactivated"
+    };
+    audit::record(
+        env,
+        Some(&member.user.id),
+        event,
+        client,
+        Some(&format!("run {run_id}")),
+    )
+    .await?;
+    run_object::poke(env, run_id).await?;
+    access::load_member(env, member.user, run_id).await
+}
+
+/// `PATCH /api/runs/{id}`: only the creator changes a run.
+pub async fn update(
+    mut req: Request,
+    env: &Env,
+    cfg: &Config,
+    run_id: i64,
+) -> EdgeResult<Response> {
+    let user = access::caller_any_token(&req, env, cfg).await?;
+    let member = access::load_member(env, user, run_id).await?;
+    if !member.is_creator() {
+        return Err(meshfed_shared::ApiError::new(
+            meshfed_shared::ErrorCode::PermissionDenied,
+            "Only the run's creator can change it",
+        )
+        .into());
+    }
+    let body: UpdateRunRequest = read_json(&mut req, cfg.max_body_bytes).await?;
+    body.validate(member.participants.len())?;
+    store::runs::update_run(&store::db(env)?, run_id, &body).await?;
+    run_object::reload(env, run_id).await?;
+    let member = access::load_member(env, member.user, run_id).await?;
+    json_ok(&detail_of(env, &member).await?, "Run updated", 200)
+}
