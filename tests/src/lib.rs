@@ -3,6 +3,7 @@
 
 pub mod browser;
 pub mod identity;
+pub mod runs;
 pub mod server;
 
 use std::sync::Arc;

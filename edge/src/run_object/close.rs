@@ -101,7 +101,10 @@ impl RunCoordinator {
         live.uploads.clear();
         live.sums = live.sums.as_ref().map(|s| RunningSum::new(s.len()));
         live.metrics = MetricSums::default();
-        self.state.storage().set_alarm(next_deadline).await?;
+        self.state
+            .storage()
+            .set_alarm(super::at(next_deadline))
+            .await?;
         Ok(true)
     }
 }

@@ -104,7 +104,7 @@ impl RunCoordinator {
             let live = Live::load(&self.env, run_id).await?;
             self.state
                 .storage()
-                .set_alarm(live.deadline_ms.max(now_ms() + 100))
+                .set_alarm(super::at(live.deadline_ms.max(now_ms() + 100)))
                 .await?;
             *guard = Some(live);
         }

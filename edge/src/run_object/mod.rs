@@ -75,12 +75,23 @@ impl DurableObject for RunCoordinator {
             return Response::ok("no run");
         };
         let mut guard = self.live.lock().await;
-        if let Err(e) = self.check(&mut guard, run_id).await {
-            *guard = None;
-            worker::console_error!("run {run_id}: deadline check failed: {e}");
-            // Try again shortly rather than leave the round stuck.
-            let retry = crate::http::now_ms() + 5_000;
-            self.state.storage().set_alarm(retry).await?;
+        match self.check(&mut guard, run_id).await {
+            Ok(closed) => {
+                // An alarm that fired a little early (clock granularity) is armed again for
+                // the deadline; after it, a round short of uploads waits for the next one.
+                let deadline = guard.as_ref().map_or(0, |l| l.deadline_ms);
+                if !closed && crate::http::now_ms() < deadline {
+                    self.state.storage().set_alarm(at(deadline)).await?;
+                }
+                worker::console_log!("run {run_id}: deadline alarm, closed: {closed}");
+            }
+            Err(e) => {
+                *guard = None;
+                worker::console_error!("run {run_id}: deadline check failed: {e}");
+                // Try again shortly rather than leave the round stuck.
+                let retry = crate::http::now_ms() + 5_000;
+                self.state.storage().set_alarm(at(retry)).await?;
+            }
         }
         Response::ok("checked")
     }
@@ -140,6 +151,13 @@ impl RunCoordinator {
             &serde_json::json!({ "closed": closed }),
         )?)
     }
+}
+
+/// An alarm time as an absolute Unix time in ms (a bare `i64` would be an offset from now).
+pub(crate) fn at(unix_ms: i64) -> worker::ScheduledTime {
+    worker::ScheduledTime::new(js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(
+        unix_ms as f64,
+    )))
 }
 
 async fn call(env: &Env, name: &str, path: &str, init: &mut RequestInit) -> EdgeResult<Response> {

@@ -13,8 +13,11 @@ mod openapi;
 mod persistence;
 mod rate_limits;
 mod register;
+mod runs;
+mod runs_restart;
 mod seed_datapod;
 mod seed_immunetworks;
+mod seed_runs;
 mod short_timers;
 
 use std::sync::Arc;
@@ -70,6 +73,16 @@ const TESTS: &[(&str, TestFn)] = tests![
     backup::capability_reaches_only_its_own_prefix,
     short_timers::optional_mfa_expired_sessions_and_lockout_end,
     persistence::state_survives_a_restart,
+    runs::three_participants_through_three_rounds,
+    runs::concurrent_uploads_from_32_users_match_the_reference,
+    runs::a_replacement_upload_counts_once,
+    runs::a_deadline_closes_a_round_with_k_of_n,
+    runs::outsiders_get_403_missing_runs_404_and_only_the_creator_edits,
+    runs::bad_uploads_are_refused_and_nothing_counts,
+    runs::deactivating_the_last_missing_participant_closes_the_round,
+    runs::gradients_long_poll_until_the_round_is_complete,
+    runs_restart::a_round_carries_on_after_a_restart,
+    seed_runs::every_run_route_with_the_documents_examples,
     app::spa_fallback_serves_the_app_for_app_routes,
     app::login_page_renders_form_and_online_status,
     app::unknown_page_shows_not_found,

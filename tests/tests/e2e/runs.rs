@@ -1,0 +1,674 @@
+//! Federated runs against the real Worker: rounds through the per-run Durable Object, exact
+//! aggregates, replacement, k-of-n deadlines, gradients, and every refusal.
+
+use meshfed_e2e::runs::*;
+use meshfed_e2e::Ctx;
+use meshfed_shared::meshnet::ModelConfig;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+fn model5() -> ModelConfig {
+    ModelConfig::model5(3)
+}
+
+pub fn three_participants_through_three_rounds(ctx: &Ctx) {
+    ctx.block_on(async {
+        let users = participants(ctx, "rounds", 3).await;
+        let run = create_run(ctx, &users[0], &[&users[1], &users[2]], json!({})).await;
+        let m = model5();
+        let initial = download(
+            ctx,
+            &token(&users[1]),
+            &format!("/api/runs/{run}/model"),
+            &m,
+        )
+        .await;
+        assert_eq!(initial.len(), 5598);
+        assert!(
+            initial[..135].iter().all(|v| v.abs() <= 1.0 / 27f32.sqrt()),
+            "a seeded MeshNet init"
+        );
+        for round in 1..=3u32 {
+            let mut uploads = vec![];
+            for (i, u) in users.iter().enumerate() {
+                let v = values(round as u64 * 10 + i as u64, m.parameter_count());
+                let n = 5 + i as u64 * 10;
+                let (status, receipt) = put_tensors(
+                    ctx,
+                    &token(u),
+                    run,
+                    round,
+                    "weights",
+                    safetensors_of(&m, &v),
+                    n,
+                )
+                .await;
+                assert_eq!(status, 200, "{receipt}");
+                assert_eq!(
+                    receipt["data"]["closed"],
+                    i == 2,
+                    "closes with the last upload"
+                );
+                uploads.push((v, n as f64));
+            }
+            let expect = reference(&uploads);
+            let got = download(
+                ctx,
+                &token(&users[0]),
+                &format!("/api/runs/{run}/rounds/{}/model", round + 1),
+                &m,
+            )
+            .await;
+            assert_close(&got, &expect);
+            let current = download(
+                ctx,
+                &token(&users[2]),
+                &format!("/api/runs/{run}/model"),
+                &m,
+            )
+            .await;
+            assert_eq!(current, got, "the current model is the latest aggregate");
+        }
+        let detail = run_detail(ctx, &token(&users[1]), run).await;
+        assert_eq!(detail["round"]["round"], 4);
+        assert_eq!(detail["round"]["state"], "open");
+        let history = detail["history"].as_array().unwrap();
+        assert_eq!(history.len(), 3);
+        assert_eq!(history[0]["reason"], "all_uploaded");
+        assert_eq!(history[0]["metrics"]["uploads"], 3);
+        assert_eq!(history[0]["metrics"]["num_examples"], 5 + 15 + 25);
+        assert_eq!(history[0]["metrics"]["loss"], 0.5);
+        assert!(history[2]["aggregate_sha256"].as_str().unwrap().len() == 64);
+        // JSON by Accept is the same model.
+        let resp = ctx
+            .http
+            .get(ctx.url(&format!("/api/runs/{run}/rounds/2/model")))
+            .bearer_auth(token(&users[0]))
+            .header("accept", "application/json")
+            .send()
+            .await
+            .unwrap();
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["data"]["round"], 2);
+        let head = &body["data"]["tensors"]["model.9.bias"];
+        let safet = download(
+            ctx,
+            &token(&users[0]),
+            &format!("/api/runs/{run}/rounds/2/model"),
+            &m,
+        )
+        .await;
+        assert_eq!(head.as_array().unwrap().len(), 3);
+        assert_eq!(head[2].as_f64().unwrap() as f32, safet[5597]);
+        // Closed and future rounds are 409 with the current round.
+        let v = values(99, 5598);
+        for r in [3u32, 5] {
+            let (status, body) = put_tensors(
+                ctx,
+                &token(&users[0]),
+                run,
+                r,
+                "weights",
+                safetensors_of(&m, &v),
+                1,
+            )
+            .await;
+            assert_eq!(status, 409, "{body}");
+            assert_eq!(body["error"]["details"]["current_round"], 4);
+        }
+        // Listing shows the run with its round.
+        let (_, list) = send(ctx, Method::GET, "/api/runs", &token(&users[2]), None).await;
+        let mine = list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == run)
+            .cloned()
+            .unwrap();
+        assert_eq!(mine["current_round"], 4);
+        assert_eq!(mine["participants"], 3);
+        assert_eq!(mine["creator"], users[0].email);
+    });
+}
+
+pub fn concurrent_uploads_from_32_users_match_the_reference(ctx: &Ctx) {
+    ctx.block_on(async {
+        let users = participants(ctx, "many", 32).await;
+        let others: Vec<_> = users[1..].iter().collect();
+        let run = create_run(ctx, &users[0], &others, json!({})).await;
+        let m = model5();
+        let uploads: Vec<(Vec<f32>, f64)> = (0..32)
+            .map(|i| {
+                (
+                    values(1000 + i, m.parameter_count()),
+                    (1 + i * 7 % 13) as f64,
+                )
+            })
+            .collect();
+        let tokens: Vec<String> = users.iter().map(token).collect();
+        let puts = tokens.iter().zip(&uploads).map(|(t, (v, n))| {
+            put_tensors(ctx, t, run, 1, "weights", safetensors_of(&m, v), *n as u64)
+        });
+        let answers = futures_util::future::join_all(puts).await;
+        assert!(answers.iter().all(|(s, _)| *s == 200), "{answers:?}");
+        let closers = answers
+            .iter()
+            .filter(|(_, b)| b["data"]["closed"] == true)
+            .count();
+        assert_eq!(closers, 1, "exactly one upload closed the round");
+        let got = download(
+            ctx,
+            &token(&users[5]),
+            &format!("/api/runs/{run}/rounds/2/model"),
+            &m,
+        )
+        .await;
+        assert_close(&got, &reference(&uploads));
+        let detail = run_detail(ctx, &token(&users[0]), run).await;
+        assert_eq!(detail["history"][0]["metrics"]["uploads"], 32);
+    });
+}
+
+pub fn a_replacement_upload_counts_once(ctx: &Ctx) {
+    ctx.block_on(async {
+        let users = participants(ctx, "replace", 2).await;
+        let run = create_run(ctx, &users[0], &[&users[1]], json!({})).await;
+        let m = model5();
+        let (x, y, z) = (values(1, 5598), values(2, 5598), values(3, 5598));
+        let (s, first) = put_tensors(
+            ctx,
+            &token(&users[0]),
+            run,
+            1,
+            "weights",
+            safetensors_of(&m, &x),
+            4,
+        )
+        .await;
+        assert_eq!((s, &first["data"]["replaced"]), (200, &json!(false)));
+        let (s, second) = put_tensors(
+            ctx,
+            &token(&users[0]),
+            run,
+            1,
+            "weights",
+            safetensors_of(&m, &y),
+            6,
+        )
+        .await;
+        assert_eq!(
+            (s, &second["data"]["replaced"], &second["data"]["uploads"]),
+            (200, &json!(true), &json!(1))
+        );
+        let detail = run_detail(ctx, &token(&users[1]), run).await;
+        assert_eq!(detail["round"]["uploads"], 1);
+        let (s, _) = put_tensors(
+            ctx,
+            &token(&users[1]),
+            run,
+            1,
+            "weights",
+            safetensors_of(&m, &z),
+            2,
+        )
+        .await;
+        assert_eq!(s, 200);
+        let got = download(
+            ctx,
+            &token(&users[1]),
+            &format!("/api/runs/{run}/model"),
+            &m,
+        )
+        .await;
+        assert_close(&got, &reference(&[(y, 6.0), (z, 2.0)]));
+    });
+}
+
+pub fn a_deadline_closes_a_round_with_k_of_n(ctx: &Ctx) {
+    ctx.block_on(async {
+        let users = participants(ctx, "deadline", 3).await;
+        let run = create_run(
+            ctx,
+            &users[0],
+            &[&users[1], &users[2]],
+            json!({"round_timeout_secs": 4, "min_participants": 2, "aggregation": "mean"}),
+        )
+        .await;
+        let m = model5();
+        let (a, b) = (values(7, 5598), values(8, 5598));
+        put_tensors(
+            ctx,
+            &token(&users[0]),
+            run,
+            1,
+            "weights",
+            safetensors_of(&m, &a),
+            1,
+        )
+        .await;
+        let (_, r) = put_tensors(
+            ctx,
+            &token(&users[1]),
+            run,
+            1,
+            "weights",
+            safetensors_of(&m, &b),
+            1,
+        )
+        .await;
+        assert_eq!(
+            r["data"]["closed"], false,
+            "2 of 3 before the deadline: still open"
+        );
+        // No further request is needed: the alarm closes it.
+        let mut detail = Value::Null;
+        for _ in 0..60 {
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            detail = run_detail(ctx, &token(&users[2]), run).await;
+            if detail["round"]["round"] == 2 {
+                break;
+            }
+        }
+        assert_eq!(detail["round"]["round"], 2, "{detail}");
+        assert_eq!(detail["history"][0]["reason"], "deadline");
+        let got = download(
+            ctx,
+            &token(&users[2]),
+            &format!("/api/runs/{run}/model"),
+            &m,
+        )
+        .await;
+        assert_close(&got, &reference(&[(a, 1.0), (b, 1.0)]));
+        // Round 2 with one upload of the two needed: after its deadline it waits.
+        put_tensors(
+            ctx,
+            &token(&users[2]),
+            run,
+            2,
+            "weights",
+            safetensors_of(&m, &values(9, 5598)),
+            1,
+        )
+        .await;
+        tokio::time::sleep(std::time::Duration::from_millis(5000)).await;
+        let detail = run_detail(ctx, &token(&users[0]), run).await;
+        assert_eq!(
+            (
+                detail["round"]["round"].clone(),
+                detail["round"]["state"].clone()
+            ),
+            (json!(2), json!("waiting"))
+        );
+        assert_eq!(detail["round"]["needed_at_deadline"], 2);
+        // The second upload after the deadline closes it at once.
+        let (_, r) = put_tensors(
+            ctx,
+            &token(&users[1]),
+            run,
+            2,
+            "weights",
+            safetensors_of(&m, &values(10, 5598)),
+            1,
+        )
+        .await;
+        assert_eq!(r["data"]["closed"], true, "{r}");
+    });
+}
+
+pub fn outsiders_get_403_missing_runs_404_and_only_the_creator_edits(ctx: &Ctx) {
+    ctx.block_on(async {
+        let users = participants(ctx, "outsider", 3).await;
+        let run = create_run(ctx, &users[0], &[&users[1]], json!({})).await;
+        let outsider = token(&users[2]);
+        let m = model5();
+        for (method, path) in [
+            (Method::GET, format!("/api/runs/{run}")),
+            (Method::GET, format!("/api/runs/{run}/model")),
+            (
+                Method::GET,
+                format!("/api/runs/{run}/rounds/1/gradients/avg"),
+            ),
+        ] {
+            let (status, body) = send(ctx, method, &path, &outsider, None).await;
+            assert_eq!(
+                (status, body["error"]["code"].clone()),
+                (403, json!("PERMISSION_DENIED")),
+                "{path}"
+            );
+        }
+        let (status, _) = put_tensors(
+            ctx,
+            &outsider,
+            run,
+            1,
+            "weights",
+            safetensors_of(&m, &values(1, 5598)),
+            1,
+        )
+        .await;
+        assert_eq!(status, 403);
+        let (status, _) = send(
+            ctx,
+            Method::POST,
+            &format!("/api/runs/{run}/activate"),
+            &outsider,
+            Some(json!({"active": true})),
+        )
+        .await;
+        assert_eq!(status, 403);
+        let (status, body) = send(ctx, Method::GET, "/api/runs/999999", &outsider, None).await;
+        assert_eq!(
+            (status, body["error"]["code"].clone()),
+            (404, json!("NOT_FOUND"))
+        );
+        let (status, _) = send(
+            ctx,
+            Method::GET,
+            &format!("/api/runs/{run}"),
+            "not-a-token",
+            None,
+        )
+        .await;
+        assert_eq!(status, 401);
+        let (status, _) = send(
+            ctx,
+            Method::PATCH,
+            &format!("/api/runs/{run}"),
+            &token(&users[1]),
+            Some(json!({"name": "mine now"})),
+        )
+        .await;
+        assert_eq!(status, 403, "a participant who is not the creator");
+        let (status, body) = send(
+            ctx,
+            Method::PATCH,
+            &format!("/api/runs/{run}"),
+            &token(&users[0]),
+            Some(json!({"name": "renamed", "min_participants": 1})),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            (
+                body["data"]["name"].clone(),
+                body["data"]["min_participants"].clone()
+            ),
+            (json!("renamed"), json!(1))
+        );
+        // Participants must be confirmed users.
+        let (status, body) = send(
+            ctx,
+            Method::POST,
+            "/api/runs",
+            &outsider,
+            Some(json!({"name": "x", "participants": ["nobody@nowhere.example.org"]})),
+        )
+        .await;
+        assert_eq!(status, 400);
+        assert_eq!(
+            body["error"]["details"]["unknown"],
+            json!(["nobody@nowhere.example.org"])
+        );
+        // Users directory lists confirmed users for invitations.
+        let (status, body) = send(ctx, Method::GET, "/api/users", &outsider, None).await;
+        assert_eq!(status, 200);
+        assert!(body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["email"] == users[0].email));
+    });
+}
+
+pub fn bad_uploads_are_refused_and_nothing_counts(ctx: &Ctx) {
+    ctx.block_on(async {
+        let users = participants(ctx, "badup", 2).await;
+        let run = create_run(ctx, &users[0], &[&users[1]], json!({})).await;
+        let t = token(&users[0]);
+        let m = model5();
+        // A tensor of the wrong shape: 422 naming it.
+        let mut named = m.unflatten(&values(1, 5598));
+        named[3].1 = meshfed_shared::tensor::Tensor::new(vec![4], vec![0.0; 4]);
+        let bytes = meshfed_shared::tensor::safetensors::write(
+            &named,
+            meshfed_shared::tensor::DType::F32,
+            &Default::default(),
+        );
+        let (status, body) = put_tensors(ctx, &t, run, 1, "weights", bytes, 1).await;
+        assert_eq!(
+            (status, body["error"]["details"]["tensor"].clone()),
+            (422, json!("model.1.0.bias")),
+            "{body}"
+        );
+        // NaN: 422.
+        let mut v = values(2, 5598);
+        v[100] = f32::NAN;
+        let (status, body) =
+            put_tensors(ctx, &t, run, 1, "weights", safetensors_of(&m, &v), 1).await;
+        assert_eq!(status, 422, "{body}");
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("non-finite"));
+        // Ragged JSON: 422 naming the tensor; malformed JSON: 400.
+        let resp = ctx
+            .http
+            .put(ctx.url(&format!("/api/runs/{run}/rounds/1/weights")))
+            .bearer_auth(&t)
+            .json(&json!({"weights": {"model.0.0.weight": [[1, 2], [3]]}, "num_examples": 1}))
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(
+            (status, body["error"]["details"]["tensor"].clone()),
+            (422, json!("model.0.0.weight")),
+            "{body}"
+        );
+        let resp = ctx
+            .http
+            .put(ctx.url(&format!("/api/runs/{run}/rounds/1/weights")))
+            .bearer_auth(&t)
+            .header("content-type", "application/json")
+            .body("{\"weights\": ")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 400);
+        // Too large for the model: 413 before reading.
+        let (status, body) =
+            put_tensors(ctx, &t, run, 1, "weights", vec![0u8; 600 * 1024], 1).await;
+        assert_eq!(
+            (status, body["error"]["code"].clone()),
+            (413, json!("PAYLOAD_TOO_LARGE"))
+        );
+        // FedAvg needs num_examples.
+        let resp = ctx
+            .http
+            .put(ctx.url(&format!("/api/runs/{run}/rounds/1/weights")))
+            .bearer_auth(&t)
+            .body(safetensors_of(&m, &values(3, 5598)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 400);
+        // Inactive participants cannot upload; activation brings them back.
+        let (status, _) = send(
+            ctx,
+            Method::POST,
+            &format!("/api/runs/{run}/activate"),
+            &t,
+            Some(json!({"active": false})),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let (status, _) = put_tensors(
+            ctx,
+            &t,
+            run,
+            1,
+            "weights",
+            safetensors_of(&m, &values(4, 5598)),
+            1,
+        )
+        .await;
+        assert_eq!(status, 409);
+        let (status, body) = send(
+            ctx,
+            Method::POST,
+            &format!("/api/runs/{run}/activate"),
+            &t,
+            Some(json!({"active": true})),
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            body["data"]["round"]["uploads"], 0,
+            "nothing refused was counted"
+        );
+        assert_eq!(body["data"]["participants"][0]["active"], true);
+    });
+}
+
+pub fn deactivating_the_last_missing_participant_closes_the_round(ctx: &Ctx) {
+    ctx.block_on(async {
+        let users = participants(ctx, "deact", 2).await;
+        let run = create_run(
+            ctx,
+            &users[0],
+            &[&users[1]],
+            json!({"aggregation": "median"}),
+        )
+        .await;
+        let m = model5();
+        let (s, _) = put_tensors(
+            ctx,
+            &token(&users[0]),
+            run,
+            1,
+            "weights",
+            safetensors_of(&m, &values(5, 5598)),
+            1,
+        )
+        .await;
+        assert_eq!(s, 200);
+        let (s, body) = send(
+            ctx,
+            Method::POST,
+            &format!("/api/runs/{run}/activate"),
+            &token(&users[1]),
+            Some(json!({"active": false})),
+        )
+        .await;
+        assert_eq!(s, 200);
+        assert_eq!(
+            body["data"]["round"]["round"], 2,
+            "everyone still active had uploaded"
+        );
+        let got = download(
+            ctx,
+            &token(&users[1]),
+            &format!("/api/runs/{run}/model"),
+            &m,
+        )
+        .await;
+        assert_eq!(
+            got,
+            values(5, 5598),
+            "the median of one upload is that upload"
+        );
+    });
+}
+
+pub fn gradients_long_poll_until_the_round_is_complete(ctx: &Ctx) {
+    ctx.block_on(async {
+        let users = participants(ctx, "grad", 2).await;
+        let run = create_run(ctx, &users[0], &[&users[1]], json!({"aggregation": "mean"})).await;
+        let m = model5();
+        let (g0, g1) = (values(21, 5598), values(22, 5598));
+        let (s, _) = put_tensors(
+            ctx,
+            &token(&users[0]),
+            run,
+            1,
+            "gradients",
+            safetensors_of(&m, &g0),
+            1,
+        )
+        .await;
+        assert_eq!(s, 200);
+        let (t0, avg_path) = (
+            token(&users[0]),
+            format!("/api/runs/{run}/rounds/1/gradients/avg"),
+        );
+        let waiting = download(ctx, &t0, &avg_path, &m);
+        let late = async {
+            tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+            put_tensors(
+                ctx,
+                &token(&users[1]),
+                run,
+                1,
+                "gradients",
+                safetensors_of(&m, &g1),
+                1,
+            )
+            .await
+        };
+        let (avg, (s, _)) = tokio::join!(waiting, late);
+        assert_eq!(s, 200);
+        assert_close(&avg, &reference(&[(g0.clone(), 1.0), (g1, 1.0)]));
+        // A gradients round keeps the global model; weights go to the next round, not this one.
+        let initial = download(
+            ctx,
+            &token(&users[0]),
+            &format!("/api/runs/{run}/rounds/1/model"),
+            &m,
+        )
+        .await;
+        let current = download(
+            ctx,
+            &token(&users[0]),
+            &format!("/api/runs/{run}/model"),
+            &m,
+        )
+        .await;
+        assert_eq!(initial, current);
+        let (s, body) = put_tensors(
+            ctx,
+            &token(&users[0]),
+            run,
+            2,
+            "gradients",
+            safetensors_of(&m, &g0),
+            1,
+        )
+        .await;
+        assert_eq!(s, 200, "{body}");
+        let (s, body) = put_tensors(
+            ctx,
+            &token(&users[1]),
+            run,
+            2,
+            "weights",
+            safetensors_of(&m, &g0),
+            1,
+        )
+        .await;
+        assert_eq!(s, 409, "round 2 collects gradients: {body}");
+        // Waiting with too few uploads answers 409 "waiting" after wait_secs.
+        let (s, body) = send(
+            ctx,
+            Method::GET,
+            &format!("/api/runs/{run}/rounds/2/gradients/avg?wait_secs=1"),
+            &token(&users[0]),
+            None,
+        )
+        .await;
+        assert_eq!(
+            (s, body["error"]["details"]["state"].clone()),
+            (409, json!("waiting"))
+        );
+    });
+}
