@@ -55,35 +55,62 @@ fn numpy(python: &str, uploads: &[Vec<f32>], weights: &[f64], repeats: usize) ->
     let path = std::env::temp_dir().join(format!("meshfed-bench-{}.f32", std::process::id()));
     let mut bytes = Vec::with_capacity(uploads.len() * uploads[0].len() * 4);
     for u in uploads {
-        u.iter().for_each(|v| bytes.extend_from_slice(&v.to_le_bytes()));
+        u.iter()
+            .for_each(|v| bytes.extend_from_slice(&v.to_le_bytes()));
     }
     std::fs::write(&path, &bytes).ok()?;
     drop(bytes);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/bench/fedavg_numpy.py");
     let w: Vec<String> = weights.iter().map(|w| w.to_string()).collect();
     let out = std::process::Command::new(python)
-        .args([script, path.to_str()?, &uploads.len().to_string(), &uploads[0].len().to_string()])
+        .args([
+            script,
+            path.to_str()?,
+            &uploads.len().to_string(),
+            &uploads[0].len().to_string(),
+        ])
         .args([repeats.to_string(), w.join(",")])
         .output()
         .ok();
     let _ = std::fs::remove_file(&path);
     let out = out?;
     if !out.status.success() {
-        eprintln!("numpy run failed: {}", String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or(""));
+        eprintln!(
+            "numpy run failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+        );
         return None;
     }
-    String::from_utf8_lossy(&out.stdout).split_whitespace().next()?.parse().ok()
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 fn main() {
     let python = std::env::args().nth(1).unwrap_or_else(|| "python3".into());
-    println!("# 1. FedAvg over N uploads of P f32 (GB/s of input, best of R; ratio = ours / numpy)");
-    println!("{:>4} {:>10} {:>10} {:>10} {:>10} {:>8} {:>10}", "N", "P", "ours", "numpy", "plain sum", "ratio", "ours/limit");
+    println!(
+        "# 1. FedAvg over N uploads of P f32 (GB/s of input, best of R; ratio = ours / numpy)"
+    );
+    println!(
+        "{:>4} {:>10} {:>10} {:>10} {:>10} {:>8} {:>10}",
+        "N", "P", "ours", "numpy", "plain sum", "ratio", "ours/limit"
+    );
     for &p in &[5_598usize, 1_000_000, 10_000_000] {
         for &n in &[2usize, 8, 32] {
             let uploads: Vec<Vec<f32>> = (0..n).map(|i| data(i as u64 + 1, p)).collect();
             let weights: Vec<f64> = (0..n).map(|i| (1 + i * 7 % 13) as f64).collect();
-            let repeats = if p * n > 50_000_000 { 3 } else if p > 10_000 { 5 } else { 200 };
+            let repeats = if p * n > 50_000_000 {
+                3
+            } else if p > 10_000 {
+                5
+            } else {
+                200
+            };
             let gb = (n * p * 4) as f64 / 1e9;
             let ours = best(repeats, || {
                 let mut sum = RunningSum::new(p);
@@ -111,15 +138,36 @@ fn main() {
     let named = m.unflatten(&values);
     let st = safetensors::write(&named, DType::F32, &Default::default());
     let st16 = safetensors::write(&named, DType::F16, &Default::default());
-    let json = format!("{{\"weights\": {}, \"num_examples\": 1}}", nested_json::write_object(&named));
-    let fields = MetricFields { num_examples: Some("1".into()), ..Default::default() };
+    let json = format!(
+        "{{\"weights\": {}, \"num_examples\": 1}}",
+        nested_json::write_object(&named)
+    );
+    let fields = MetricFields {
+        num_examples: Some("1".into()),
+        ..Default::default()
+    };
     let t_json = best(300, || decode_json(json.as_bytes(), &m).unwrap());
     let t_st = best(300, || decode_safetensors(&st, &m, &fields).unwrap());
     let t_st16 = best(300, || decode_safetensors(&st16, &m, &fields).unwrap());
     println!("{:<16} {:>10} {:>12}", "format", "bytes", "decode µs");
-    println!("{:<16} {:>10} {:>12.1}", "JSON (seeds)", json.len(), t_json * 1e6);
-    println!("{:<16} {:>10} {:>12.1}", "safetensors F32", st.len(), t_st * 1e6);
-    println!("{:<16} {:>10} {:>12.1}", "safetensors F16", st16.len(), t_st16 * 1e6);
+    println!(
+        "{:<16} {:>10} {:>12.1}",
+        "JSON (seeds)",
+        json.len(),
+        t_json * 1e6
+    );
+    println!(
+        "{:<16} {:>10} {:>12.1}",
+        "safetensors F32",
+        st.len(),
+        t_st * 1e6
+    );
+    println!(
+        "{:<16} {:>10} {:>12.1}",
+        "safetensors F16",
+        st16.len(),
+        t_st16 * 1e6
+    );
     println!(
         "JSON is {:.1}x the bytes and {:.1}x the decode time of safetensors F32",
         json.len() as f64 / st.len() as f64,

@@ -29,7 +29,10 @@ fn main() {
     let rt = Arc::new(tokio::runtime::Runtime::new().unwrap());
     let ctx = Ctx {
         base: srv.base_url(),
-        http: reqwest::Client::builder().timeout(Duration::from_secs(300)).build().unwrap(),
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(300))
+            .build()
+            .unwrap(),
         rt: rt.clone(),
         webdriver: String::new(),
     };
@@ -37,12 +40,26 @@ fn main() {
         let users = participants(&ctx, "bench", USERS).await;
         let tokens: Vec<String> = users.iter().map(token).collect();
         let others: Vec<_> = users[1..].iter().collect();
-        let wide = ModelConfig { channels: 68, ..ModelConfig::model5(3) };
-        println!("{USERS} participants, {ROUNDS} rounds each, concurrent uploads of safetensors F32");
-        println!("{:<22} {:>10} {:>10} {:>9} {:>9} {:>9} {:>14}", "model", "params", "bytes", "uploads/s", "p50 ms", "p99 ms", "close→model ms");
-        for (name, model) in [("model5", ModelConfig::model5(3)), ("1M (68 channels)", wide.clone()), ("model5", ModelConfig::model5(3))] {
+        let wide = ModelConfig {
+            channels: 68,
+            ..ModelConfig::model5(3)
+        };
+        println!(
+            "{USERS} participants, {ROUNDS} rounds each, concurrent uploads of safetensors F32"
+        );
+        println!(
+            "{:<22} {:>10} {:>10} {:>9} {:>9} {:>9} {:>14}",
+            "model", "params", "bytes", "uploads/s", "p50 ms", "p99 ms", "close→model ms"
+        );
+        for (name, model) in [
+            ("model5", ModelConfig::model5(3)),
+            ("1M (68 channels)", wide.clone()),
+            ("model5", ModelConfig::model5(3)),
+        ] {
             let run = create_run(&ctx, &users[0], &others, json!({"model": model})).await;
-            let bodies: Vec<Vec<u8>> = (0..USERS).map(|i| safetensors_of(&model, &values(i as u64, model.parameter_count()))).collect();
+            let bodies: Vec<Vec<u8>> = (0..USERS)
+                .map(|i| safetensors_of(&model, &values(i as u64, model.parameter_count())))
+                .collect();
             let mut latencies = vec![];
             let mut closing = vec![];
             let mut busy = 0.0;
@@ -52,14 +69,29 @@ fn main() {
                     let ctx = &ctx;
                     async move {
                         let sent = Instant::now();
-                        let (status, body) = put_tensors(ctx, t, run, round, "weights", b.clone(), 10).await;
+                        let (status, body) =
+                            put_tensors(ctx, t, run, round, "weights", b.clone(), 10).await;
                         assert_eq!(status, 200, "{body}");
-                        (sent, sent.elapsed().as_secs_f64(), body["data"]["closed"] == true)
+                        (
+                            sent,
+                            sent.elapsed().as_secs_f64(),
+                            body["data"]["closed"] == true,
+                        )
                     }
                 });
                 let answers = futures_util::future::join_all(puts).await;
-                let (sent, _, _) = answers.iter().find(|a| a.2).copied().expect("one upload closed the round");
-                let resp = ctx.http.get(ctx.url(&format!("/api/runs/{run}/model"))).bearer_auth(&tokens[0]).send().await.unwrap();
+                let (sent, _, _) = answers
+                    .iter()
+                    .find(|a| a.2)
+                    .copied()
+                    .expect("one upload closed the round");
+                let resp = ctx
+                    .http
+                    .get(ctx.url(&format!("/api/runs/{run}/model")))
+                    .bearer_auth(&tokens[0])
+                    .send()
+                    .await
+                    .unwrap();
                 assert_eq!(resp.headers()["x-meshfed-round"], (round + 1).to_string());
                 resp.bytes().await.unwrap();
                 closing.push(sent.elapsed().as_secs_f64() * 1000.0);
