@@ -2,6 +2,7 @@
 //! shapes of its parameters (PyTorch state_dict naming), checking a set of tensors against
 //! them, and a seeded initial model.
 
+pub mod brainchop;
 mod init;
 mod spec;
 
