@@ -173,15 +173,6 @@ async fn audit_log(req: Request, env: &Env, cfg: &Config) -> EdgeResult<Response
 /// `GET /api/users`: confirmed, active users' usernames and emails.
 pub async fn directory(req: Request, env: &Env, cfg: &Config) -> EdgeResult<Response> {
     authorized(&req, env, cfg, READ_USERS).await?;
-    #[derive(Serialize, Deserialize)]
-    struct Entry {
-        username: String,
-        email: String,
-    }
-    let entries: Vec<Entry> = store::db(env)?
-        .prepare("SELECT username, email FROM users WHERE confirmed = 1 AND disabled = 0 ORDER BY username")
-        .all()
-        .await?
-        .results()?;
+    let entries = users::directory(&store::db(env)?).await?;
     json_ok(&entries, "Users", 200)
 }

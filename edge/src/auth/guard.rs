@@ -73,6 +73,20 @@ pub async fn verify(
     Ok(AuthUser { claims, user })
 }
 
+/// The caller of `req` by access token, or by ID token as seeds 000/001 send it.
+pub async fn require_access_or_id(
+    req: &Request,
+    env: &Env,
+    keys: &ServerKeys,
+) -> EdgeResult<AuthUser> {
+    let token = bearer(req)
+        .ok_or_else(|| ApiError::new(ErrorCode::TokenInvalid, "Missing access token"))?;
+    match verify(env, keys, &token, "access").await {
+        Ok(caller) => Ok(caller),
+        Err(first) => verify(env, keys, &token, "id").await.map_err(|_| first),
+    }
+}
+
 /// The caller of `req` by their access token; 401 without one.
 pub async fn require(req: &Request, env: &Env, keys: &ServerKeys) -> EdgeResult<AuthUser> {
     let token = bearer(req)

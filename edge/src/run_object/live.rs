@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use meshfed_shared::aggregate::metrics::MetricSums;
 use meshfed_shared::aggregate::{Method, RunningSum};
-use meshfed_shared::api::runs::{UploadKind, UploadReceipt};
+use meshfed_shared::api::runs::{round_conflict, UploadKind, UploadReceipt};
 use meshfed_shared::api::upload::TensorForm;
 use meshfed_shared::meshnet::ModelConfig;
 use meshfed_shared::tensor::safetensors;
@@ -85,15 +85,6 @@ impl Live {
     }
 }
 
-fn conflict(message: String, live: &Live) -> EdgeError {
-    ApiError::new(ErrorCode::Conflict, message)
-        .with_details(serde_json::json!({
-            "current_round": live.round,
-            "kind": live.kind,
-        }))
-        .into()
-}
-
 impl RunCoordinator {
     pub(super) async fn ensure<'a>(
         &self,
@@ -122,29 +113,18 @@ impl RunCoordinator {
     ) -> EdgeResult<UploadReceipt> {
         let live = self.ensure(guard, run_id).await?;
         if meta.round != live.round {
-            let when = if meta.round < live.round {
-                "is closed"
-            } else {
-                "has not opened"
-            };
-            return Err(conflict(
-                format!(
-                    "Round {} {when}; the current round is {}",
-                    meta.round, live.round
-                ),
-                live,
-            ));
+            return Err(round_conflict(meta.round, live.round).into());
         }
-        if live.kind.is_some_and(|k| k != meta.kind) {
-            return Err(conflict(
-                format!(
-                    "Round {} collects {}, not {}",
-                    live.round,
-                    live.kind.map(UploadKind::as_str).unwrap_or_default(),
-                    meta.kind.as_str()
-                ),
-                live,
-            ));
+        if let Some(kind) = live.kind.filter(|&k| k != meta.kind) {
+            let message = format!(
+                "Round {} collects {}, not {}",
+                live.round,
+                kind.as_str(),
+                meta.kind.as_str()
+            );
+            return Err(ApiError::new(ErrorCode::Conflict, message)
+                .with_details(serde_json::json!({"current_round": live.round, "kind": kind}))
+                .into());
         }
         let file = safetensors::read(body).map_err(|e| EdgeError::Internal(e.to_string()))?;
         let values = live

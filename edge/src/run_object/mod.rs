@@ -18,6 +18,8 @@ use worker::{
 
 use crate::error::{error_response, EdgeError, EdgeResult};
 pub use live::CommitMeta;
+use meshfed_shared::api::runs::UploadReceipt;
+use meshfed_shared::RawEnvelope;
 
 pub const BINDING: &str = "RUNS";
 const COUNTER_KEY: &str = "counter";
@@ -175,13 +177,14 @@ fn headers(run_id: i64) -> EdgeResult<Headers> {
     Ok(h)
 }
 
-/// Hands an upload already stored in R2 to the run's object; the answer is the API response.
+/// Hands an upload already stored in R2 to the run's object, which counts it (the receipt)
+/// or refuses it (its error, as the object answered it).
 pub async fn commit(
     env: &Env,
     run_id: i64,
     meta: &CommitMeta,
     body: Vec<u8>,
-) -> EdgeResult<Response> {
+) -> EdgeResult<UploadReceipt> {
     let h = headers(run_id)?;
     h.set("x-upload", &serde_json::to_string(meta)?)?;
     let array = js_sys::Uint8Array::from(body.as_slice());
@@ -189,7 +192,9 @@ pub async fn commit(
     init.with_method(Method::Post)
         .with_headers(h)
         .with_body(Some(array.into()));
-    call(env, &run_id.to_string(), "/commit", &mut init).await
+    let mut resp = call(env, &run_id.to_string(), "/commit", &mut init).await?;
+    let envelope: RawEnvelope<UploadReceipt> = resp.json().await?;
+    Ok(envelope.into_result()?)
 }
 
 /// Asks the run's object to re-check its open round (and arm its alarm). True if it closed.

@@ -17,15 +17,7 @@ pub fn parse_id(s: &str, what: &str) -> EdgeResult<i64> {
 /// The caller by access token, or by ID token as the seeds send it.
 pub async fn caller_any_token(req: &Request, env: &Env, cfg: &Config) -> EdgeResult<UserRow> {
     let keys = keys::load(env, cfg).await?;
-    let token = guard::bearer(req)
-        .ok_or_else(|| ApiError::new(ErrorCode::TokenInvalid, "Missing access token"))?;
-    match guard::verify(env, &keys, &token, "access").await {
-        Ok(caller) => Ok(caller.user),
-        Err(first) => match guard::verify(env, &keys, &token, "id").await {
-            Ok(caller) => Ok(caller.user),
-            Err(_) => Err(first),
-        },
-    }
+    Ok(guard::require_access_or_id(req, env, &keys).await?.user)
 }
 
 /// A run as one of its participants sees it.

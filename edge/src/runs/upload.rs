@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use meshfed_shared::aggregate::Method;
-use meshfed_shared::api::runs::UploadKind;
+use meshfed_shared::api::runs::{round_conflict, UploadKind, UploadReceipt};
 use meshfed_shared::api::upload::{decode_json, decode_safetensors, DecodedUpload, MetricFields};
 use meshfed_shared::meshnet::ModelConfig;
 use meshfed_shared::{ApiError, ErrorCode};
@@ -16,7 +16,7 @@ use super::access::{self, Member};
 use crate::blobs;
 use crate::config::Config;
 use crate::error::{EdgeError, EdgeResult};
-use crate::http::read_body;
+use crate::http::{json_ok, read_body};
 use crate::run_object::{self, CommitMeta};
 use crate::store;
 
@@ -57,23 +57,18 @@ pub async fn put(
         };
         decode_safetensors(&body, &model, &fields).map_err(ApiError::from)?
     };
-    accept(env, &member, round, kind, decoded).await
+    let receipt = accept(env, &member, round, kind, decoded).await?;
+    json_ok(&receipt, "Upload accepted", 200)
 }
 
-fn conflict(message: String, current: u32) -> EdgeError {
-    ApiError::new(ErrorCode::Conflict, message)
-        .with_details(serde_json::json!({ "current_round": current }))
-        .into()
-}
-
-/// Stores a decoded upload and has the run's object count it; the answer is the receipt.
+/// Stores a decoded upload and has the run's object count it.
 pub async fn accept(
     env: &Env,
     member: &Member,
     round: u32,
     kind: UploadKind,
     decoded: DecodedUpload,
-) -> EdgeResult<Response> {
+) -> EdgeResult<UploadReceipt> {
     let run_id = member.run.id;
     if member.me().is_some_and(|p| p.active == 0) {
         return Err(ApiError::new(
@@ -103,15 +98,7 @@ pub async fn accept(
         .await?
         .map_or(0, |r| r.round as u32);
     if round != current {
-        let when = if round < current {
-            "is closed"
-        } else {
-            "has not opened"
-        };
-        return Err(conflict(
-            format!("Round {round} {when}; the current round is {current}"),
-            current,
-        ));
+        return Err(round_conflict(round, current).into());
     }
     let model = member.run.model()?;
     let metrics = decoded.metrics();
@@ -136,10 +123,10 @@ pub async fn accept(
         dice: metrics.dice,
         form: decoded.form,
     };
-    let resp = run_object::commit(env, run_id, &meta, encoded.bytes).await?;
-    if resp.status_code() == 409 {
-        // The round closed meanwhile: this blob counts nowhere (its key names this round).
+    let receipt = run_object::commit(env, run_id, &meta, encoded.bytes).await;
+    if matches!(&receipt, Err(EdgeError::Api(e)) if e.code == ErrorCode::Conflict) {
+        // The round closed meanwhile: this blob counts nowhere (its key is this attempt's).
         let _ = blobs::delete(env, &key).await;
     }
-    Ok(resp)
+    receipt
 }

@@ -109,16 +109,11 @@ fn run_id(body: &Value) -> EdgeResult<i64> {
 }
 
 async fn user_runs(env: &Env) -> EdgeResult<Response> {
-    #[derive(Deserialize)]
-    struct Row {
-        email: String,
-    }
-    let rows: Vec<Row> = store::db(env)?
-        .prepare("SELECT email FROM users WHERE confirmed = 1 AND disabled = 0 ORDER BY email")
-        .all()
-        .await?
-        .results()?;
-    wrapped(json!(rows.into_iter().map(|r| r.email).collect::<Vec<_>>()))
+    let users = store::users::directory(&store::db(env)?).await?;
+    wrapped(json!(users
+        .into_iter()
+        .map(|u| u.email)
+        .collect::<Vec<_>>()))
 }
 
 #[derive(Deserialize)]
@@ -229,19 +224,13 @@ async fn upload(
     let round = store::runs::open_round(&db, member.run.id)
         .await?
         .map_or(0, |r| r.round as u32);
-    let mut resp = runs::accept(env, member, round, kind, decoded).await?;
-    if resp.status_code() != 200 {
-        let v: Value = resp.json().await?;
-        let code = serde_json::from_value(v["error"]["code"].clone())
-            .unwrap_or(meshfed_shared::ErrorCode::InternalError);
-        return Err(
-            ApiError::new(code, v["error"]["message"].as_str().unwrap_or("refused")).into(),
-        );
-    }
-    let v: Value = resp.json().await?;
-    wrapped(
-        json!({"message": format!("{} uploaded", kind.as_str()), "runid": member.run.id, "round": v["data"]["round"], "closed": v["data"]["closed"]}),
-    )
+    let receipt = runs::accept(env, member, round, kind, decoded).await?;
+    wrapped(json!({
+        "message": format!("{} uploaded", kind.as_str()),
+        "runid": member.run.id,
+        "round": receipt.round,
+        "closed": receipt.closed,
+    }))
 }
 
 async fn weights_avg(env: &Env, member: &Member) -> EdgeResult<Response> {

@@ -72,6 +72,24 @@ pub async fn all(db: &D1Database) -> EdgeResult<Vec<UserRow>> {
     Ok(db.prepare(sql).all().await?.results()?)
 }
 
+/// Confirmed, enabled users' usernames and emails (who can be invited to a run).
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
+pub struct DirectoryEntry {
+    pub username: String,
+    pub email: String,
+}
+
+pub async fn directory(db: &D1Database) -> EdgeResult<Vec<DirectoryEntry>> {
+    Ok(db
+        .prepare(
+            "SELECT username, email FROM users WHERE confirmed = 1 AND disabled = 0 \
+             ORDER BY username",
+        )
+        .all()
+        .await?
+        .results()?)
+}
+
 pub async fn find_by_id(db: &D1Database, id: &str) -> EdgeResult<Option<UserRow>> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE id = ?1");
     Ok(db.prepare(sql).bind(&[id.into()])?.first(None).await?)

@@ -209,6 +209,20 @@ impl UpdateRunRequest {
     }
 }
 
+/// 409 for an upload to round `requested` while round `current` is open.
+pub fn round_conflict(requested: u32, current: u32) -> ApiError {
+    let when = if requested < current {
+        "is closed"
+    } else {
+        "has not opened"
+    };
+    ApiError::new(
+        crate::ErrorCode::Conflict,
+        format!("Round {requested} {when}; the current round is {current}"),
+    )
+    .with_details(serde_json::json!({ "current_round": current }))
+}
+
 /// `POST /api/runs/{id}/activate`.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

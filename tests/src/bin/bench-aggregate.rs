@@ -11,22 +11,11 @@
 use std::hint::black_box;
 use std::time::Instant;
 
+use meshfed_e2e::runs::values;
 use meshfed_shared::aggregate::RunningSum;
 use meshfed_shared::api::upload::{decode_json, decode_safetensors, MetricFields};
 use meshfed_shared::meshnet::ModelConfig;
 use meshfed_shared::tensor::{nested_json, safetensors, DType};
-
-fn data(seed: u64, n: usize) -> Vec<f32> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-        })
-        .collect()
-}
 
 /// Best of `repeats` wall-clock seconds.
 fn best<T>(repeats: usize, mut f: impl FnMut() -> T) -> f64 {
@@ -102,7 +91,7 @@ fn main() {
     );
     for &p in &[5_598usize, 1_000_000, 10_000_000] {
         for &n in &[2usize, 8, 32] {
-            let uploads: Vec<Vec<f32>> = (0..n).map(|i| data(i as u64 + 1, p)).collect();
+            let uploads: Vec<Vec<f32>> = (0..n).map(|i| values(i as u64 + 1, p)).collect();
             let weights: Vec<f64> = (0..n).map(|i| (1 + i * 7 % 13) as f64).collect();
             let repeats = if p * n > 50_000_000 {
                 3
@@ -134,7 +123,7 @@ fn main() {
 
     println!("\n# 3. One model5 upload (5,598 parameters): the seeds' JSON against safetensors");
     let m = ModelConfig::model5(3);
-    let values = data(7, m.parameter_count());
+    let values = values(7, m.parameter_count());
     let named = m.unflatten(&values);
     let st = safetensors::write(&named, DType::F32, &Default::default());
     let st16 = safetensors::write(&named, DType::F16, &Default::default());
