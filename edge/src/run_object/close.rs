@@ -14,7 +14,7 @@ use super::RunCoordinator;
 use crate::blobs;
 use crate::error::{EdgeError, EdgeResult};
 use crate::http::now_ms;
-use crate::store::{self, runs::Closing};
+use crate::store::{self, rounds::Closing};
 
 /// Why a round may close now, if it may.
 fn close_reason(live: &Live, active: &[String], now: i64) -> Option<&'static str> {
@@ -78,7 +78,7 @@ impl RunCoordinator {
             UploadKind::Gradients => live.model_key.clone(),
         };
         let next_deadline = now + live.run.round_timeout_secs * 1000;
-        store::runs::close_round(
+        store::rounds::close_round(
             &db,
             &Closing {
                 run_id,

@@ -16,7 +16,7 @@ use super::RunCoordinator;
 use crate::blobs;
 use crate::error::{EdgeError, EdgeResult};
 use crate::http::now_ms;
-use crate::store::{self, runs::RunRow, runs::UploadRow};
+use crate::store::{self, rounds::UploadRow, runs::RunRow};
 
 /// What the Worker tells the object about an upload it has decoded and stored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -54,7 +54,7 @@ impl Live {
         let run = store::runs::find(&db, run_id)
             .await?
             .ok_or_else(|| ApiError::not_found(format!("Run {run_id}")))?;
-        let round = store::runs::open_round(&db, run_id)
+        let round = store::rounds::open_round(&db, run_id)
             .await?
             .ok_or_else(|| EdgeError::Internal(format!("run {run_id} has no open round")))?;
         let model = run.model()?;
@@ -73,7 +73,7 @@ impl Live {
             metrics: MetricSums::default(),
             run,
         };
-        for upload in store::runs::uploads(&db, run_id, live.round).await? {
+        for upload in store::rounds::uploads(&db, run_id, live.round).await? {
             if let Some(sums) = live.sums.as_mut() {
                 let values = blobs::get_values(env, &upload.r2_key, &model).await?;
                 sums.add(&values, method.weight(upload.num_examples as u64));
@@ -143,7 +143,7 @@ impl RunCoordinator {
         };
         let db = store::db(&self.env)?;
         let now = now_ms();
-        db.batch(store::runs::upsert_upload(
+        db.batch(store::rounds::upsert_upload(
             &db, run_id, live.round, &row, meta.form, now,
         )?)
         .await?;

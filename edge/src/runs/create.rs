@@ -38,7 +38,7 @@ pub async fn post(mut req: Request, env: &Env, cfg: &Config) -> EdgeResult<Respo
 pub async fn create_run(env: &Env, creator: &UserRow, body: &CreateRunRequest) -> EdgeResult<i64> {
     let v = body.validate()?;
     let db = store::db(env)?;
-    let found = store::runs::users_by_email(&db, &v.participants).await?;
+    let found = store::users::users_by_email(&db, &v.participants).await?;
     let unknown: Vec<&String> = v
         .participants
         .iter()

@@ -13,7 +13,7 @@ use crate::blobs;
 use crate::config::Config;
 use crate::error::{EdgeError, EdgeResult};
 use crate::http::{json_ok, now_ms};
-use crate::store::{self, runs::RoundRow};
+use crate::store::{self, rounds::RoundRow};
 
 /// How long past a deadline the alarm gets to close the round before a long poll gives up.
 const DEADLINE_GRACE_MS: i64 = 3_000;
@@ -69,8 +69,8 @@ pub async fn model(
     let member = access::load_member(env, user, run_id).await?;
     let db = store::db(env)?;
     let row = match round {
-        None => store::runs::open_round(&db, run_id).await?,
-        Some(r) => store::runs::round(&db, run_id, r).await?,
+        None => store::rounds::open_round(&db, run_id).await?,
+        Some(r) => store::rounds::round(&db, run_id, r).await?,
     }
     .ok_or_else(|| ApiError::not_found(format!("Round {} of run {run_id}", round.unwrap_or(0))))?;
     answer(
@@ -95,7 +95,7 @@ pub async fn wait_for_round(
     let db = store::db(env)?;
     let give_up = now_ms() + max_wait_ms;
     loop {
-        let row = store::runs::round(&db, run_id, r).await?.ok_or_else(|| {
+        let row = store::rounds::round(&db, run_id, r).await?.ok_or_else(|| {
             ApiError::new(
                 ErrorCode::Conflict,
                 format!("Round {r} of run {run_id} has not opened"),
@@ -130,7 +130,7 @@ pub async fn gradients_avg(
         .min(MAX_WAIT_SECS);
     let Some(row) = wait_for_round(env, run_id, r, wait as i64 * 1000).await? else {
         let db = store::db(env)?;
-        let uploads = store::runs::uploads(&db, run_id, r).await?.len();
+        let uploads = store::rounds::uploads(&db, run_id, r).await?.len();
         return Err(ApiError::new(
             ErrorCode::Conflict,
             format!("Round {r} is still waiting for gradients ({uploads} uploaded); try again"),
@@ -158,7 +158,7 @@ pub async fn latest_gradients(
     model: &ModelConfig,
 ) -> EdgeResult<Option<(RoundRow, Vec<f32>)>> {
     let db = store::db(env)?;
-    let Some(row) = store::runs::latest_closed(&db, run_id, UploadKind::Gradients).await? else {
+    let Some(row) = store::rounds::latest_closed(&db, run_id, UploadKind::Gradients).await? else {
         return Ok(None);
     };
     let key = row.aggregate_key.clone().unwrap_or_default();

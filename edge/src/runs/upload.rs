@@ -94,7 +94,7 @@ pub async fn accept(
     }
     // A cheap early answer for a closed or future round; the run's object decides for sure.
     let db = store::db(env)?;
-    let current = store::runs::open_round(&db, run_id)
+    let current = store::rounds::open_round(&db, run_id)
         .await?
         .map_or(0, |r| r.round as u32);
     if round != current {

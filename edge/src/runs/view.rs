@@ -33,7 +33,7 @@ pub async fn summaries(
     let mut out = vec![];
     for run in store::runs::of_user(&db, &user.id).await? {
         let participants = store::runs::participants(&db, run.id).await?;
-        let current = store::runs::open_round(&db, run.id)
+        let current = store::rounds::open_round(&db, run.id)
             .await?
             .map_or(0, |r| r.round as u32);
         out.push((summary(&run, &participants, current)?, participants));
@@ -73,11 +73,11 @@ pub async fn detail(req: Request, env: &Env, cfg: &Config, run_id: i64) -> EdgeR
 pub async fn detail_of(env: &Env, m: &Member) -> EdgeResult<RunDetail> {
     let db = store::db(env)?;
     let run = &m.run;
-    let open = store::runs::open_round(&db, run.id)
+    let open = store::rounds::open_round(&db, run.id)
         .await?
         .ok_or_else(|| EdgeError::Internal(format!("run {} has no open round", run.id)))?;
     let round_no = open.round as u32;
-    let uploads = store::runs::uploads(&db, run.id, round_no).await?;
+    let uploads = store::rounds::uploads(&db, run.id, round_no).await?;
     let participants: Vec<Participant> = m
         .participants
         .iter()
@@ -96,7 +96,7 @@ pub async fn detail_of(env: &Env, m: &Member) -> EdgeResult<RunDetail> {
     } else {
         "waiting"
     };
-    let history = store::runs::history(&db, run.id)
+    let history = store::rounds::history(&db, run.id)
         .await?
         .into_iter()
         .map(|r| RoundRecord {

@@ -221,7 +221,7 @@ async fn upload(
         }
     };
     let db = store::db(env)?;
-    let round = store::runs::open_round(&db, member.run.id)
+    let round = store::rounds::open_round(&db, member.run.id)
         .await?
         .map_or(0, |r| r.round as u32);
     let receipt = runs::accept(env, member, round, kind, decoded).await?;
@@ -235,7 +235,7 @@ async fn upload(
 
 async fn weights_avg(env: &Env, member: &Member) -> EdgeResult<Response> {
     let db = store::db(env)?;
-    let open = store::runs::open_round(&db, member.run.id)
+    let open = store::rounds::open_round(&db, member.run.id)
         .await?
         .ok_or_else(|| EdgeError::Internal("run has no open round".into()))?;
     let model = member.run.model()?;
@@ -248,8 +248,8 @@ async fn weights_avg(env: &Env, member: &Member) -> EdgeResult<Response> {
 async fn agg_grad(env: &Env, member: &Member) -> EdgeResult<Response> {
     let db = store::db(env)?;
     let run_id = member.run.id;
-    if let Some(open) = store::runs::open_round(&db, run_id).await? {
-        let mine = store::runs::uploads(&db, run_id, open.round as u32)
+    if let Some(open) = store::rounds::open_round(&db, run_id).await? {
+        let mine = store::rounds::uploads(&db, run_id, open.round as u32)
             .await?
             .iter()
             .any(|u| u.user_id == member.user.id && u.kind == "gradients");

@@ -233,3 +233,31 @@ pub async fn clear_failures(db: &D1Database, id: &str) -> EdgeResult<()> {
         .await?;
     Ok(())
 }
+
+/// Confirmed, enabled users by email (lower-cased), for inviting participants.
+pub async fn users_by_email(
+    db: &D1Database,
+    emails: &[String],
+) -> EdgeResult<Vec<(String, String)>> {
+    #[derive(Deserialize)]
+    struct Row {
+        id: String,
+        email: String,
+    }
+    let mut out = vec![];
+    for chunk in emails.chunks(50) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("?{i}")).collect();
+        let binds: Vec<JsValue> = chunk.iter().map(|e| e.as_str().into()).collect();
+        let rows: Vec<Row> = db
+            .prepare(format!(
+                "SELECT id, email FROM users WHERE confirmed = 1 AND disabled = 0 AND lower(email) IN ({})",
+                marks.join(", ")
+            ))
+            .bind(&binds)?
+            .all()
+            .await?
+            .results()?;
+        out.extend(rows.into_iter().map(|r| (r.id, r.email.to_lowercase())));
+    }
+    Ok(out)
+}
