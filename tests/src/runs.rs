@@ -155,3 +155,16 @@ pub async fn run_detail(ctx: &Ctx, token: &str, run: i64) -> Value {
     assert_eq!(status, 200, "{body}");
     body["data"].clone()
 }
+
+/// PUTs `values` as model5 weights (safetensors) for `user`.
+pub async fn put_weights(
+    ctx: &Ctx,
+    user: &MfaUser,
+    run: i64,
+    round: u32,
+    values: &[f32],
+    num_examples: u64,
+) -> (u16, Value) {
+    let body = safetensors_of(&ModelConfig::model5(3), values);
+    put_tensors(ctx, &token(user), run, round, "weights", body, num_examples).await
+}

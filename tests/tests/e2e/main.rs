@@ -14,6 +14,7 @@ mod persistence;
 mod rate_limits;
 mod register;
 mod runs;
+mod runs_refusals;
 mod runs_restart;
 mod seed_datapod;
 mod seed_immunetworks;
@@ -77,8 +78,8 @@ const TESTS: &[(&str, TestFn)] = tests![
     runs::concurrent_uploads_from_32_users_match_the_reference,
     runs::a_replacement_upload_counts_once,
     runs::a_deadline_closes_a_round_with_k_of_n,
-    runs::outsiders_get_403_missing_runs_404_and_only_the_creator_edits,
-    runs::bad_uploads_are_refused_and_nothing_counts,
+    runs_refusals::outsiders_get_403_missing_runs_404_and_only_the_creator_edits,
+    runs_refusals::bad_uploads_are_refused_and_nothing_counts,
     runs::deactivating_the_last_missing_participant_closes_the_round,
     runs::gradients_long_poll_until_the_round_is_complete,
     runs_restart::a_round_carries_on_after_a_restart,

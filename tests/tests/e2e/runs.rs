@@ -33,16 +33,7 @@ pub fn three_participants_through_three_rounds(ctx: &Ctx) {
             for (i, u) in users.iter().enumerate() {
                 let v = values(round as u64 * 10 + i as u64, m.parameter_count());
                 let n = 5 + i as u64 * 10;
-                let (status, receipt) = put_tensors(
-                    ctx,
-                    &token(u),
-                    run,
-                    round,
-                    "weights",
-                    safetensors_of(&m, &v),
-                    n,
-                )
-                .await;
+                let (status, receipt) = put_weights(ctx, u, run, round, &v, n).await;
                 assert_eq!(status, 200, "{receipt}");
                 assert_eq!(
                     receipt["data"]["closed"],
@@ -103,16 +94,7 @@ pub fn three_participants_through_three_rounds(ctx: &Ctx) {
         // Closed and future rounds are 409 with the current round.
         let v = values(99, 5598);
         for r in [3u32, 5] {
-            let (status, body) = put_tensors(
-                ctx,
-                &token(&users[0]),
-                run,
-                r,
-                "weights",
-                safetensors_of(&m, &v),
-                1,
-            )
-            .await;
+            let (status, body) = put_weights(ctx, &users[0], run, r, &v, 1).await;
             assert_eq!(status, 409, "{body}");
             assert_eq!(body["error"]["details"]["current_round"], 4);
         }
@@ -175,43 +157,16 @@ pub fn a_replacement_upload_counts_once(ctx: &Ctx) {
         let run = create_run(ctx, &users[0], &[&users[1]], json!({})).await;
         let m = model5();
         let (x, y, z) = (values(1, 5598), values(2, 5598), values(3, 5598));
-        let (s, first) = put_tensors(
-            ctx,
-            &token(&users[0]),
-            run,
-            1,
-            "weights",
-            safetensors_of(&m, &x),
-            4,
-        )
-        .await;
+        let (s, first) = put_weights(ctx, &users[0], run, 1, &x, 4).await;
         assert_eq!((s, &first["data"]["replaced"]), (200, &json!(false)));
-        let (s, second) = put_tensors(
-            ctx,
-            &token(&users[0]),
-            run,
-            1,
-            "weights",
-            safetensors_of(&m, &y),
-            6,
-        )
-        .await;
+        let (s, second) = put_weights(ctx, &users[0], run, 1, &y, 6).await;
         assert_eq!(
             (s, &second["data"]["replaced"], &second["data"]["uploads"]),
             (200, &json!(true), &json!(1))
         );
         let detail = run_detail(ctx, &token(&users[1]), run).await;
         assert_eq!(detail["round"]["uploads"], 1);
-        let (s, _) = put_tensors(
-            ctx,
-            &token(&users[1]),
-            run,
-            1,
-            "weights",
-            safetensors_of(&m, &z),
-            2,
-        )
-        .await;
+        let (s, _) = put_weights(ctx, &users[1], run, 1, &z, 2).await;
         assert_eq!(s, 200);
         let got = download(
             ctx,
@@ -236,26 +191,8 @@ pub fn a_deadline_closes_a_round_with_k_of_n(ctx: &Ctx) {
         .await;
         let m = model5();
         let (a, b) = (values(7, 5598), values(8, 5598));
-        put_tensors(
-            ctx,
-            &token(&users[0]),
-            run,
-            1,
-            "weights",
-            safetensors_of(&m, &a),
-            1,
-        )
-        .await;
-        let (_, r) = put_tensors(
-            ctx,
-            &token(&users[1]),
-            run,
-            1,
-            "weights",
-            safetensors_of(&m, &b),
-            1,
-        )
-        .await;
+        put_weights(ctx, &users[0], run, 1, &a, 1).await;
+        let (_, r) = put_weights(ctx, &users[1], run, 1, &b, 1).await;
         assert_eq!(
             r["data"]["closed"], false,
             "2 of 3 before the deadline: still open"
@@ -280,16 +217,7 @@ pub fn a_deadline_closes_a_round_with_k_of_n(ctx: &Ctx) {
         .await;
         assert_close(&got, &reference(&[(a, 1.0), (b, 1.0)]));
         // Round 2 with one upload of the two needed: after its deadline it waits.
-        put_tensors(
-            ctx,
-            &token(&users[2]),
-            run,
-            2,
-            "weights",
-            safetensors_of(&m, &values(9, 5598)),
-            1,
-        )
-        .await;
+        put_weights(ctx, &users[2], run, 2, &values(9, 5598), 1).await;
         tokio::time::sleep(std::time::Duration::from_millis(5000)).await;
         let detail = run_detail(ctx, &token(&users[0]), run).await;
         assert_eq!(
@@ -301,233 +229,8 @@ pub fn a_deadline_closes_a_round_with_k_of_n(ctx: &Ctx) {
         );
         assert_eq!(detail["round"]["needed_at_deadline"], 2);
         // The second upload after the deadline closes it at once.
-        let (_, r) = put_tensors(
-            ctx,
-            &token(&users[1]),
-            run,
-            2,
-            "weights",
-            safetensors_of(&m, &values(10, 5598)),
-            1,
-        )
-        .await;
+        let (_, r) = put_weights(ctx, &users[1], run, 2, &values(10, 5598), 1).await;
         assert_eq!(r["data"]["closed"], true, "{r}");
-    });
-}
-
-pub fn outsiders_get_403_missing_runs_404_and_only_the_creator_edits(ctx: &Ctx) {
-    ctx.block_on(async {
-        let users = participants(ctx, "outsider", 3).await;
-        let run = create_run(ctx, &users[0], &[&users[1]], json!({})).await;
-        let outsider = token(&users[2]);
-        let m = model5();
-        for (method, path) in [
-            (Method::GET, format!("/api/runs/{run}")),
-            (Method::GET, format!("/api/runs/{run}/model")),
-            (
-                Method::GET,
-                format!("/api/runs/{run}/rounds/1/gradients/avg"),
-            ),
-        ] {
-            let (status, body) = send(ctx, method, &path, &outsider, None).await;
-            assert_eq!(
-                (status, body["error"]["code"].clone()),
-                (403, json!("PERMISSION_DENIED")),
-                "{path}"
-            );
-        }
-        let (status, _) = put_tensors(
-            ctx,
-            &outsider,
-            run,
-            1,
-            "weights",
-            safetensors_of(&m, &values(1, 5598)),
-            1,
-        )
-        .await;
-        assert_eq!(status, 403);
-        let (status, _) = send(
-            ctx,
-            Method::POST,
-            &format!("/api/runs/{run}/activate"),
-            &outsider,
-            Some(json!({"active": true})),
-        )
-        .await;
-        assert_eq!(status, 403);
-        let (status, body) = send(ctx, Method::GET, "/api/runs/999999", &outsider, None).await;
-        assert_eq!(
-            (status, body["error"]["code"].clone()),
-            (404, json!("NOT_FOUND"))
-        );
-        let (status, _) = send(
-            ctx,
-            Method::GET,
-            &format!("/api/runs/{run}"),
-            "not-a-token",
-            None,
-        )
-        .await;
-        assert_eq!(status, 401);
-        let (status, _) = send(
-            ctx,
-            Method::PATCH,
-            &format!("/api/runs/{run}"),
-            &token(&users[1]),
-            Some(json!({"name": "mine now"})),
-        )
-        .await;
-        assert_eq!(status, 403, "a participant who is not the creator");
-        let (status, body) = send(
-            ctx,
-            Method::PATCH,
-            &format!("/api/runs/{run}"),
-            &token(&users[0]),
-            Some(json!({"name": "renamed", "min_participants": 1})),
-        )
-        .await;
-        assert_eq!(status, 200, "{body}");
-        assert_eq!(
-            (
-                body["data"]["name"].clone(),
-                body["data"]["min_participants"].clone()
-            ),
-            (json!("renamed"), json!(1))
-        );
-        // Participants must be confirmed users.
-        let (status, body) = send(
-            ctx,
-            Method::POST,
-            "/api/runs",
-            &outsider,
-            Some(json!({"name": "x", "participants": ["nobody@nowhere.example.org"]})),
-        )
-        .await;
-        assert_eq!(status, 400);
-        assert_eq!(
-            body["error"]["details"]["unknown"],
-            json!(["nobody@nowhere.example.org"])
-        );
-        // Users directory lists confirmed users for invitations.
-        let (status, body) = send(ctx, Method::GET, "/api/users", &outsider, None).await;
-        assert_eq!(status, 200);
-        assert!(body["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|u| u["email"] == users[0].email));
-    });
-}
-
-pub fn bad_uploads_are_refused_and_nothing_counts(ctx: &Ctx) {
-    ctx.block_on(async {
-        let users = participants(ctx, "badup", 2).await;
-        let run = create_run(ctx, &users[0], &[&users[1]], json!({})).await;
-        let t = token(&users[0]);
-        let m = model5();
-        // A tensor of the wrong shape: 422 naming it.
-        let mut named = m.unflatten(&values(1, 5598));
-        named[3].1 = meshfed_shared::tensor::Tensor::new(vec![4], vec![0.0; 4]);
-        let bytes = meshfed_shared::tensor::safetensors::write(
-            &named,
-            meshfed_shared::tensor::DType::F32,
-            &Default::default(),
-        );
-        let (status, body) = put_tensors(ctx, &t, run, 1, "weights", bytes, 1).await;
-        assert_eq!(
-            (status, body["error"]["details"]["tensor"].clone()),
-            (422, json!("model.1.0.bias")),
-            "{body}"
-        );
-        // NaN: 422.
-        let mut v = values(2, 5598);
-        v[100] = f32::NAN;
-        let (status, body) =
-            put_tensors(ctx, &t, run, 1, "weights", safetensors_of(&m, &v), 1).await;
-        assert_eq!(status, 422, "{body}");
-        assert!(body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("non-finite"));
-        // Ragged JSON: 422 naming the tensor; malformed JSON: 400.
-        let resp = ctx
-            .http
-            .put(ctx.url(&format!("/api/runs/{run}/rounds/1/weights")))
-            .bearer_auth(&t)
-            .json(&json!({"weights": {"model.0.0.weight": [[1, 2], [3]]}, "num_examples": 1}))
-            .send()
-            .await
-            .unwrap();
-        let status = resp.status().as_u16();
-        let body: Value = resp.json().await.unwrap();
-        assert_eq!(
-            (status, body["error"]["details"]["tensor"].clone()),
-            (422, json!("model.0.0.weight")),
-            "{body}"
-        );
-        let resp = ctx
-            .http
-            .put(ctx.url(&format!("/api/runs/{run}/rounds/1/weights")))
-            .bearer_auth(&t)
-            .header("content-type", "application/json")
-            .body("{\"weights\": ")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 400);
-        // Too large for the model: 413 before reading.
-        let (status, body) =
-            put_tensors(ctx, &t, run, 1, "weights", vec![0u8; 600 * 1024], 1).await;
-        assert_eq!(
-            (status, body["error"]["code"].clone()),
-            (413, json!("PAYLOAD_TOO_LARGE"))
-        );
-        // FedAvg needs num_examples.
-        let resp = ctx
-            .http
-            .put(ctx.url(&format!("/api/runs/{run}/rounds/1/weights")))
-            .bearer_auth(&t)
-            .body(safetensors_of(&m, &values(3, 5598)))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 400);
-        // Inactive participants cannot upload; activation brings them back.
-        let (status, _) = send(
-            ctx,
-            Method::POST,
-            &format!("/api/runs/{run}/activate"),
-            &t,
-            Some(json!({"active": false})),
-        )
-        .await;
-        assert_eq!(status, 200);
-        let (status, _) = put_tensors(
-            ctx,
-            &t,
-            run,
-            1,
-            "weights",
-            safetensors_of(&m, &values(4, 5598)),
-            1,
-        )
-        .await;
-        assert_eq!(status, 409);
-        let (status, body) = send(
-            ctx,
-            Method::POST,
-            &format!("/api/runs/{run}/activate"),
-            &t,
-            Some(json!({"active": true})),
-        )
-        .await;
-        assert_eq!(status, 200);
-        assert_eq!(
-            body["data"]["round"]["uploads"], 0,
-            "nothing refused was counted"
-        );
-        assert_eq!(body["data"]["participants"][0]["active"], true);
     });
 }
 
@@ -542,16 +245,7 @@ pub fn deactivating_the_last_missing_participant_closes_the_round(ctx: &Ctx) {
         )
         .await;
         let m = model5();
-        let (s, _) = put_tensors(
-            ctx,
-            &token(&users[0]),
-            run,
-            1,
-            "weights",
-            safetensors_of(&m, &values(5, 5598)),
-            1,
-        )
-        .await;
+        let (s, _) = put_weights(ctx, &users[0], run, 1, &values(5, 5598), 1).await;
         assert_eq!(s, 200);
         let (s, body) = send(
             ctx,
@@ -646,16 +340,7 @@ pub fn gradients_long_poll_until_the_round_is_complete(ctx: &Ctx) {
         )
         .await;
         assert_eq!(s, 200, "{body}");
-        let (s, body) = put_tensors(
-            ctx,
-            &token(&users[1]),
-            run,
-            2,
-            "weights",
-            safetensors_of(&m, &g0),
-            1,
-        )
-        .await;
+        let (s, body) = put_weights(ctx, &users[1], run, 2, &g0, 1).await;
         assert_eq!(s, 409, "round 2 collects gradients: {body}");
         // Waiting with too few uploads answers 409 "waiting" after wait_secs.
         let (s, body) = send(
