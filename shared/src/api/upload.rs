@@ -306,6 +306,7 @@ mod tests {
             classes: 2,
             in_channels: 1,
             batch_norm: false,
+            activation: Default::default(),
         }
     }
 

@@ -75,6 +75,7 @@ mod tests {
             dilations: vec![1],
             classes: 2,
             in_channels: 1,
+            activation: Default::default(),
         };
         let w = initial_weights(&m, 1);
         let named = m.unflatten(&w);

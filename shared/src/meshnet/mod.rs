@@ -7,4 +7,4 @@ mod init;
 mod spec;
 
 pub use init::initial_weights;
-pub use spec::{ModelConfig, ParamSpec, SpecError};
+pub use spec::{Activation, ModelConfig, ParamSpec, SpecError};

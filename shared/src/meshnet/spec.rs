@@ -19,6 +19,29 @@ pub struct ModelConfig {
     pub classes: usize,
     #[serde(default)]
     pub batch_norm: bool,
+    /// The nonlinearity after every 3×3×3 block. Not a parameter, but part of the model:
+    /// brainchop's model20chan3cls uses ELU.
+    #[serde(default)]
+    pub activation: Activation,
+}
+
+/// The activation after each 3×3×3 block.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Activation {
+    #[default]
+    Relu,
+    /// `x` for `x > 0`, `exp(x) - 1` otherwise (alpha 1, as Keras and PyTorch default).
+    Elu,
+}
+
+impl Activation {
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Relu => "relu",
+            Activation::Elu => "elu",
+        }
+    }
 }
 
 fn one() -> usize {
@@ -96,7 +119,57 @@ impl ModelConfig {
             dilations: vec![1, 2, 4, 8, 16, 8, 4, 2, 1],
             classes,
             batch_norm: false,
+            activation: Activation::Relu,
         }
+    }
+
+    /// brainchop's "Tissue GWM (light)" model5_gw_ae (`model5(3)`).
+    pub fn model5_gw_ae() -> Self {
+        Self::model5(3)
+    }
+
+    /// brainchop's model11_gw_ae: 11 channels, 8 blocks, 3 classes (23,290 parameters).
+    pub fn model11_gw_ae() -> Self {
+        Self {
+            channels: 11,
+            dilations: vec![1, 2, 4, 8, 4, 2, 2, 1],
+            ..Self::model5(3)
+        }
+    }
+
+    /// brainchop's model20chan3cls: 20 channels, ELU, model5's dilations, 3 classes.
+    pub fn model20chan3cls() -> Self {
+        Self {
+            channels: 20,
+            activation: Activation::Elu,
+            ..Self::model5(3)
+        }
+    }
+
+    /// The classic 21-channel MeshNet (Fedorov et al.): dilations 1,1,1,2,4,8,1.
+    pub fn classic21(classes: usize) -> Self {
+        Self {
+            channels: 21,
+            dilations: vec![1, 1, 1, 2, 4, 8, 1],
+            ..Self::model5(classes)
+        }
+    }
+
+    /// A preset by name: `model5_gw_ae`, `model11_gw_ae`, `model20chan3cls`, `classic21`
+    /// (3 classes).
+    pub fn preset(name: &str) -> Option<Self> {
+        match name {
+            "model5_gw_ae" | "model5" => Some(Self::model5_gw_ae()),
+            "model11_gw_ae" | "model11" => Some(Self::model11_gw_ae()),
+            "model20chan3cls" | "model20" => Some(Self::model20chan3cls()),
+            "classic21" | "meshnet21" => Some(Self::classic21(3)),
+            _ => None,
+        }
+    }
+
+    /// The layers' receptive field along one axis: `1 + 2·Σ dilations`.
+    pub fn receptive_field(&self) -> usize {
+        1 + 2 * self.dilations.iter().map(|&d| d as usize).sum::<usize>()
     }
 
     pub fn validate(&self) -> Result<(), SpecError> {
@@ -257,6 +330,23 @@ mod tests {
             }
         );
         assert_eq!(params.iter().map(ParamSpec::len).sum::<usize>(), 5598);
+    }
+
+    #[test]
+    fn presets_match_brainchops_models_and_the_classic_meshnet() {
+        assert_eq!(ModelConfig::model11_gw_ae().parameter_count(), 23_290);
+        let m20 = ModelConfig::model20chan3cls();
+        assert_eq!((m20.channels, m20.activation), (20, Activation::Elu));
+        let c21 = ModelConfig::classic21(3);
+        assert_eq!(c21.dilations, vec![1, 1, 1, 2, 4, 8, 1]);
+        assert_eq!(c21.receptive_field(), 37);
+        assert_eq!(ModelConfig::model5(3).receptive_field(), 93);
+        assert_eq!(ModelConfig::preset("model20chan3cls"), Some(m20));
+        assert_eq!(ModelConfig::preset("nope"), None);
+        // Older stored configs have no activation field: ReLU.
+        let old: ModelConfig =
+            serde_json::from_str(r#"{"channels":5,"dilations":[1],"classes":3}"#).unwrap();
+        assert_eq!(old.activation, Activation::Relu);
     }
 
     #[test]

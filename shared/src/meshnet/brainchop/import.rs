@@ -1,26 +1,10 @@
-//! brainchop's TF.js layers models (`model.json` + weight shards) as MeshNet parameters.
-//! TF.js stores a Conv3D kernel channels-last as `[kd, kh, kw, in, out]`; the PyTorch naming
-//! Meshfed uses wants `[out, in, kd, kh, kw]` over the same spatial axes, so import is a
-//! transpose. Supports what [`ModelConfig`] expresses: 3×3×3 Conv3D + ReLU blocks and a
-//! 1×1×1 head (model5_gw_ae, model11_gw_ae); anything else is a clear error.
+//! Import: TF.js stores a Conv3D kernel channels-last as `[kd, kh, kw, in, out]`; the
+//! PyTorch naming Meshfed uses wants `[out, in, kd, kh, kw]` over the same spatial axes.
 
 use serde_json::Value;
 
-use super::ModelConfig;
-
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum BrainchopError {
-    #[error("model.json: {0}")]
-    Json(String),
-    #[error("model.json uses {0}, which Meshfed's MeshNet does not express yet")]
-    Unsupported(String),
-    #[error("weight {name:?}: {reason}")]
-    Weight { name: String, reason: String },
-}
-
-fn err(reason: impl Into<String>) -> BrainchopError {
-    BrainchopError::Json(reason.into())
-}
+use super::{err, BrainchopError};
+use crate::meshnet::{Activation, ModelConfig};
 
 /// Reads a brainchop model: `model_json` and its weight shards concatenated in manifest
 /// order. Returns the config and all parameters flattened in Meshfed's parameter order.
@@ -33,6 +17,7 @@ pub fn import(
         .as_array()
         .ok_or_else(|| err("no modelTopology.model_config.config.layers"))?;
     let mut convs: Vec<(String, usize, u32, u32)> = vec![]; // name, filters, kernel, dilation
+    let mut activations: Vec<Activation> = vec![];
     for layer in layers {
         let c = &layer["config"];
         match layer["class_name"].as_str().unwrap_or_default() {
@@ -57,7 +42,8 @@ pub fn import(
                     dilation,
                 ));
             }
-            "Activation" if c["activation"] == "relu" => {}
+            "Activation" if c["activation"] == "relu" => activations.push(Activation::Relu),
+            "Activation" if c["activation"] == "elu" => activations.push(Activation::Elu),
             other => {
                 return Err(BrainchopError::Unsupported(format!(
                     "layer {other} ({})",
@@ -72,6 +58,12 @@ pub fn import(
             "kernels other than 3×3×3 blocks and a 1×1×1 head".into(),
         ));
     }
+    let activation = activations.first().copied().unwrap_or_default();
+    if activations.len() != blocks.len() || activations.iter().any(|a| *a != activation) {
+        return Err(BrainchopError::Unsupported(
+            "anything but one activation after every 3×3×3 block".into(),
+        ));
+    }
     let channels = blocks[0].1;
     if blocks.iter().any(|b| b.1 != channels) {
         return Err(BrainchopError::Unsupported(
@@ -84,6 +76,7 @@ pub fn import(
         dilations: blocks.iter().map(|b| b.3).collect(),
         classes: head.1,
         batch_norm: false,
+        activation,
     };
     config.validate().map_err(|e| err(e.to_string()))?;
 
@@ -179,9 +172,9 @@ pub fn import(
 mod tests {
     use super::*;
 
-    const MODEL5_JSON: &[u8] = include_bytes!("../../data/brainchop/model5_gw_ae/model.json");
+    const MODEL5_JSON: &[u8] = include_bytes!("../../../data/brainchop/model5_gw_ae/model.json");
     const MODEL5_BIN: &[u8] =
-        include_bytes!("../../data/brainchop/model5_gw_ae/group1-shard1of1.bin");
+        include_bytes!("../../../data/brainchop/model5_gw_ae/group1-shard1of1.bin");
 
     fn tf(i: usize) -> f32 {
         f32::from_le_bytes(MODEL5_BIN[i * 4..i * 4 + 4].try_into().unwrap())
@@ -209,6 +202,11 @@ mod tests {
         );
         // The head bias is the last 3 values of the file.
         assert_eq!(named[19].1.data, (5595..5598).map(tf).collect::<Vec<_>>());
+        let all_elu = String::from_utf8(MODEL5_JSON.to_vec())
+            .unwrap()
+            .replace("\"relu\"", "\"elu\"");
+        let (elu, _) = import(all_elu.as_bytes(), MODEL5_BIN).unwrap();
+        assert_eq!(elu.activation, Activation::Elu);
         let distinct: std::collections::HashSet<u32> = values.iter().map(|v| v.to_bits()).collect();
         assert!(distinct.len() > 5000, "real trained weights, not a fill");
     }
@@ -216,9 +214,9 @@ mod tests {
     #[test]
     fn refuses_what_it_cannot_express_and_short_shards() {
         let text = String::from_utf8(MODEL5_JSON.to_vec()).unwrap();
-        let elu = text.replacen("\"relu\"", "\"elu\"", 1);
+        let mixed = text.replacen("\"relu\"", "\"elu\"", 1);
         assert!(matches!(
-            import(elu.as_bytes(), MODEL5_BIN),
+            import(mixed.as_bytes(), MODEL5_BIN),
             Err(BrainchopError::Unsupported(_))
         ));
         assert!(matches!(
