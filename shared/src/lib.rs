@@ -13,6 +13,7 @@ pub mod meshnet;
 pub mod secret;
 pub mod tensor;
 pub mod time;
+pub mod volume;
 
 pub use envelope::{ErrorBody, Failure, RawEnvelope, Success};
 pub use error::{ApiError, ErrorCode};

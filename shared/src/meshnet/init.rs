@@ -3,28 +3,11 @@
 //! so the same run id always starts from the same model on every machine.
 
 use super::ModelConfig;
-
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [-bound, bound).
-    fn uniform(&mut self, bound: f32) -> f32 {
-        let unit = (self.next() >> 40) as f32 / (1u64 << 24) as f32;
-        (unit * 2.0 - 1.0) * bound
-    }
-}
+use crate::volume::Rng;
 
 /// All parameters, flattened in parameter order.
 pub fn initial_weights(config: &ModelConfig, seed: u64) -> Vec<f32> {
-    let mut rng = SplitMix64(seed);
+    let mut rng = Rng::new(seed);
     let mut out = Vec::with_capacity(config.parameter_count());
     let mut fan_in = 1usize;
     for spec in config.params() {
@@ -38,7 +21,7 @@ pub fn initial_weights(config: &ModelConfig, seed: u64) -> Vec<f32> {
         match (is_norm, part) {
             (true, "weight" | "running_var") => out.extend(std::iter::repeat_n(1.0, n)),
             (true, _) => out.extend(std::iter::repeat_n(0.0, n)),
-            _ => out.extend((0..n).map(|_| rng.uniform(bound))),
+            _ => out.extend((0..n).map(|_| (rng.unit() * 2.0 - 1.0) * bound)),
         }
     }
     out
