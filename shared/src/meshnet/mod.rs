@@ -4,6 +4,8 @@
 
 pub mod brainchop;
 mod init;
+#[cfg(feature = "burn")]
+pub mod net;
 mod spec;
 
 pub use init::initial_weights;

@@ -1,0 +1,36 @@
+//! MeshNet with burn (feature `burn`): the model, a training step and whole-volume
+//! segmentation. Parameter names, shapes and order are those of [`ModelConfig`], so weights
+//! move between browser, CLI and Worker as flat `f32` vectors without renaming.
+//!
+//! [`ModelConfig`]: crate::meshnet::ModelConfig
+
+mod model;
+mod segment;
+mod train;
+
+pub use model::{Block, MeshNet, MeshNetConfig};
+pub use segment::{
+    finish, predict, predict_async, prepare, segment, SegmentOptions, DEFAULT_CROP_PADDING,
+};
+pub use train::{TrainConfig, Trainer};
+/// What can go wrong running MeshNet.
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    #[error(transparent)]
+    Spec(#[from] crate::meshnet::SpecError),
+    #[error(transparent)]
+    Volume(#[from] crate::volume::VolumeError),
+    #[error("reading a tensor back from the device: {0}")]
+    Device(String),
+    #[error("{0}")]
+    Input(String),
+}
+
+impl From<burn::tensor::DataError> for NetError {
+    fn from(e: burn::tensor::DataError) -> Self {
+        NetError::Device(format!("{e:?}"))
+    }
+}
+
+#[cfg(test)]
+mod tests;

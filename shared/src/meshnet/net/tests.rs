@@ -1,0 +1,200 @@
+//! MeshNet in burn against a plain-Rust reference convolution, brainchop's weights, and
+//! training on the phantom.
+
+use burn::tensor::Device;
+
+use super::*;
+use crate::meshnet::{brainchop, initial_weights, Activation, ModelConfig};
+use crate::volume::{mean_dice, phantom, Rng, Volume};
+
+const MODEL5_JSON: &[u8] = include_bytes!("../../../data/brainchop/model5_gw_ae/model.json");
+const MODEL5_BIN: &[u8] =
+    include_bytes!("../../../data/brainchop/model5_gw_ae/group1-shard1of1.bin");
+
+fn cpu() -> Device {
+    Device::flex()
+}
+
+/// Direct dilated 3×3×3 convolution with zero padding, x-slowest layout, `[c][x][y][z]`.
+fn reference_forward(config: &ModelConfig, values: &[f32], volume: &Volume) -> Vec<f32> {
+    let [nx, ny, nz] = volume.dims;
+    let n = nx * ny * nz;
+    let named = config.unflatten(values);
+    let mut x = volume.data.clone();
+    let mut cin = 1;
+    for (i, &d) in config.dilations.iter().enumerate() {
+        let w = &named[2 * i].1.data;
+        let b = &named[2 * i + 1].1.data;
+        let c = config.channels;
+        let mut out = vec![0f32; c * n];
+        for o in 0..c {
+            for (p, slot) in out[o * n..(o + 1) * n].iter_mut().enumerate() {
+                let (px, py, pz) = (p / (ny * nz), (p / nz) % ny, p % nz);
+                let mut acc = b[o];
+                for ci in 0..cin {
+                    for k in 0..27 {
+                        let off = [k / 9, (k / 3) % 3, k % 3];
+                        let q: Vec<i64> = [px, py, pz]
+                            .iter()
+                            .zip(off)
+                            .map(|(&at, off)| at as i64 + (off as i64 - 1) * d as i64)
+                            .collect();
+                        if q.iter()
+                            .zip([nx, ny, nz])
+                            .all(|(&v, m)| v >= 0 && v < m as i64)
+                        {
+                            let qi = (q[0] as usize * ny + q[1] as usize) * nz + q[2] as usize;
+                            acc += w[(o * cin + ci) * 27 + k] * x[ci * n + qi];
+                        }
+                    }
+                }
+                *slot = match config.activation {
+                    Activation::Relu => acc.max(0.0),
+                    Activation::Elu if acc > 0.0 => acc,
+                    Activation::Elu => acc.exp() - 1.0,
+                };
+            }
+        }
+        x = out;
+        cin = c;
+    }
+    let (w, b) = (
+        &named[named.len() - 2].1.data,
+        &named[named.len() - 1].1.data,
+    );
+    let mut logits = vec![0f32; config.classes * n];
+    for k in 0..config.classes {
+        for p in 0..n {
+            logits[k * n + p] = b[k] + (0..cin).map(|c| w[k * cin + c] * x[c * n + p]).sum::<f32>();
+        }
+    }
+    logits
+}
+
+fn random_volume(dims: [usize; 3], seed: u64) -> Volume {
+    let mut rng = Rng::new(seed);
+    Volume::new(
+        dims,
+        (0..dims.iter().product()).map(|_| rng.unit()).collect(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn brainchop_model5_in_burn_matches_a_direct_convolution() {
+    let (config, values) = brainchop::import(MODEL5_JSON, MODEL5_BIN).unwrap();
+    let net = MeshNetConfig::from(config.clone())
+        .load(&values, &cpu())
+        .unwrap();
+    assert_eq!(
+        net.values().unwrap(),
+        values,
+        "parameters read back in the same order"
+    );
+    let v = random_volume([9, 10, 11], 3);
+    let [x, y, z] = v.dims;
+    let input = burn::tensor::Tensor::from_data(
+        burn::tensor::TensorData::new(v.data.clone(), [1, 1, x, y, z]),
+        &cpu(),
+    );
+    let out = net.forward(input);
+    assert_eq!(out.dims(), [1, 3, 9, 10, 11]);
+    let got = out.into_data().try_to_vec::<f32>().unwrap();
+    let want = reference_forward(&config, &values, &v);
+    let worst = got
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(worst < 1e-4, "largest difference {worst}");
+}
+
+#[test]
+fn elu_and_batch_norm_models_load_and_read_back() {
+    let elu = ModelConfig {
+        dilations: vec![1, 2],
+        ..ModelConfig::model20chan3cls()
+    };
+    let values = initial_weights(&elu, 9);
+    let net = MeshNetConfig::from(elu.clone())
+        .load(&values, &cpu())
+        .unwrap();
+    let v = random_volume([6, 5, 7], 1);
+    let input = burn::tensor::Tensor::from_data(
+        burn::tensor::TensorData::new(v.data.clone(), [1, 1, 6, 5, 7]),
+        &cpu(),
+    );
+    let got = net.forward(input).into_data().try_to_vec::<f32>().unwrap();
+    let want = reference_forward(&elu, &values, &v);
+    let worst = got
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(worst < 1e-4, "ELU: largest difference {worst}");
+
+    let bn = ModelConfig {
+        batch_norm: true,
+        ..ModelConfig::model5(3)
+    };
+    let values = initial_weights(&bn, 2);
+    let net = MeshNetConfig::from(bn.clone())
+        .load(&values, &cpu())
+        .unwrap();
+    assert_eq!(net.values().unwrap(), values);
+    assert!(matches!(
+        MeshNetConfig::from(bn).load(&values[1..], &cpu()),
+        Err(crate::meshnet::SpecError::Count { .. })
+    ));
+}
+
+#[test]
+fn training_on_the_phantom_lowers_the_loss_and_is_seeded() {
+    let config = ModelConfig {
+        channels: 5,
+        dilations: vec![1, 2, 4, 2, 1],
+        ..ModelConfig::model5(3)
+    };
+    let (mut volume, labels) = phantom([24, 24, 24], 1);
+    volume.min_max_normalise();
+    let train = |seed: u64, steps: usize| {
+        let device = cpu().autodiff();
+        let net = MeshNetConfig::from(config.clone())
+            .load(&initial_weights(&config, 4), &device)
+            .unwrap();
+        let cfg = TrainConfig {
+            patch: 16,
+            batch: 2,
+            learning_rate: 1e-2,
+            dice_weight: 0.5,
+            seed,
+        };
+        let mut trainer = Trainer::new(net, 3, cfg, &device);
+        let losses: Vec<f32> = (0..steps)
+            .map(|_| trainer.step(&volume, &labels).unwrap())
+            .collect();
+        (losses, trainer)
+    };
+    let (losses, trainer) = train(7, 60);
+    let first: f32 = losses[..5].iter().sum::<f32>() / 5.0;
+    let last: f32 = losses[losses.len() - 5..].iter().sum::<f32>() / 5.0;
+    assert!(last < first * 0.6, "loss {first} -> {last}");
+    let model = trainer.inference_model();
+    let options = SegmentOptions {
+        crop_padding: None,
+        largest_component: false,
+    };
+    let predicted = segment(&model, &volume, &options, &cpu()).unwrap();
+    let dice = mean_dice(&predicted.data, &labels.data, 3);
+    assert!(dice > 0.6, "phantom WM/GM Dice after 60 steps: {dice}");
+    assert_eq!(
+        train(7, 3).0,
+        losses[..3].to_vec(),
+        "same seed, same losses"
+    );
+
+    let mut bad = labels.clone();
+    bad.data[0] = 3;
+    let (_, mut t) = train(7, 0);
+    assert!(matches!(t.step(&volume, &bad), Err(NetError::Input(_))));
+}

@@ -1,0 +1,145 @@
+//! Training: random patches, per-voxel cross-entropy (plus optional soft Dice), Adam, all
+//! seeded. Runs on any device with autodiff (`Device::flex().autodiff()`, wgpu, WebGPU).
+
+use burn::module::Module;
+use burn::nn::loss::CrossEntropyLoss;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::activation::softmax;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+use super::{MeshNet, NetError};
+use crate::volume::{patch_origins, same_grid, Labels, Rng, Volume};
+
+/// How to train. Defaults: 32³ patches, one per step, Adam at 1e-3, cross-entropy only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainConfig {
+    /// Patch edge in voxels (clamped to the volume); MeshNet sees 32³–64³ patches.
+    pub patch: usize,
+    /// Patches per step.
+    pub batch: usize,
+    pub learning_rate: f64,
+    /// Weight of the soft Dice loss added to cross-entropy (0 = cross-entropy only).
+    pub dice_weight: f32,
+    /// Seeds patch sampling and burn's own random numbers.
+    pub seed: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            patch: 32,
+            batch: 1,
+            learning_rate: 1e-3,
+            dice_weight: 0.0,
+            seed: 0,
+        }
+    }
+}
+
+/// A model with its optimizer state on an autodiff device.
+pub struct Trainer {
+    model: MeshNet,
+    optim: ModuleOptimizer,
+    device: Device,
+    rng: Rng,
+    config: TrainConfig,
+    classes: usize,
+}
+
+impl Trainer {
+    /// `model` must live on `device`, and `device` must have autodiff enabled.
+    pub fn new(model: MeshNet, classes: usize, config: TrainConfig, device: &Device) -> Self {
+        let device = device.clone().autodiff();
+        device.seed(config.seed);
+        Self {
+            model,
+            optim: AdamConfig::new().init(),
+            rng: Rng::new(config.seed),
+            device,
+            config,
+            classes,
+        }
+    }
+
+    pub fn model(&self) -> &MeshNet {
+        &self.model
+    }
+
+    pub fn into_model(self) -> MeshNet {
+        self.model
+    }
+
+    /// The model for inference (no autodiff, BatchNorm on running statistics).
+    pub fn inference_model(&self) -> MeshNet {
+        self.model.valid()
+    }
+
+    /// One step on `batch` random patches of `volume` (normalised) and its `labels`.
+    /// Returns the loss before the update, read back from the device.
+    pub fn step(&mut self, volume: &Volume, labels: &Labels) -> Result<f32, NetError> {
+        let loss = self.step_lazy(volume, labels)?;
+        Ok(loss.into_data().try_to_vec::<f32>()?[0])
+    }
+
+    /// [`Trainer::step`] without the readback: the loss stays on the device (a browser reads
+    /// it with `into_data_async`).
+    pub fn step_lazy(&mut self, volume: &Volume, labels: &Labels) -> Result<Tensor<1>, NetError> {
+        same_grid(volume, labels)?;
+        if let Some(&bad) = labels.data.iter().find(|&&l| l as usize >= self.classes) {
+            return Err(NetError::Input(format!(
+                "label {bad} is outside the model's {} classes",
+                self.classes
+            )));
+        }
+        let patches = patch_origins(
+            &mut self.rng,
+            volume.dims,
+            self.config.patch,
+            self.config.batch,
+        );
+        let dims = patches[0].dims;
+        let (mut xs, mut ys) = (vec![], vec![]);
+        for p in &patches {
+            let (v, l) = p.cut_pair(volume, labels);
+            xs.extend(v.data);
+            ys.extend(l.data.iter().map(|&c| c as i64));
+        }
+        let b = patches.len();
+        let input: Tensor<5> = Tensor::from_data(
+            TensorData::new(xs, [b, 1, dims[0], dims[1], dims[2]]),
+            &self.device,
+        );
+        let loss = self.loss(self.model.forward(input), ys)?;
+        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        self.model = self
+            .optim
+            .step(self.config.learning_rate, self.model.clone(), grads);
+        Ok(loss.detach())
+    }
+
+    /// Cross-entropy over every voxel, plus `dice_weight` × soft Dice over the foreground.
+    fn loss(&self, logits: Tensor<5>, targets: Vec<i64>) -> Result<Tensor<1>, NetError> {
+        let c = self.classes;
+        let n = targets.len();
+        let flat: Tensor<2> = logits.clone().permute([0, 2, 3, 4, 1]).reshape([n, c]);
+        let onehot = (self.config.dice_weight > 0.0).then(|| {
+            let mut hot = vec![0f32; n * c];
+            for (i, &t) in targets.iter().enumerate() {
+                hot[i * c + t as usize] = 1.0;
+            }
+            Tensor::<2>::from_data(TensorData::new(hot, [n, c]), &self.device)
+        });
+        let targets: Tensor<1, Int> =
+            Tensor::from_data(TensorData::new(targets, [n]), &self.device);
+        let mut loss = CrossEntropyLoss::new(None, &self.device).forward(flat.clone(), targets);
+        if let Some(hot) = onehot {
+            let p = softmax(flat, 1);
+            let inter = (p.clone() * hot.clone()).sum_dim(0);
+            let total = p.sum_dim(0) + hot.sum_dim(0);
+            let dice = (inter * 2.0 + 1.0) / (total + 1.0); // [1, c]
+            let fg = dice.slice([0..1, 1..c]).mean();
+            loss = loss + (fg.neg() + 1.0) * self.config.dice_weight;
+        }
+        Ok(loss)
+    }
+}
