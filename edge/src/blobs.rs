@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use meshfed_shared::api::runs::UploadKind;
-use meshfed_shared::meshnet::ModelConfig;
+use meshfed_shared::meshnet::{file, ModelConfig};
 use meshfed_shared::tensor::{safetensors, DType};
 use sha2::{Digest, Sha256};
 use worker::Env;
@@ -46,7 +46,8 @@ pub struct Encoded {
 }
 
 pub fn encode(model: &ModelConfig, values: &[f32], metadata: BTreeMap<String, String>) -> Encoded {
-    let bytes = safetensors::write(&model.unflatten(values), DType::F32, &metadata);
+    // The model config rides along as `meshfed.model`, so a download is self-describing.
+    let bytes = file::to_safetensors(model, values, metadata);
     let sha256 = hex::encode(Sha256::digest(&bytes));
     Encoded { bytes, sha256 }
 }

@@ -15,5 +15,9 @@ pub mod tensor;
 pub mod time;
 pub mod volume;
 
+/// burn itself, for crates that drive MeshNet (feature `burn`).
+#[cfg(feature = "burn")]
+pub use burn;
+
 pub use envelope::{ErrorBody, Failure, RawEnvelope, Success};
 pub use error::{ApiError, ErrorCode};

@@ -15,7 +15,9 @@ usage: cargo xtask <command>
 commands:
   dev [--port N] [--persist-to DIR]   set up, build and run Meshfed (default port 8787,
                                       state in .wrangler/state); Ctrl-C stops everything
-  test                                set up, build and run every test";
+  test                                set up, build and run every test
+  setup                               install what `test` needs (tools, npm packages,
+                                      Chromium) and stop";
 
 fn main() -> ExitCode {
     xtask::process::stop_groups_on_signal();
@@ -23,6 +25,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("dev") => dev::parse(&args[1..]).and_then(dev::run),
         Some("test") if args.len() == 1 => test::run(),
+        Some("setup") if args.len() == 1 => setup::for_test().map(|()| ExitCode::SUCCESS),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -3,6 +3,7 @@
 //! them, and a seeded initial model.
 
 pub mod brainchop;
+pub mod file;
 mod init;
 #[cfg(feature = "burn")]
 pub mod net;

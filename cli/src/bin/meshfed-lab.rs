@@ -1,0 +1,138 @@
+//! `meshfed-lab`: the learning experiments behind the team's figures.
+//!
+//!   meshfed-lab distill   --volume T1 --labels BRAINCHOP_LABELS --steps N
+//!   meshfed-lab federated --volume T1 --labels BRAINCHOP_LABELS --rounds R --local-steps K
+//!
+//! `federated` also trains centrally with the same total number of steps and prints the gap.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use meshfed_cli::backend::{device, Backend};
+use meshfed_cli::error::CliResult;
+use meshfed_cli::lab::{distill, federated, Split};
+use meshfed_shared::meshnet::net::TrainConfig;
+
+#[derive(Debug, Parser)]
+#[command(name = "meshfed-lab", about = "MeshNet learning experiments")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// (a) Fresh model5 on brainchop's labels of one hemisphere, Dice on the other.
+    Distill {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, default_value_t = 2000)]
+        steps: usize,
+        #[arg(long, default_value_t = 250)]
+        eval_every: usize,
+    },
+    /// (b) FedAvg over non-IID sites against centralised training with the same steps.
+    Federated {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, default_value_t = 4)]
+        sites: usize,
+        #[arg(long, default_value_t = 10)]
+        rounds: usize,
+        #[arg(long, default_value_t = 50)]
+        local_steps: usize,
+    },
+}
+
+#[derive(Debug, Args)]
+struct Common {
+    #[arg(long)]
+    volume: PathBuf,
+    /// brainchop's labels of the volume (tests/brainchop/reference.mjs writes them).
+    #[arg(long)]
+    labels: PathBuf,
+    #[arg(long, default_value_t = 48)]
+    patch: usize,
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
+    #[arg(long, default_value_t = 3e-3)]
+    lr: f64,
+    #[arg(long, default_value_t = 1.0)]
+    dice_weight: f32,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    backend: Backend,
+}
+
+impl Common {
+    fn train(&self) -> TrainConfig {
+        TrainConfig {
+            patch: self.patch,
+            batch: self.batch,
+            learning_rate: self.lr,
+            dice_weight: self.dice_weight,
+            seed: self.seed,
+        }
+    }
+}
+
+fn run(cli: Cli) -> CliResult<()> {
+    match cli.command {
+        Command::Distill {
+            common,
+            steps,
+            eval_every,
+        } => {
+            let split = Split::load(&common.volume, &common.labels, 48)?;
+            let plan = distill::DistillPlan {
+                steps,
+                eval_every,
+                train: common.train(),
+            };
+            let dice = distill::run(&split, &plan, &device(common.backend)?)?;
+            println!("distill final mean WM/GM Dice {dice:.4} (target >= 0.90)");
+        }
+        Command::Federated {
+            common,
+            sites,
+            rounds,
+            local_steps,
+        } => {
+            let split = Split::load(&common.volume, &common.labels, 48)?;
+            let dev = device(common.backend)?;
+            let plan = federated::FederatedPlan {
+                sites,
+                rounds,
+                local_steps,
+                train: common.train(),
+            };
+            let fed = federated::run(&split, &plan, &dev)?;
+            let central = distill::run(
+                &split,
+                &distill::DistillPlan {
+                    steps: rounds * sites * local_steps,
+                    eval_every: sites * local_steps,
+                    train: common.train(),
+                },
+                &dev,
+            )?;
+            println!(
+                "federated {fed:.4} vs centralised {central:.4}: gap {:.4} (target <= 0.02)",
+                central - fed
+            );
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("meshfed-lab: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

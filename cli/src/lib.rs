@@ -1,0 +1,13 @@
+//! The native Meshfed tool's parts: NIfTI and model files, burn devices, progress, and one
+//! module per `meshfed` subcommand. `lab` holds the learning experiments (`meshfed-lab`).
+
+pub mod backend;
+pub mod convert;
+pub mod error;
+pub mod lab;
+pub mod model_io;
+pub mod phantom;
+pub mod progress;
+pub mod segment;
+pub mod train;
+pub mod volume_io;
