@@ -4,10 +4,12 @@
 pub mod backend;
 pub mod convert;
 pub mod error;
+pub mod join;
 pub mod lab;
 pub mod model_io;
 pub mod phantom;
 pub mod progress;
 pub mod segment;
+pub mod server;
 pub mod train;
 pub mod volume_io;

@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use meshfed_cli::{convert, phantom, segment, train};
+use meshfed_cli::{convert, join, phantom, segment, train};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -26,6 +26,8 @@ enum Command {
     Train(train::TrainArgs),
     /// Convert a model between brainchop TF.js and safetensors.
     Convert(convert::ConvertArgs),
+    /// Take part in a federated run: train each round locally, upload weights, wait.
+    Join(join::JoinArgs),
     /// Write a synthetic brain phantom (T1-like volume and its WM/GM labels) for trying things.
     Phantom(phantom::PhantomArgs),
 }
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
         Command::Train(args) => train::run(args),
         Command::Convert(args) => convert::run(args),
         Command::Phantom(args) => phantom::run(args),
+        Command::Join(args) => join::run(args).map(|_| ()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use meshfed_shared::api::runs::UploadKind;
 use meshfed_shared::meshnet::{file, ModelConfig};
-use meshfed_shared::tensor::{safetensors, DType};
+use meshfed_shared::tensor::safetensors;
 use sha2::{Digest, Sha256};
 use worker::Env;
 

@@ -13,6 +13,7 @@ use meshfed_cli::backend::{device, Backend};
 use meshfed_cli::error::CliResult;
 use meshfed_cli::lab::{distill, federated, Split};
 use meshfed_shared::meshnet::net::TrainConfig;
+use meshfed_shared::meshnet::ModelConfig;
 
 #[derive(Debug, Parser)]
 #[command(name = "meshfed-lab", about = "MeshNet learning experiments")]
@@ -64,9 +65,23 @@ struct Common {
     seed: u64,
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     backend: Backend,
+    /// Train with BatchNorm after each convolution (folded away when exported to brainchop,
+    /// so the result is still model5-shaped there).
+    #[arg(long)]
+    batch_norm: bool,
+    /// Start from He-normal weights instead of PyTorch's default initialisation.
+    #[arg(long)]
+    he_init: bool,
 }
 
 impl Common {
+    fn model(&self) -> ModelConfig {
+        ModelConfig {
+            batch_norm: self.batch_norm,
+            ..ModelConfig::model5_gw_ae()
+        }
+    }
+
     fn train(&self) -> TrainConfig {
         TrainConfig {
             patch: self.patch,
@@ -87,9 +102,11 @@ fn run(cli: Cli) -> CliResult<()> {
         } => {
             let split = Split::load(&common.volume, &common.labels, 48)?;
             let plan = distill::DistillPlan {
+                model: common.model(),
                 steps,
                 eval_every,
                 train: common.train(),
+                he_init: common.he_init,
             };
             let dice = distill::run(&split, &plan, &device(common.backend)?)?;
             println!("distill final mean WM/GM Dice {dice:.4} (target >= 0.90)");
@@ -103,18 +120,22 @@ fn run(cli: Cli) -> CliResult<()> {
             let split = Split::load(&common.volume, &common.labels, 48)?;
             let dev = device(common.backend)?;
             let plan = federated::FederatedPlan {
+                model: common.model(),
                 sites,
                 rounds,
                 local_steps,
                 train: common.train(),
+                he_init: common.he_init,
             };
             let fed = federated::run(&split, &plan, &dev)?;
             let central = distill::run(
                 &split,
                 &distill::DistillPlan {
+                    model: common.model(),
                     steps: rounds * sites * local_steps,
                     eval_every: sites * local_steps,
                     train: common.train(),
+                    he_init: common.he_init,
                 },
                 &dev,
             )?;

@@ -5,23 +5,31 @@ use std::time::Instant;
 
 use meshfed_shared::burn::tensor::Device;
 use meshfed_shared::meshnet::net::{MeshNetConfig, TrainConfig, Trainer};
-use meshfed_shared::meshnet::{initial_weights, ModelConfig};
+use meshfed_shared::meshnet::{he_weights, initial_weights, ModelConfig};
 
 use super::{mean_fg, show, Split};
 use crate::error::CliResult;
 
 pub struct DistillPlan {
+    pub model: ModelConfig,
     pub steps: usize,
     pub eval_every: usize,
     pub train: TrainConfig,
+    pub he_init: bool,
 }
 
 /// Trains and prints Dice every `eval_every` steps; returns the final mean WM/GM Dice.
 pub fn run(split: &Split, plan: &DistillPlan, device: &Device) -> CliResult<f64> {
-    let config = ModelConfig::model5_gw_ae();
+    let config = plan.model.clone();
     let ad = device.clone().autodiff();
-    let net = MeshNetConfig::from(config.clone())
-        .load(&initial_weights(&config, plan.train.seed), &ad)?;
+    let net = MeshNetConfig::from(config.clone()).load(
+        &if plan.he_init {
+            he_weights(&config, plan.train.seed)
+        } else {
+            initial_weights(&config, plan.train.seed)
+        },
+        &ad,
+    )?;
     let mut trainer = Trainer::new(net, config.classes, plan.train.clone(), &ad);
     let start = Instant::now();
     let mut losses = vec![];

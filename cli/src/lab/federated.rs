@@ -7,17 +7,19 @@ use std::time::Instant;
 use meshfed_shared::aggregate::{Method, RunningSum};
 use meshfed_shared::burn::tensor::Device;
 use meshfed_shared::meshnet::net::{MeshNetConfig, TrainConfig, Trainer};
-use meshfed_shared::meshnet::{initial_weights, ModelConfig};
+use meshfed_shared::meshnet::{he_weights, initial_weights, ModelConfig};
 use meshfed_shared::volume::{CropBox, Labels, Volume};
 
 use super::{mean_fg, show, Split};
 use crate::error::CliResult;
 
 pub struct FederatedPlan {
+    pub model: ModelConfig,
     pub sites: usize,
     pub rounds: usize,
     pub local_steps: usize,
     pub train: TrainConfig,
+    pub he_init: bool,
 }
 
 /// The training region cut into `sites` slabs along y.
@@ -36,10 +38,14 @@ pub fn site_data(split: &Split, sites: usize) -> Vec<(Volume, Labels)> {
 
 /// Runs FedAvg; prints Dice after each round; returns the final mean WM/GM Dice.
 pub fn run(split: &Split, plan: &FederatedPlan, device: &Device) -> CliResult<f64> {
-    let config = ModelConfig::model5_gw_ae();
+    let config = plan.model.clone();
     let ad = device.clone().autodiff();
     let sites = site_data(split, plan.sites);
-    let mut global = initial_weights(&config, plan.train.seed);
+    let mut global = if plan.he_init {
+        he_weights(&config, plan.train.seed)
+    } else {
+        initial_weights(&config, plan.train.seed)
+    };
     let start = Instant::now();
     let mut last = 0.0;
     for round in 1..=plan.rounds {

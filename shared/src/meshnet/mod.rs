@@ -9,5 +9,5 @@ mod init;
 pub mod net;
 mod spec;
 
-pub use init::initial_weights;
+pub use init::{he_weights, initial_weights};
 pub use spec::{Activation, ModelConfig, ParamSpec, SpecError};

@@ -8,6 +8,7 @@ mod app;
 mod backup;
 mod errors;
 mod health;
+mod join;
 mod login;
 mod openapi;
 mod persistence;
@@ -84,6 +85,7 @@ const TESTS: &[(&str, TestFn)] = tests![
     runs::gradients_long_poll_until_the_round_is_complete,
     runs_restart::a_round_carries_on_after_a_restart,
     seed_runs::every_run_route_with_the_documents_examples,
+    join::two_headless_participants_train_a_round,
     app::spa_fallback_serves_the_app_for_app_routes,
     app::login_page_renders_form_and_online_status,
     app::unknown_page_shows_not_found,

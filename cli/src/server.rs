@@ -1,0 +1,157 @@
+//! A signed-in session with a Meshfed server: the success/failure envelope, bearer token, and
+//! the few routes a participant needs.
+
+use std::time::Duration;
+
+use meshfed_shared::api::auth::TokenSet;
+use meshfed_shared::api::runs::UploadReceipt;
+use meshfed_shared::auth::totp;
+use meshfed_shared::envelope::RawEnvelope;
+use reqwest::blocking::{Client, Response};
+use serde_json::json;
+
+use crate::error::{CliError, CliResult};
+
+pub struct Server {
+    base: String,
+    client: Client,
+    token: String,
+}
+
+fn server_err(e: impl std::fmt::Display) -> CliError {
+    CliError::Server(e.to_string())
+}
+
+/// The envelope's data, or its error as a readable message.
+fn data<T: serde::de::DeserializeOwned>(res: Response) -> CliResult<T> {
+    let status = res.status();
+    let text = res.text().map_err(server_err)?;
+    let env: RawEnvelope<serde_json::Value> = serde_json::from_str(&text).map_err(|_| {
+        CliError::Server(format!(
+            "HTTP {status}: {}",
+            text.chars().take(200).collect::<String>()
+        ))
+    })?;
+    let value = env
+        .into_result()
+        .map_err(|e| CliError::Server(format!("HTTP {status}: {} ({})", e.message, e.code)))?;
+    serde_json::from_value(value)
+        .map_err(|e| CliError::Server(format!("unexpected response shape: {e}")))
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+impl Server {
+    /// Signs in with a password and, when the account has MFA, a TOTP code from the base32
+    /// `totp_secret`.
+    pub fn sign_in(
+        base: &str,
+        username: &str,
+        password: &str,
+        totp_secret: Option<&str>,
+    ) -> CliResult<Self> {
+        let base = base.trim_end_matches('/').to_string();
+        if base.starts_with("https://") && !cfg!(feature = "tls") {
+            return Err(CliError::Usage(
+                "this meshfed was built without TLS; rebuild with `--features tls` for https"
+                    .into(),
+            ));
+        }
+        let client = Client::builder()
+            .timeout(Duration::from_secs(120))
+            .build()
+            .map_err(server_err)?;
+        let key = totp_secret
+            .map(|secret| {
+                totp::base32_decode(secret)
+                    .ok_or_else(|| CliError::Usage("MESHFED_TOTP_SECRET is not base32".into()))
+            })
+            .transpose()?;
+        let attempt = |unix: u64| -> CliResult<serde_json::Value> {
+            let mut body = json!({"username": username, "password": password});
+            if let Some(key) = &key {
+                body["mfa_token"] = json!(totp::code_at(key, unix));
+            }
+            let res = client
+                .post(format!("{base}/api/auth/login"))
+                .json(&body)
+                .send()
+                .map_err(server_err)?;
+            data(res)
+        };
+        let value = match attempt(unix_now()) {
+            // A code is good once: when this step's code was just used (another session
+            // signed in moments ago), the next step's code is not.
+            Err(e) if key.is_some() => {
+                let next = (unix_now() / 30 + 1) * 30;
+                eprintln!("sign-in refused ({e}); retrying with the next TOTP code");
+                std::thread::sleep(Duration::from_secs(next.saturating_sub(unix_now()) + 1));
+                attempt(unix_now())?
+            }
+            other => other?,
+        };
+        if value.get("access_token").is_none() {
+            return Err(CliError::Server(match key {
+                Some(_) => "sign-in still asks for a second factor".into(),
+                None => "this account needs MFA: set MESHFED_TOTP_SECRET (base32)".into(),
+            }));
+        }
+        let tokens: TokenSet = serde_json::from_value(value).map_err(server_err)?;
+        Ok(Self {
+            base,
+            client,
+            token: tokens.access_token.expose().to_string(),
+        })
+    }
+
+    pub fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> CliResult<T> {
+        let res = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .map_err(server_err)?;
+        data(res)
+    }
+
+    pub fn get_bytes(&self, path: &str) -> CliResult<Vec<u8>> {
+        let res = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .map_err(server_err)?;
+        if !res.status().is_success() {
+            return data::<serde_json::Value>(res).map(|_| vec![]);
+        }
+        Ok(res.bytes().map_err(server_err)?.to_vec())
+    }
+
+    pub fn put_weights(
+        &self,
+        run: i64,
+        round: u32,
+        body: Vec<u8>,
+        num_examples: u64,
+        loss: f32,
+        dice: f64,
+    ) -> CliResult<UploadReceipt> {
+        let res = self
+            .client
+            .put(format!(
+                "{}/api/runs/{run}/rounds/{round}/weights?num_examples={num_examples}&loss={loss}&dice={dice}",
+                self.base
+            ))
+            .bearer_auth(&self.token)
+            .header("content-type", "application/octet-stream")
+            .body(body)
+            .send()
+            .map_err(server_err)?;
+        data(res)
+    }
+}

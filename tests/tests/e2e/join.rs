@@ -1,0 +1,95 @@
+//! `meshfed join` against the real Worker: two headless participants sign in with password and
+//! TOTP, train a phantom locally, upload, and the round closes into a new global model.
+
+use meshfed_cli::join::{self, JoinArgs};
+use meshfed_cli::{backend::Backend, volume_io};
+use meshfed_e2e::identity::PASSWORD;
+use meshfed_e2e::runs::*;
+use meshfed_e2e::Ctx;
+use meshfed_shared::meshnet::ModelConfig;
+use meshfed_shared::volume::phantom;
+use serde_json::json;
+
+pub fn two_headless_participants_train_a_round(ctx: &Ctx) {
+    let model: ModelConfig =
+        serde_json::from_value(json!({"channels": 3, "dilations": [1, 2, 1], "classes": 3}))
+            .unwrap();
+    let (users, run, initial) = ctx.block_on(async {
+        let users = participants(ctx, "join", 2).await;
+        let body = json!({"model": model, "round_timeout_secs": 600});
+        let run = create_run(ctx, &users[0], &[&users[1]], body).await;
+        let initial = download(
+            ctx,
+            &token(&users[0]),
+            &format!("/api/runs/{run}/model"),
+            &model,
+        )
+        .await;
+        (users, run, initial)
+    });
+    let dir = std::env::temp_dir().join(format!("meshfed-join-{run}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let header = volume_io::plain_header();
+    let threads: Vec<_> = users
+        .iter()
+        .enumerate()
+        .map(|(i, u)| {
+            // Each site has its own scan; it stays on disk here.
+            let (volume, labels) = phantom([20, 20, 20], i as u64);
+            let (v, l) = (
+                dir.join(format!("t1-{i}.nii")),
+                dir.join(format!("labels-{i}.nii")),
+            );
+            volume_io::write_volume(&v, &volume, &header).unwrap();
+            volume_io::write_labels(&l, &labels, &header).unwrap();
+            let args = JoinArgs {
+                server: ctx.base.clone(),
+                run,
+                volume: v,
+                labels: l,
+                rounds: 1,
+                local_steps: 3,
+                patch: 16,
+                lr: 3e-3,
+                seed: i as u64,
+                wait_secs: 120,
+                backend: Backend::Cpu,
+                username: u.username.clone(),
+                password: Some(PASSWORD.into()),
+                totp_secret: Some(u.secret.clone()),
+            };
+            std::thread::spawn(move || join::run(args))
+        })
+        .collect();
+    let reports: Vec<_> = threads
+        .into_iter()
+        .map(|t| t.join().unwrap().expect("join succeeds"))
+        .collect();
+    assert!(
+        reports.iter().all(|r| r.len() == 1 && r[0].round == 1),
+        "{reports:?}"
+    );
+    assert_eq!(
+        reports.iter().filter(|r| r[0].closed_by_us).count(),
+        1,
+        "the second upload closes the round: {reports:?}"
+    );
+    ctx.block_on(async {
+        let detail = run_detail(ctx, &token(&users[1]), run).await;
+        assert_eq!(detail["current_round"], 2, "{detail}");
+        let closed = &detail["history"][0];
+        assert_eq!(closed["metrics"]["uploads"], 2, "{closed}");
+        assert!(closed["metrics"]["loss"].as_f64().is_some(), "{closed}");
+        let global = download(
+            ctx,
+            &token(&users[1]),
+            &format!("/api/runs/{run}/model"),
+            &model,
+        )
+        .await;
+        assert_eq!(global.len(), initial.len());
+        assert_ne!(global, initial, "the round's average is a new model");
+        assert!(global.iter().all(|v| v.is_finite()));
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}
