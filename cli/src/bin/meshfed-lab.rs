@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use meshfed_cli::backend::{device, Backend};
 use meshfed_cli::error::CliResult;
 use meshfed_cli::lab::{distill, federated, Split};
-use meshfed_shared::meshnet::net::TrainConfig;
+use meshfed_shared::meshnet::net::{MeshNetConfig, TrainConfig, Trainer};
 use meshfed_shared::meshnet::ModelConfig;
 
 #[derive(Debug, Parser)]
@@ -32,6 +32,15 @@ enum Command {
         steps: usize,
         #[arg(long, default_value_t = 250)]
         eval_every: usize,
+    },
+    /// Training-step and inference time of model5 and the 21-channel MeshNet on a phantom.
+    Bench {
+        #[arg(long, default_value_t = 64)]
+        patch: usize,
+        #[arg(long, default_value_t = 5)]
+        steps: usize,
+        #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+        backend: Backend,
     },
     /// (b) FedAvg over non-IID sites against centralised training with the same steps.
     Federated {
@@ -95,6 +104,37 @@ impl Common {
 
 fn run(cli: Cli) -> CliResult<()> {
     match cli.command {
+        Command::Bench {
+            patch,
+            steps,
+            backend,
+        } => {
+            let dev = device(backend)?;
+            let (mut volume, labels) = meshfed_shared::volume::phantom([patch; 3], 1);
+            volume.min_max_normalise();
+            for config in [ModelConfig::model5_gw_ae(), ModelConfig::classic21(3)] {
+                let ad = dev.clone().autodiff();
+                let values = meshfed_shared::meshnet::initial_weights(&config, 1);
+                let net = MeshNetConfig::from(config.clone()).load(&values, &ad)?;
+                let train = TrainConfig {
+                    patch,
+                    ..TrainConfig::default()
+                };
+                let mut trainer = Trainer::new(net, 3, train, &ad);
+                trainer.step(&volume, &labels)?; // warm-up
+                let start = std::time::Instant::now();
+                for _ in 0..steps {
+                    trainer.step(&volume, &labels)?;
+                }
+                let step = start.elapsed().as_secs_f64() / steps as f64;
+                println!(
+                    "bench {} ch {} layers: training step on {patch}³ {:.3}s ({backend:?})",
+                    config.channels,
+                    config.dilations.len(),
+                    step
+                );
+            }
+        }
         Command::Distill {
             common,
             steps,
