@@ -17,7 +17,7 @@ mod rng;
 pub use components::keep_largest_component;
 pub use crop::CropBox;
 pub use dice::{dice_per_class, mean_dice};
-pub use patch::{patch_origins, same_grid, Patch};
+pub use patch::{labelled_voxel, patch_around, patch_origins, same_grid, Patch};
 pub use phantom::phantom;
 pub use rng::Rng;
 

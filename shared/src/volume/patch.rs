@@ -43,6 +43,26 @@ pub fn patch_origins(rng: &mut Rng, dims: [usize; 3], size: usize, count: usize)
         .collect()
 }
 
+/// The patch of `size`³ (clamped to `dims`) centred on `centre`, moved inside the grid.
+pub fn patch_around(centre: [usize; 3], dims: [usize; 3], size: usize) -> Patch {
+    let pd = dims.map(|d| size.min(d));
+    Patch {
+        origin: [0, 1, 2].map(|a| centre[a].saturating_sub(pd[a] / 2).min(dims[a] - pd[a])),
+        dims: pd,
+    }
+}
+
+/// A uniformly random voxel with a non-zero label, found by rejection in at most `tries`
+/// draws (`None` when the labels are (nearly) all background).
+pub fn labelled_voxel(rng: &mut Rng, labels: &Labels, tries: usize) -> Option<[usize; 3]> {
+    let [_, ny, nz] = labels.dims;
+    (0..tries).find_map(|_| {
+        let i = rng.below(labels.data.len().max(1));
+        (labels.data.get(i).copied().unwrap_or(0) != 0)
+            .then(|| [i / (ny * nz), i / nz % ny, i % nz])
+    })
+}
+
 /// Checks that labels lie on the volume's grid.
 pub fn same_grid(volume: &Volume, labels: &Labels) -> Result<(), VolumeError> {
     if volume.dims == labels.dims {
@@ -79,5 +99,33 @@ mod tests {
         assert_eq!((big.origin, big.dims), ([0; 3], dims));
         assert!(same_grid(&v, &l).is_ok());
         assert!(same_grid(&v, &Labels::new([1, 1, 1], vec![0]).unwrap()).is_err());
+    }
+
+    #[test]
+    fn patches_around_a_voxel_contain_it_and_stay_inside() {
+        let dims = [10, 12, 14];
+        for centre in [[0, 0, 0], [9, 11, 13], [5, 6, 7], [1, 11, 2]] {
+            let p = patch_around(centre, dims, 6);
+            assert_eq!(p.dims, [6, 6, 6]);
+            for a in 0..3 {
+                assert!(
+                    p.origin[a] <= centre[a] && centre[a] < p.origin[a] + 6,
+                    "{p:?} {centre:?}"
+                );
+                assert!(p.origin[a] + 6 <= dims[a]);
+            }
+        }
+        assert_eq!(patch_around([5, 5, 5], [4, 20, 20], 8).dims, [4, 8, 8]);
+    }
+
+    #[test]
+    fn labelled_voxels_are_found_and_background_gives_none() {
+        let dims = [5, 6, 7];
+        let mut l = Labels::new(dims, vec![0; 210]).unwrap();
+        let mut rng = Rng::new(3);
+        assert_eq!(labelled_voxel(&mut rng, &l, 100), None);
+        let i = l.index(3, 4, 5);
+        l.data[i] = 2;
+        assert_eq!(labelled_voxel(&mut rng, &l, 10_000), Some([3, 4, 5]));
     }
 }

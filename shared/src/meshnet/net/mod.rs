@@ -4,6 +4,7 @@
 //!
 //! [`ModelConfig`]: crate::meshnet::ModelConfig
 
+mod calibrate;
 mod model;
 mod segment;
 mod train;
@@ -24,6 +25,8 @@ pub enum NetError {
     Device(String),
     #[error("{0}")]
     Input(String),
+    #[error("training diverged (loss {0}); try a lower learning rate")]
+    Diverged(f32),
 }
 
 impl From<burn::tensor::DataError> for NetError {

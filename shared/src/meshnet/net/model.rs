@@ -31,17 +31,17 @@ impl From<ModelConfig> for MeshNetConfig {
 /// One dilated 3×3×3 block: convolution, optional BatchNorm, activation, dropout.
 #[derive(Module, Debug)]
 pub struct Block {
-    conv: Conv3d,
-    norm: Option<BatchNorm>,
+    pub(super) conv: Conv3d,
+    pub(super) norm: Option<BatchNorm>,
     dropout: Dropout,
 }
 
 #[derive(Module, Debug)]
 pub struct MeshNet {
-    blocks: Vec<Block>,
-    head: Conv3d,
+    pub(super) blocks: Vec<Block>,
+    pub(super) head: Conv3d,
     #[module(skip)]
-    activation: Activation,
+    pub(super) activation: Activation,
 }
 
 impl MeshNetConfig {

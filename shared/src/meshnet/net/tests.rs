@@ -168,6 +168,7 @@ fn training_on_the_phantom_lowers_the_loss_and_is_seeded() {
             learning_rate: 1e-2,
             dice_weight: 0.5,
             seed,
+            tissue_fraction: 0.0,
         };
         let mut trainer = Trainer::new(net, 3, cfg, &device);
         let losses: Vec<f32> = (0..steps)
@@ -197,4 +198,165 @@ fn training_on_the_phantom_lowers_the_loss_and_is_seeded() {
     bad.data[0] = 3;
     let (_, mut t) = train(7, 0);
     assert!(matches!(t.step(&volume, &bad), Err(NetError::Input(_))));
+}
+
+/// The autodiff gradient of every parameter of a small dilated MeshNet against central
+/// finite differences of the forward pass (the gradients TF.js cannot compute).
+#[test]
+fn dilated_convolution_gradients_match_finite_differences() {
+    use burn::tensor::{Tensor, TensorData};
+    let config = ModelConfig {
+        channels: 3,
+        dilations: vec![1, 2, 3],
+        classes: 2,
+        activation: Activation::Elu,
+        ..ModelConfig::model5(2)
+    };
+    let values = initial_weights(&config, 11);
+    let v = random_volume([7, 8, 9], 5);
+    let weights = random_volume([7, 8, 9], 6); // fixed linear functional of the logits
+    let [x, y, z] = v.dims;
+    let objective = |net: &MeshNet, device: &Device| {
+        let input =
+            Tensor::<5>::from_data(TensorData::new(v.data.clone(), [1, 1, x, y, z]), device);
+        let w = Tensor::<5>::from_data(
+            TensorData::new(weights.data.clone(), [1, 1, x, y, z]),
+            device,
+        );
+        let logits = net.forward(input);
+        let [a, b] = logits.clone().chunk(2, 1).try_into().ok().unwrap();
+        (a * w.clone() - b * w * 0.5).sum()
+    };
+    let ad = cpu().autodiff();
+    let net = MeshNetConfig::from(config.clone())
+        .load(&values, &ad)
+        .unwrap();
+    let grads = objective(&net, &ad).backward();
+    let mut analytic = vec![];
+    for block in &net.blocks {
+        analytic.push(
+            block
+                .conv
+                .weight
+                .val()
+                .grad(&grads)
+                .unwrap()
+                .flatten::<1>(0, 4),
+        );
+        analytic.push(
+            block
+                .conv
+                .bias
+                .as_ref()
+                .unwrap()
+                .val()
+                .grad(&grads)
+                .unwrap(),
+        );
+    }
+    analytic.push(
+        net.head
+            .weight
+            .val()
+            .grad(&grads)
+            .unwrap()
+            .flatten::<1>(0, 4),
+    );
+    analytic.push(net.head.bias.as_ref().unwrap().val().grad(&grads).unwrap());
+    let analytic = Tensor::cat(analytic, 0)
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    assert_eq!(analytic.len(), values.len());
+
+    let at = |vals: &[f32]| -> f64 {
+        let net = MeshNetConfig::from(config.clone())
+            .load(vals, &cpu())
+            .unwrap();
+        objective(&net, &cpu())
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap()[0] as f64
+    };
+    let eps = 1e-2f32;
+    let scale = analytic.iter().map(|g| g.abs()).fold(0f32, f32::max);
+    for i in (0..values.len()).step_by(7) {
+        let mut plus = values.clone();
+        plus[i] += eps;
+        let mut minus = values.clone();
+        minus[i] -= eps;
+        let numeric = (at(&plus) - at(&minus)) / (2.0 * eps as f64);
+        let err = (numeric - analytic[i] as f64).abs();
+        assert!(
+            err < 2e-2 * scale as f64,
+            "parameter {i}: autodiff {} vs finite difference {numeric}",
+            analytic[i]
+        );
+    }
+}
+
+/// Calibration leaves every block's pre-activations standardised on the sample, so no
+/// block starts dead or faded, and networks with BatchNorm come back unchanged.
+#[test]
+fn calibration_standardises_every_block_on_the_sample() {
+    use burn::tensor::{Tensor, TensorData};
+    let config = ModelConfig::model5(3);
+    let net = MeshNetConfig::from(config.clone())
+        .load(&initial_weights(&config, 2), &cpu())
+        .unwrap();
+    let v = random_volume([12, 12, 12], 9);
+    let sample =
+        Tensor::<5>::from_data(TensorData::new(v.data.clone(), [1, 1, 12, 12, 12]), &cpu());
+    let before = net.values().unwrap();
+    let net = net.calibrate(sample.clone());
+    assert_ne!(net.values().unwrap(), before);
+    let mut x = sample;
+    for block in &net.blocks {
+        let y = block.conv.forward(x);
+        let per: Tensor<2> = y.clone().permute([1, 0, 2, 3, 4]).flatten(1, 4);
+        let mean = per
+            .clone()
+            .mean_dim(1)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        let var = per.var(1).into_data().try_to_vec::<f32>().unwrap();
+        for (m, v) in mean.iter().zip(&var) {
+            assert!(m.abs() < 1e-3 && (v - 1.0).abs() < 1e-2, "mean {m} var {v}");
+        }
+        x = burn::tensor::activation::relu(y);
+    }
+
+    let bn = ModelConfig {
+        batch_norm: true,
+        ..config
+    };
+    let net = MeshNetConfig::from(bn).init(&cpu()).unwrap();
+    let values = net.values().unwrap();
+    let sample = Tensor::<5>::from_data(TensorData::new(v.data, [1, 1, 12, 12, 12]), &cpu());
+    assert_eq!(net.calibrate(sample).values().unwrap(), values);
+}
+
+/// A loss that is not finite stops training with an error instead of poisoning the model.
+#[test]
+fn a_non_finite_loss_is_reported_as_divergence() {
+    let config = ModelConfig {
+        channels: 2,
+        dilations: vec![1, 2],
+        ..ModelConfig::model5(3)
+    };
+    let device = cpu().autodiff();
+    let net = MeshNetConfig::from(config.clone())
+        .load(&initial_weights(&config, 1), &device)
+        .unwrap();
+    let (mut volume, labels) = phantom([12, 12, 12], 2);
+    volume.data.iter_mut().for_each(|v| *v = f32::NAN);
+    let cfg = TrainConfig {
+        patch: 8,
+        ..TrainConfig::default()
+    };
+    let mut trainer = Trainer::new(net, 3, cfg, &device);
+    let err = trainer.step(&volume, &labels).unwrap_err();
+    assert!(matches!(err, NetError::Diverged(l) if l.is_nan()), "{err}");
+    assert!(err.to_string().contains("lower learning rate"));
 }

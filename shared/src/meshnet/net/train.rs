@@ -8,7 +8,7 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::{MeshNet, NetError};
-use crate::volume::{patch_origins, same_grid, Labels, Rng, Volume};
+use crate::volume::{labelled_voxel, patch_around, patch_origins, same_grid, Labels, Rng, Volume};
 
 /// How to train. Defaults: 32³ patches, one per step, Adam at 3e-3, cross-entropy plus soft
 /// Dice at weight 1 (cross-entropy alone collapses to background for hundreds of steps on
@@ -24,6 +24,9 @@ pub struct TrainConfig {
     pub dice_weight: f32,
     /// Seeds patch sampling and burn's own random numbers.
     pub seed: u64,
+    /// Share of patches centred on a labelled (non-background) voxel; the rest are uniform.
+    /// Brain volumes are mostly background, so uniform patches alone teach it slowly.
+    pub tissue_fraction: f32,
 }
 
 impl Default for TrainConfig {
@@ -34,6 +37,7 @@ impl Default for TrainConfig {
             learning_rate: 3e-3,
             dice_weight: 1.0,
             seed: 0,
+            tissue_fraction: 0.5,
         }
     }
 }
@@ -76,11 +80,22 @@ impl Trainer {
         self.model.valid()
     }
 
+    /// Changes the learning rate from the next step on (a schedule's job).
+    pub fn set_learning_rate(&mut self, learning_rate: f64) {
+        self.config.learning_rate = learning_rate;
+    }
+
     /// One step on `batch` random patches of `volume` (normalised) and its `labels`.
-    /// Returns the loss before the update, read back from the device.
+    /// Returns the loss before the update, read back from the device; a loss that is not
+    /// finite is [`NetError::Diverged`] (lower the learning rate).
     pub fn step(&mut self, volume: &Volume, labels: &Labels) -> Result<f32, NetError> {
         let loss = self.step_lazy(volume, labels)?;
-        Ok(loss.into_data().try_to_vec::<f32>()?[0])
+        let loss = loss.into_data().try_to_vec::<f32>()?[0];
+        if loss.is_finite() {
+            Ok(loss)
+        } else {
+            Err(NetError::Diverged(loss))
+        }
     }
 
     /// [`Trainer::step`] without the readback: the loss stays on the device (a browser reads
@@ -93,12 +108,44 @@ impl Trainer {
                 self.classes
             )));
         }
-        let patches = patch_origins(
-            &mut self.rng,
-            volume.dims,
-            self.config.patch,
-            self.config.batch,
-        );
+        let (input, ys) = self.batch(volume, labels, self.config.batch, &self.device.clone());
+        let loss = self.loss(self.model.forward(input), ys)?;
+        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        self.model = self
+            .optim
+            .step(self.config.learning_rate, self.model.clone(), grads);
+        Ok(loss.detach())
+    }
+
+    /// Data-dependent initialisation on a few patches of `volume` (see
+    /// [`MeshNet::calibrate`]); call it once, before the first step.
+    pub fn calibrate(&mut self, volume: &Volume, labels: &Labels) -> Result<(), NetError> {
+        same_grid(volume, labels)?;
+        let plain = self.device.clone().without_autodiff();
+        let (sample, _) = self.batch(volume, labels, 4, &plain);
+        self.model = self.model.valid().calibrate(sample).train();
+        Ok(())
+    }
+
+    /// `count` patches as one input `[count, 1, p, p, p]` and their labels, flattened.
+    fn batch(
+        &mut self,
+        volume: &Volume,
+        labels: &Labels,
+        count: usize,
+        device: &Device,
+    ) -> (Tensor<5>, Vec<i64>) {
+        let size = self.config.patch;
+        let patches: Vec<_> = (0..count)
+            .map(|_| {
+                let centred = self.rng.unit() < self.config.tissue_fraction;
+                centred
+                    .then(|| labelled_voxel(&mut self.rng, labels, 1000))
+                    .flatten()
+                    .map(|centre| patch_around(centre, volume.dims, size))
+                    .unwrap_or_else(|| patch_origins(&mut self.rng, volume.dims, size, 1)[0])
+            })
+            .collect();
         let dims = patches[0].dims;
         let (mut xs, mut ys) = (vec![], vec![]);
         for p in &patches {
@@ -106,17 +153,11 @@ impl Trainer {
             xs.extend(v.data);
             ys.extend(l.data.iter().map(|&c| c as i64));
         }
-        let b = patches.len();
-        let input: Tensor<5> = Tensor::from_data(
-            TensorData::new(xs, [b, 1, dims[0], dims[1], dims[2]]),
-            &self.device,
+        let input = Tensor::from_data(
+            TensorData::new(xs, [count, 1, dims[0], dims[1], dims[2]]),
+            device,
         );
-        let loss = self.loss(self.model.forward(input), ys)?;
-        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
-        self.model = self
-            .optim
-            .step(self.config.learning_rate, self.model.clone(), grads);
-        Ok(loss.detach())
+        (input, ys)
     }
 
     /// Cross-entropy over every voxel, plus `dice_weight` × soft Dice over the foreground.
