@@ -84,9 +84,13 @@ pub fn run(args: TrainArgs) -> CliResult<()> {
             learning_rate: args.lr,
             dice_weight: args.dice_weight,
             seed: args.seed,
+            ..TrainConfig::default()
         },
         &dev,
     );
+    if args.init.is_none() {
+        trainer.calibrate(&volume, &labels)?;
+    }
     let bar = progress::bar(args.steps as u64, "training");
     let start = Instant::now();
     let mut recent = vec![];

@@ -1,6 +1,7 @@
 //! `cargo xtask dev [--port N] [--persist-to DIR]` runs Meshfed locally;
 //! `cargo xtask test` sets up and runs every test. See README.md.
 
+mod bench;
 mod build;
 mod dev;
 mod setup;
@@ -17,7 +18,10 @@ commands:
                                       state in .wrangler/state); Ctrl-C stops everything
   test                                set up, build and run every test
   setup                               install what `test` needs (tools, npm packages,
-                                      Chromium) and stop";
+                                      Chromium) and stop
+  bench [--patch N] [--steps N] [--rounds N]
+                                      MeshNet training-step time: burn CPU beside JAX CPU
+                                      (from PyPI), alternating, with ratios";
 
 fn main() -> ExitCode {
     xtask::process::stop_groups_on_signal();
@@ -25,6 +29,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("dev") => dev::parse(&args[1..]).and_then(dev::run),
         Some("test") if args.len() == 1 => test::run(),
+        Some("bench") => bench::parse(&args[1..]).and_then(bench::run_bench),
         Some("setup") if args.len() == 1 => setup::for_test().map(|()| ExitCode::SUCCESS),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");

@@ -11,9 +11,9 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use meshfed_cli::backend::{device, Backend};
 use meshfed_cli::error::CliResult;
-use meshfed_cli::lab::{distill, federated, Split};
+use meshfed_cli::lab::{distill, federated, Init, Split};
 use meshfed_shared::meshnet::net::{MeshNetConfig, TrainConfig, Trainer};
-use meshfed_shared::meshnet::ModelConfig;
+use meshfed_shared::meshnet::{Activation, ModelConfig};
 
 #[derive(Debug, Parser)]
 #[command(name = "meshfed-lab", about = "MeshNet learning experiments")]
@@ -78,15 +78,29 @@ struct Common {
     /// so the result is still model5-shaped there).
     #[arg(long)]
     batch_norm: bool,
-    /// Start from He-normal weights instead of PyTorch's default initialisation.
+    /// Cosine decay of the learning rate to 5% of --lr over the run (distill).
     #[arg(long)]
-    he_init: bool,
+    cosine: bool,
+    /// ELU instead of model5's ReLU.
+    #[arg(long)]
+    elu: bool,
+    /// How the fresh network starts.
+    #[arg(long, value_enum, default_value_t = Init::Calibrated)]
+    init: Init,
+    /// Share of patches centred on a brain voxel.
+    #[arg(long, default_value_t = 0.5)]
+    tissue_fraction: f32,
 }
 
 impl Common {
     fn model(&self) -> ModelConfig {
         ModelConfig {
             batch_norm: self.batch_norm,
+            activation: if self.elu {
+                Activation::Elu
+            } else {
+                Activation::Relu
+            },
             ..ModelConfig::model5_gw_ae()
         }
     }
@@ -98,6 +112,7 @@ impl Common {
             learning_rate: self.lr,
             dice_weight: self.dice_weight,
             seed: self.seed,
+            tissue_fraction: self.tissue_fraction,
         }
     }
 }
@@ -146,7 +161,8 @@ fn run(cli: Cli) -> CliResult<()> {
                 steps,
                 eval_every,
                 train: common.train(),
-                he_init: common.he_init,
+                init: common.init,
+                cosine: common.cosine,
             };
             let dice = distill::run(&split, &plan, &device(common.backend)?)?;
             println!("distill final mean WM/GM Dice {dice:.4} (target >= 0.90)");
@@ -165,7 +181,8 @@ fn run(cli: Cli) -> CliResult<()> {
                 rounds,
                 local_steps,
                 train: common.train(),
-                he_init: common.he_init,
+                init: common.init,
+                cosine: common.cosine,
             };
             let fed = federated::run(&split, &plan, &dev)?;
             let central = distill::run(
@@ -175,7 +192,8 @@ fn run(cli: Cli) -> CliResult<()> {
                     steps: rounds * sites * local_steps,
                     eval_every: sites * local_steps,
                     train: common.train(),
-                    he_init: common.he_init,
+                    init: common.init,
+                    cosine: common.cosine,
                 },
                 &dev,
             )?;

@@ -4,10 +4,10 @@
 use std::time::Instant;
 
 use meshfed_shared::burn::tensor::Device;
-use meshfed_shared::meshnet::net::{MeshNetConfig, TrainConfig, Trainer};
-use meshfed_shared::meshnet::{he_weights, initial_weights, ModelConfig};
+use meshfed_shared::meshnet::net::TrainConfig;
+use meshfed_shared::meshnet::ModelConfig;
 
-use super::{mean_fg, show, Split};
+use super::{fresh_trainer, mean_fg, show, Init, Split};
 use crate::error::CliResult;
 
 pub struct DistillPlan {
@@ -15,26 +15,31 @@ pub struct DistillPlan {
     pub steps: usize,
     pub eval_every: usize,
     pub train: TrainConfig,
-    pub he_init: bool,
+    pub init: Init,
+    /// Cosine decay of the learning rate to 5% over the run.
+    pub cosine: bool,
 }
 
 /// Trains and prints Dice every `eval_every` steps; returns the final mean WM/GM Dice.
 pub fn run(split: &Split, plan: &DistillPlan, device: &Device) -> CliResult<f64> {
-    let config = plan.model.clone();
-    let ad = device.clone().autodiff();
-    let net = MeshNetConfig::from(config.clone()).load(
-        &if plan.he_init {
-            he_weights(&config, plan.train.seed)
-        } else {
-            initial_weights(&config, plan.train.seed)
-        },
-        &ad,
+    let mut trainer = fresh_trainer(
+        &plan.model,
+        plan.init,
+        plan.train.clone(),
+        (&split.train_volume, &split.train_labels),
+        device,
     )?;
-    let mut trainer = Trainer::new(net, config.classes, plan.train.clone(), &ad);
     let start = Instant::now();
     let mut losses = vec![];
     let mut last = 0.0;
     for step in 1..=plan.steps {
+        if plan.cosine {
+            let t = (step - 1) as f64 / plan.steps as f64;
+            let lr = plan.train.learning_rate;
+            trainer.set_learning_rate(
+                lr * (0.05 + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())),
+            );
+        }
         losses.push(trainer.step(&split.train_volume, &split.train_labels)?);
         if step % plan.eval_every == 0 || step == plan.steps {
             let d = split.evaluate(&trainer.inference_model(), device)?;

@@ -7,10 +7,10 @@ use std::time::Instant;
 use meshfed_shared::aggregate::{Method, RunningSum};
 use meshfed_shared::burn::tensor::Device;
 use meshfed_shared::meshnet::net::{MeshNetConfig, TrainConfig, Trainer};
-use meshfed_shared::meshnet::{he_weights, initial_weights, ModelConfig};
+use meshfed_shared::meshnet::ModelConfig;
 use meshfed_shared::volume::{CropBox, Labels, Volume};
 
-use super::{mean_fg, show, Split};
+use super::{fresh_trainer, mean_fg, show, Init, Split};
 use crate::error::CliResult;
 
 pub struct FederatedPlan {
@@ -19,7 +19,22 @@ pub struct FederatedPlan {
     pub rounds: usize,
     pub local_steps: usize,
     pub train: TrainConfig,
-    pub he_init: bool,
+    pub init: Init,
+    /// Cosine decay of the learning rate to 5% over the rounds (as `distill` does over steps).
+    pub cosine: bool,
+}
+
+impl FederatedPlan {
+    /// The learning rate of `round` (1-based): constant, or the cosine schedule sampled at
+    /// the round's first step.
+    fn learning_rate(&self, round: usize) -> f64 {
+        let lr = self.train.learning_rate;
+        if !self.cosine {
+            return lr;
+        }
+        let t = (round - 1) as f64 / self.rounds as f64;
+        lr * (0.05 + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * t).cos()))
+    }
 }
 
 /// The training region cut into `sites` slabs along y.
@@ -41,11 +56,16 @@ pub fn run(split: &Split, plan: &FederatedPlan, device: &Device) -> CliResult<f6
     let config = plan.model.clone();
     let ad = device.clone().autodiff();
     let sites = site_data(split, plan.sites);
-    let mut global = if plan.he_init {
-        he_weights(&config, plan.train.seed)
-    } else {
-        initial_weights(&config, plan.train.seed)
-    };
+    // The run's initiator starts the model on their own data: site 0.
+    let mut global = fresh_trainer(
+        &config,
+        plan.init,
+        plan.train.clone(),
+        (&sites[0].0, &sites[0].1),
+        device,
+    )?
+    .inference_model()
+    .values()?;
     let start = Instant::now();
     let mut last = 0.0;
     for round in 1..=plan.rounds {
@@ -54,6 +74,7 @@ pub fn run(split: &Split, plan: &FederatedPlan, device: &Device) -> CliResult<f6
             let net = MeshNetConfig::from(config.clone()).load(&global, &ad)?;
             let train = TrainConfig {
                 seed: plan.train.seed ^ ((round * 1000 + s) as u64),
+                learning_rate: plan.learning_rate(round),
                 ..plan.train.clone()
             };
             let mut trainer = Trainer::new(net, config.classes, train, &ad);

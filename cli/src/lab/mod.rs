@@ -8,7 +8,8 @@ pub mod federated;
 use std::path::Path;
 
 use meshfed_shared::burn::tensor::Device;
-use meshfed_shared::meshnet::net::{predict, MeshNet};
+use meshfed_shared::meshnet::net::{predict, MeshNet, MeshNetConfig, TrainConfig, Trainer};
+use meshfed_shared::meshnet::{he_weights, initial_weights, ModelConfig};
 use meshfed_shared::volume::{dice_per_class, CropBox, Labels, Volume};
 
 use crate::error::CliResult;
@@ -67,6 +68,38 @@ impl Split {
         .crop(&predicted);
         Ok(dice_per_class(&test.data, &self.eval_labels.data, 3))
     }
+}
+
+/// How a fresh network starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Init {
+    /// PyTorch's default (uniform ±1/√fan_in): the signal fades through model5's nine blocks.
+    Pytorch,
+    /// He-normal: keeps the signal but can kill every unit of a 5-channel block.
+    He,
+    /// PyTorch's default, then rescaled on training patches (`MeshNet::calibrate`).
+    Calibrated,
+}
+
+/// A trainer for a fresh `config` network; `Calibrated` calibrates it on `volume`.
+pub fn fresh_trainer(
+    config: &ModelConfig,
+    init: Init,
+    train: TrainConfig,
+    data: (&Volume, &Labels),
+    device: &Device,
+) -> CliResult<Trainer> {
+    let ad = device.clone().autodiff();
+    let values = match init {
+        Init::He => he_weights(config, train.seed),
+        Init::Pytorch | Init::Calibrated => initial_weights(config, train.seed),
+    };
+    let net = MeshNetConfig::from(config.clone()).load(&values, &ad)?;
+    let mut trainer = Trainer::new(net, config.classes, train, &ad);
+    if init == Init::Calibrated {
+        trainer.calibrate(data.0, data.1)?;
+    }
+    Ok(trainer)
 }
 
 /// Mean of the foreground classes' Dice (WM and GM for brainchop's tissue models).
