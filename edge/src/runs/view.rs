@@ -1,7 +1,8 @@
 //! `GET /api/runs`, `GET /api/runs/{id}` and `POST /api/runs/{id}/activate`.
 
 use meshfed_shared::api::runs::{
-    ActivateRequest, Participant, RoundRecord, RoundStatus, RunDetail, RunSummary, UpdateRunRequest,
+    ActivateRequest, Participant, RoundRecord, RoundStatus, RunDetail, RunHeader, RunSummary,
+    UpdateRunRequest,
 };
 use meshfed_shared::time::rfc3339_from_unix_ms;
 use worker::{Env, Request, Response};
@@ -47,6 +48,17 @@ fn summary(
     current_round: u32,
 ) -> EdgeResult<RunSummary> {
     Ok(RunSummary {
+        run: header(run, participants, current_round)?,
+        participants: participants.len(),
+    })
+}
+
+fn header(
+    run: &RunRow,
+    participants: &[ParticipantRow],
+    current_round: u32,
+) -> EdgeResult<RunHeader> {
+    Ok(RunHeader {
         id: run.id,
         name: run.name.clone(),
         description: run.description.clone(),
@@ -59,7 +71,6 @@ fn summary(
         aggregation: run.method(),
         round_timeout_secs: run.round_timeout_secs as u64,
         current_round,
-        participants: participants.len(),
         created_at: rfc3339_from_unix_ms(run.created_at),
     })
 }
@@ -111,7 +122,7 @@ pub async fn detail_of(env: &Env, m: &Member) -> EdgeResult<RunDetail> {
         .collect();
     let model = run.model()?;
     Ok(RunDetail {
-        summary: summary(run, &m.participants, round_no)?,
+        run: header(run, &m.participants, round_no)?,
         parameter_count: model.parameter_count(),
         model,
         trim_fraction: run.trim_fraction,

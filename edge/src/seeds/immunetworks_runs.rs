@@ -159,7 +159,8 @@ async fn create(
 
 async fn list(env: &Env, user: &crate::store::users::UserRow) -> EdgeResult<Response> {
     let mut out = serde_json::Map::new();
-    for (s, participants) in runs::summaries(env, user).await? {
+    for (summary, participants) in runs::summaries(env, user).await? {
+        let s = summary.run;
         out.insert(
             s.id.to_string(),
             json!({"description": s.description, "name": s.name, "classes": s.classes,

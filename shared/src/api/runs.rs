@@ -230,9 +230,9 @@ pub struct ActivateRequest {
     pub active: bool,
 }
 
-/// A run in `GET /api/runs`.
+/// What every view of a run starts with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunSummary {
+pub struct RunHeader {
     pub id: i64,
     pub name: String,
     pub description: String,
@@ -241,8 +241,15 @@ pub struct RunSummary {
     pub aggregation: Method,
     pub round_timeout_secs: u64,
     pub current_round: u32,
-    pub participants: usize,
     pub created_at: String,
+}
+
+/// A run in `GET /api/runs`: the header and how many take part.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    #[serde(flatten)]
+    pub run: RunHeader,
+    pub participants: usize,
 }
 
 /// One participant as the run shows them.
@@ -312,8 +319,9 @@ pub struct RoundRecord {
 /// `GET /api/runs/{id}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunDetail {
+    /// The header only: `participants` here is the list, not the summary's count.
     #[serde(flatten)]
-    pub summary: RunSummary,
+    pub run: RunHeader,
     pub model: ModelConfig,
     pub parameter_count: usize,
     pub trim_fraction: f64,
@@ -407,5 +415,56 @@ mod tests {
             serde_json::json!({"name": "r", "aggregation": "avg"})
         )
         .is_err());
+    }
+
+    #[test]
+    fn run_detail_has_one_participants_key_and_round_trips() {
+        let header = RunHeader {
+            id: 7,
+            name: "tissue".into(),
+            description: String::new(),
+            classes: 3,
+            creator: "a@clinic.example".into(),
+            aggregation: Method::Fedavg,
+            round_timeout_secs: 600,
+            current_round: 2,
+            created_at: "2026-11-22T20:00:00Z".into(),
+        };
+        let detail = RunDetail {
+            run: header.clone(),
+            model: ModelConfig::model5_gw_ae(),
+            parameter_count: ModelConfig::model5_gw_ae().parameter_count(),
+            trim_fraction: 0.1,
+            min_participants: None,
+            participants: vec![Participant {
+                email: "a@clinic.example".into(),
+                username: "a".into(),
+                active: true,
+                creator: true,
+                uploaded: false,
+            }],
+            round: RoundStatus {
+                round: 2,
+                state: "open".into(),
+                kind: None,
+                opened_at: String::new(),
+                deadline_at: String::new(),
+                uploads: 0,
+                active_participants: 1,
+                needed_at_deadline: 1,
+            },
+            history: vec![],
+        };
+        let text = serde_json::to_string(&detail).unwrap();
+        assert_eq!(text.matches("\"participants\"").count(), 1, "{text}");
+        assert_eq!(serde_json::from_str::<RunDetail>(&text).unwrap(), detail);
+        let summary = RunSummary {
+            run: header,
+            participants: 1,
+        };
+        let json = serde_json::to_value(&summary).unwrap();
+        assert_eq!(json["participants"], 1);
+        assert_eq!(json["name"], "tissue");
+        assert_eq!(serde_json::from_value::<RunSummary>(json).unwrap(), summary);
     }
 }
