@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use meshfed_shared::api::runs::RoundStatus;
+use meshfed_shared::api::runs::RunDetail;
 use meshfed_shared::meshnet::net::{
     predict, prepare, MeshNetConfig, SegmentOptions, TrainConfig, Trainer,
 };
@@ -18,14 +18,6 @@ use crate::backend::{device, Backend};
 use crate::error::{CliError, CliResult};
 use crate::server::Server;
 use crate::{progress, volume_io};
-
-/// The parts of `GET /api/runs/{id}` a participant reads.
-#[derive(Debug, serde::Deserialize)]
-struct RunDetail {
-    current_round: u32,
-    model: ModelConfig,
-    round: RoundStatus,
-}
 
 #[derive(Debug, Args)]
 pub struct JoinArgs {
@@ -103,7 +95,7 @@ pub fn run(args: JoinArgs) -> CliResult<Vec<RoundReport>> {
     let mut reports = vec![];
     for _ in 0..args.rounds {
         let detail: RunDetail = server.get_json(&format!("/api/runs/{}", args.run))?;
-        let round = detail.current_round;
+        let round = detail.run.current_round;
         let report = one_round(&server, &args, &detail, &volume, &labels)?;
         eprintln!(
             "round {round}: uploaded after {} local steps (loss {:.4}, local Dice {:.3}){}",
@@ -136,7 +128,7 @@ fn one_round(
     volume: &Volume,
     labels: &Labels,
 ) -> CliResult<RoundReport> {
-    let round = detail.current_round;
+    let round = detail.run.current_round;
     let bytes = server.get_bytes(&format!("/api/runs/{}/model", args.run))?;
     let (config, global): (ModelConfig, Vec<f32>) =
         file::from_safetensors(&bytes, Some(&detail.model))
@@ -190,7 +182,7 @@ fn wait_for_close(server: &Server, run: i64, round: u32, limit: Duration) -> Cli
     let start = Instant::now();
     loop {
         let detail: RunDetail = server.get_json(&format!("/api/runs/{run}"))?;
-        if detail.current_round > round {
+        if detail.run.current_round > round {
             spinner.finish_and_clear();
             return Ok(());
         }
