@@ -7,7 +7,7 @@ use meshfed_shared::burn::tensor::Device;
 use meshfed_shared::meshnet::net::TrainConfig;
 use meshfed_shared::meshnet::ModelConfig;
 
-use super::{fresh_trainer, mean_fg, show, Init, Split};
+use super::{cosine_learning_rate, fresh_trainer, mean_fg, show, Init, Split};
 use crate::error::CliResult;
 
 pub struct DistillPlan {
@@ -34,11 +34,8 @@ pub fn run(split: &Split, plan: &DistillPlan, device: &Device) -> CliResult<f64>
     let mut last = 0.0;
     for step in 1..=plan.steps {
         if plan.cosine {
-            let t = (step - 1) as f64 / plan.steps as f64;
-            let lr = plan.train.learning_rate;
-            trainer.set_learning_rate(
-                lr * (0.05 + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())),
-            );
+            let progress = (step - 1) as f64 / plan.steps as f64;
+            trainer.set_learning_rate(cosine_learning_rate(plan.train.learning_rate, progress));
         }
         losses.push(trainer.step(&split.train_volume, &split.train_labels)?);
         if step % plan.eval_every == 0 || step == plan.steps {

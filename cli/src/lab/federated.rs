@@ -10,7 +10,7 @@ use meshfed_shared::meshnet::net::{MeshNetConfig, TrainConfig, Trainer};
 use meshfed_shared::meshnet::ModelConfig;
 use meshfed_shared::volume::{CropBox, Labels, Volume};
 
-use super::{fresh_trainer, mean_fg, show, Init, Split};
+use super::{cosine_learning_rate, fresh_trainer, mean_fg, show, Init, Split};
 use crate::error::CliResult;
 
 pub struct FederatedPlan {
@@ -32,8 +32,7 @@ impl FederatedPlan {
         if !self.cosine {
             return lr;
         }
-        let t = (round - 1) as f64 / self.rounds as f64;
-        lr * (0.05 + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * t).cos()))
+        cosine_learning_rate(lr, (round - 1) as f64 / self.rounds as f64)
     }
 }
 

@@ -102,6 +102,11 @@ pub fn fresh_trainer(
     Ok(trainer)
 }
 
+/// The cosine schedule: `base` at `progress` 0, decaying to 5% of `base` at 1.
+pub fn cosine_learning_rate(base: f64, progress: f64) -> f64 {
+    base * (0.05 + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos()))
+}
+
 /// Mean of the foreground classes' Dice (WM and GM for brainchop's tissue models).
 pub fn mean_fg(d: &[Option<f64>]) -> f64 {
     let fg: Vec<f64> = d.iter().skip(1).flatten().copied().collect();
