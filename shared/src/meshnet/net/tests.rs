@@ -337,7 +337,7 @@ fn calibration_standardises_every_block_on_the_sample() {
     assert_eq!(net.calibrate(sample).values().unwrap(), values);
 }
 
-/// A loss that is not finite stops training with an error instead of poisoning the model.
+/// A loss that is not finite stops training with an error and leaves the model as it was.
 #[test]
 fn a_non_finite_loss_is_reported_as_divergence() {
     let config = ModelConfig {
@@ -359,4 +359,9 @@ fn a_non_finite_loss_is_reported_as_divergence() {
     let err = trainer.step(&volume, &labels).unwrap_err();
     assert!(matches!(err, NetError::Diverged(l) if l.is_nan()), "{err}");
     assert!(err.to_string().contains("lower learning rate"));
+    assert_eq!(
+        trainer.model().values().unwrap(),
+        initial_weights(&config, 1),
+        "the diverged step is undone"
+    );
 }

@@ -86,14 +86,17 @@ impl Trainer {
     }
 
     /// One step on `batch` random patches of `volume` (normalised) and its `labels`.
-    /// Returns the loss before the update, read back from the device; a loss that is not
-    /// finite is [`NetError::Diverged`] (lower the learning rate).
+    /// Returns the loss before the update, read back from the device. A loss that is not
+    /// finite is [`NetError::Diverged`] (lower the learning rate), and the step is undone:
+    /// the model and the optimizer's state are those from before it (cheap handle clones).
     pub fn step(&mut self, volume: &Volume, labels: &Labels) -> Result<f32, NetError> {
+        let before = (self.model.clone(), self.optim.clone());
         let loss = self.step_lazy(volume, labels)?;
         let loss = loss.into_data().try_to_vec::<f32>()?[0];
         if loss.is_finite() {
             Ok(loss)
         } else {
+            (self.model, self.optim) = before;
             Err(NetError::Diverged(loss))
         }
     }
