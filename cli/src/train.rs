@@ -44,6 +44,10 @@ pub struct TrainArgs {
     /// Weight of a soft Dice term added to cross-entropy (0: cross-entropy only).
     #[arg(long, default_value_t = 1.0)]
     pub dice_weight: f32,
+    /// Mirror half of the patches left-right (along x) with their labels: augmentation
+    /// that lets a model trained on few scans generalise to the other hemisphere.
+    #[arg(long)]
+    pub flip: bool,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
@@ -84,6 +88,7 @@ pub fn run(args: TrainArgs) -> CliResult<()> {
             learning_rate: args.lr,
             dice_weight: args.dice_weight,
             seed: args.seed,
+            mirror_x: args.flip,
             ..TrainConfig::default()
         },
         &dev,

@@ -22,6 +22,9 @@ pub struct FederatedPlan {
     pub init: Init,
     /// Cosine decay of the learning rate to 5% over the rounds (as `distill` does over steps).
     pub cosine: bool,
+    /// Start each site's Adam afresh every round (the old behaviour) instead of keeping each
+    /// site's optimizer state from round to round, as a participant's browser tab does.
+    pub reset_optimizer: bool,
 }
 
 impl FederatedPlan {
@@ -65,18 +68,27 @@ pub fn run(split: &Split, plan: &FederatedPlan, device: &Device) -> CliResult<f6
     )?
     .inference_model()
     .values()?;
+    let mut trainers: Vec<Option<Trainer>> = sites.iter().map(|_| None).collect();
     let start = Instant::now();
     let mut last = 0.0;
     for round in 1..=plan.rounds {
         let mut sum = RunningSum::new(global.len());
         for (s, (volume, labels)) in sites.iter().enumerate() {
             let net = MeshNetConfig::from(config.clone()).load(&global, &ad)?;
-            let train = TrainConfig {
-                seed: plan.train.seed ^ ((round * 1000 + s) as u64),
-                learning_rate: plan.learning_rate(round),
-                ..plan.train.clone()
+            let trainer = match trainers[s].as_mut() {
+                Some(trainer) if !plan.reset_optimizer => {
+                    trainer.replace_model(net);
+                    trainer
+                }
+                _ => {
+                    let train = TrainConfig {
+                        seed: plan.train.seed ^ ((round * 1000 + s) as u64),
+                        ..plan.train.clone()
+                    };
+                    trainers[s].insert(Trainer::new(net, config.classes, train, &ad))
+                }
             };
-            let mut trainer = Trainer::new(net, config.classes, train, &ad);
+            trainer.set_learning_rate(plan.learning_rate(round));
             for _ in 0..plan.local_steps {
                 trainer.step(volume, labels)?;
             }

@@ -101,6 +101,23 @@ impl<T: Copy> Grid<T> {
         Ok(Self { dims, data })
     }
 
+    /// The grid mirrored along x (left-right in brainchop's conformed volumes): x is the
+    /// slowest axis, so this reverses the order of the x-slabs.
+    pub fn mirror_x(&self) -> Self {
+        let slab = self.dims[1] * self.dims[2];
+        let data = self
+            .data
+            .chunks(slab.max(1))
+            .rev()
+            .flatten()
+            .copied()
+            .collect();
+        Self {
+            dims: self.dims,
+            data,
+        }
+    }
+
     /// Back to NIfTI's storage order (x fastest).
     pub fn to_nifti_order(&self) -> Vec<T> {
         let [nx, ny, nz] = self.dims;
@@ -136,6 +153,21 @@ impl Volume {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mirror_x_reverses_x_only_and_twice_is_identity() {
+        let dims = [3, 2, 4];
+        let v = Volume::new(dims, (0..24).map(|i| i as f32).collect()).unwrap();
+        let m = v.mirror_x();
+        for x in 0..3 {
+            for y in 0..2 {
+                for z in 0..4 {
+                    assert_eq!(m.at(x, y, z), v.at(2 - x, y, z));
+                }
+            }
+        }
+        assert_eq!(m.mirror_x(), v);
+    }
 
     #[test]
     fn nifti_order_round_trips_and_puts_x_slowest() {

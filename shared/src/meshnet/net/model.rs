@@ -150,6 +150,26 @@ impl MeshNet {
         out
     }
 
+    /// `self` with each parameter's id taken from the matching parameter of `other` (the same
+    /// architecture), so an optimizer's state keyed by those ids applies to `self`.
+    pub(super) fn with_ids_of(mut self, other: &MeshNet) -> MeshNet {
+        for (block, old) in self.blocks.iter_mut().zip(&other.blocks) {
+            block.conv.weight.id = old.conv.weight.id;
+            if let (Some(bias), Some(old)) = (block.conv.bias.as_mut(), old.conv.bias.as_ref()) {
+                bias.id = old.id;
+            }
+            if let (Some(norm), Some(old)) = (block.norm.as_mut(), old.norm.as_ref()) {
+                norm.gamma.id = old.gamma.id;
+                norm.beta.id = old.beta.id;
+            }
+        }
+        self.head.weight.id = other.head.weight.id;
+        if let (Some(bias), Some(old)) = (self.head.bias.as_mut(), other.head.bias.as_ref()) {
+            bias.id = old.id;
+        }
+        self
+    }
+
     /// All parameters flattened in [`ModelConfig::params`] order (native: blocks on readback).
     pub fn values(&self) -> Result<Vec<f32>, NetError> {
         let all = Tensor::cat(self.tensors(), 0);

@@ -27,6 +27,10 @@ pub struct TrainConfig {
     /// Share of patches centred on a labelled (non-background) voxel; the rest are uniform.
     /// Brain volumes are mostly background, so uniform patches alone teach it slowly.
     pub tissue_fraction: f32,
+    /// Mirror half of the patches along x (left-right in brainchop's conformed volumes), with
+    /// their labels. Brains are nearly symmetric, so this doubles the anatomy a model sees:
+    /// trained on one hemisphere, it then segments the other one well.
+    pub mirror_x: bool,
 }
 
 impl Default for TrainConfig {
@@ -38,6 +42,7 @@ impl Default for TrainConfig {
             dice_weight: 1.0,
             seed: 0,
             tissue_fraction: 0.5,
+            mirror_x: false,
         }
     }
 }
@@ -78,6 +83,13 @@ impl Trainer {
     /// The model for inference (no autodiff, BatchNorm on running statistics).
     pub fn inference_model(&self) -> MeshNet {
         self.model.valid()
+    }
+
+    /// Swaps in `model` (the same architecture on this trainer's device: a federated round's
+    /// new global model) and keeps the optimizer's state, so Adam's moments carry on from one
+    /// round to the next instead of restarting.
+    pub fn replace_model(&mut self, model: MeshNet) {
+        self.model = model.with_ids_of(&self.model);
     }
 
     /// Changes the learning rate from the next step on (a schedule's job).
@@ -152,7 +164,10 @@ impl Trainer {
         let dims = patches[0].dims;
         let (mut xs, mut ys) = (vec![], vec![]);
         for p in &patches {
-            let (v, l) = p.cut_pair(volume, labels);
+            let (mut v, mut l) = p.cut_pair(volume, labels);
+            if self.config.mirror_x && self.rng.unit() < 0.5 {
+                (v, l) = (v.mirror_x(), l.mirror_x());
+            }
             xs.extend(v.data);
             ys.extend(l.data.iter().map(|&c| c as i64));
         }
