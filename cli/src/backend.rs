@@ -3,7 +3,9 @@
 use clap::ValueEnum;
 use meshfed_shared::burn::tensor::Device;
 
-use crate::error::{CliError, CliResult};
+#[cfg(not(feature = "wgpu"))]
+use crate::error::CliError;
+use crate::error::CliResult;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Backend {

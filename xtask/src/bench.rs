@@ -129,17 +129,14 @@ fn captured(cmd: &mut Command) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// `bench 5 ch 9 layers: training step on 64³ 0.785s (Cpu)` or
+/// `bench 5 ch 9 layers: training step on 64³ batch 1 0.785s (Cpu)` or
 /// `jax 5 ch 9 layers: training step on 64^3 0.512s (...)` → (engine, "5 ch 9 layers", secs).
 fn parse_line(line: &str) -> Option<(String, String, f64)> {
     let (head, tail) = line.split_once(": training step on ")?;
     let (engine, model) = head.split_once(' ')?;
     let secs = tail
         .split_whitespace()
-        .nth(1)?
-        .strip_suffix('s')?
-        .parse()
-        .ok()?;
+        .find_map(|word| word.strip_suffix('s')?.parse().ok())?;
     Some((engine.to_string(), model.to_string(), secs))
 }
 
@@ -150,7 +147,7 @@ mod tests {
     #[test]
     fn both_engines_lines_parse() {
         assert_eq!(
-            parse_line("bench 5 ch 9 layers: training step on 64³ 0.785s (Cpu)"),
+            parse_line("bench 5 ch 9 layers: training step on 64³ batch 1 0.785s (Cpu)"),
             Some(("bench".into(), "5 ch 9 layers".into(), 0.785))
         );
         assert_eq!(

@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use meshfed_cli::backend::{device, Backend};
 use meshfed_cli::error::CliResult;
 use meshfed_cli::lab::{distill, federated, Init, Split};
-use meshfed_shared::meshnet::net::{MeshNetConfig, TrainConfig, Trainer};
+use meshfed_shared::meshnet::net::{predict, MeshNetConfig, TrainConfig, Trainer};
 use meshfed_shared::meshnet::{Activation, ModelConfig};
 
 #[derive(Debug, Parser)]
@@ -28,7 +28,7 @@ enum Command {
     Distill {
         #[command(flatten)]
         common: Common,
-        #[arg(long, default_value_t = 2000)]
+        #[arg(long, default_value_t = 2000, value_parser = positive)]
         steps: usize,
         #[arg(long, default_value_t = 250)]
         eval_every: usize,
@@ -37,8 +37,11 @@ enum Command {
     Bench {
         #[arg(long, default_value_t = 64)]
         patch: usize,
-        #[arg(long, default_value_t = 5)]
+        #[arg(long, default_value_t = 5, value_parser = positive)]
         steps: usize,
+        /// Patches per step.
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
         #[arg(long, value_enum, default_value_t = Backend::Cpu)]
         backend: Backend,
     },
@@ -46,12 +49,15 @@ enum Command {
     Federated {
         #[command(flatten)]
         common: Common,
-        #[arg(long, default_value_t = 4)]
+        #[arg(long, default_value_t = 4, value_parser = positive)]
         sites: usize,
-        #[arg(long, default_value_t = 10)]
+        #[arg(long, default_value_t = 10, value_parser = positive)]
         rounds: usize,
-        #[arg(long, default_value_t = 50)]
+        #[arg(long, default_value_t = 50, value_parser = positive)]
         local_steps: usize,
+        /// Restart each site's Adam every round (by default each site keeps its own).
+        #[arg(long)]
+        reset_optimizer: bool,
     },
 }
 
@@ -90,6 +96,10 @@ struct Common {
     /// Share of patches centred on a brain voxel.
     #[arg(long, default_value_t = 0.5)]
     tissue_fraction: f32,
+    /// Mirror half of the patches left-right (along x): the test hemisphere is the mirror
+    /// image of the training one.
+    #[arg(long)]
+    flip: bool,
 }
 
 impl Common {
@@ -113,7 +123,16 @@ impl Common {
             dice_weight: self.dice_weight,
             seed: self.seed,
             tissue_fraction: self.tissue_fraction,
+            mirror_x: self.flip,
         }
+    }
+}
+
+/// A count that must be at least 1 (`--steps 0` would report a Dice of an untrained model).
+fn positive(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("expected a whole number of at least 1, got {s:?}")),
     }
 }
 
@@ -122,6 +141,7 @@ fn run(cli: Cli) -> CliResult<()> {
         Command::Bench {
             patch,
             steps,
+            batch,
             backend,
         } => {
             let dev = device(backend)?;
@@ -133,17 +153,27 @@ fn run(cli: Cli) -> CliResult<()> {
                 let net = MeshNetConfig::from(config.clone()).load(&values, &ad)?;
                 let train = TrainConfig {
                     patch,
+                    batch,
                     ..TrainConfig::default()
                 };
                 let mut trainer = Trainer::new(net, 3, train, &ad);
-                trainer.step(&volume, &labels)?; // warm-up
+                for _ in 0..3 {
+                    trainer.step(&volume, &labels)?; // warm-up (and a GPU's kernel autotuning)
+                }
                 let start = std::time::Instant::now();
                 for _ in 0..steps {
                     trainer.step(&volume, &labels)?;
                 }
                 let step = start.elapsed().as_secs_f64() / steps as f64;
+                let model = trainer.inference_model();
+                predict(&model, &volume, &dev)?; // warm-up
+                let start = std::time::Instant::now();
+                for _ in 0..steps {
+                    predict(&model, &volume, &dev)?;
+                }
+                let inference = start.elapsed().as_secs_f64() / steps as f64;
                 println!(
-                    "bench {} ch {} layers: training step on {patch}³ {:.3}s ({backend:?})",
+                    "bench {} ch {} layers: training step on {patch}³ batch {batch} {:.4}s ({backend:?}); inference {inference:.4}s",
                     config.channels,
                     config.dilations.len(),
                     step
@@ -172,6 +202,7 @@ fn run(cli: Cli) -> CliResult<()> {
             sites,
             rounds,
             local_steps,
+            reset_optimizer,
         } => {
             let split = Split::load(&common.volume, &common.labels, 48)?;
             let dev = device(common.backend)?;
@@ -183,6 +214,7 @@ fn run(cli: Cli) -> CliResult<()> {
                 train: common.train(),
                 init: common.init,
                 cosine: common.cosine,
+                reset_optimizer,
             };
             let fed = federated::run(&split, &plan, &dev)?;
             let central = distill::run(
