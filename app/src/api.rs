@@ -1,8 +1,12 @@
 //! The app's HTTP client: relative `/api/…` requests, answers read through the shared envelope.
 
+use gloo_net::http::{Request, RequestBuilder};
 use meshfed_shared::health::HealthReport;
-use meshfed_shared::{ApiError, RawEnvelope};
+use meshfed_shared::{ApiError, ErrorCode, RawEnvelope};
 use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+pub mod auth;
 
 /// Why a request to the server did not produce data.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -18,9 +22,34 @@ pub enum ClientError {
     Unexpected(u16),
 }
 
-async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, ClientError> {
-    let resp = gloo_net::http::Request::get(path)
-        .header("accept", "application/json")
+impl ClientError {
+    /// The request field the server blamed (`details.field`), to show the error beside it.
+    pub fn field(&self) -> Option<String> {
+        match self {
+            Self::Api(e) => e.details.as_ref()?.get("field")?.as_str().map(String::from),
+            _ => None,
+        }
+    }
+
+    /// A `details` string the server attached (a retry `session`, say).
+    pub fn detail(&self, key: &str) -> Option<String> {
+        match self {
+            Self::Api(e) => e.details.as_ref()?.get(key)?.as_str().map(String::from),
+            _ => None,
+        }
+    }
+
+    /// The access token is missing, expired or revoked: the person must sign in again.
+    pub fn is_session_over(&self) -> bool {
+        matches!(self, Self::Api(e) if matches!(e.code, ErrorCode::TokenExpired | ErrorCode::TokenInvalid))
+    }
+}
+
+async fn read<T: DeserializeOwned>(
+    request: Result<Request, gloo_net::Error>,
+) -> Result<T, ClientError> {
+    let resp = request
+        .map_err(|e| ClientError::Network(e.to_string()))?
         .send()
         .await
         .map_err(|e| ClientError::Network(e.to_string()))?;
@@ -32,6 +61,29 @@ async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, ClientError> {
     envelope.into_result().map_err(ClientError::Api)
 }
 
+fn with_bearer(builder: RequestBuilder, bearer: Option<&str>) -> RequestBuilder {
+    let builder = builder.header("accept", "application/json");
+    match bearer {
+        Some(token) => builder.header("authorization", &format!("Bearer {token}")),
+        None => builder,
+    }
+}
+
+pub async fn get_json<T: DeserializeOwned>(
+    path: &str,
+    bearer: Option<&str>,
+) -> Result<T, ClientError> {
+    read(with_bearer(Request::get(path), bearer).build()).await
+}
+
+pub async fn post_json<B: Serialize, T: DeserializeOwned>(
+    path: &str,
+    body: &B,
+    bearer: Option<&str>,
+) -> Result<T, ClientError> {
+    read(with_bearer(Request::post(path), bearer).json(body)).await
+}
+
 pub async fn health() -> Result<HealthReport, ClientError> {
-    get_json("/api/health").await
+    get_json("/api/health", None).await
 }

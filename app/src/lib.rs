@@ -4,22 +4,31 @@
 pub mod api;
 pub mod components;
 pub mod pages;
+pub mod session;
 
 use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
 use components::layout::Layout;
+use pages::confirm::ConfirmPage;
+use pages::profile::ProfilePage;
+use pages::signup::SignupPage;
 use pages::{home::HomePage, login::LoginPage, not_found::NotFoundPage};
+use session::Session;
 
 #[component]
 pub fn App() -> impl IntoView {
+    Session::provide();
     view! {
         <Router>
             <Layout>
                 <Routes fallback=|| view! { <NotFoundPage/> }>
                     <Route path=path!("/") view=HomePage/>
                     <Route path=path!("/login") view=LoginPage/>
+                    <Route path=path!("/signup") view=SignupPage/>
+                    <Route path=path!("/confirm") view=ConfirmPage/>
+                    <Route path=path!("/profile") view=ProfilePage/>
                 </Routes>
             </Layout>
         </Router>

@@ -3,8 +3,10 @@
 #![cfg(target_arch = "wasm32")]
 
 use leptos::prelude::*;
+use leptos_router::components::Router;
 use meshfed_app::components::server_status::ServerStatus;
-use meshfed_app::pages::{login::LoginPage, not_found::NotFoundPage};
+use meshfed_app::pages::{login::LoginPage, not_found::NotFoundPage, signup::SignupPage};
+use meshfed_app::session::Session;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 use web_sys::{Element, HtmlElement, HtmlInputElement};
@@ -42,7 +44,10 @@ fn input_labelled(root: &Element, label_text: &str) -> HtmlInputElement {
 #[wasm_bindgen_test]
 fn login_form_has_labelled_fields_and_submit() {
     let root = container();
-    let _handle = leptos::mount::mount_to(root.clone(), LoginPage);
+    let _handle = leptos::mount::mount_to(root.clone(), || {
+        Session::provide();
+        view! { <Router><LoginPage/></Router> }
+    });
     let user = input_labelled(&root, "Username or email");
     assert_eq!(user.type_(), "text");
     assert_eq!(user.autocomplete(), "username");
@@ -97,6 +102,38 @@ async fn server_status_reports_a_missing_server() {
         "status line says {text:?}"
     );
     assert!(status.class_name().contains("offline"));
+}
+
+/// Sign-up checks the server's rules (from shared/) as the person types, beside the field.
+#[wasm_bindgen_test]
+async fn signup_shows_the_servers_rules_while_typing() {
+    let root = container();
+    let _handle = leptos::mount::mount_to(root.clone(), || {
+        Session::provide();
+        view! { <Router><SignupPage/></Router> }
+    });
+    let username = input_labelled(&root, "Username");
+    let error = || {
+        root.query_selector(&format!("#{}-error", username.id()))
+            .unwrap()
+            .expect("an error slot beside the field")
+            .text_content()
+            .unwrap_or_default()
+    };
+    assert_eq!(error(), "", "nothing is said before typing");
+    username.set_value("x");
+    let input = web_sys::Event::new("input").unwrap();
+    username.dispatch_event(&input).unwrap();
+    sleep_ms(50).await;
+    assert!(error().contains("3-50 characters"), "said {:?}", error());
+    assert_eq!(
+        username.get_attribute("aria-invalid").as_deref(),
+        Some("true")
+    );
+    username.set_value("ada_lovelace");
+    username.dispatch_event(&input).unwrap();
+    sleep_ms(50).await;
+    assert_eq!(error(), "");
 }
 
 async fn sleep_ms(ms: i32) {

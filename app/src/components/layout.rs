@@ -1,16 +1,24 @@
 use leptos::prelude::*;
 
 use super::server_status::ServerStatus;
+use crate::session::Session;
 
 /// The page frame: a header with the product name and navigation, the page, and a footer
 /// with the live server status.
 #[component]
 pub fn Layout(children: Children) -> impl IntoView {
+    let session = Session::get();
     view! {
         <header class="site-header">
             <a class="brand" href="/">"Meshfed"</a>
             <nav aria-label="Main">
-                <a href="/login">"Sign in"</a>
+                <Show when=move || session.is_signed_in()
+                    fallback=|| view! {
+                        <a href="/login">"Sign in"</a>
+                        <a href="/signup">"Sign up"</a>
+                    }>
+                    <a href="/profile">{move || session.username()}</a>
+                </Show>
             </nav>
         </header>
         <main id="main">{children()}</main>

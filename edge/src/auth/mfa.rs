@@ -2,10 +2,11 @@
 //! sign-in flow returns tokens), the sign-in challenge, and disable. A TOTP step or backup
 //! code once accepted is refused again; the check-and-mark is one conditional UPDATE.
 
+use meshfed_shared::api::auth::MfaSetup;
 use meshfed_shared::auth::{codes, qr, seal, totp};
 use meshfed_shared::secret::Secret;
 use meshfed_shared::{ApiError, ErrorCode};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 use worker::{Env, Request, Response};
 
@@ -34,17 +35,6 @@ pub struct MfaRequest {
     pub code: Option<Secret>,
     #[serde(default)]
     pub password: Option<Secret>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct MfaSetup {
-    pub secret: Secret,
-    pub otpauth_uri: Secret,
-    pub qr_code: Secret,
-    pub backup_codes: Vec<Secret>,
-    /// In the sign-in flow: the session for `/mfa/verify`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub session: Option<Secret>,
 }
 
 /// The caller: by access token, or by a one-use sign-in session of `challenge`.

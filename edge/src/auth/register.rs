@@ -1,11 +1,11 @@
 //! Registration, confirmation by emailed code (which issues the mnemonic once), and resending
 //! the code.
 
-use meshfed_shared::api::auth::RegisterRequest;
+use meshfed_shared::api::auth::{Confirmation, RegisterRequest};
 use meshfed_shared::auth::{codes, mnemonic, password, roles};
 use meshfed_shared::secret::Secret;
 use meshfed_shared::{ApiError, ErrorCode};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use worker::{Env, Request, Response};
 
 use crate::config::Config;
@@ -104,18 +104,6 @@ pub fn fresh_code() -> EdgeResult<String> {
 pub struct ConfirmRequest {
     pub username: String,
     pub code: Secret,
-}
-
-/// Returned once, at confirmation: the only time the mnemonic (and its private key) exist
-/// outside the person's own records.
-#[derive(Debug, Serialize)]
-pub struct Confirmation {
-    pub username: String,
-    pub email: String,
-    pub mnemonic: Secret,
-    pub public_key: String,
-    pub private_key: Secret,
-    pub roles: Vec<String>,
 }
 
 pub async fn confirm(mut req: Request, env: &Env, cfg: &Config) -> EdgeResult<Response> {

@@ -179,6 +179,30 @@ mod tests {
 
 /// `POST /api/auth/login`. `username` may be the email address; `mfa_token` (seed 003) lets
 /// a client with MFA enabled sign in in one call.
+/// Returned once, at confirmation: the only time the mnemonic (and its private key) exist
+/// outside the person's own records.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Confirmation {
+    pub username: String,
+    pub email: String,
+    pub mnemonic: Secret,
+    pub public_key: String,
+    pub private_key: Secret,
+    pub roles: Vec<String>,
+}
+
+/// `POST /api/auth/mfa/setup`: shown once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MfaSetup {
+    pub secret: Secret,
+    pub otpauth_uri: Secret,
+    pub qr_code: Secret,
+    pub backup_codes: Vec<Secret>,
+    /// In the sign-in flow: the session for `/mfa/verify`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<Secret>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LoginRequest {
     pub username: String,

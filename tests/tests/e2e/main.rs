@@ -5,6 +5,7 @@
 mod account;
 mod admin;
 mod app;
+mod app_identity;
 mod backup;
 mod errors;
 mod health;
@@ -89,6 +90,7 @@ const TESTS: &[(&str, TestFn)] = tests![
     app::spa_fallback_serves_the_app_for_app_routes,
     app::login_page_renders_form_and_online_status,
     app::unknown_page_shows_not_found,
+    app_identity::sign_up_confirm_set_up_mfa_sign_out_and_in_again,
 ];
 
 fn main() {

@@ -1,0 +1,242 @@
+//! A person's identity flows in the app, in headless Chromium against the real Worker: sign up
+//! with live validation, confirm with the emailed code, the mnemonic shown once, MFA set up
+//! from the secret on the page, profile, sign out, and sign in again with a backup code.
+
+use std::time::Duration;
+
+use fantoccini::elements::Element;
+use fantoccini::{Client, Locator};
+use meshfed_e2e::browser::{screenshot_dir, session};
+use meshfed_e2e::identity::{latest_code, totp_now, unique_user, PASSWORD};
+use meshfed_e2e::Ctx;
+
+async fn wait_for(client: &Client, locator: Locator<'_>) -> Element {
+    client
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(locator)
+        .await
+        .unwrap_or_else(|e| panic!("element did not appear: {e}"))
+}
+
+/// The input a `<label>` with exactly `text` points at.
+async fn field(client: &Client, label: &str) -> Element {
+    let xpath = format!("//input[@id=//label[normalize-space(.)='{label}']/@for]");
+    wait_for(client, Locator::XPath(&xpath)).await
+}
+
+async fn fill(client: &Client, label: &str, text: &str) {
+    let input = field(client, label).await;
+    input.clear().await.unwrap();
+    input.send_keys(text).await.unwrap();
+}
+
+async fn button(client: &Client, text: &str) -> Element {
+    let xpath = format!("//button[normalize-space(.)='{text}']");
+    wait_for(client, Locator::XPath(&xpath)).await
+}
+
+/// The error shown beneath the field labelled `label` (empty when none).
+async fn field_error(client: &Client, label: &str) -> String {
+    let id = field(client, label)
+        .await
+        .attr("id")
+        .await
+        .unwrap()
+        .unwrap();
+    let error = client
+        .find(Locator::Id(&format!("{id}-error")))
+        .await
+        .unwrap();
+    error.text().await.unwrap()
+}
+
+async fn heading_is(client: &Client, text: &str) {
+    let xpath = format!("//main//h1[normalize-space(.)='{text}']");
+    wait_for(client, Locator::XPath(&xpath)).await;
+}
+
+async fn screenshot(client: &Client, name: &str) {
+    let png = client.screenshot().await.expect("screenshot");
+    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+    std::fs::write(screenshot_dir().join(name), png).expect("write screenshot");
+}
+
+async fn texts(elements: Vec<Element>) -> Vec<String> {
+    let mut out = vec![];
+    for e in elements {
+        out.push(e.text().await.unwrap());
+    }
+    out
+}
+
+pub fn sign_up_confirm_set_up_mfa_sign_out_and_in_again(ctx: &Ctx) {
+    ctx.block_on(async {
+        let (username, email) = unique_user("app_person");
+        let client = session(&ctx.webdriver).await;
+        client.goto(&ctx.url("/signup")).await.unwrap();
+        heading_is(&client, "Create your account").await;
+
+        // Live validation with the server's own rules, beside the field.
+        fill(&client, "Username", "x").await;
+        let said = field_error(&client, "Username").await;
+        assert!(said.contains("3-50 characters"), "username error {said:?}");
+        fill(&client, "Password", "password").await;
+        let said = field_error(&client, "Password").await;
+        assert!(said.contains("uppercase"), "password error {said:?}");
+        screenshot(&client, "signup-validation.png").await;
+
+        fill(&client, "Username", &username).await;
+        assert_eq!(field_error(&client, "Username").await, "");
+        fill(&client, "Email", &email).await;
+        fill(&client, "Password", PASSWORD).await;
+        assert_eq!(field_error(&client, "Password").await, "");
+        fill(&client, "First name", "Ada").await;
+        fill(&client, "Last name", "Lovelace").await;
+        fill(&client, "Organization (optional)", "Clinic Example").await;
+        button(&client, "Create account")
+            .await
+            .click()
+            .await
+            .unwrap();
+
+        // Confirmation: the username carried over, the code from the dev outbox.
+        heading_is(&client, "Confirm your email").await;
+        let carried = field(&client, "Username")
+            .await
+            .prop("value")
+            .await
+            .unwrap();
+        assert_eq!(carried.as_deref(), Some(username.as_str()));
+        fill(&client, "Confirmation code", "000000").await;
+        button(&client, "Confirm").await.click().await.unwrap();
+        let wrong = wait_for(&client, Locator::Id("confirm-code-error")).await;
+        client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::XPath(
+                "//p[@id='confirm-code-error'][contains(., 'Invalid or expired')]",
+            ))
+            .await
+            .unwrap_or_else(|_| panic!("a wrong code is refused beside the field"));
+        drop(wrong);
+        let code = latest_code(ctx, &email).await;
+        fill(&client, "Confirmation code", &code).await;
+        button(&client, "Confirm").await.click().await.unwrap();
+
+        // The mnemonic, once; continuing needs the "written down" confirmation.
+        heading_is(&client, "Your recovery phrase").await;
+        let words = texts(
+            client
+                .find_all(Locator::Css("ol[aria-label='Recovery phrase'] li"))
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert!(words.len() >= 12, "a mnemonic of 12+ words: {words:?}");
+        let go_on = button(&client, "Continue to sign in").await;
+        assert_eq!(
+            go_on.prop("disabled").await.unwrap().as_deref(),
+            Some("true")
+        );
+        screenshot(&client, "mnemonic.png").await;
+        wait_for(
+            &client,
+            Locator::XPath("//label[normalize-space(.)='I have written it down']/input"),
+        )
+        .await
+        .click()
+        .await
+        .unwrap();
+        assert_eq!(
+            go_on.prop("disabled").await.unwrap().as_deref(),
+            Some("false")
+        );
+        go_on.click().await.unwrap();
+
+        // First sign-in: a wrong password is said so; then MFA must be set up.
+        heading_is(&client, "Sign in").await;
+        fill(&client, "Username or email", &username).await;
+        fill(&client, "Password", "Wrong-Password-1").await;
+        button(&client, "Sign in").await.click().await.unwrap();
+        let alert = wait_for(
+            &client,
+            Locator::Css("form[aria-label='Sign in'] [role=alert]"),
+        )
+        .await;
+        assert!(!alert.text().await.unwrap().is_empty());
+        fill(&client, "Password", PASSWORD).await;
+        button(&client, "Sign in").await.click().await.unwrap();
+        heading_is(&client, "Set up two-factor authentication").await;
+        let qr = wait_for(
+            &client,
+            Locator::Css("img[alt='QR code for your authenticator app']"),
+        )
+        .await;
+        let src = qr.attr("src").await.unwrap().unwrap_or_default();
+        assert!(
+            src.starts_with("data:image/svg+xml"),
+            "QR code {}",
+            &src[..src.len().min(40)]
+        );
+        let secret = wait_for(&client, Locator::Css("code[aria-label='Secret key']"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        let backup = texts(
+            client
+                .find_all(Locator::Css("ul[aria-label='Backup codes'] li"))
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(backup.len(), 10, "{backup:?}");
+        screenshot(&client, "mfa-setup.png").await;
+        fill(&client, "Authentication code", "000000").await;
+        button(&client, "Verify").await.click().await.unwrap();
+        client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::XPath(
+                "//p[@id='login-code-error'][contains(., 'Invalid MFA code')]",
+            ))
+            .await
+            .unwrap_or_else(|_| panic!("a wrong MFA code is refused beside the field"));
+        fill(&client, "Authentication code", &totp_now(&secret, 0)).await;
+        button(&client, "Verify").await.click().await.unwrap();
+
+        // Signed in: the profile from /api/auth/me, the username in the header.
+        heading_is(&client, "Your profile").await;
+        wait_for(&client, Locator::XPath(&format!("//dl//dd[.='{email}']"))).await;
+        let mfa = wait_for(
+            &client,
+            Locator::XPath("//dt[.='Two-factor authentication']/following-sibling::dd[1]"),
+        )
+        .await;
+        assert_eq!(mfa.text().await.unwrap(), "on");
+        let header = wait_for(
+            &client,
+            Locator::Css("nav[aria-label='Main'] a[href='/profile']"),
+        )
+        .await;
+        assert_eq!(header.text().await.unwrap(), username);
+        screenshot(&client, "profile.png").await;
+
+        // Sign out, then in again with a backup code as the second factor.
+        button(&client, "Sign out").await.click().await.unwrap();
+        heading_is(&client, "Sign in").await;
+        let notice = wait_for(&client, Locator::Css("main [role=status]")).await;
+        assert_eq!(notice.text().await.unwrap(), "You have signed out.");
+        client.goto(&ctx.url("/profile")).await.unwrap();
+        heading_is(&client, "Sign in").await; // a fresh page load holds no tokens
+        fill(&client, "Username or email", &username).await;
+        fill(&client, "Password", PASSWORD).await;
+        button(&client, "Sign in").await.click().await.unwrap();
+        heading_is(&client, "Two-factor authentication").await;
+        fill(&client, "Authentication code", &backup[0]).await;
+        button(&client, "Verify").await.click().await.unwrap();
+        heading_is(&client, "Your profile").await;
+        client.close().await.unwrap();
+    });
+}
