@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 pub mod auth;
+pub mod runs;
 
 /// Why a request to the server did not produce data.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -15,6 +15,7 @@ use pages::confirm::ConfirmPage;
 use pages::profile::ProfilePage;
 use pages::signup::SignupPage;
 use pages::{home::HomePage, login::LoginPage, not_found::NotFoundPage};
+use pages::{run::RunPage, run_new::NewRunPage, runs::RunsPage};
 use session::Session;
 
 #[component]
@@ -29,6 +30,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/signup") view=SignupPage/>
                     <Route path=path!("/confirm") view=ConfirmPage/>
                     <Route path=path!("/profile") view=ProfilePage/>
+                    <Route path=path!("/runs") view=RunsPage/>
+                    <Route path=path!("/runs/new") view=NewRunPage/>
+                    <Route path=path!("/runs/:id") view=RunPage/>
                 </Routes>
             </Layout>
         </Router>

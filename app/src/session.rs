@@ -119,3 +119,39 @@ impl Session {
         }
     }
 }
+
+/// For pages that need a signed-in person: back to sign-in once there is none.
+pub fn require_sign_in() -> Session {
+    let session = Session::get();
+    let navigate = leptos_router::hooks::use_navigate();
+    Effect::new(move || {
+        if !session.is_signed_in() {
+            navigate("/login", Default::default());
+        }
+    });
+    session
+}
+
+/// Loads `fetch(access token)` for a signed-in page; an expired session signs out.
+pub fn signed_in_resource<T, F, Fut>(
+    session: Session,
+    fetch: F,
+) -> LocalResource<Option<Result<T, ClientError>>>
+where
+    T: 'static,
+    F: Fn(Secret) -> Fut + 'static,
+    Fut: std::future::Future<Output = Result<T, ClientError>> + 'static,
+{
+    let fetch = std::rc::Rc::new(fetch);
+    LocalResource::new(move || {
+        let fetch = fetch.clone();
+        async move {
+            let token = session.access_token()?;
+            let answer = fetch(token).await;
+            if let Err(e) = &answer {
+                session.check(e);
+            }
+            Some(answer)
+        }
+    })
+}

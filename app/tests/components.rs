@@ -145,3 +145,16 @@ async fn sleep_ms(ms: i32) {
     });
     wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
 }
+
+/// The chart's scaling: the points span the drawing box, higher values sit higher.
+#[wasm_bindgen_test]
+fn chart_points_span_the_box() {
+    use meshfed_app::components::chart::{polyline, scale};
+    let pts = [(1.0, 0.0), (2.0, 1.0)];
+    let px = scale(&pts, &pts).unwrap();
+    assert_eq!(polyline(&px), "32.0,168.0 448.0,32.0");
+    assert_eq!(scale(&[], &pts), None);
+    // One round: a single point still lands inside the box (drawn as a dot).
+    let one = scale(&[(1.0, 0.5)], &[(1.0, 0.5)]).unwrap();
+    assert!(one[0].0 >= 32.0 && one[0].1 <= 168.0, "{one:?}");
+}

@@ -5,6 +5,7 @@ pub mod browser;
 pub mod identity;
 pub mod runs;
 pub mod server;
+pub mod ui;
 
 use std::sync::Arc;
 

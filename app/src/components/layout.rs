@@ -17,6 +17,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                         <a href="/login">"Sign in"</a>
                         <a href="/signup">"Sign up"</a>
                     }>
+                    <a href="/runs">"Runs"</a>
                     <a href="/profile">{move || session.username()}</a>
                 </Show>
             </nav>

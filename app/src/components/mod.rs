@@ -1,3 +1,4 @@
+pub mod chart;
 pub mod field;
 pub mod layout;
 pub mod server_status;

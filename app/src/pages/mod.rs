@@ -3,4 +3,7 @@ pub mod home;
 pub mod login;
 pub mod not_found;
 pub mod profile;
+pub mod run;
+pub mod run_new;
+pub mod runs;
 pub mod signup;

@@ -1,5 +1,6 @@
 //! The `users` table.
 
+use meshfed_shared::api::auth::DirectoryEntry;
 use meshfed_shared::api::auth::{UserProfile, ValidRegistration};
 use meshfed_shared::secret::Secret;
 use meshfed_shared::time::rfc3339_from_unix_ms;
@@ -72,13 +73,7 @@ pub async fn all(db: &D1Database) -> EdgeResult<Vec<UserRow>> {
     Ok(db.prepare(sql).all().await?.results()?)
 }
 
-/// Confirmed, enabled users' usernames and emails (who can be invited to a run).
-#[derive(Debug, Clone, serde::Serialize, Deserialize)]
-pub struct DirectoryEntry {
-    pub username: String,
-    pub email: String,
-}
-
+/// Confirmed, enabled users (who can be invited to a run).
 pub async fn directory(db: &D1Database) -> EdgeResult<Vec<DirectoryEntry>> {
     Ok(db
         .prepare(

@@ -203,6 +203,13 @@ pub struct MfaSetup {
     pub session: Option<Secret>,
 }
 
+/// `GET /api/users`: a confirmed, enabled user who can be invited to a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DirectoryEntry {
+    pub username: String,
+    pub email: String,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LoginRequest {
     pub username: String,

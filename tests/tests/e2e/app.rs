@@ -1,9 +1,8 @@
 //! The Leptos app as a person sees it, in headless Chromium against the real Worker.
 
-use std::time::Duration;
-
-use fantoccini::{Client, Locator};
-use meshfed_e2e::browser::{screenshot_dir, session};
+use fantoccini::Locator;
+use meshfed_e2e::browser::session;
+use meshfed_e2e::ui::{field, screenshot, wait_for};
 use meshfed_e2e::Ctx;
 
 pub fn spa_fallback_serves_the_app_for_app_routes(ctx: &Ctx) {
@@ -22,27 +21,6 @@ pub fn spa_fallback_serves_the_app_for_app_routes(ctx: &Ctx) {
     });
 }
 
-/// Waits for `locator` to appear (the app renders after its wasm loads).
-async fn wait_for(client: &Client, locator: Locator<'_>) -> fantoccini::elements::Element {
-    client
-        .wait()
-        .at_most(Duration::from_secs(30))
-        .for_element(locator)
-        .await
-        .unwrap_or_else(|e| panic!("element did not appear: {e}"))
-}
-
-/// The input that a `<label>` with exactly `text` points at (as a person finds it).
-fn labelled(text: &str) -> String {
-    format!("//input[@id=//label[normalize-space(.)='{text}']/@for]")
-}
-
-async fn screenshot(client: &Client, name: &str) {
-    let png = client.screenshot().await.expect("screenshot");
-    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
-    std::fs::write(screenshot_dir().join(name), png).expect("write screenshot");
-}
-
 pub fn login_page_renders_form_and_online_status(ctx: &Ctx) {
     ctx.block_on(async {
         let client = session(&ctx.webdriver).await;
@@ -52,15 +30,9 @@ pub fn login_page_renders_form_and_online_status(ctx: &Ctx) {
         let heading = client.find(Locator::Css("main h1")).await.unwrap();
         assert_eq!(heading.text().await.unwrap(), "Sign in");
 
-        let user = client
-            .find(Locator::XPath(&labelled("Username or email")))
-            .await
-            .unwrap();
+        let user = field(&client, "Username or email").await;
         assert_eq!(user.attr("type").await.unwrap().as_deref(), Some("text"));
-        let password = client
-            .find(Locator::XPath(&labelled("Password")))
-            .await
-            .unwrap();
+        let password = field(&client, "Password").await;
         assert_eq!(
             password.attr("type").await.unwrap().as_deref(),
             Some("password")

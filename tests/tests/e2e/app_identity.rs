@@ -4,71 +4,11 @@
 
 use std::time::Duration;
 
-use fantoccini::elements::Element;
-use fantoccini::{Client, Locator};
-use meshfed_e2e::browser::{screenshot_dir, session};
+use fantoccini::Locator;
+use meshfed_e2e::browser::session;
 use meshfed_e2e::identity::{latest_code, totp_now, unique_user, PASSWORD};
+use meshfed_e2e::ui::{button, field, field_error, fill, heading_is, screenshot, texts, wait_for};
 use meshfed_e2e::Ctx;
-
-async fn wait_for(client: &Client, locator: Locator<'_>) -> Element {
-    client
-        .wait()
-        .at_most(Duration::from_secs(30))
-        .for_element(locator)
-        .await
-        .unwrap_or_else(|e| panic!("element did not appear: {e}"))
-}
-
-/// The input a `<label>` with exactly `text` points at.
-async fn field(client: &Client, label: &str) -> Element {
-    let xpath = format!("//input[@id=//label[normalize-space(.)='{label}']/@for]");
-    wait_for(client, Locator::XPath(&xpath)).await
-}
-
-async fn fill(client: &Client, label: &str, text: &str) {
-    let input = field(client, label).await;
-    input.clear().await.unwrap();
-    input.send_keys(text).await.unwrap();
-}
-
-async fn button(client: &Client, text: &str) -> Element {
-    let xpath = format!("//button[normalize-space(.)='{text}']");
-    wait_for(client, Locator::XPath(&xpath)).await
-}
-
-/// The error shown beneath the field labelled `label` (empty when none).
-async fn field_error(client: &Client, label: &str) -> String {
-    let id = field(client, label)
-        .await
-        .attr("id")
-        .await
-        .unwrap()
-        .unwrap();
-    let error = client
-        .find(Locator::Id(&format!("{id}-error")))
-        .await
-        .unwrap();
-    error.text().await.unwrap()
-}
-
-async fn heading_is(client: &Client, text: &str) {
-    let xpath = format!("//main//h1[normalize-space(.)='{text}']");
-    wait_for(client, Locator::XPath(&xpath)).await;
-}
-
-async fn screenshot(client: &Client, name: &str) {
-    let png = client.screenshot().await.expect("screenshot");
-    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
-    std::fs::write(screenshot_dir().join(name), png).expect("write screenshot");
-}
-
-async fn texts(elements: Vec<Element>) -> Vec<String> {
-    let mut out = vec![];
-    for e in elements {
-        out.push(e.text().await.unwrap());
-    }
-    out
-}
 
 pub fn sign_up_confirm_set_up_mfa_sign_out_and_in_again(ctx: &Ctx) {
     ctx.block_on(async {

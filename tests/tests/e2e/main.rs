@@ -6,6 +6,7 @@ mod account;
 mod admin;
 mod app;
 mod app_identity;
+mod app_runs;
 mod backup;
 mod errors;
 mod health;
@@ -91,6 +92,7 @@ const TESTS: &[(&str, TestFn)] = tests![
     app::login_page_renders_form_and_online_status,
     app::unknown_page_shows_not_found,
     app_identity::sign_up_confirm_set_up_mfa_sign_out_and_in_again,
+    app_runs::create_a_run_see_participants_then_the_round_history,
 ];
 
 fn main() {

@@ -1,0 +1,178 @@
+//! Create a run: name, participants picked from the users list, model preset, aggregation,
+//! round timeout and how many uploads close a round at its deadline (k of n).
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::hooks::use_navigate;
+use meshfed_shared::aggregate::Method;
+use meshfed_shared::api::runs::CreateRunRequest;
+use meshfed_shared::meshnet::ModelConfig;
+use web_sys::SubmitEvent;
+
+use crate::api;
+use crate::components::field::{Field, FormMessage};
+use crate::session::{require_sign_in, signed_in_resource};
+
+const PRESETS: [(&str, &str); 4] = [
+    ("model5_gw_ae", "brainchop model5 (GM/WM, 5 channels)"),
+    ("model11_gw_ae", "brainchop model11 (GM/WM, 11 channels)"),
+    (
+        "model20chan3cls",
+        "brainchop model20 (3 classes, 20 channels)",
+    ),
+    ("classic21", "classic MeshNet (21 channels)"),
+];
+const METHODS: [(&str, &str); 4] = [
+    ("fedavg", "FedAvg (weighted by examples)"),
+    ("mean", "Plain mean"),
+    ("median", "Coordinate-wise median"),
+    ("trimmed_mean", "Trimmed mean"),
+];
+
+#[component]
+pub fn NewRunPage() -> impl IntoView {
+    let session = require_sign_in();
+    let users = signed_in_resource(
+        session,
+        |token| async move { api::runs::users(&token).await },
+    );
+    let name = RwSignal::new(String::new());
+    let description = RwSignal::new(String::new());
+    let preset = RwSignal::new(PRESETS[0].0.to_string());
+    let method = RwSignal::new(METHODS[0].0.to_string());
+    let timeout_minutes = RwSignal::new("60".to_string());
+    let min_participants = RwSignal::new(String::new());
+    let picked = RwSignal::new(Vec::<String>::new());
+    let find = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<(Option<String>, String)>);
+    let busy = RwSignal::new(false);
+    let error_for = move |field: &'static str| {
+        Signal::derive(move || match error.get() {
+            Some((Some(f), m)) if f == field => Some(m),
+            _ => None,
+        })
+    };
+    let form_error = Signal::derive(move || match error.get() {
+        Some((None, m)) => Some(m),
+        Some((Some(f), m))
+            if !["name", "round_timeout_secs", "min_participants"].contains(&f.as_str()) =>
+        {
+            Some(m)
+        }
+        _ => None,
+    });
+
+    let navigate = use_navigate();
+    let on_submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        error.set(None);
+        let Ok(minutes) = timeout_minutes.get_untracked().trim().parse::<u64>() else {
+            error.set(Some((
+                Some("round_timeout_secs".into()),
+                "Enter the round timeout in whole minutes.".into(),
+            )));
+            return;
+        };
+        let k = min_participants.get_untracked();
+        let min = match k.trim() {
+            "" => None,
+            k => match k.parse::<u32>() {
+                Ok(k) => Some(k),
+                Err(_) => {
+                    error.set(Some((
+                        Some("min_participants".into()),
+                        "Enter a whole number, or leave it empty for everyone.".into(),
+                    )));
+                    return;
+                }
+            },
+        };
+        let request = CreateRunRequest {
+            name: name.get_untracked(),
+            description: description.get_untracked(),
+            participants: picked.get_untracked(),
+            round_timeout_secs: minutes * 60,
+            model: ModelConfig::preset(&preset.get_untracked()),
+            aggregation: Method::parse(&method.get_untracked()).unwrap_or_default(),
+            min_participants: min,
+            ..Default::default()
+        };
+        let Some(token) = session.access_token() else {
+            return;
+        };
+        busy.set(true);
+        let navigate = navigate.clone();
+        spawn_local(async move {
+            match api::runs::create(&token, &request).await {
+                Ok(run) => navigate(&format!("/runs/{}", run.run.id), Default::default()),
+                Err(e) => {
+                    session.check(&e);
+                    error.set(Some((e.field(), e.to_string())));
+                }
+            }
+            busy.set(false);
+        });
+    };
+    let me = session.username().unwrap_or_default();
+    let me = move || me.clone();
+    let toggle = move |email: String, on: bool| {
+        picked.update(|p| {
+            p.retain(|e| *e != email);
+            if on {
+                p.push(email);
+            }
+        })
+    };
+
+    view! {
+        <section class="card">
+            <h1>"New run"</h1>
+            <form aria-label="New run" on:submit=on_submit>
+                <Field id="run-name" label="Name" value=name required=true error=error_for("name")/>
+                <Field id="run-description" label="Description (optional)" value=description/>
+                <fieldset>
+                    <legend>"Participants"</legend>
+                    <p class="hint">"You take part in every run you create."</p>
+                    <Field id="run-find" label="Find people" kind="search" value=find/>
+                    {move || match users.get() {
+                        None | Some(None) => view! { <p role="status">"Loading users…"</p> }.into_any(),
+                        Some(Some(Err(e))) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Some(Some(Ok(list))) => list.into_iter().filter(|u| u.username != me()).filter(|u| {
+                            let needle = find.get().trim().to_lowercase();
+                            needle.is_empty()
+                                || u.username.to_lowercase().contains(&needle)
+                                || u.email.to_lowercase().contains(&needle)
+                        }).map(|u| {
+                            let email = u.email.clone();
+                            let shown = u.email.clone();
+                            view! {
+                                <label class="check">
+                                    <input type="checkbox" value=u.email.clone()
+                                        prop:checked=move || picked.with(|p| p.contains(&shown))
+                                        on:change=move |ev| toggle(email.clone(), event_target_checked(&ev))/>
+                                    {format!("{} ({})", u.username, u.email)}
+                                </label>
+                            }
+                        }).collect_view().into_any(),
+                    }}
+                </fieldset>
+                <label for="run-model">"Model"</label>
+                <select id="run-model" on:change=move |ev| preset.set(event_target_value(&ev))>
+                    {PRESETS.iter().map(|(v, l)| view! { <option value=*v>{*l}</option> }).collect_view()}
+                </select>
+                <label for="run-aggregation">"Aggregation"</label>
+                <select id="run-aggregation" on:change=move |ev| method.set(event_target_value(&ev))>
+                    {METHODS.iter().map(|(v, l)| view! { <option value=*v>{*l}</option> }).collect_view()}
+                </select>
+                <Field id="run-timeout" label="Round timeout (minutes)" kind="number"
+                    value=timeout_minutes error=error_for("round_timeout_secs")/>
+                <Field id="run-min" label="Uploads that close a round at its deadline (k of n)"
+                    kind="number" value=min_participants
+                    hint="Empty: every active participant"
+                    error=error_for("min_participants")/>
+                <FormMessage message=form_error/>
+                <button type="submit" disabled=move || busy.get()>"Create run"</button>
+            </form>
+        </section>
+    }
+}

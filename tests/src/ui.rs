@@ -1,0 +1,82 @@
+//! Finding things in the app as a person does: by label, by button text, by heading.
+
+use std::time::Duration;
+
+use fantoccini::elements::Element;
+use fantoccini::{Client, Locator};
+
+use crate::browser::screenshot_dir;
+
+/// Waits for `locator` to appear (the app renders after its wasm loads).
+pub async fn wait_for(client: &Client, locator: Locator<'_>) -> Element {
+    match client
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(locator)
+        .await
+    {
+        Ok(element) => element,
+        Err(e) => {
+            // What the page showed instead, kept with the other screenshots.
+            if let Ok(png) = client.screenshot().await {
+                let _ = std::fs::write(screenshot_dir().join("failed-wait.png"), png);
+            }
+            let body = match client.find(Locator::Css("main")).await {
+                Ok(main) => main.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            panic!("{locator:?} did not appear ({e}); the page says: {body}")
+        }
+    }
+}
+
+/// The input a `<label>` with exactly `text` points at.
+pub async fn field(client: &Client, label: &str) -> Element {
+    let xpath = format!("//input[@id=//label[normalize-space(.)='{label}']/@for]");
+    wait_for(client, Locator::XPath(&xpath)).await
+}
+
+pub async fn fill(client: &Client, label: &str, text: &str) {
+    let input = field(client, label).await;
+    input.clear().await.unwrap();
+    input.send_keys(text).await.unwrap();
+}
+
+pub async fn button(client: &Client, text: &str) -> Element {
+    let xpath = format!("//button[normalize-space(.)='{text}']");
+    wait_for(client, Locator::XPath(&xpath)).await
+}
+
+/// The error shown beneath the field labelled `label` (empty when none).
+pub async fn field_error(client: &Client, label: &str) -> String {
+    let id = field(client, label)
+        .await
+        .attr("id")
+        .await
+        .unwrap()
+        .unwrap();
+    let error = client
+        .find(Locator::Id(&format!("{id}-error")))
+        .await
+        .unwrap();
+    error.text().await.unwrap()
+}
+
+pub async fn heading_is(client: &Client, text: &str) {
+    let xpath = format!("//main//h1[normalize-space(.)='{text}']");
+    wait_for(client, Locator::XPath(&xpath)).await;
+}
+
+pub async fn screenshot(client: &Client, name: &str) {
+    let png = client.screenshot().await.expect("screenshot");
+    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+    std::fs::write(screenshot_dir().join(name), png).expect("write screenshot");
+}
+
+pub async fn texts(elements: Vec<Element>) -> Vec<String> {
+    let mut out = vec![];
+    for e in elements {
+        out.push(e.text().await.unwrap());
+    }
+    out
+}
