@@ -12,6 +12,7 @@ use leptos_router::path;
 
 use components::layout::Layout;
 use pages::confirm::ConfirmPage;
+use pages::forgot::ForgotPasswordPage;
 use pages::profile::ProfilePage;
 use pages::signup::SignupPage;
 use pages::{home::HomePage, login::LoginPage, not_found::NotFoundPage};
@@ -28,6 +29,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=HomePage/>
                     <Route path=path!("/login") view=LoginPage/>
                     <Route path=path!("/signup") view=SignupPage/>
+                    <Route path=path!("/forgot-password") view=ForgotPasswordPage/>
                     <Route path=path!("/confirm") view=ConfirmPage/>
                     <Route path=path!("/profile") view=ProfilePage/>
                     <Route path=path!("/runs") view=RunsPage/>

@@ -74,3 +74,38 @@ pub async fn logout(access: &Secret, refresh_token: &Secret) -> Result<Value, Cl
 pub async fn me(access: &Secret) -> Result<UserProfile, ClientError> {
     get_json("/api/auth/me", Some(access.expose())).await
 }
+
+/// Emails a reset code to the account with this username or email (same answer either way).
+pub async fn forgot_password(login: &str) -> Result<Value, ClientError> {
+    post_json(
+        "/api/auth/forgot-password",
+        &json!({ "email": login }),
+        None,
+    )
+    .await
+}
+
+pub async fn reset_password(
+    username: &str,
+    code: &str,
+    new_password: &Secret,
+) -> Result<Value, ClientError> {
+    let body = json!({
+        "username": username, "code": code,
+        "new_password": new_password, "confirm_password": new_password,
+    });
+    post_json("/api/auth/reset-password", &body, None).await
+}
+
+/// Changes the password; the answer is a fresh token set (other sessions are signed out).
+pub async fn change_password(
+    access: &Secret,
+    current: &Secret,
+    new_password: &Secret,
+    confirm: &Secret,
+) -> Result<TokenSet, ClientError> {
+    let body = json!({
+        "current_password": current, "new_password": new_password, "confirm_password": confirm,
+    });
+    post_json("/api/auth/change-password", &body, Some(access.expose())).await
+}

@@ -133,6 +133,7 @@ pub fn LoginPage() -> impl IntoView {
                         <FormMessage message=error/>
                         <button type="submit" disabled=move || busy.get()>"Sign in"</button>
                     </form>
+                    <p><a href="/forgot-password">"Forgot your password?"</a></p>
                     <p>"New here? " <a href="/signup">"Create an account"</a></p>
                 }.into_any(),
                 Step::SetUp { setup, .. } => view! {

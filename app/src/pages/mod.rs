@@ -1,4 +1,5 @@
 pub mod confirm;
+pub mod forgot;
 pub mod home;
 pub mod login;
 pub mod not_found;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use fantoccini::Locator;
 use meshfed_e2e::browser::session;
-use meshfed_e2e::identity::{latest_code, totp_now, unique_user, PASSWORD};
+use meshfed_e2e::identity::{latest_code, totp_now, unique_user, user_with_mfa, PASSWORD};
 use meshfed_e2e::ui::{button, field, field_error, fill, heading_is, screenshot, texts, wait_for};
 use meshfed_e2e::Ctx;
 
@@ -177,6 +177,113 @@ pub fn sign_up_confirm_set_up_mfa_sign_out_and_in_again(ctx: &Ctx) {
         fill(&client, "Authentication code", &backup[0]).await;
         button(&client, "Verify").await.click().await.unwrap();
         heading_is(&client, "Your profile").await;
+        client.close().await.unwrap();
+    });
+}
+
+async fn sign_in_with_backup_code(
+    client: &fantoccini::Client,
+    user: &str,
+    password: &str,
+    code: &str,
+) {
+    heading_is(client, "Sign in").await;
+    fill(client, "Username or email", user).await;
+    fill(client, "Password", password).await;
+    button(client, "Sign in").await.click().await.unwrap();
+    heading_is(client, "Two-factor authentication").await;
+    fill(client, "Authentication code", code).await;
+    button(client, "Verify").await.click().await.unwrap();
+    heading_is(client, "Your profile").await;
+}
+
+pub fn forgot_password_then_change_it_on_the_profile(ctx: &Ctx) {
+    ctx.block_on(async {
+        let user = user_with_mfa(ctx, "app_pw").await;
+        let client = session(&ctx.webdriver).await;
+        client.goto(&ctx.url("/login")).await.unwrap();
+        wait_for(&client, Locator::XPath("//a[.='Forgot your password?']"))
+            .await
+            .click()
+            .await
+            .unwrap();
+        heading_is(&client, "Reset your password").await;
+        fill(&client, "Username or email", &user.username).await;
+        button(&client, "Send reset code")
+            .await
+            .click()
+            .await
+            .unwrap();
+        let code_field = field(&client, "Reset code").await;
+        let code = latest_code(ctx, &user.email).await;
+        code_field.send_keys(&code).await.unwrap();
+
+        // The rules and the repeat are checked as the person types.
+        fill(&client, "New password", "short").await;
+        let said = field_error(&client, "New password").await;
+        assert!(said.contains("at least 8 characters"), "{said:?}");
+        let fresh = "Quartz-Meadow-42";
+        fill(&client, "New password", fresh).await;
+        assert_eq!(field_error(&client, "New password").await, "");
+        fill(&client, "Repeat the new password", "Quartz-Meadow-43").await;
+        assert_eq!(
+            field_error(&client, "Repeat the new password").await,
+            "Passwords do not match"
+        );
+        fill(&client, "Repeat the new password", fresh).await;
+        screenshot(&client, "reset-password.png").await;
+        button(&client, "Set new password")
+            .await
+            .click()
+            .await
+            .unwrap();
+        wait_for(
+            &client,
+            Locator::XPath("//p[contains(., 'Your password was changed')]"),
+        )
+        .await;
+        wait_for(&client, Locator::XPath("//main//a[.='Sign in']"))
+            .await
+            .click()
+            .await
+            .unwrap();
+        sign_in_with_backup_code(&client, &user.username, fresh, &user.backup_codes[0]).await;
+
+        // Change it again from the profile: this session stays signed in.
+        let newest = "Harbor-Quartz-93";
+        fill(&client, "Current password", "Not-The-Password-1").await;
+        fill(&client, "New password", newest).await;
+        fill(&client, "Repeat the new password", newest).await;
+        button(&client, "Change password")
+            .await
+            .click()
+            .await
+            .unwrap();
+        let alert = wait_for(
+            &client,
+            Locator::Css("form[aria-label='Change password'] [role=alert]"),
+        )
+        .await;
+        assert!(alert
+            .text()
+            .await
+            .unwrap()
+            .contains("Current password is wrong"));
+        fill(&client, "Current password", fresh).await;
+        button(&client, "Change password")
+            .await
+            .click()
+            .await
+            .unwrap();
+        wait_for(
+            &client,
+            Locator::XPath("//p[starts-with(., 'Password changed.')]"),
+        )
+        .await;
+        screenshot(&client, "change-password.png").await;
+        heading_is(&client, "Your profile").await;
+        button(&client, "Sign out").await.click().await.unwrap();
+        sign_in_with_backup_code(&client, &user.username, newest, &user.backup_codes[1]).await;
         client.close().await.unwrap();
     });
 }
