@@ -6,6 +6,7 @@ use meshfed_shared::{ApiError, ErrorCode, RawEnvelope};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+pub mod admin;
 pub mod auth;
 pub mod runs;
 

@@ -11,6 +11,7 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
 use components::layout::Layout;
+use pages::admin::AdminPage;
 use pages::confirm::ConfirmPage;
 use pages::forgot::ForgotPasswordPage;
 use pages::profile::ProfilePage;
@@ -33,6 +34,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/confirm") view=ConfirmPage/>
                     <Route path=path!("/profile") view=ProfilePage/>
                     <Route path=path!("/runs") view=RunsPage/>
+                    <Route path=path!("/admin") view=AdminPage/>
                     <Route path=path!("/runs/new") view=NewRunPage/>
                     <Route path=path!("/runs/:id") view=RunPage/>
                 </Routes>

@@ -41,11 +41,14 @@ pub fn remove_run_dirs() {
 /// tests start their own server with the production limits.
 pub const SHARED_VARS: &[(&str, &str)] = &[
     ("RATE_LIMIT_MULTIPLIER", "1000"),
-    ("ADMIN_EMAILS", ADMIN_EMAIL),
+    ("ADMIN_EMAILS", ADMIN_EMAILS),
 ];
 
 /// The address that becomes an administrator on the shared server.
 pub const ADMIN_EMAIL: &str = "e2e_admin@clinic.example.org";
+/// The administrator who uses the app's admin page.
+pub const APP_ADMIN_EMAIL: &str = "e2e_app_admin@clinic.example.org";
+const ADMIN_EMAILS: &str = "e2e_admin@clinic.example.org,e2e_app_admin@clinic.example.org";
 
 /// Applies migrations to `state` and starts a server on it (a new port unless given) with
 /// the production settings of `wrangler.toml`.

@@ -18,6 +18,9 @@ pub fn Layout(children: Children) -> impl IntoView {
                         <a href="/signup">"Sign up"</a>
                     }>
                     <a href="/runs">"Runs"</a>
+                    <Show when=move || session.is_admin()>
+                        <a href="/admin">"Admin"</a>
+                    </Show>
                     <a href="/profile">{move || session.username()}</a>
                 </Show>
             </nav>

@@ -1,3 +1,4 @@
+pub mod admin;
 pub mod confirm;
 pub mod forgot;
 pub mod home;

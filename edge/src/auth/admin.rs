@@ -1,8 +1,8 @@
 //! Administration (`admin:users`): list users, disable and enable an account, reset MFA,
 //! read the audit log. And `GET /api/users` (`read:users`): who can be invited to a run.
 
+use meshfed_shared::api::auth::AuditEntry;
 use meshfed_shared::{ApiError, ErrorCode};
-use serde::{Deserialize, Serialize};
 use worker::{Env, Method, Request, Response};
 
 use super::{guard, keys, mfa, session};
@@ -132,16 +132,6 @@ async fn reset_mfa(req: Request, env: &Env, cfg: &Config, id: &str) -> EdgeResul
         "MFA reset: the user sets it up again at the next login",
         200,
     )
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct AuditEntry {
-    pub id: i64,
-    pub at: i64,
-    pub user_id: Option<String>,
-    pub event: String,
-    pub client: Option<String>,
-    pub detail: Option<String>,
 }
 
 /// `GET /api/admin/audit?user_id=…&limit=…` (newest first, at most 500).

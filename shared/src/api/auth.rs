@@ -210,6 +210,17 @@ pub struct DirectoryEntry {
     pub email: String,
 }
 
+/// `GET /api/admin/audit`: one security event (`at` in Unix milliseconds).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: i64,
+    pub user_id: Option<String>,
+    pub event: String,
+    pub client: Option<String>,
+    pub detail: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LoginRequest {
     pub username: String,

@@ -5,6 +5,7 @@
 mod account;
 mod admin;
 mod app;
+mod app_admin;
 mod app_identity;
 mod app_runs;
 mod backup;
@@ -91,6 +92,7 @@ const TESTS: &[(&str, TestFn)] = tests![
     app::spa_fallback_serves_the_app_for_app_routes,
     app::login_page_renders_form_and_online_status,
     app::unknown_page_shows_not_found,
+    app_admin::an_admin_disables_enables_and_resets_mfa_and_sees_the_audit_log,
     app_identity::sign_up_confirm_set_up_mfa_sign_out_and_in_again,
     app_identity::forgot_password_then_change_it_on_the_profile,
     app_runs::create_a_run_see_participants_then_the_round_history,
