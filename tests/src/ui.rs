@@ -80,3 +80,16 @@ pub async fn texts(elements: Vec<Element>) -> Vec<String> {
     }
     out
 }
+
+/// Signs in from the sign-in page with a password and a backup code as the second factor
+/// (a TOTP code might repeat a step the setup used), ending on the profile.
+pub async fn sign_in_with_backup_code(client: &Client, user: &str, password: &str, code: &str) {
+    heading_is(client, "Sign in").await;
+    fill(client, "Username or email", user).await;
+    fill(client, "Password", password).await;
+    button(client, "Sign in").await.click().await.unwrap();
+    heading_is(client, "Two-factor authentication").await;
+    fill(client, "Authentication code", code).await;
+    button(client, "Verify").await.click().await.unwrap();
+    heading_is(client, "Your profile").await;
+}

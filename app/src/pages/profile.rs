@@ -2,7 +2,6 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::hooks::use_navigate;
 use meshfed_shared::api::auth::UserProfile;
 use meshfed_shared::secret::Secret;
 use web_sys::SubmitEvent;
@@ -10,25 +9,12 @@ use web_sys::SubmitEvent;
 use crate::api;
 use crate::components::field::{Field, FormMessage};
 use crate::pages::forgot::new_password_error;
-use crate::session::Session;
+use crate::session::{require_sign_in, signed_in_resource, Session};
 
 #[component]
 pub fn ProfilePage() -> impl IntoView {
-    let session = Session::get();
-    let navigate = use_navigate();
-    Effect::new(move || {
-        if !session.is_signed_in() {
-            navigate("/login", Default::default());
-        }
-    });
-    let profile = LocalResource::new(move || async move {
-        let token = session.access_token()?;
-        let answer = api::auth::me(&token).await;
-        if let Err(e) = &answer {
-            session.check(e);
-        }
-        Some(answer)
-    });
+    let session = require_sign_in();
+    let profile = signed_in_resource(session, |token| async move { api::auth::me(&token).await });
     let sign_out = move |_| spawn_local(async move { session.sign_out().await });
 
     view! {

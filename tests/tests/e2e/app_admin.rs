@@ -5,20 +5,13 @@ use fantoccini::{Client, Locator};
 use meshfed_e2e::browser::session;
 use meshfed_e2e::identity::{post, user_with_mfa, user_with_mfa_as, MfaUser, PASSWORD};
 use meshfed_e2e::server::APP_ADMIN_EMAIL;
-use meshfed_e2e::ui::{button, fill, heading_is, screenshot, texts, wait_for};
+use meshfed_e2e::ui::{heading_is, screenshot, sign_in_with_backup_code, texts, wait_for};
 use meshfed_e2e::Ctx;
 use serde_json::json;
 
 async fn sign_in(client: &Client, ctx: &Ctx, user: &MfaUser) {
     client.goto(&ctx.url("/login")).await.unwrap();
-    heading_is(client, "Sign in").await;
-    fill(client, "Username or email", &user.username).await;
-    fill(client, "Password", PASSWORD).await;
-    button(client, "Sign in").await.click().await.unwrap();
-    heading_is(client, "Two-factor authentication").await;
-    fill(client, "Authentication code", &user.backup_codes[0]).await;
-    button(client, "Verify").await.click().await.unwrap();
-    heading_is(client, "Your profile").await;
+    sign_in_with_backup_code(client, &user.username, PASSWORD, &user.backup_codes[0]).await;
 }
 
 async fn row_of(client: &Client, username: &str) -> Vec<String> {

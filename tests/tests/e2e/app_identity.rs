@@ -2,12 +2,13 @@
 //! with live validation, confirm with the emailed code, the mnemonic shown once, MFA set up
 //! from the secret on the page, profile, sign out, and sign in again with a backup code.
 
-use std::time::Duration;
-
 use fantoccini::Locator;
 use meshfed_e2e::browser::session;
 use meshfed_e2e::identity::{latest_code, totp_now, unique_user, user_with_mfa, PASSWORD};
-use meshfed_e2e::ui::{button, field, field_error, fill, heading_is, screenshot, texts, wait_for};
+use meshfed_e2e::ui::{
+    button, field, field_error, fill, heading_is, screenshot, sign_in_with_backup_code, texts,
+    wait_for,
+};
 use meshfed_e2e::Ctx;
 
 pub fn sign_up_confirm_set_up_mfa_sign_out_and_in_again(ctx: &Ctx) {
@@ -50,16 +51,12 @@ pub fn sign_up_confirm_set_up_mfa_sign_out_and_in_again(ctx: &Ctx) {
         assert_eq!(carried.as_deref(), Some(username.as_str()));
         fill(&client, "Confirmation code", "000000").await;
         button(&client, "Confirm").await.click().await.unwrap();
-        let wrong = wait_for(&client, Locator::Id("confirm-code-error")).await;
-        client
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_element(Locator::XPath(
-                "//p[@id='confirm-code-error'][contains(., 'Invalid or expired')]",
-            ))
-            .await
-            .unwrap_or_else(|_| panic!("a wrong code is refused beside the field"));
-        drop(wrong);
+        // A wrong code is refused beside the field.
+        wait_for(
+            &client,
+            Locator::XPath("//p[@id='confirm-code-error'][contains(., 'Invalid or expired')]"),
+        )
+        .await;
         let code = latest_code(ctx, &email).await;
         fill(&client, "Confirmation code", &code).await;
         button(&client, "Confirm").await.click().await.unwrap();
@@ -135,14 +132,12 @@ pub fn sign_up_confirm_set_up_mfa_sign_out_and_in_again(ctx: &Ctx) {
         screenshot(&client, "mfa-setup.png").await;
         fill(&client, "Authentication code", "000000").await;
         button(&client, "Verify").await.click().await.unwrap();
-        client
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_element(Locator::XPath(
-                "//p[@id='login-code-error'][contains(., 'Invalid MFA code')]",
-            ))
-            .await
-            .unwrap_or_else(|_| panic!("a wrong MFA code is refused beside the field"));
+        // A wrong MFA code is refused beside the field.
+        wait_for(
+            &client,
+            Locator::XPath("//p[@id='login-code-error'][contains(., 'Invalid MFA code')]"),
+        )
+        .await;
         fill(&client, "Authentication code", &totp_now(&secret, 0)).await;
         button(&client, "Verify").await.click().await.unwrap();
 
@@ -169,32 +164,10 @@ pub fn sign_up_confirm_set_up_mfa_sign_out_and_in_again(ctx: &Ctx) {
         let notice = wait_for(&client, Locator::Css("main [role=status]")).await;
         assert_eq!(notice.text().await.unwrap(), "You have signed out.");
         client.goto(&ctx.url("/profile")).await.unwrap();
-        heading_is(&client, "Sign in").await; // a fresh page load holds no tokens
-        fill(&client, "Username or email", &username).await;
-        fill(&client, "Password", PASSWORD).await;
-        button(&client, "Sign in").await.click().await.unwrap();
-        heading_is(&client, "Two-factor authentication").await;
-        fill(&client, "Authentication code", &backup[0]).await;
-        button(&client, "Verify").await.click().await.unwrap();
-        heading_is(&client, "Your profile").await;
+        // A fresh page load holds no tokens: back on the sign-in page.
+        sign_in_with_backup_code(&client, &username, PASSWORD, &backup[0]).await;
         client.close().await.unwrap();
     });
-}
-
-async fn sign_in_with_backup_code(
-    client: &fantoccini::Client,
-    user: &str,
-    password: &str,
-    code: &str,
-) {
-    heading_is(client, "Sign in").await;
-    fill(client, "Username or email", user).await;
-    fill(client, "Password", password).await;
-    button(client, "Sign in").await.click().await.unwrap();
-    heading_is(client, "Two-factor authentication").await;
-    fill(client, "Authentication code", code).await;
-    button(client, "Verify").await.click().await.unwrap();
-    heading_is(client, "Your profile").await;
 }
 
 pub fn forgot_password_then_change_it_on_the_profile(ctx: &Ctx) {

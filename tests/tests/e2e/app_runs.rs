@@ -5,20 +5,15 @@ use fantoccini::{Client, Locator};
 use meshfed_e2e::browser::session;
 use meshfed_e2e::identity::{MfaUser, PASSWORD};
 use meshfed_e2e::runs::{participants, put_weights, values};
-use meshfed_e2e::ui::{button, fill, heading_is, screenshot, texts, wait_for};
+use meshfed_e2e::ui::{
+    button, fill, heading_is, screenshot, sign_in_with_backup_code, texts, wait_for,
+};
 use meshfed_e2e::Ctx;
 use meshfed_shared::meshnet::ModelConfig;
 
 async fn sign_in(client: &Client, ctx: &Ctx, user: &MfaUser) {
     client.goto(&ctx.url("/login")).await.unwrap();
-    heading_is(client, "Sign in").await;
-    fill(client, "Username or email", &user.username).await;
-    fill(client, "Password", PASSWORD).await;
-    button(client, "Sign in").await.click().await.unwrap();
-    heading_is(client, "Two-factor authentication").await;
-    fill(client, "Authentication code", &user.backup_codes[0]).await;
-    button(client, "Verify").await.click().await.unwrap();
-    heading_is(client, "Your profile").await;
+    sign_in_with_backup_code(client, &user.username, PASSWORD, &user.backup_codes[0]).await;
 }
 
 async fn cells(client: &Client, table: &str) -> Vec<String> {

@@ -37,3 +37,5 @@ impl From<burn::tensor::DataError> for NetError {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod train_tests;

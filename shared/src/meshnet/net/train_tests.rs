@@ -1,0 +1,93 @@
+//! Trainer behaviour: divergence is undone and reported, and a swapped-in model keeps the
+//! optimizer's state.
+
+use burn::tensor::Device;
+
+use super::*;
+use crate::meshnet::{initial_weights, ModelConfig};
+use crate::volume::phantom;
+
+fn cpu() -> Device {
+    Device::flex()
+}
+
+/// A loss that is not finite stops training with an error and leaves the model as it was.
+#[test]
+fn a_non_finite_loss_is_reported_as_divergence() {
+    let config = ModelConfig {
+        channels: 2,
+        dilations: vec![1, 2],
+        ..ModelConfig::model5(3)
+    };
+    let device = cpu().autodiff();
+    let net = MeshNetConfig::from(config.clone())
+        .load(&initial_weights(&config, 1), &device)
+        .unwrap();
+    let (mut volume, labels) = phantom([12, 12, 12], 2);
+    volume.data.iter_mut().for_each(|v| *v = f32::NAN);
+    let cfg = TrainConfig {
+        patch: 8,
+        ..TrainConfig::default()
+    };
+    let mut trainer = Trainer::new(net, 3, cfg, &device);
+    let err = trainer.step(&volume, &labels).unwrap_err();
+    assert!(matches!(err, NetError::Diverged(l) if l.is_nan()), "{err}");
+    assert!(err.to_string().contains("lower learning rate"));
+    assert_eq!(
+        trainer.model().values().unwrap(),
+        initial_weights(&config, 1),
+        "the diverged step is undone"
+    );
+}
+
+/// A model swapped in with `replace_model` trains on with the optimizer's state: the same
+/// weights give the same next step as a trainer that was never touched, and a different one
+/// from a fresh trainer (whose Adam starts over).
+#[test]
+fn replacing_the_model_keeps_the_optimizer_state() {
+    let config = ModelConfig {
+        channels: 2,
+        dilations: vec![1, 2],
+        ..ModelConfig::model5(3)
+    };
+    let device = cpu().autodiff();
+    let load = |values: &[f32]| {
+        MeshNetConfig::from(config.clone())
+            .load(values, &device)
+            .unwrap()
+    };
+    let (mut volume, labels) = phantom([12, 12, 12], 2);
+    volume.min_max_normalise();
+    // One patch covers the volume: every step sees the same data, so only Adam's state differs.
+    let cfg = TrainConfig {
+        patch: 12,
+        ..TrainConfig::default()
+    };
+    let trained = |replace: bool| {
+        let mut trainer = Trainer::new(load(&initial_weights(&config, 1)), 3, cfg.clone(), &device);
+        for _ in 0..3 {
+            trainer.step(&volume, &labels).unwrap();
+        }
+        if replace {
+            let same = trainer.model().values().unwrap();
+            trainer.replace_model(load(&same));
+        }
+        trainer.step(&volume, &labels).unwrap();
+        trainer.model().values().unwrap()
+    };
+    let untouched = trained(false);
+    let replaced = trained(true);
+    let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-6);
+    assert!(close(&untouched, &replaced), "Adam's moments carried over");
+
+    let mut trainer = Trainer::new(load(&initial_weights(&config, 1)), 3, cfg.clone(), &device);
+    for _ in 0..3 {
+        trainer.step(&volume, &labels).unwrap();
+    }
+    let mut fresh = Trainer::new(load(&trainer.model().values().unwrap()), 3, cfg, &device);
+    fresh.step(&volume, &labels).unwrap();
+    assert!(
+        !close(&fresh.model().values().unwrap(), &untouched),
+        "a fresh optimizer takes a different step"
+    );
+}
