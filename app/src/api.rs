@@ -47,20 +47,45 @@ impl ClientError {
     }
 }
 
-async fn read<T: DeserializeOwned>(
+async fn send(
     request: Result<Request, gloo_net::Error>,
-) -> Result<T, ClientError> {
-    let resp = request
+) -> Result<gloo_net::http::Response, ClientError> {
+    request
         .map_err(|e| ClientError::Network(e.to_string()))?
         .send()
         .await
-        .map_err(|e| ClientError::Network(e.to_string()))?;
+        .map_err(|e| ClientError::Network(e.to_string()))
+}
+
+async fn read<T: DeserializeOwned>(
+    request: Result<Request, gloo_net::Error>,
+) -> Result<T, ClientError> {
+    let resp = send(request).await?;
     let status = resp.status();
     let envelope: RawEnvelope<T> = resp
         .json()
         .await
         .map_err(|_| ClientError::Unexpected(status))?;
     envelope.into_result().map_err(ClientError::Api)
+}
+
+/// A binary answer; an error answer is still read as the envelope.
+async fn read_bytes(request: Result<Request, gloo_net::Error>) -> Result<Vec<u8>, ClientError> {
+    let resp = send(request).await?;
+    let status = resp.status();
+    if !resp.ok() {
+        let envelope: RawEnvelope<serde_json::Value> = resp
+            .json()
+            .await
+            .map_err(|_| ClientError::Unexpected(status))?;
+        return Err(envelope
+            .into_result()
+            .err()
+            .map_or(ClientError::Unexpected(status), ClientError::Api));
+    }
+    resp.binary()
+        .await
+        .map_err(|e| ClientError::Network(e.to_string()))
 }
 
 fn with_bearer(builder: RequestBuilder, bearer: Option<&str>) -> RequestBuilder {

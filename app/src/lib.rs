@@ -5,6 +5,7 @@ pub mod api;
 pub mod components;
 pub mod pages;
 pub mod session;
+pub mod training;
 
 use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};
@@ -16,6 +17,7 @@ use pages::confirm::ConfirmPage;
 use pages::forgot::ForgotPasswordPage;
 use pages::profile::ProfilePage;
 use pages::signup::SignupPage;
+use pages::train::TrainPage;
 use pages::{home::HomePage, login::LoginPage, not_found::NotFoundPage};
 use pages::{run::RunPage, run_new::NewRunPage, runs::RunsPage};
 use session::Session;
@@ -35,6 +37,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/profile") view=ProfilePage/>
                     <Route path=path!("/runs") view=RunsPage/>
                     <Route path=path!("/admin") view=AdminPage/>
+                    <Route path=path!("/train") view=TrainPage/>
                     <Route path=path!("/runs/new") view=NewRunPage/>
                     <Route path=path!("/runs/:id") view=RunPage/>
                 </Routes>

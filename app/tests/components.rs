@@ -158,3 +158,68 @@ fn chart_points_span_the_box() {
     let one = scale(&[(1.0, 0.5)], &[(1.0, 0.5)]).unwrap();
     assert!(one[0].0 >= 32.0 && one[0].1 <= 168.0, "{one:?}");
 }
+
+#[wasm_bindgen_test]
+async fn slice_viewer_draws_three_planes_with_the_overlay_and_moves_with_its_slider() {
+    use meshfed_app::components::slices::SliceViewer;
+    use meshfed_shared::volume::{Labels, Volume};
+    use std::sync::Arc;
+    use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
+
+    let root = container();
+    // dims [4, 6, 8], intensity = z; class 1 everywhere on the plane x = 0.
+    let volume = Volume::new([4, 6, 8], (0..192).map(|i| (i % 8) as f32).collect()).unwrap();
+    let labels = Labels::new([4, 6, 8], (0..192).map(|i| (i < 48) as u8).collect()).unwrap();
+    let v = Signal::derive(move || Some(Arc::new(volume.clone())));
+    let l = Signal::derive(move || Some(Arc::new(labels.clone())));
+    let _handle = leptos::mount::mount_to(root.clone(), move || {
+        view! { <SliceViewer volume=v overlay=l/> }
+    });
+    let next_frame = || {
+        wasm_bindgen_futures::JsFuture::from(js_sys::Promise::new(&mut |resolve, _| {
+            let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 50);
+        }))
+    };
+    next_frame().await.unwrap();
+    let canvases = root.query_selector_all("canvas").unwrap();
+    assert_eq!(canvases.length(), 3);
+    let canvas = |label: &str| -> HtmlCanvasElement {
+        root.query_selector(&format!("canvas[aria-label='{label}']"))
+            .unwrap()
+            .unwrap()
+            .unchecked_into()
+    };
+    let sagittal = canvas("Sagittal view");
+    assert_eq!(
+        (sagittal.width(), sagittal.height()),
+        (6, 8),
+        "y across, z up"
+    );
+    let pixel = |c: &HtmlCanvasElement, x: f64, y: f64| -> Vec<u8> {
+        let ctx: CanvasRenderingContext2d = c.get_context("2d").unwrap().unwrap().unchecked_into();
+        ctx.get_image_data(x, y, 1.0, 1.0).unwrap().data().to_vec()
+    };
+    // The axial view at x = 0 (left column) is tinted; elsewhere grey.
+    let axial = canvas("Axial view");
+    let tinted = pixel(&axial, 0.0, 0.0);
+    let grey = pixel(&axial, 3.0, 0.0);
+    assert_eq!(grey[0], grey[1], "untinted pixels are grey");
+    assert_ne!(tinted[0], tinted[1], "labelled pixels are tinted");
+    // The slider moves the axial plane: brighter higher up in z.
+    let slider: HtmlInputElement = root
+        .query_selector("input[aria-label='Axial slice']")
+        .unwrap()
+        .expect("a labelled slider")
+        .unchecked_into();
+    assert_eq!(slider.value(), "4", "starts mid-volume");
+    let before = pixel(&axial, 3.0, 0.0)[0];
+    slider.set_value("7");
+    slider
+        .dispatch_event(&web_sys::Event::new("input").unwrap())
+        .unwrap();
+    next_frame().await.unwrap();
+    assert!(
+        pixel(&axial, 3.0, 0.0)[0] > before,
+        "the top plane is brighter"
+    );
+}

@@ -125,3 +125,20 @@ pub fn tmp_path(path: &Path) -> std::path::PathBuf {
         .unwrap_or_default();
     path.with_file_name(format!(".partial-{name}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The browser's reader (shared, bytes in) and the `nifti` crate agree on a real scan.
+    #[test]
+    fn shared_nifti_reader_matches_the_nifti_crate_on_the_sample_t1() {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/brainchop/t1_crop.nii.gz");
+        let ours =
+            meshfed_shared::volume::nifti::read_volume(&std::fs::read(&path).unwrap()).unwrap();
+        let theirs = read_volume(&path).unwrap().volume;
+        assert_eq!(ours.dims, theirs.dims);
+        assert!(ours.data == theirs.data, "voxel values differ");
+    }
+}

@@ -13,6 +13,7 @@ pub mod meshnet;
 pub mod secret;
 pub mod tensor;
 pub mod time;
+pub mod training;
 pub mod volume;
 
 /// burn itself, for crates that drive MeshNet (feature `burn`).

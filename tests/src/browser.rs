@@ -43,22 +43,37 @@ impl Chromedriver {
 
 /// A headless Chromium session with the flags this closed network needs.
 pub async fn session(webdriver: &str) -> Client {
+    session_with(webdriver, &[]).await
+}
+
+/// [`session`] with `extra` Chromium flags (`--enable-unsafe-webgpu` offers a SwiftShader
+/// WebGPU adapter; without it the app trains on the CPU).
+pub async fn session_with(webdriver: &str, extra: &[&str]) -> Client {
     static SESSIONS: AtomicU32 = AtomicU32::new(0);
     let n = SESSIONS.fetch_add(1, Ordering::SeqCst);
     let profile = xtask::paths::repo_root().join(format!(
         "target/e2e/chromium-profile-{}-{n}",
         std::process::id()
     ));
+    let mut args: Vec<String> = extra.iter().map(|a| a.to_string()).collect();
+    args.extend(
+        [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--window-size=1280,900",
+        ]
+        .map(String::from),
+    );
+    args.push(format!("--user-data-dir={}", profile.display()));
     let caps = serde_json::json!({
-        "goog:chromeOptions": {
-            "binary": "/usr/bin/chromium",
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage", "--window-size=1280,900",
-                format!("--user-data-dir={}", profile.display()),
-            ]
-        }
+        "goog:chromeOptions": { "binary": "/usr/bin/chromium", "args": args }
     });
     let serde_json::Value::Object(caps) = caps else {
         unreachable!("caps is an object")

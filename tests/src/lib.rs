@@ -6,6 +6,7 @@ pub mod identity;
 pub mod runs;
 pub mod server;
 pub mod ui;
+pub mod volumes;
 
 use std::sync::Arc;
 

@@ -9,12 +9,12 @@ use crate::browser::screenshot_dir;
 
 /// Waits for `locator` to appear (the app renders after its wasm loads).
 pub async fn wait_for(client: &Client, locator: Locator<'_>) -> Element {
-    match client
-        .wait()
-        .at_most(Duration::from_secs(30))
-        .for_element(locator)
-        .await
-    {
+    wait_within(client, locator, Duration::from_secs(30)).await
+}
+
+/// [`wait_for`] with a longer limit (training in the browser).
+pub async fn wait_within(client: &Client, locator: Locator<'_>, limit: Duration) -> Element {
+    match client.wait().at_most(limit).for_element(locator).await {
         Ok(element) => element,
         Err(e) => {
             // What the page showed instead, kept with the other screenshots.

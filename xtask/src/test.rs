@@ -40,6 +40,8 @@ pub fn run() -> Result<ExitCode, String> {
         cargo(&[
             "clippy",
             "--workspace",
+            "--exclude",
+            "meshfed-trainer",
             "--all-targets",
             "--",
             "-D",
@@ -48,11 +50,13 @@ pub fn run() -> Result<ExitCode, String> {
     );
     check(
         &mut tally,
-        "clippy (wasm32: app and Worker, warnings denied)",
+        "clippy (wasm32: app, training worker and Worker, warnings denied)",
         cargo(&[
             "clippy",
             "-p",
             "meshfed-app",
+            "-p",
+            "meshfed-trainer",
             "-p",
             "meshfed-edge",
             "--target",
@@ -73,6 +77,8 @@ pub fn run() -> Result<ExitCode, String> {
             "meshfed-app",
             "--exclude",
             "meshfed-e2e",
+            "--exclude",
+            "meshfed-trainer",
         ]),
     );
     let mut wasm = cargo(&[

@@ -1,7 +1,7 @@
 //! `/api/runs` and `/api/users` calls for the run pages.
 
 use meshfed_shared::api::auth::DirectoryEntry;
-use meshfed_shared::api::runs::{CreateRunRequest, RunDetail, RunSummary};
+use meshfed_shared::api::runs::{CreateRunRequest, RunDetail, RunSummary, UploadReceipt};
 use meshfed_shared::secret::Secret;
 
 use super::{get_json, post_json, ClientError};
@@ -21,4 +21,40 @@ pub async fn create(access: &Secret, request: &CreateRunRequest) -> Result<RunDe
 /// Everyone who can be invited to a run.
 pub async fn users(access: &Secret) -> Result<Vec<DirectoryEntry>, ClientError> {
     get_json("/api/users", Some(access.expose())).await
+}
+
+/// The run's current global model (safetensors bytes).
+pub async fn global_model(access: &Secret, id: i64) -> Result<Vec<u8>, ClientError> {
+    let request = gloo_net::http::Request::get(&format!("/api/runs/{id}/model"))
+        .header("authorization", &format!("Bearer {}", access.expose()))
+        .build();
+    super::read_bytes(request).await
+}
+
+/// Uploads this participant's weights for `round`, with what the round's chart shows.
+pub async fn upload_weights(
+    access: &Secret,
+    id: i64,
+    round: u32,
+    body: &[u8],
+    upload: &LocalResult,
+) -> Result<UploadReceipt, ClientError> {
+    let path = format!(
+        "/api/runs/{id}/rounds/{round}/weights?num_examples={}&loss={}&dice={}",
+        upload.num_examples, upload.loss, upload.dice
+    );
+    let request = gloo_net::http::Request::put(&path)
+        .header("authorization", &format!("Bearer {}", access.expose()))
+        .header("accept", "application/json")
+        .header("content-type", "application/octet-stream")
+        .body(js_sys::Uint8Array::from(body));
+    super::read(request).await
+}
+
+/// What local training reports with an upload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocalResult {
+    pub num_examples: u64,
+    pub loss: f32,
+    pub dice: f64,
 }

@@ -36,6 +36,9 @@ fn bounds(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
 pub fn LineChart(
     label: &'static str,
     series: Vec<(&'static str, Vec<(f64, f64)>)>,
+    /// What x counts, for the axis labels.
+    #[prop(default = "round")]
+    x_name: &'static str,
 ) -> impl IntoView {
     let all: Vec<(f64, f64)> = series.iter().flat_map(|(_, s)| s.iter().copied()).collect();
     view! {
@@ -49,8 +52,8 @@ pub fn LineChart(
                     <text x=PAD - 4.0 y=HEIGHT - PAD text-anchor="end" font-size="10">{format!("{lo:.2}")}</text>
                 })}
                 {bounds(all.iter().map(|p| p.0)).map(|(lo, hi)| view! {
-                    <text x=PAD y=HEIGHT - PAD + 14.0 font-size="10">{format!("round {lo}")}</text>
-                    <text x=WIDTH - PAD y=HEIGHT - PAD + 14.0 text-anchor="end" font-size="10">{format!("round {hi}")}</text>
+                    <text x=PAD y=HEIGHT - PAD + 14.0 font-size="10">{format!("{x_name} {lo}")}</text>
+                    <text x=WIDTH - PAD y=HEIGHT - PAD + 14.0 text-anchor="end" font-size="10">{format!("{x_name} {hi}")}</text>
                 })}
                 {series.iter().enumerate().map(|(i, (_, points))| {
                     let colour = COLOURS[i % COLOURS.len()];

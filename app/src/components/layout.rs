@@ -18,6 +18,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                         <a href="/signup">"Sign up"</a>
                     }>
                     <a href="/runs">"Runs"</a>
+                    <a href="/train">"Train"</a>
                     <Show when=move || session.is_admin()>
                         <a href="/admin">"Admin"</a>
                     </Show>

@@ -2,3 +2,4 @@ pub mod chart;
 pub mod field;
 pub mod layout;
 pub mod server_status;
+pub mod slices;

@@ -9,3 +9,5 @@ pub mod run;
 pub mod run_new;
 pub mod runs;
 pub mod signup;
+pub mod train;
+pub mod train_panels;

@@ -61,6 +61,7 @@ fn RunView(detail: RunDetail) -> impl IntoView {
                 round.deadline_at, detail.parameter_count, detail.run.aggregation.as_str()
             )}
         </p>
+        <p><a href=format!("/train?run={}", detail.run.id)>"Train and join this run"</a></p>
         <h2>"Participants"</h2>
         <table aria-label="Participants">
             <thead><tr>

@@ -10,9 +10,11 @@
 mod components;
 mod crop;
 mod dice;
+pub mod nifti;
 mod patch;
 mod phantom;
 mod rng;
+pub mod slice;
 
 pub use components::keep_largest_component;
 pub use crop::CropBox;

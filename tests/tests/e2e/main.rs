@@ -8,6 +8,7 @@ mod app;
 mod app_admin;
 mod app_identity;
 mod app_runs;
+mod app_training;
 mod backup;
 mod errors;
 mod health;
@@ -96,6 +97,7 @@ const TESTS: &[(&str, TestFn)] = tests![
     app_identity::sign_up_confirm_set_up_mfa_sign_out_and_in_again,
     app_identity::forgot_password_then_change_it_on_the_profile,
     app_runs::create_a_run_see_participants_then_the_round_history,
+    app_training::two_browsers_train_and_join_a_run_on_webgpu_and_cpu,
 ];
 
 fn main() {

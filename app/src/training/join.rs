@@ -1,0 +1,152 @@
+//! Joining a federated run from the browser, round after round: fetch the global model,
+//! train it locally in the worker, upload the weights with `num_examples`, loss and Dice,
+//! then wait (showing who has uploaded) until the round closes. The scan never leaves.
+
+use std::time::Duration;
+
+use meshfed_shared::api::runs::RunDetail;
+use meshfed_shared::training::{Reply, Request, TrainRequest, MODEL};
+
+use super::worker::TrainingWorker;
+use crate::api::runs::{self as runs_api, LocalResult};
+use crate::api::ClientError;
+use crate::session::Session;
+
+/// How often the page asks whether a round has closed.
+const POLL: Duration = Duration::from_secs(2);
+
+/// What to do.
+#[derive(Debug, Clone)]
+pub struct JoinPlan {
+    pub run: i64,
+    pub rounds: u32,
+    pub train: TrainRequest,
+}
+
+/// How the join is going, for the page.
+pub trait JoinView {
+    fn status(&self, text: String);
+    /// Local training for `round` starts (a fresh progress view).
+    fn training(&self, round: u32);
+    /// The newest model (a global model, or the local one just trained).
+    fn model(&self, bytes: Vec<u8>, description: String);
+}
+
+fn api_error(session: &Session, e: ClientError) -> String {
+    session.check(&e);
+    e.to_string()
+}
+
+async fn detail(session: &Session, run: i64) -> Result<RunDetail, String> {
+    let token = session.access_token().ok_or("You are signed out")?;
+    runs_api::detail(&token, run)
+        .await
+        .map_err(|e| api_error(session, e))
+}
+
+/// Takes part in `plan.rounds` rounds; returns a summary.
+pub async fn join(
+    session: Session,
+    worker: &TrainingWorker,
+    plan: &JoinPlan,
+    view: &dyn JoinView,
+) -> Result<String, String> {
+    let mut done = vec![];
+    for _ in 0..plan.rounds {
+        let run = detail(&session, plan.run).await?;
+        let round = run.run.current_round;
+        view.status(format!("Round {round}: fetching the global model…"));
+        let token = session.access_token().ok_or("You are signed out")?;
+        let global = runs_api::global_model(&token, plan.run)
+            .await
+            .map_err(|e| api_error(&session, e))?;
+        view.model(global.clone(), format!("global model of round {round}"));
+        view.status(format!(
+            "Round {round}: training {} local steps…",
+            plan.train.steps
+        ));
+        view.training(round);
+        let train = TrainRequest {
+            seed: plan.train.seed ^ round as u64,
+            ..plan.train.clone()
+        };
+        let answer = worker
+            .call(&Request::Train(train), &[(MODEL, &global)])
+            .await?;
+        let Reply::Trained {
+            cancelled,
+            loss,
+            dice,
+            num_examples,
+            ..
+        } = answer.reply
+        else {
+            return Err("The training worker answered out of turn".into());
+        };
+        if cancelled {
+            return Err(format!("Cancelled: nothing was uploaded for round {round}"));
+        }
+        let weights = answer
+            .payload(MODEL)
+            .ok_or("The trained model is missing")?;
+        view.model(
+            weights.clone(),
+            format!("local model of round {round} (Dice {dice:.3})"),
+        );
+        view.status(format!("Round {round}: uploading the weights…"));
+        let result = LocalResult {
+            num_examples,
+            loss,
+            dice,
+        };
+        let token = session.access_token().ok_or("You are signed out")?;
+        let receipt = runs_api::upload_weights(&token, plan.run, round, &weights, &result)
+            .await
+            .map_err(|e| api_error(&session, e))?;
+        if !receipt.closed {
+            wait_for_close(&session, plan.run, round, view).await?;
+        }
+        done.push(format!("round {round} (loss {loss:.3}, Dice {dice:.3})"));
+    }
+    Ok(format!("Took part in {}.", done.join(", ")))
+}
+
+async fn wait_for_close(
+    session: &Session,
+    run: i64,
+    round: u32,
+    view: &dyn JoinView,
+) -> Result<(), String> {
+    loop {
+        let detail = detail(session, run).await?;
+        if detail.run.current_round > round {
+            return Ok(());
+        }
+        let who: Vec<String> = detail
+            .participants
+            .iter()
+            .filter(|p| p.active)
+            .map(|p| format!("{} {}", p.username, if p.uploaded { "✓" } else { "…" }))
+            .collect();
+        view.status(format!(
+            "Round {round}: uploaded. Waiting for the others: {} of {} uploads ({}); deadline {}.",
+            detail.round.uploads,
+            detail.round.active_participants,
+            who.join(", "),
+            detail.round.deadline_at
+        ));
+        sleep(POLL).await;
+    }
+}
+
+async fn sleep(duration: Duration) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(window) = web_sys::window() {
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(
+                &resolve,
+                duration.as_millis() as i32,
+            );
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}

@@ -1,0 +1,5 @@
+//! On-device training: the worker bridge, joining runs, files in and out.
+
+pub mod download;
+pub mod join;
+pub mod worker;

@@ -1,0 +1,196 @@
+//! Training in the browser: two people, one in a Chromium offering WebGPU (SwiftShader) and
+//! one without (CPU), pick a small volume cut from the sample T1 and its labels, see the
+//! slices, train locally, join a run together, and see round 2 with its chart; then segment.
+
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, Locator};
+use meshfed_e2e::browser::session_with;
+use meshfed_e2e::identity::{MfaUser, PASSWORD};
+use meshfed_e2e::runs::{create_run, participants};
+use meshfed_e2e::ui::{
+    button, field, fill, heading_is, screenshot, sign_in_with_backup_code, wait_for, wait_within,
+};
+use meshfed_e2e::volumes::small_t1_and_labels;
+use meshfed_e2e::Ctx;
+use serde_json::json;
+
+/// Browser training is CPU-emulated here (SwiftShader or wasm): generous limits.
+const TRAINING: Duration = Duration::from_secs(600);
+
+async fn open_training(ctx: &Ctx, user: &MfaUser, webgpu: bool) -> Client {
+    let flags: &[&str] = if webgpu {
+        &["--enable-unsafe-webgpu"]
+    } else {
+        &[]
+    };
+    let client = session_with(&ctx.webdriver, flags).await;
+    client.goto(&ctx.url("/login")).await.unwrap();
+    heading_is(&client, "Sign in").await;
+    let interactive = client
+        .execute(
+            "const m = performance.getEntriesByName('meshfed-interactive'); \
+             return m.length ? m[0].startTime : null;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    println!("page load to interactive: {interactive} ms (app .wasm, fresh browser)");
+    assert!(
+        interactive.as_f64().is_some(),
+        "the app marks when it is interactive"
+    );
+    sign_in_with_backup_code(&client, &user.username, PASSWORD, &user.backup_codes[0]).await;
+    wait_for(&client, Locator::XPath("//nav//a[.='Runs']")).await;
+    // In-app navigation keeps the in-memory session.
+    wait_for(&client, Locator::XPath("//nav//a[.='Train']"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    client
+}
+
+async fn text_of(client: &Client, label: &str, limit: Duration) -> String {
+    let css = format!("[aria-label='{label}']");
+    wait_within(client, Locator::Css(&css), limit)
+        .await
+        .text()
+        .await
+        .unwrap()
+}
+
+async fn pick_files(client: &Client, volume: &str, labels: &str) {
+    field(client, "T1 volume (NIfTI, .nii or .nii.gz)")
+        .await
+        .send_keys(volume)
+        .await
+        .unwrap();
+    field(client, "Label map (NIfTI, same grid)")
+        .await
+        .send_keys(labels)
+        .await
+        .unwrap();
+    wait_within(
+        client,
+        Locator::XPath("//p[starts-with(., 'Ready to train: 3 classes')]"),
+        TRAINING,
+    )
+    .await;
+}
+
+pub fn two_browsers_train_and_join_a_run_on_webgpu_and_cpu(ctx: &Ctx) {
+    ctx.block_on(async {
+        let (volume, labels) = small_t1_and_labels(24);
+        let (volume, labels) = (volume.to_str().unwrap(), labels.to_str().unwrap());
+        let people = participants(ctx, "app_training", 2).await;
+        let (alice, bob) = (&people[0], &people[1]);
+        let run = create_run(ctx, alice, &[bob], json!({"name": "Browser training"})).await;
+        let gpu = open_training(ctx, alice, true).await;
+        let cpu = open_training(ctx, bob, false).await;
+
+        let gpu_device = text_of(&gpu, "Training device", TRAINING).await;
+        let cpu_device = text_of(&cpu, "Training device", TRAINING).await;
+        println!("devices: {gpu_device:?} / {cpu_device:?}");
+        // The status starts as "Starting…": wait for the answer.
+        for (client, want) in [(&gpu, "Training on WebGPU"), (&cpu, "Training on CPU")] {
+            let xpath = format!("//p[@aria-label='Training device' and starts-with(., '{want}')]");
+            wait_within(client, Locator::XPath(&xpath), TRAINING).await;
+        }
+        for client in [&gpu, &cpu] {
+            pick_files(client, volume, labels).await;
+        }
+        let views = cpu
+            .find_all(Locator::Css("canvas[role=img]"))
+            .await
+            .unwrap();
+        assert_eq!(views.len(), 3, "sagittal, coronal and axial views");
+        let slider = wait_for(&cpu, Locator::Css("input[aria-label='Axial slice']")).await;
+        assert_eq!(
+            slider.prop("value").await.unwrap().as_deref(),
+            Some("12"),
+            "starts mid-volume"
+        );
+        screenshot(&cpu, "train-data.png").await;
+
+        // Local training on each device, same patch: the step times are the report's figures.
+        for (client, name) in [(&cpu, "cpu"), (&gpu, "webgpu")] {
+            fill(client, "Steps", "3").await;
+            fill(client, "Patch edge (voxels)", "16").await;
+            let started = Instant::now();
+            button(client, "Train").await.click().await.unwrap();
+            let result = text_of(client, "Training result", TRAINING).await;
+            println!(
+                "local training on {name}: {result} ({:.1} s wall)",
+                started.elapsed().as_secs_f64()
+            );
+            assert!(result.starts_with("Done after 3 steps"), "{result}");
+            let progress = client
+                .find(Locator::Css("progress[aria-label='Training progress']"))
+                .await
+                .unwrap();
+            assert_eq!(progress.attr("value").await.unwrap().as_deref(), Some("3"));
+            wait_for(
+                client,
+                Locator::Css("svg[aria-label='Training loss per step'] polyline"),
+            )
+            .await;
+            screenshot(client, &format!("train-local-{name}.png")).await;
+        }
+
+        // Both join the run for one round of 2 local steps; the second upload closes it.
+        for client in [&gpu, &cpu] {
+            let option = format!("//select[@id='join-run']/option[@value='{run}']");
+            wait_for(client, Locator::XPath(&option))
+                .await
+                .click()
+                .await
+                .unwrap();
+            fill(client, "Local steps per round", "2").await;
+            button(client, "Join").await.click().await.unwrap();
+        }
+        for client in [&gpu, &cpu] {
+            let result = text_of(client, "Join result", TRAINING).await;
+            assert!(result.starts_with("Took part in round 1"), "{result}");
+        }
+        screenshot(&gpu, "train-joined.png").await;
+
+        // The run page shows round 2 and round 1's loss and Dice.
+        gpu.find(Locator::XPath("//nav//a[.='Runs']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_for(&gpu, Locator::XPath("//a[.='Browser training']"))
+            .await
+            .click()
+            .await
+            .unwrap();
+        wait_for(&gpu, Locator::XPath("//p[starts-with(., 'Round 2 ')]")).await;
+        wait_for(
+            &gpu,
+            Locator::Css("svg[aria-label='Loss and Dice per round'] circle"),
+        )
+        .await;
+        screenshot(&gpu, "train-run-round-2.png").await;
+
+        // Segment with the joined model on the CPU and show it.
+        button(&cpu, "Segment the volume")
+            .await
+            .click()
+            .await
+            .unwrap();
+        let segmented = text_of(&cpu, "Model result", TRAINING).await;
+        assert!(segmented.starts_with("Segmented in"), "{segmented}");
+        cpu.find(Locator::XPath("//label[.='Segmentation']/input"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        screenshot(&cpu, "train-segmented.png").await;
+        gpu.close().await.unwrap();
+        cpu.close().await.unwrap();
+    });
+}

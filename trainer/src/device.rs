@@ -1,0 +1,84 @@
+//! The training device: the browser's WebGPU when it offers an adapter, else burn's CPU
+//! backend (flex) in WebAssembly.
+
+use js_sys::{Promise, Reflect};
+use meshfed_shared::burn::tensor::Device;
+use meshfed_shared::training::Backend;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
+
+pub struct Chosen {
+    pub device: Device,
+    pub backend: Backend,
+    pub adapter: String,
+    /// Why WebGPU was not used, when it was not.
+    pub note: Option<String>,
+}
+
+pub async fn choose(cpu_only: bool) -> Chosen {
+    let cpu = |note: Option<String>| Chosen {
+        device: Device::flex(),
+        backend: Backend::Cpu,
+        adapter: "burn flex, one thread".into(),
+        note,
+    };
+    if cpu_only {
+        return cpu(Some("CPU was asked for".into()));
+    }
+    let adapter = match probe_webgpu().await {
+        Ok(adapter) => adapter,
+        Err(why) => return cpu(Some(why)),
+    };
+    match Device::wgpu_options().init_async().await {
+        Ok(device) => Chosen {
+            device,
+            backend: Backend::WebGpu,
+            adapter,
+            note: None,
+        },
+        Err(e) => cpu(Some(format!("WebGPU did not start: {e}"))),
+    }
+}
+
+/// The adapter's description when `navigator.gpu` offers one.
+async fn probe_webgpu() -> Result<String, String> {
+    let navigator = Reflect::get(&js_sys::global(), &"navigator".into())
+        .map_err(|_| "no navigator in this worker".to_string())?;
+    let gpu = Reflect::get(&navigator, &"gpu".into()).unwrap_or(JsValue::UNDEFINED);
+    if gpu.is_undefined() {
+        return Err("this browser does not offer WebGPU".into());
+    }
+    let request = Reflect::get(&gpu, &"requestAdapter".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+        .ok_or("navigator.gpu.requestAdapter is missing")?;
+    let promise: Promise = request
+        .call0(&gpu)
+        .ok()
+        .and_then(|p| p.dyn_into().ok())
+        .ok_or("requestAdapter failed")?;
+    let adapter = JsFuture::from(promise)
+        .await
+        .map_err(|_| "requestAdapter failed".to_string())?;
+    if adapter.is_null() || adapter.is_undefined() {
+        return Err("WebGPU offers no adapter here".into());
+    }
+    let info = Reflect::get(&adapter, &"info".into()).unwrap_or(JsValue::UNDEFINED);
+    let field = |name: &str| {
+        Reflect::get(&info, &name.into())
+            .ok()
+            .and_then(|v| v.as_string())
+            .filter(|s| !s.is_empty())
+    };
+    let parts: Vec<String> = ["vendor", "architecture", "description"]
+        .iter()
+        .filter_map(|n| field(n))
+        .collect();
+    Ok(if parts.is_empty() {
+        "WebGPU adapter".into()
+    } else {
+        parts.join(" ")
+    })
+}
+
+use wasm_bindgen::JsCast;
