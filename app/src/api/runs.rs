@@ -1,7 +1,9 @@
 //! `/api/runs` and `/api/users` calls for the run pages.
 
 use meshfed_shared::api::auth::DirectoryEntry;
-use meshfed_shared::api::runs::{CreateRunRequest, RunDetail, RunSummary, UploadReceipt};
+use meshfed_shared::api::runs::{
+    ActivateRequest, CreateRunRequest, RunDetail, RunSummary, UploadReceipt,
+};
 use meshfed_shared::secret::Secret;
 
 use super::{get_json, post_json, ClientError};
@@ -57,4 +59,14 @@ pub struct LocalResult {
     pub num_examples: u64,
     pub loss: f32,
     pub dice: f64,
+}
+
+/// Pauses or resumes my own participation: inactive participants are not waited for.
+pub async fn set_active(access: &Secret, id: i64, active: bool) -> Result<RunDetail, ClientError> {
+    post_json(
+        &format!("/api/runs/{id}/activate"),
+        &ActivateRequest { active },
+        Some(access.expose()),
+    )
+    .await
 }

@@ -4,12 +4,13 @@
 use std::time::Duration;
 
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 use leptos_router::hooks::use_params_map;
 use meshfed_shared::api::runs::{RoundRecord, RunDetail};
 
 use crate::api;
 use crate::components::chart::LineChart;
-use crate::session::{require_sign_in, signed_in_resource};
+use crate::session::{require_sign_in, signed_in_resource, Session};
 
 /// How often the open run page asks for the round's state.
 const REFRESH: Duration = Duration::from_secs(3);
@@ -40,7 +41,10 @@ pub fn RunPage() -> impl IntoView {
                     <h1>"Run"</h1>
                     <p class="form-error" role="alert">{e.to_string()}</p>
                 }.into_any(),
-                Some(Some(Ok(detail))) => view! { <RunView detail=detail/> }.into_any(),
+                Some(Some(Ok(detail))) => view! {
+                    <RunView detail=detail/>
+                    <MyParticipation run=run/>
+                }.into_any(),
             }}
             <p><a href="/runs">"All runs"</a></p>
         </section>
@@ -81,6 +85,57 @@ fn RunView(detail: RunDetail) -> impl IntoView {
         </table>
         <h2>"Round history"</h2>
         <History history=history/>
+    }
+}
+
+type RunResource = LocalResource<Option<Result<RunDetail, api::ClientError>>>;
+
+/// Pause or resume my own participation (an inactive participant is not waited for).
+#[component]
+fn MyParticipation(run: RunResource) -> impl IntoView {
+    let session = Session::get();
+    let error = RwSignal::new(None::<String>);
+    let mine = move || {
+        let me = session.username()?;
+        let detail = run.get().flatten()?.ok()?;
+        let active = detail
+            .participants
+            .iter()
+            .find(|p| p.username == me)?
+            .active;
+        Some((detail.run.id, active))
+    };
+    move || {
+        mine().map(|(id, active)| {
+            let toggle = move |_| {
+                let Some(token) = session.access_token() else {
+                    return;
+                };
+                spawn_local(async move {
+                    match api::runs::set_active(&token, id, !active).await {
+                        Ok(_) => {
+                            error.set(None);
+                            run.refetch();
+                        }
+                        Err(e) => {
+                            session.check(&e);
+                            error.set(Some(e.to_string()));
+                        }
+                    }
+                });
+            };
+            view! {
+                <p>{if active {
+                    "You take part in this run's rounds."
+                } else {
+                    "You have paused your participation: rounds do not wait for you."
+                }}</p>
+                <button type="button" on:click=toggle>
+                    {if active { "Pause my participation" } else { "Resume my participation" }}
+                </button>
+                {move || error.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
+            }
+        })
     }
 }
 

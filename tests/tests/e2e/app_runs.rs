@@ -125,6 +125,34 @@ pub fn create_a_run_see_participants_then_the_round_history(ctx: &Ctx) {
         assert_eq!(dots.len(), 2, "round 1's loss and Dice as dots");
         screenshot(&client, "run.png").await;
 
+        // Pausing my participation shows at once in the participants table; then resume.
+        button(&client, "Pause my participation")
+            .await
+            .click()
+            .await
+            .unwrap();
+        wait_for(
+            &client,
+            Locator::XPath("//button[.='Resume my participation']"),
+        )
+        .await;
+        let paused = cells(&client, "Participants").await;
+        let at = paused
+            .iter()
+            .position(|c| c.starts_with(&alice.username))
+            .unwrap();
+        assert_eq!(paused[at + 2], "no", "{paused:?}");
+        button(&client, "Resume my participation")
+            .await
+            .click()
+            .await
+            .unwrap();
+        wait_for(
+            &client,
+            Locator::XPath("//button[.='Pause my participation']"),
+        )
+        .await;
+
         // The list links to it.
         wait_for(&client, Locator::XPath("//a[.='All runs']"))
             .await
