@@ -43,6 +43,8 @@ pub struct Trainer {
     /// The running training's last step and its loss curve.
     pub progress: RwSignal<Option<Progress>>,
     pub losses: RwSignal<Vec<(f64, f64)>>,
+    /// The person pressed Cancel during the running job.
+    pub cancelled: RwSignal<bool>,
 }
 
 impl Trainer {
@@ -66,7 +68,16 @@ impl Trainer {
     pub fn start_job(&self, job: String) {
         self.progress.set(None);
         self.losses.set(vec![]);
+        self.cancelled.set(false);
         self.busy.set(Some(job));
+    }
+
+    /// Stops training after its current step, and a join's waiting.
+    pub fn cancel(&self) {
+        self.cancelled.set(true);
+        if let Some(w) = self.worker() {
+            w.cancel();
+        }
     }
 
     pub fn worker(&self) -> Option<TrainingWorker> {
@@ -93,6 +104,7 @@ pub fn TrainPage() -> impl IntoView {
         segmentation: RwSignal::new(None),
         progress: RwSignal::new(None),
         losses: RwSignal::new(vec![]),
+        cancelled: RwSignal::new(false),
     };
     provide_context(trainer);
     start_worker(trainer);

@@ -54,9 +54,7 @@ pub fn ProgressView() -> impl IntoView {
             )}</p>
         })}
         <Show when=move || t.busy.get().is_some()>
-            <button type="button" on:click=move |_| { if let Some(w) = t.worker() { w.cancel() } }>
-                "Cancel training"
-            </button>
+            <button type="button" on:click=move |_| t.cancel()>"Cancel"</button>
         </Show>
         {move || t.busy.get().map(|job| view! { <p class="hint">{format!("{job}…")}</p> })}
         {move || (t.losses.with(|l| l.len()) > 1).then(|| view! {
@@ -164,6 +162,9 @@ impl JoinView for PageJoinView {
     fn training(&self, round: u32) {
         self.trainer
             .start_job(format!("Training for round {round}"));
+    }
+    fn cancelled(&self) -> bool {
+        self.trainer.cancelled.get_untracked()
     }
     fn model(&self, bytes: Vec<u8>, description: String) {
         self.trainer.model.set(Some(CurrentModel {

@@ -28,6 +28,8 @@ pub trait JoinView {
     fn status(&self, text: String);
     /// Local training for `round` starts (a fresh progress view).
     fn training(&self, round: u32);
+    /// The person asked to stop.
+    fn cancelled(&self) -> bool;
     /// The newest model (a global model, or the local one just trained).
     fn model(&self, bytes: Vec<u8>, description: String);
 }
@@ -121,6 +123,11 @@ async fn wait_for_close(
         let detail = detail(session, run).await?;
         if detail.run.current_round > round {
             return Ok(());
+        }
+        if view.cancelled() {
+            return Err(format!(
+                "Stopped waiting for round {round} to close; your upload counts in it"
+            ));
         }
         let who: Vec<String> = detail
             .participants

@@ -138,6 +138,23 @@ pub fn two_browsers_train_and_join_a_run_on_webgpu_and_cpu(ctx: &Ctx) {
             screenshot(client, &format!("train-local-{name}.png")).await;
         }
 
+        // Cancel stops a long training after its current step and keeps the model so far.
+        fill(&cpu, "Steps", "100000").await;
+        button(&cpu, "Train").await.click().await.unwrap();
+        let running = "//p[@aria-label='Training status' and contains(., 'of 100000')]";
+        wait_within(&cpu, Locator::XPath(running), TRAINING).await;
+        button(&cpu, "Cancel").await.click().await.unwrap();
+        wait_within(
+            &cpu,
+            Locator::XPath(
+                "//p[@aria-label='Training result' and starts-with(., 'Cancelled after')]",
+            ),
+            TRAINING,
+        )
+        .await;
+        let model = text_of(&cpu, "Current model", TRAINING).await;
+        assert!(model.starts_with("Current model: trained here"), "{model}");
+
         // Both join the run for one round of 2 local steps; the second upload closes it.
         for client in [&gpu, &cpu] {
             let option = format!("//select[@id='join-run']/option[@value='{run}']");
