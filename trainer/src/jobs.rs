@@ -6,52 +6,28 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use meshfed_shared::meshnet::file;
-use meshfed_shared::meshnet::net::{finish, predict_async, prepare, MeshNetConfig, SegmentOptions};
+use meshfed_shared::meshnet::net::{
+    finish, predict_async, LocalData, MeshNetConfig, SegmentOptions,
+};
 use meshfed_shared::meshnet::net::{TrainConfig, Trainer};
 use meshfed_shared::meshnet::ModelConfig;
 use meshfed_shared::training::{smooth, Progress, Reply, TrainRequest};
-use meshfed_shared::volume::{mean_dice, nifti, same_grid, CropBox, Labels, Volume};
+use meshfed_shared::volume::mean_dice;
 
 use crate::device::Chosen;
 
-/// The loaded data: normalised and cropped as segmentation crops it.
-pub struct Data {
-    volume: Volume,
-    labels: Labels,
-    full_labels: Labels,
-    crop: CropBox,
-    classes: usize,
-    examples: u64,
-}
-
 /// Reads the two NIfTI files and prepares them.
-pub fn load(volume: &[u8], labels: &[u8]) -> Result<(Data, Reply), String> {
-    let volume = nifti::read_volume(volume).map_err(|e| format!("The volume: {e}"))?;
-    let full_labels = nifti::read_labels(labels).map_err(|e| format!("The label map: {e}"))?;
-    same_grid(&volume, &full_labels).map_err(|e| e.to_string())?;
-    let (cropped, crop) = prepare(&volume, &SegmentOptions::default());
-    let labels = crop.crop(&full_labels);
-    let classes = full_labels.data.iter().copied().max().unwrap_or(0) as usize + 1;
-    let examples = full_labels.data.iter().filter(|&&l| l != 0).count() as u64;
+pub fn load(volume: &[u8], labels: &[u8]) -> Result<(LocalData, Reply), String> {
+    let data = LocalData::from_nifti(volume, labels)?;
     let reply = Reply::Loaded {
-        dims: volume.dims,
-        cropped: cropped.dims,
-        classes,
+        dims: data.full_labels.dims,
+        cropped: data.volume.dims,
+        classes: data.classes,
     };
-    Ok((
-        Data {
-            volume: cropped,
-            labels,
-            full_labels,
-            crop,
-            classes,
-            examples,
-        },
-        reply,
-    ))
+    Ok((data, reply))
 }
 
-fn read_model(bytes: &[u8], data: &Data) -> Result<(ModelConfig, Vec<f32>), String> {
+fn read_model(bytes: &[u8], data: &LocalData) -> Result<(ModelConfig, Vec<f32>), String> {
     let (config, values) =
         file::from_safetensors(bytes, None).map_err(|e| format!("The model: {e}"))?;
     if data.classes > config.classes {
@@ -67,7 +43,7 @@ fn read_model(bytes: &[u8], data: &Data) -> Result<(ModelConfig, Vec<f32>), Stri
 /// and the trained model as safetensors.
 pub async fn train(
     chosen: &Chosen,
-    data: &Data,
+    data: &LocalData,
     request: &TrainRequest,
     model: &[u8],
     cancel: Rc<Cell<bool>>,
@@ -140,7 +116,7 @@ pub async fn train(
 /// Segments the loaded volume with `model`: the labels on the volume's full grid.
 pub async fn segment(
     chosen: &Chosen,
-    data: &Data,
+    data: &LocalData,
     model: &[u8],
 ) -> Result<(Reply, Vec<u8>), String> {
     let (config, values) = read_model(model, data)?;

@@ -15,13 +15,13 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use device::Chosen;
-use jobs::Data;
+use meshfed_shared::meshnet::net::LocalData;
 use wire::{outgoing, Incoming};
 
 #[derive(Default)]
 struct State {
     chosen: RefCell<Option<Rc<Chosen>>>,
-    data: RefCell<Option<Rc<Data>>>,
+    data: RefCell<Option<Rc<LocalData>>>,
     busy: Cell<bool>,
     cancel: Rc<Cell<bool>>,
 }

@@ -50,13 +50,11 @@ pub fn run() -> Result<ExitCode, String> {
     );
     check(
         &mut tally,
-        "clippy (wasm32: app, training worker and Worker, warnings denied)",
+        "clippy (wasm32: app and Worker, warnings denied)",
         cargo(&[
             "clippy",
             "-p",
             "meshfed-app",
-            "-p",
-            "meshfed-trainer",
             "-p",
             "meshfed-edge",
             "--target",

@@ -5,10 +5,12 @@
 //! [`ModelConfig`]: crate::meshnet::ModelConfig
 
 mod calibrate;
+mod local_data;
 mod model;
 mod segment;
 mod train;
 
+pub use local_data::LocalData;
 pub use model::{Block, MeshNet, MeshNetConfig};
 pub use segment::{
     finish, predict, predict_async, prepare, segment, SegmentOptions, DEFAULT_CROP_PADDING,
