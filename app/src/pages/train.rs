@@ -180,8 +180,8 @@ pub fn TrainPage() -> impl IntoView {
                 <SliceViewer volume=volume.into() overlay=shown/>
             </Show>
             <TrainPanel/>
-            <JoinPanel session=session/>
             <ProgressView/>
+            <JoinPanel session=session/>
             <ModelPanel/>
         </section>
     }

@@ -39,6 +39,15 @@ pub fn DevicePanel() -> impl IntoView {
     }
 }
 
+/// "85 ms" below a second, "3.6 s" above.
+fn step_time(ms: f64) -> String {
+    if ms < 1000.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{:.1} s", ms / 1000.0)
+    }
+}
+
 /// The running training: a progress bar, step, loss and time left, cancel, the loss curve.
 #[component]
 pub fn ProgressView() -> impl IntoView {
@@ -113,8 +122,8 @@ pub fn TrainPanel() -> impl IntoView {
                     let description = format!("trained here, {steps} steps, Dice {dice:.3}");
                     t.model.set(Some(CurrentModel { bytes: Arc::new(bytes), description }));
                     Ok(format!(
-                        "{} after {steps} steps: loss {loss:.4}, Dice on your labels {dice:.3}, {:.0} ms a step.",
-                        if cancelled { "Cancelled" } else { "Done" }, ms_per_step
+                        "{} after {steps} steps: loss {loss:.4}, Dice on your labels {dice:.3}, {} a step.",
+                        if cancelled { "Cancelled" } else { "Done" }, step_time(ms_per_step)
                     ))
                 }
                 _ => Err("The training worker answered out of turn".into()),
