@@ -118,6 +118,10 @@ fn main() {
         base: server.base_url(),
         http: reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
+            // A fresh connection per request: workerd may close an idle keep-alive connection
+            // just as a pooled request goes out on it (hyper's IncompleteMessage, seen once in
+            // `runs::a_deadline_closes_a_round_with_k_of_n`).
+            .pool_max_idle_per_host(0)
             .build()
             .expect("http client"),
         rt,
