@@ -12,6 +12,7 @@ use meshfed_shared::meshnet::net::{
     predict, prepare, MeshNetConfig, SegmentOptions, TrainConfig, Trainer,
 };
 use meshfed_shared::meshnet::{file, ModelConfig};
+use meshfed_shared::training::smooth;
 use meshfed_shared::volume::{mean_dice, Labels, Volume, VolumeError};
 
 use crate::backend::{device, Backend};
@@ -151,14 +152,15 @@ fn one_round(
     };
     let mut trainer = Trainer::new(net, config.classes, train, &ad);
     let bar = progress::bar(args.local_steps as u64, &format!("round {round}"));
-    let mut loss = 0.0;
-    for step in 0..args.local_steps {
-        let l = trainer.step(volume, labels)?;
-        loss = if step == 0 { l } else { 0.9 * loss + 0.1 * l };
+    let mut smoothed = None;
+    for _ in 0..args.local_steps {
+        let loss = smooth(smoothed, trainer.step(volume, labels)?);
+        smoothed = Some(loss);
         bar.set_message(format!("loss {loss:.4}"));
         bar.inc(1);
     }
     bar.finish_and_clear();
+    let loss = smoothed.unwrap_or(0.0);
     let model = trainer.inference_model();
     let dice = mean_dice(
         &predict(&model, volume, &dev)?.data,

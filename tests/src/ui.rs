@@ -48,6 +48,11 @@ pub async fn button(client: &Client, text: &str) -> Element {
 }
 
 /// The error shown beneath the field labelled `label` (empty when none).
+/// Clicks the button reading exactly `text`.
+pub async fn press(client: &Client, text: &str) {
+    button(client, text).await.click().await.unwrap();
+}
+
 pub async fn field_error(client: &Client, label: &str) -> String {
     let id = field(client, label)
         .await

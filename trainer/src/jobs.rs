@@ -65,20 +65,9 @@ pub async fn train(
     let (mut done, mut smoothed) = (0, None);
     while done < request.steps && !cancel.get() {
         let loss = trainer
-            .step_lazy(&data.volume, &data.labels)
-            .map_err(|e| e.to_string())?;
-        let loss = loss
-            .into_data_async()
+            .step_async(&data.volume, &data.labels)
             .await
-            .map_err(|e| format!("reading the loss back: {e:?}"))?
-            .try_to_vec::<f32>()
-            .map_err(|e| format!("reading the loss back: {e:?}"))?[0];
-        if !loss.is_finite() {
-            return Err(format!(
-                "Training diverged at step {} (loss {loss}); try a lower learning rate",
-                done + 1
-            ));
-        }
+            .map_err(|e| format!("Step {}: {e}", done + 1))?;
         done += 1;
         smoothed = Some(smooth(smoothed, loss));
         progress(&Progress {
@@ -91,7 +80,7 @@ pub async fn train(
     }
     let elapsed = js_sys::Date::now() - start;
     let model = trainer.inference_model();
-    let predicted = predict_async(&model, &data.volume, &chosen.device.clone())
+    let predicted = predict_async(&model, &data.volume, &chosen.device)
         .await
         .map_err(|e| e.to_string())?;
     let dice = mean_dice(&predicted.data, &data.labels.data, config.classes);

@@ -194,16 +194,15 @@ enum Data {
 
 async fn read_data(file: &web_sys::File, is_volume: bool) -> Result<(Vec<u8>, Data), String> {
     let bytes = read_file(file).await?;
-    let what = if is_volume {
-        "The volume"
-    } else {
-        "The label map"
-    };
     let data = if is_volume {
-        Data::Volume(nifti::read_volume(&bytes).map_err(|e| format!("{what}: {e}"))?)
+        nifti::read_volume(&bytes)
+            .map(Data::Volume)
+            .map_err(|e| format!("The volume: {e}"))
     } else {
-        Data::Labels(nifti::read_labels(&bytes).map_err(|e| format!("{what}: {e}"))?)
-    };
+        nifti::read_labels(&bytes)
+            .map(Data::Labels)
+            .map_err(|e| format!("The label map: {e}"))
+    }?;
     Ok((bytes, data))
 }
 

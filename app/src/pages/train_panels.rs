@@ -21,6 +21,20 @@ fn trainer() -> Trainer {
     expect_context::<Trainer>()
 }
 
+/// How a job ended: a status line named `label`, or an alert.
+#[component]
+fn Outcome(
+    label: &'static str,
+    outcome: RwSignal<Option<Result<String, String>>>,
+) -> impl IntoView {
+    move || {
+        outcome.get().map(|o| match o {
+            Ok(text) => view! { <p role="status" aria-label=label>{text}</p> }.into_any(),
+            Err(e) => view! { <p class="form-error" role="alert">{e}</p> }.into_any(),
+        })
+    }
+}
+
 #[component]
 pub fn DevicePanel() -> impl IntoView {
     let t = trainer();
@@ -151,10 +165,7 @@ pub fn TrainPanel() -> impl IntoView {
             {number("learning-rate", "Learning rate", lr)}
         </div>
         <button type="button" disabled=move || !t.ready() on:click=start>"Train"</button>
-        {move || outcome.get().map(|o| match o {
-            Ok(text) => view! { <p role="status" aria-label="Training result">{text}</p> }.into_any(),
-            Err(e) => view! { <p class="form-error" role="alert">{e}</p> }.into_any(),
-        })}
+        <Outcome label="Training result" outcome=outcome/>
     }
 }
 
@@ -248,10 +259,7 @@ pub fn JoinPanel(session: Session) -> impl IntoView {
         </div>
         <button type="button" disabled=move || !t.ready() || run.with(String::is_empty) on:click=start>"Join"</button>
         {move || status.get().map(|s| view! { <p role="status" aria-label="Join status">{s}</p> })}
-        {move || outcome.get().map(|o| match o {
-            Ok(text) => view! { <p role="status" aria-label="Join result">{text}</p> }.into_any(),
-            Err(e) => view! { <p class="form-error" role="alert">{e}</p> }.into_any(),
-        })}
+        <Outcome label="Join result" outcome=outcome/>
     }
 }
 
@@ -319,9 +327,6 @@ pub fn ModelPanel() -> impl IntoView {
             <button type="button" disabled=move || t.model.with(Option::is_none) on:click=move |_| download(false)>"Download model (safetensors)"</button>
             <button type="button" disabled=move || t.model.with(Option::is_none) on:click=move |_| download(true)>"Download for brainchop (TF.js)"</button>
         </div>
-        {move || message.get().map(|o| match o {
-            Ok(text) => view! { <p role="status" aria-label="Model result">{text}</p> }.into_any(),
-            Err(e) => view! { <p class="form-error" role="alert">{e}</p> }.into_any(),
-        })}
+        <Outcome label="Model result" outcome=message/>
     }
 }

@@ -64,6 +64,24 @@ fn decode(message: &JsValue) -> Reply {
     })
 }
 
+/// A message on the wire: `{ json, <payload>: Uint8Array, … }`.
+fn wire_message(json: &str, payloads: &[(&str, &[u8])]) -> JsValue {
+    let object = Object::new();
+    let _ = Reflect::set(&object, &"json".into(), &json.into());
+    for (name, bytes) in payloads {
+        let _ = Reflect::set(&object, &(*name).into(), &Uint8Array::from(*bytes).into());
+    }
+    object.into()
+}
+
+/// Calls and clears the resolver waiting in `slot`, if any.
+fn settle(slot: &RefCell<Option<Function>>, value: &JsValue) {
+    let resolve = slot.borrow_mut().take();
+    if let Some(resolve) = resolve {
+        let _ = resolve.call1(&JsValue::NULL, value);
+    }
+}
+
 impl TrainingWorker {
     pub fn spawn() -> Result<Self, String> {
         let worker =
@@ -81,15 +99,9 @@ impl TrainingWorker {
                         f(p);
                     }
                 } else if reply == Reply::Alive {
-                    let resolve = inner.alive_resolve.borrow_mut().take();
-                    if let Some(resolve) = resolve {
-                        let _ = resolve.call0(&JsValue::NULL);
-                    }
+                    settle(&inner.alive_resolve, &JsValue::NULL);
                 } else {
-                    let pending = inner.resolve.borrow_mut().take();
-                    if let Some(resolve) = pending {
-                        let _ = resolve.call1(&JsValue::NULL, &message);
-                    }
+                    settle(&inner.resolve, &message);
                 }
             });
             worker.set_onmessage(Some(listener.as_ref().unchecked_ref()));
@@ -101,21 +113,14 @@ impl TrainingWorker {
                     .ok()
                     .and_then(|m| m.as_string())
                     .unwrap_or_else(|| "it stopped".into());
-                let reply = Reply::Failed {
-                    message: format!("The training worker failed: {what}"),
+                let why = format!("The training worker failed: {what}");
+                let failed = Reply::Failed {
+                    message: why.clone(),
                 };
-                let message = Object::new();
-                let json = serde_json::to_string(&reply).unwrap_or_default();
-                let _ = Reflect::set(&message, &"json".into(), &json.into());
-                *inner.dead.borrow_mut() = Some(format!("The training worker failed: {what}"));
-                let waiting = inner.alive_resolve.borrow_mut().take();
-                if let Some(resolve) = waiting {
-                    let _ = resolve.call0(&JsValue::NULL);
-                }
-                let pending = inner.resolve.borrow_mut().take();
-                if let Some(resolve) = pending {
-                    let _ = resolve.call1(&JsValue::NULL, &message);
-                }
+                let json = serde_json::to_string(&failed).unwrap_or_default();
+                *inner.dead.borrow_mut() = Some(why);
+                settle(&inner.alive_resolve, &JsValue::NULL);
+                settle(&inner.resolve, &wire_message(&json, &[]));
             });
             worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
             let mut alive_resolve = None;
@@ -146,12 +151,7 @@ impl TrainingWorker {
         request: &Request,
         payloads: &[(&str, &[u8])],
     ) -> Result<Answer, String> {
-        let message = Object::new();
         let json = serde_json::to_string(request).map_err(|e| e.to_string())?;
-        let _ = Reflect::set(&message, &"json".into(), &json.into());
-        for (name, bytes) in payloads {
-            let _ = Reflect::set(&message, &(*name).into(), &Uint8Array::from(*bytes).into());
-        }
         let _ = JsFuture::from(self.0.alive.clone()).await;
         if let Some(why) = self.0.dead.borrow().clone() {
             return Err(why);
@@ -162,7 +162,7 @@ impl TrainingWorker {
         });
         self.0
             .worker
-            .post_message(&message)
+            .post_message(&wire_message(&json, payloads))
             .map_err(|e| format!("The training worker cannot be reached: {e:?}"))?;
         let message = JsFuture::from(promise)
             .await
@@ -175,9 +175,7 @@ impl TrainingWorker {
 
     /// Asks the running training to stop after its current step (no reply of its own).
     pub fn cancel(&self) {
-        let message = Object::new();
         let json = serde_json::to_string(&Request::Cancel).unwrap_or_default();
-        let _ = Reflect::set(&message, &"json".into(), &json.into());
-        let _ = self.0.worker.post_message(&message);
+        let _ = self.0.worker.post_message(&wire_message(&json, &[]));
     }
 }

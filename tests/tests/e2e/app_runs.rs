@@ -6,7 +6,7 @@ use meshfed_e2e::browser::session;
 use meshfed_e2e::identity::{MfaUser, PASSWORD};
 use meshfed_e2e::runs::{participants, put_weights, values};
 use meshfed_e2e::ui::{
-    button, fill, heading_is, screenshot, sign_in_with_backup_code, texts, wait_for,
+    button, fill, heading_is, press, screenshot, sign_in_with_backup_code, texts, wait_for,
 };
 use meshfed_e2e::Ctx;
 use meshfed_shared::meshnet::ModelConfig;
@@ -126,11 +126,7 @@ pub fn create_a_run_see_participants_then_the_round_history(ctx: &Ctx) {
         screenshot(&client, "run.png").await;
 
         // Pausing my participation shows at once in the participants table; then resume.
-        button(&client, "Pause my participation")
-            .await
-            .click()
-            .await
-            .unwrap();
+        press(&client, "Pause my participation").await;
         wait_for(
             &client,
             Locator::XPath("//button[.='Resume my participation']"),
@@ -142,11 +138,7 @@ pub fn create_a_run_see_participants_then_the_round_history(ctx: &Ctx) {
             .position(|c| c.starts_with(&alice.username))
             .unwrap();
         assert_eq!(paused[at + 2], "no", "{paused:?}");
-        button(&client, "Resume my participation")
-            .await
-            .click()
-            .await
-            .unwrap();
+        press(&client, "Resume my participation").await;
         wait_for(
             &client,
             Locator::XPath("//button[.='Pause my participation']"),

@@ -9,7 +9,7 @@ use meshfed_e2e::browser::session_with;
 use meshfed_e2e::identity::{MfaUser, PASSWORD};
 use meshfed_e2e::runs::{create_run, participants};
 use meshfed_e2e::ui::{
-    button, field, fill, heading_is, screenshot, sign_in_with_backup_code, wait_for, wait_within,
+    field, fill, heading_is, press, screenshot, sign_in_with_backup_code, wait_for, wait_within,
 };
 use meshfed_e2e::volumes::small_t1_and_labels;
 use meshfed_e2e::Ctx;
@@ -118,7 +118,7 @@ pub fn two_browsers_train_and_join_a_run_on_webgpu_and_cpu(ctx: &Ctx) {
             fill(client, "Steps", "3").await;
             fill(client, "Patch edge (voxels)", "16").await;
             let started = Instant::now();
-            button(client, "Train").await.click().await.unwrap();
+            press(client, "Train").await;
             let result = text_of(client, "Training result", TRAINING).await;
             println!(
                 "local training on {name}: {result} ({:.1} s wall)",
@@ -140,10 +140,10 @@ pub fn two_browsers_train_and_join_a_run_on_webgpu_and_cpu(ctx: &Ctx) {
 
         // Cancel stops a long training after its current step and keeps the model so far.
         fill(&cpu, "Steps", "100000").await;
-        button(&cpu, "Train").await.click().await.unwrap();
+        press(&cpu, "Train").await;
         let running = "//p[@aria-label='Training status' and contains(., 'of 100000')]";
         wait_within(&cpu, Locator::XPath(running), TRAINING).await;
-        button(&cpu, "Cancel").await.click().await.unwrap();
+        press(&cpu, "Cancel").await;
         wait_within(
             &cpu,
             Locator::XPath(
@@ -164,7 +164,7 @@ pub fn two_browsers_train_and_join_a_run_on_webgpu_and_cpu(ctx: &Ctx) {
                 .await
                 .unwrap();
             fill(client, "Local steps per round", "2").await;
-            button(client, "Join").await.click().await.unwrap();
+            press(client, "Join").await;
         }
         for client in [&gpu, &cpu] {
             let result = text_of(client, "Join result", TRAINING).await;
@@ -193,11 +193,7 @@ pub fn two_browsers_train_and_join_a_run_on_webgpu_and_cpu(ctx: &Ctx) {
         screenshot(&gpu, "train-run-round-2.png").await;
 
         // Segment with the joined model on the CPU and show it.
-        button(&cpu, "Segment the volume")
-            .await
-            .click()
-            .await
-            .unwrap();
+        press(&cpu, "Segment the volume").await;
         let segmented = text_of(&cpu, "Model result", TRAINING).await;
         assert!(segmented.starts_with("Segmented in"), "{segmented}");
         cpu.find(Locator::XPath("//label[.='Segmentation']/input"))

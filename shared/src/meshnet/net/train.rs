@@ -105,6 +105,27 @@ impl Trainer {
         let before = (self.model.clone(), self.optim.clone());
         let loss = self.step_lazy(volume, labels)?;
         let loss = loss.into_data().try_to_vec::<f32>()?[0];
+        self.keep_if_finite(before, loss)
+    }
+
+    /// [`Trainer::step`] with a non-blocking readback of the loss (WebGPU in a browser,
+    /// where a blocking one is not allowed).
+    pub async fn step_async(&mut self, volume: &Volume, labels: &Labels) -> Result<f32, NetError> {
+        let before = (self.model.clone(), self.optim.clone());
+        let loss = self.step_lazy(volume, labels)?;
+        let data = loss
+            .into_data_async()
+            .await
+            .map_err(|e| NetError::Device(format!("{e:?}")))?;
+        self.keep_if_finite(before, data.try_to_vec::<f32>()?[0])
+    }
+
+    /// `loss` when finite; else the step is undone and the loss is [`NetError::Diverged`].
+    fn keep_if_finite(
+        &mut self,
+        before: (MeshNet, ModuleOptimizer),
+        loss: f32,
+    ) -> Result<f32, NetError> {
         if loss.is_finite() {
             Ok(loss)
         } else {
@@ -113,9 +134,8 @@ impl Trainer {
         }
     }
 
-    /// [`Trainer::step`] without the readback: the loss stays on the device (a browser reads
-    /// it with `into_data_async`).
-    pub fn step_lazy(&mut self, volume: &Volume, labels: &Labels) -> Result<Tensor<1>, NetError> {
+    /// The step without the readback: the loss stays on the device.
+    fn step_lazy(&mut self, volume: &Volume, labels: &Labels) -> Result<Tensor<1>, NetError> {
         same_grid(volume, labels)?;
         if let Some(&bad) = labels.data.iter().find(|&&l| l as usize >= self.classes) {
             return Err(NetError::Input(format!(
