@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use meshfed_cli::backend::{device, Backend};
 use meshfed_cli::error::CliResult;
-use meshfed_cli::lab::{distill, federated, Init, Split};
+use meshfed_cli::lab::{conv_bench, distill, federated, Init, Split};
 use meshfed_shared::meshnet::net::{predict, MeshNetConfig, TrainConfig, Trainer};
 use meshfed_shared::meshnet::{Activation, ModelConfig};
 
@@ -44,6 +44,16 @@ enum Command {
         batch: usize,
         #[arg(long, value_enum, default_value_t = Backend::Cpu)]
         backend: Backend,
+    },
+    /// One MeshNet layer, forward and backward: burn's Conv3d beside Meshfed's kernels,
+    /// alternating, with ratios.
+    Conv {
+        #[arg(long, default_value_t = 64)]
+        patch: usize,
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
+        #[arg(long, default_value_t = 3, value_parser = positive)]
+        rounds: usize,
     },
     /// (b) FedAvg over non-IID sites against centralised training with the same steps.
     Federated {
@@ -177,6 +187,28 @@ fn run(cli: Cli) -> CliResult<()> {
                     config.channels,
                     config.dilations.len(),
                     step
+                );
+            }
+        }
+        Command::Conv {
+            patch,
+            batch,
+            rounds,
+        } => {
+            let dev = device(Backend::Cpu)?;
+            for (channels, dilation) in [(5, 1), (5, 8), (21, 1), (21, 8)] {
+                let [burn, ours] =
+                    conv_bench::compare(channels, dilation, batch, patch, rounds, &dev);
+                println!(
+                    "conv {channels}->{channels} ch dilation {dilation} on {patch}³ batch {batch}: \
+                     forward burn {:.1} ms, kernels {:.1} ms ({:.2}x); \
+                     backward burn {:.1} ms, kernels {:.1} ms ({:.2}x)",
+                    burn.forward * 1e3,
+                    ours.forward * 1e3,
+                    burn.forward / ours.forward,
+                    burn.backward * 1e3,
+                    ours.backward * 1e3,
+                    burn.backward / ours.backward,
                 );
             }
         }

@@ -3,6 +3,7 @@
 //! them, and a seeded initial model.
 
 pub mod brainchop;
+pub mod dilated_conv;
 pub mod file;
 mod init;
 #[cfg(feature = "burn")]

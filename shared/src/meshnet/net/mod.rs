@@ -6,6 +6,7 @@
 
 mod calibrate;
 mod local_data;
+pub mod mesh_conv;
 mod model;
 mod segment;
 mod train;

@@ -120,7 +120,7 @@ impl MeshNet {
     pub fn forward(&self, input: Tensor<5>) -> Tensor<5> {
         let mut x = input;
         for block in &self.blocks {
-            x = block.conv.forward(x);
+            x = super::mesh_conv::forward(&block.conv, x);
             if let Some(norm) = &block.norm {
                 x = norm.forward(x);
             }
