@@ -9,6 +9,7 @@
 
 pub mod metrics;
 pub mod robust;
+pub mod server;
 
 use serde::{Deserialize, Serialize};
 

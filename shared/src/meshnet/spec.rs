@@ -225,6 +225,19 @@ impl ModelConfig {
         out
     }
 
+    /// One flag per flat value: false for running statistics (BatchNorm's `running_mean` and
+    /// `running_var`), which are measured rather than trained.
+    pub fn trainable_mask(&self) -> Vec<bool> {
+        self.params()
+            .iter()
+            .flat_map(|p| {
+                let statistic =
+                    p.name.ends_with(".running_mean") || p.name.ends_with(".running_var");
+                std::iter::repeat_n(!statistic, p.len())
+            })
+            .collect()
+    }
+
     pub fn parameter_count(&self) -> usize {
         let c = self.channels;
         let blocks = self.dilations.len();
@@ -362,6 +375,14 @@ mod tests {
             m.params().iter().map(ParamSpec::len).sum::<usize>(),
             m.parameter_count()
         );
+        // Block 0: conv weight 135 + bias 5 + gamma 5 + beta 5 trained, then 10 statistics.
+        let mask = m.trainable_mask();
+        assert_eq!(mask.len(), m.parameter_count());
+        assert!(mask[..150].iter().all(|&t| t));
+        assert!(mask[150..160].iter().all(|&t| !t));
+        assert!(mask[160]);
+        assert_eq!(mask.iter().filter(|&&t| !t).count(), 9 * 2 * 5);
+        assert!(ModelConfig::model5(3).trainable_mask().iter().all(|&t| t));
     }
 
     #[test]
