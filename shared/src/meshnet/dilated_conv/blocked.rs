@@ -10,7 +10,7 @@ use std::arch::x86_64::{
 
 use super::{for_each_chunk, slabs_to_ncdhw, ConvShape};
 
-/// Whether this CPU can run [`forward`].
+/// Whether this CPU has AVX2 and FMA ([`forward`] and the fused weight gradient need both).
 pub(super) fn available() -> bool {
     std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
 }

@@ -189,7 +189,7 @@ fn dot<const FMA: bool>(a: &[f32], b: &[f32]) -> f32 {
 /// (chosen at run time: builds target baseline x86-64), plainly elsewhere.
 fn weight_grad_slab(xb: &[f32], gb: &[f32], s: &ConvShape, z: usize, acc: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+    if blocked::available() {
         // SAFETY: the CPU has AVX2 and FMA, checked just above.
         return unsafe { weight_grad_slab_avx2(xb, gb, s, z, acc) };
     }
