@@ -68,6 +68,19 @@ enum Command {
         /// Restart each site's Adam every round (by default each site keeps its own).
         #[arg(long)]
         reset_optimizer: bool,
+        /// The server's learning rate on the round's mean update (FedAvgM); 1 is FedAvg.
+        #[arg(long, default_value_t = 1.0)]
+        server_lr: f64,
+        /// The server's momentum across rounds (FedAvgM); 0 is FedAvg.
+        #[arg(long, default_value_t = 0.0)]
+        server_momentum: f64,
+        /// Measure the global model's BatchNorm statistics afresh on the sites' patches
+        /// after each round, instead of averaging the sites' own.
+        #[arg(long)]
+        recompute_bn: bool,
+        /// Skip the centralised run (its Dice for the same recipe is known).
+        #[arg(long)]
+        no_centralised: bool,
     },
 }
 
@@ -235,6 +248,10 @@ fn run(cli: Cli) -> CliResult<()> {
             rounds,
             local_steps,
             reset_optimizer,
+            server_lr,
+            server_momentum,
+            recompute_bn,
+            no_centralised,
         } => {
             let split = Split::load(&common.volume, &common.labels, 48)?;
             let dev = device(common.backend)?;
@@ -247,8 +264,15 @@ fn run(cli: Cli) -> CliResult<()> {
                 init: common.init,
                 cosine: common.cosine,
                 reset_optimizer,
+                server_learning_rate: server_lr,
+                server_momentum,
+                recompute_batch_norm: recompute_bn,
             };
             let fed = federated::run(&split, &plan, &dev)?;
+            if no_centralised {
+                println!("federated final mean WM/GM Dice {fed:.4}");
+                return Ok(());
+            }
             let central = distill::run(
                 &split,
                 &distill::DistillPlan {

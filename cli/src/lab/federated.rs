@@ -4,6 +4,7 @@
 
 use std::time::Instant;
 
+use meshfed_shared::aggregate::server::ServerMomentum;
 use meshfed_shared::aggregate::{Method, RunningSum};
 use meshfed_shared::burn::tensor::Device;
 use meshfed_shared::meshnet::net::{MeshNetConfig, TrainConfig, Trainer};
@@ -11,7 +12,7 @@ use meshfed_shared::meshnet::ModelConfig;
 use meshfed_shared::volume::{CropBox, Labels, Volume};
 
 use super::{cosine_learning_rate, fresh_trainer, mean_fg, show, Init, Split};
-use crate::error::CliResult;
+use crate::error::{CliError, CliResult};
 
 pub struct FederatedPlan {
     pub model: ModelConfig,
@@ -25,6 +26,12 @@ pub struct FederatedPlan {
     /// Start each site's Adam afresh every round (the old behaviour) instead of keeping each
     /// site's optimizer state from round to round, as a participant's browser tab does.
     pub reset_optimizer: bool,
+    /// The server's learning rate and momentum (FedAvgM); 1 and 0 are plain FedAvg.
+    pub server_learning_rate: f64,
+    pub server_momentum: f64,
+    /// After each round, measure the global model's BatchNorm statistics afresh on every
+    /// site's patches (pooled, block by block) instead of averaging each site's own.
+    pub recompute_batch_norm: bool,
 }
 
 impl FederatedPlan {
@@ -69,6 +76,13 @@ pub fn run(split: &Split, plan: &FederatedPlan, device: &Device) -> CliResult<f6
     .inference_model()
     .values()?;
     let mut trainers: Vec<Option<Trainer>> = sites.iter().map(|_| None).collect();
+    let mut server = ServerMomentum::new(
+        global.len(),
+        plan.server_learning_rate,
+        plan.server_momentum,
+    )
+    .map_err(|e| CliError::Usage(e.to_string()))?;
+    let trainable = config.trainable_mask();
     let start = Instant::now();
     let mut last = 0.0;
     for round in 1..=plan.rounds {
@@ -98,12 +112,25 @@ pub fn run(split: &Split, plan: &FederatedPlan, device: &Device) -> CliResult<f6
                 Method::Fedavg.weight(examples),
             );
         }
-        global = sum.mean().unwrap_or(global);
-        let model = MeshNetConfig::from(config.clone()).load(&global, device)?;
+        if let Some(mean) = sum.mean() {
+            global = server.step(&global, &mean, &trainable);
+        }
+        let mut model = MeshNetConfig::from(config.clone()).load(&global, device)?;
+        let mut averaged = String::new();
+        if plan.recompute_batch_norm {
+            let d = split.evaluate(&model, device)?;
+            averaged = format!(" (averaged statistics: {:.4})", mean_fg(&d));
+            let mut samples = vec![];
+            for (trainer, (volume, labels)) in trainers.iter_mut().flatten().zip(&sites) {
+                samples.push(trainer.sample_patches(volume, labels, plan.train.batch)?);
+            }
+            model = model.recompute_batch_norm(&samples)?;
+            global = model.values()?;
+        }
         let d = split.evaluate(&model, device)?;
         last = mean_fg(&d);
         println!(
-            "federated round {round:>3} ({} sites × {} steps) test-hemisphere Dice bg/WM/GM {} mean WM/GM {last:.4} ({:.0}s)",
+            "federated round {round:>3} ({} sites × {} steps) test-hemisphere Dice bg/WM/GM {} mean WM/GM {last:.4}{averaged} ({:.0}s)",
             plan.sites,
             plan.local_steps,
             show(&d),

@@ -5,13 +5,17 @@
 //! predicts background for ever. Calibrating on a sample of real input fixes both: each
 //! block's convolution is rescaled so its pre-activations have zero mean and unit variance
 //! per channel, so every unit starts active on about half of the voxels.
+//!
+//! Also here: BatchNorm statistics measured afresh for the weights a network has now
+//! ([`MeshNet::recompute_batch_norm`]). After federated averaging, the averaged running
+//! statistics belong to no model: each site measured them on its own weights.
 
-use burn::module::Param;
+use burn::module::{Param, RunningState};
 use burn::nn::conv::Conv3d;
 use burn::tensor::activation::{elu, relu};
 use burn::tensor::Tensor;
 
-use super::MeshNet;
+use super::{MeshNet, NetError};
 use crate::meshnet::Activation;
 
 impl MeshNet {
@@ -33,6 +37,81 @@ impl MeshNet {
         }
         self
     }
+}
+
+impl MeshNet {
+    /// The network with every BatchNorm's running statistics replaced by the statistics of
+    /// its input over all `samples` (each `[batch, in_channels, D, H, W]`, for instance one
+    /// per site), block by block: block k is measured with blocks before it already on their
+    /// new statistics, as inference will see it. Voxels are pooled, so a larger sample
+    /// weighs more. Networks without BatchNorm, or no samples, return unchanged.
+    pub fn recompute_batch_norm(mut self, samples: &[Tensor<5>]) -> Result<MeshNet, NetError> {
+        if samples.is_empty() {
+            return Ok(self);
+        }
+        let mut xs = samples.to_vec();
+        let activation = self.activation;
+        for block in &mut self.blocks {
+            let ys: Vec<Tensor<5>> = xs
+                .into_iter()
+                .map(|x| super::mesh_conv::forward(&block.conv, x))
+                .collect();
+            if let Some(norm) = block.norm.as_mut() {
+                let (mean, var) = pooled_channel_stats(&ys)?;
+                let device = ys[0].device();
+                norm.running_mean =
+                    RunningState::new(Tensor::from_floats(mean.as_slice(), &device));
+                norm.running_var = RunningState::new(Tensor::from_floats(var.as_slice(), &device));
+            }
+            xs = ys
+                .into_iter()
+                .map(|y| {
+                    let y = match &block.norm {
+                        Some(norm) => norm.forward(y),
+                        None => y,
+                    };
+                    match activation {
+                        Activation::Relu => relu(y),
+                        Activation::Elu => elu(y, 1.0),
+                    }
+                })
+                .collect();
+        }
+        Ok(self)
+    }
+}
+
+/// Per-channel mean and (biased) variance over every voxel of every tensor in `ys`, pooled
+/// in `f64`.
+fn pooled_channel_stats(ys: &[Tensor<5>]) -> Result<(Vec<f32>, Vec<f32>), NetError> {
+    let c = ys[0].dims()[1];
+    let (mut count, mut sum, mut squares) = (0f64, vec![0f64; c], vec![0f64; c]);
+    for y in ys {
+        let per_channel: Tensor<2> = y.clone().permute([1, 0, 2, 3, 4]).flatten(1, 4);
+        let n = per_channel.dims()[1] as f64;
+        let mean = per_channel
+            .clone()
+            .mean_dim(1)
+            .into_data()
+            .try_to_vec::<f32>()?;
+        let square = per_channel
+            .square()
+            .mean_dim(1)
+            .into_data()
+            .try_to_vec::<f32>()?;
+        for (k, (m, q)) in mean.iter().zip(square).enumerate() {
+            sum[k] += n * *m as f64;
+            squares[k] += n * q as f64;
+        }
+        count += n;
+    }
+    let mean: Vec<f64> = sum.iter().map(|s| s / count).collect();
+    let var = squares
+        .iter()
+        .zip(&mean)
+        .map(|(q, m)| ((q / count - m * m).max(0.0)) as f32)
+        .collect();
+    Ok((mean.into_iter().map(|m| m as f32).collect(), var))
 }
 
 /// Rescales `conv` so that `conv(x)` has zero mean and unit variance in every channel.

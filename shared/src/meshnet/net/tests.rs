@@ -337,3 +337,61 @@ fn calibration_standardises_every_block_on_the_sample() {
     let sample = Tensor::<5>::from_data(TensorData::new(v.data, [1, 1, 12, 12, 12]), &cpu());
     assert_eq!(net.calibrate(sample).values().unwrap(), values);
 }
+
+/// Recomputed BatchNorm statistics are those of each block's input, pooled over the samples
+/// (two samples equal one batch holding both), measured with earlier blocks already updated.
+#[test]
+fn recomputed_batch_norm_statistics_are_pooled_block_by_block() {
+    use burn::tensor::{Tensor, TensorData};
+    let config = ModelConfig {
+        batch_norm: true,
+        ..ModelConfig::model5(3)
+    };
+    let net = MeshNetConfig::from(config.clone())
+        .load(&initial_weights(&config, 4), &cpu())
+        .unwrap();
+    let t = |seed, n| {
+        let v = random_volume([10, 10, 10], seed);
+        let data: Vec<f32> = (0..n).flat_map(|_| v.data.clone()).collect();
+        Tensor::<5>::from_data(TensorData::new(data, [n, 1, 10, 10, 10]), &cpu())
+    };
+    let (a, b) = (t(1, 1), t(2, 2));
+    let pooled = net
+        .clone()
+        .recompute_batch_norm(&[a.clone(), b.clone()])
+        .unwrap();
+    let joined = net
+        .clone()
+        .recompute_batch_norm(&[Tensor::cat(vec![a.clone(), b], 0)])
+        .unwrap();
+    let (p, j) = (pooled.values().unwrap(), joined.values().unwrap());
+    assert!(p.iter().zip(&j).all(|(x, y)| (x - y).abs() < 1e-4));
+    assert_ne!(p, net.values().unwrap());
+
+    // Block by block: with the new statistics, every block's normalised pre-activations
+    // have mean 0 and variance 1 on the sample (fresh BatchNorm: gamma 1, beta 0).
+    let net = net.recompute_batch_norm(std::slice::from_ref(&a)).unwrap();
+    let mut x = a;
+    for block in &net.blocks {
+        let y = block.norm.as_ref().unwrap().forward(block.conv.forward(x));
+        let per: Tensor<2> = y.clone().permute([1, 0, 2, 3, 4]).flatten(1, 4);
+        let mean = per
+            .clone()
+            .mean_dim(1)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        let var = per.var_bias(1).into_data().try_to_vec::<f32>().unwrap();
+        for (m, v) in mean.iter().zip(&var) {
+            assert!(m.abs() < 1e-3 && (v - 1.0).abs() < 2e-2, "mean {m} var {v}");
+        }
+        x = burn::tensor::activation::relu(y);
+    }
+
+    let plain = MeshNetConfig::from(ModelConfig::model5(3))
+        .init(&cpu())
+        .unwrap();
+    let values = plain.values().unwrap();
+    let after = plain.recompute_batch_norm(&[t(3, 1)]).unwrap();
+    assert_eq!(after.values().unwrap(), values);
+}

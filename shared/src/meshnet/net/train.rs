@@ -155,11 +155,22 @@ impl Trainer {
     /// Data-dependent initialisation on a few patches of `volume` (see
     /// [`MeshNet::calibrate`]); call it once, before the first step.
     pub fn calibrate(&mut self, volume: &Volume, labels: &Labels) -> Result<(), NetError> {
-        same_grid(volume, labels)?;
-        let plain = self.device.clone().without_autodiff();
-        let (sample, _) = self.batch(volume, labels, 4, &plain);
+        let sample = self.sample_patches(volume, labels, 4)?;
         self.model = self.model.valid().calibrate(sample).train();
         Ok(())
+    }
+
+    /// `count` patches drawn as a step draws them, `[count, 1, p, p, p]` on the device
+    /// without autodiff: a sample to measure a model on (calibration, BatchNorm statistics).
+    pub fn sample_patches(
+        &mut self,
+        volume: &Volume,
+        labels: &Labels,
+        count: usize,
+    ) -> Result<Tensor<5>, NetError> {
+        same_grid(volume, labels)?;
+        let plain = self.device.clone().without_autodiff();
+        Ok(self.batch(volume, labels, count.max(1), &plain).0)
     }
 
     /// `count` patches as one input `[count, 1, p, p, p]` and their labels, flattened.
