@@ -123,6 +123,10 @@ struct Common {
     /// image of the training one.
     #[arg(long)]
     flip: bool,
+    /// distill: also score with BatchNorm statistics measured afresh on this many training
+    /// patches at each evaluation.
+    #[arg(long, default_value_t = 0)]
+    precise_bn: usize,
 }
 
 impl Common {
@@ -238,6 +242,7 @@ fn run(cli: Cli) -> CliResult<()> {
                 train: common.train(),
                 init: common.init,
                 cosine: common.cosine,
+                precise_bn: common.precise_bn,
             };
             let dice = distill::run(&split, &plan, &device(common.backend)?)?;
             println!("distill final mean WM/GM Dice {dice:.4} (target >= 0.90)");
@@ -282,6 +287,7 @@ fn run(cli: Cli) -> CliResult<()> {
                     train: common.train(),
                     init: common.init,
                     cosine: common.cosine,
+                    precise_bn: common.precise_bn,
                 },
                 &dev,
             )?;

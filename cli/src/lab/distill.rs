@@ -18,6 +18,9 @@ pub struct DistillPlan {
     pub init: Init,
     /// Cosine decay of the learning rate to 5% over the run.
     pub cosine: bool,
+    /// Also score the model with BatchNorm statistics measured afresh on this many training
+    /// patches (0: only the running statistics).
+    pub precise_bn: usize,
 }
 
 /// Trains and prints Dice every `eval_every` steps; returns the final mean WM/GM Dice.
@@ -41,10 +44,20 @@ pub fn run(split: &Split, plan: &DistillPlan, device: &Device) -> CliResult<f64>
         if step % plan.eval_every == 0 || step == plan.steps {
             let d = split.evaluate(&trainer.inference_model(), device)?;
             last = mean_fg(&d);
+            let mut precise = String::new();
+            if plan.precise_bn > 0 {
+                let model = trainer.precise_inference_model(
+                    &split.train_volume,
+                    &split.train_labels,
+                    plan.precise_bn,
+                )?;
+                let d = split.evaluate(&model, device)?;
+                precise = format!(" (precise BatchNorm: {} mean {:.4})", show(&d), mean_fg(&d));
+            }
             let loss = losses.iter().sum::<f32>() / losses.len() as f32;
             losses.clear();
             println!(
-                "distill step {step:>5} loss {loss:.4} test-hemisphere Dice bg/WM/GM {} mean WM/GM {last:.4} ({:.0}s)",
+                "distill step {step:>5} loss {loss:.4} test-hemisphere Dice bg/WM/GM {} mean WM/GM {last:.4}{precise} ({:.0}s)",
                 show(&d),
                 start.elapsed().as_secs_f64()
             );

@@ -85,6 +85,24 @@ impl Trainer {
         self.model.valid()
     }
 
+    /// The model for inference with its BatchNorm statistics measured afresh on `patches`
+    /// training patches (precise BatchNorm), instead of the running averages of the last
+    /// few dozen steps. Training is not disturbed: the patch sampler's state is restored.
+    pub fn precise_inference_model(
+        &mut self,
+        volume: &Volume,
+        labels: &Labels,
+        patches: usize,
+    ) -> Result<MeshNet, NetError> {
+        let saved = self.rng.clone();
+        let chunk = self.config.batch.max(1);
+        let samples: Result<Vec<_>, _> = (0..patches.div_ceil(chunk))
+            .map(|i| self.sample_patches(volume, labels, chunk.min(patches - i * chunk)))
+            .collect();
+        self.rng = saved;
+        self.inference_model().recompute_batch_norm(&samples?)
+    }
+
     /// Swaps in `model` (the same architecture on this trainer's device: a federated round's
     /// new global model) and keeps the optimizer's state, so Adam's moments carry on from one
     /// round to the next instead of restarting.

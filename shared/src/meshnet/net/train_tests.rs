@@ -91,3 +91,47 @@ fn replacing_the_model_keeps_the_optimizer_state() {
         "a fresh optimizer takes a different step"
     );
 }
+
+/// Precise BatchNorm measures statistics on fresh patches without disturbing training: the
+/// steps after it are the steps without it.
+#[test]
+fn precise_batch_norm_leaves_training_as_it_was() {
+    let config = ModelConfig {
+        channels: 2,
+        dilations: vec![1, 2],
+        batch_norm: true,
+        ..ModelConfig::model5(3)
+    };
+    let device = cpu().autodiff();
+    let (mut volume, labels) = phantom([16, 16, 16], 3);
+    volume.min_max_normalise();
+    let cfg = TrainConfig {
+        patch: 8,
+        batch: 2,
+        ..TrainConfig::default()
+    };
+    let trained = |precise: bool| {
+        let net = MeshNetConfig::from(config.clone())
+            .load(&initial_weights(&config, 1), &device)
+            .unwrap();
+        let mut trainer = Trainer::new(net, 3, cfg.clone(), &device);
+        trainer.step(&volume, &labels).unwrap();
+        let mut statistics = None;
+        if precise {
+            let running = trainer.inference_model().values().unwrap();
+            let measured = trainer
+                .precise_inference_model(&volume, &labels, 5)
+                .unwrap()
+                .values()
+                .unwrap();
+            assert_ne!(running, measured, "statistics measured afresh");
+            statistics = Some(measured);
+        }
+        trainer.step(&volume, &labels).unwrap();
+        (trainer.model().values().unwrap(), statistics)
+    };
+    let (plain, _) = trained(false);
+    let (after_precise, measured) = trained(true);
+    assert_eq!(plain, after_precise);
+    assert!(measured.is_some_and(|m| m.iter().all(|v| v.is_finite())));
+}
