@@ -81,6 +81,9 @@ enum Command {
         /// Skip the centralised run (its Dice for the same recipe is known).
         #[arg(long)]
         no_centralised: bool,
+        /// Also score each site's own model every round, before averaging.
+        #[arg(long)]
+        site_dice: bool,
     },
 }
 
@@ -257,6 +260,7 @@ fn run(cli: Cli) -> CliResult<()> {
             server_momentum,
             recompute_bn,
             no_centralised,
+            site_dice,
         } => {
             let split = Split::load(&common.volume, &common.labels, 48)?;
             let dev = device(common.backend)?;
@@ -272,6 +276,7 @@ fn run(cli: Cli) -> CliResult<()> {
                 server_learning_rate: server_lr,
                 server_momentum,
                 recompute_batch_norm: recompute_bn,
+                site_dice,
             };
             let fed = federated::run(&split, &plan, &dev)?;
             if no_centralised {

@@ -32,6 +32,9 @@ pub struct FederatedPlan {
     /// After each round, measure the global model's BatchNorm statistics afresh on every
     /// site's patches (pooled, block by block) instead of averaging each site's own.
     pub recompute_batch_norm: bool,
+    /// Also score each site's own model every round (before averaging): is the average worse
+    /// than its parts (client drift), or are the parts poor too?
+    pub site_dice: bool,
 }
 
 impl FederatedPlan {
@@ -105,6 +108,13 @@ pub fn run(split: &Split, plan: &FederatedPlan, device: &Device) -> CliResult<f6
             trainer.set_learning_rate(plan.learning_rate(round));
             for _ in 0..plan.local_steps {
                 trainer.step(volume, labels)?;
+            }
+            if plan.site_dice {
+                let d = split.evaluate(&trainer.inference_model(), device)?;
+                println!(
+                    "  round {round:>3} site {s} own model: mean WM/GM {:.4}",
+                    mean_fg(&d)
+                );
             }
             let examples = labels.data.iter().filter(|&&l| l != 0).count() as u64;
             sum.add(
