@@ -63,14 +63,31 @@ pub fn start_with(
     vars: &[(&str, &str)],
 ) -> Result<Server, String> {
     apply_migrations(state)?;
-    let run = NEXT.fetch_add(1, Ordering::SeqCst);
-    Server::start(ServerOptions {
-        port: port.unwrap_or_else(free_port),
-        persist_to: state.to_path_buf(),
-        log: Some(state.join(format!("wrangler-{run}.log"))),
-        vars: vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    })
+    let options = |port| {
+        let run = NEXT.fetch_add(1, Ordering::SeqCst);
+        ServerOptions {
+            port,
+            persist_to: state.to_path_buf(),
+            log: Some(state.join(format!("wrangler-{run}.log"))),
+            vars: vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    };
+    let Some(port) = port else {
+        return Server::start(options(free_port()));
+    };
+    // A restart on the port just released: another socket can hold it for a moment (the
+    // tests run side by side), so try again a few times before calling it a failure.
+    let mut attempt = 1;
+    loop {
+        match Server::start(options(port)) {
+            Err(e) if attempt < 5 && e.contains("Address already in use") => {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_secs(2));
+            }
+            result => return result,
+        }
+    }
 }
