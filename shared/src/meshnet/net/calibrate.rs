@@ -12,11 +12,9 @@
 
 use burn::module::{Param, RunningState};
 use burn::nn::conv::Conv3d;
-use burn::tensor::activation::{elu, relu};
 use burn::tensor::Tensor;
 
 use super::{MeshNet, NetError};
-use crate::meshnet::Activation;
 
 impl MeshNet {
     /// The network with every block rescaled on `sample` `[batch, in_channels, D, H, W]`
@@ -27,19 +25,13 @@ impl MeshNet {
             return self;
         }
         let mut x = sample;
-        for block in &mut self.blocks {
-            standardise(&mut block.conv, x.clone());
-            let y = block.conv.forward(x);
-            x = match self.activation {
-                Activation::Relu => relu(y),
-                Activation::Elu => elu(y, 1.0),
-            };
+        for i in 0..self.blocks.len() {
+            standardise(&mut self.blocks[i].conv, x.clone());
+            x = self.activate(self.blocks[i].conv.forward(x));
         }
         self
     }
-}
 
-impl MeshNet {
     /// The network with every BatchNorm's running statistics replaced by the statistics of
     /// its input over all `samples` (each `[batch, in_channels, D, H, W]`, for instance one
     /// per site), block by block: block k is measured with blocks before it already on their
@@ -50,8 +42,8 @@ impl MeshNet {
             return Ok(self);
         }
         let mut xs = samples.to_vec();
-        let activation = self.activation;
-        for block in &mut self.blocks {
+        for i in 0..self.blocks.len() {
+            let block = &mut self.blocks[i];
             let ys: Vec<Tensor<5>> = xs
                 .into_iter()
                 .map(|x| super::mesh_conv::forward(&block.conv, x))
@@ -63,17 +55,12 @@ impl MeshNet {
                     RunningState::new(Tensor::from_floats(mean.as_slice(), &device));
                 norm.running_var = RunningState::new(Tensor::from_floats(var.as_slice(), &device));
             }
+            let block = &self.blocks[i];
             xs = ys
                 .into_iter()
-                .map(|y| {
-                    let y = match &block.norm {
-                        Some(norm) => norm.forward(y),
-                        None => y,
-                    };
-                    match activation {
-                        Activation::Relu => relu(y),
-                        Activation::Elu => elu(y, 1.0),
-                    }
+                .map(|y| match &block.norm {
+                    Some(norm) => self.activate(norm.forward(y)),
+                    None => self.activate(y),
                 })
                 .collect();
         }

@@ -124,13 +124,18 @@ impl MeshNet {
             if let Some(norm) = &block.norm {
                 x = norm.forward(x);
             }
-            x = match self.activation {
-                Activation::Relu => relu(x),
-                Activation::Elu => elu(x, 1.0),
-            };
+            x = self.activate(x);
             x = block.dropout.forward(x);
         }
         self.head.forward(x)
+    }
+
+    /// The nonlinearity after every 3×3×3 block (model5's ReLU or model20chan3cls's ELU).
+    pub(super) fn activate(&self, x: Tensor<5>) -> Tensor<5> {
+        match self.activation {
+            Activation::Relu => relu(x),
+            Activation::Elu => elu(x, 1.0),
+        }
     }
 
     /// The tensors in parameter order, each as `[values]` to read back.
