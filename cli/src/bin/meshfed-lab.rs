@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use meshfed_cli::backend::{device, Backend};
 use meshfed_cli::error::CliResult;
 use meshfed_cli::lab::{conv_bench, distill, federated, Init, Split};
-use meshfed_shared::meshnet::net::{predict, MeshNetConfig, TrainConfig, Trainer};
+use meshfed_shared::meshnet::net::{predict, MeshNetConfig, Optimizer, TrainConfig, Trainer};
 use meshfed_shared::meshnet::{Activation, ModelConfig};
 
 #[derive(Debug, Parser)]
@@ -84,6 +84,12 @@ enum Command {
         /// Also score each site's own model every round, before averaging.
         #[arg(long)]
         site_dice: bool,
+        /// How the training hemisphere is dealt to the sites.
+        #[arg(long, value_enum, default_value_t = federated::SiteSplit::Slabs)]
+        split: federated::SiteSplit,
+        /// Score the global model every this many rounds (and after the last).
+        #[arg(long, default_value_t = 1, value_parser = positive)]
+        eval_every: usize,
     },
 }
 
@@ -130,6 +136,18 @@ struct Common {
     /// patches at each evaluation.
     #[arg(long, default_value_t = 0)]
     precise_bn: usize,
+    /// The optimizer of every step (a site's local steps in `federated`).
+    #[arg(long, value_enum, default_value_t = OptimizerArg::Adam)]
+    optimizer: OptimizerArg,
+    /// SGD's momentum (heavy ball, no dampening); 0 is plain SGD.
+    #[arg(long, default_value_t = 0.9)]
+    momentum: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum OptimizerArg {
+    Adam,
+    Sgd,
 }
 
 impl Common {
@@ -154,6 +172,12 @@ impl Common {
             seed: self.seed,
             tissue_fraction: self.tissue_fraction,
             mirror_x: self.flip,
+            optimizer: match self.optimizer {
+                OptimizerArg::Adam => Optimizer::Adam,
+                OptimizerArg::Sgd => Optimizer::Sgd {
+                    momentum: self.momentum,
+                },
+            },
         }
     }
 }
@@ -261,6 +285,8 @@ fn run(cli: Cli) -> CliResult<()> {
             recompute_bn,
             no_centralised,
             site_dice,
+            split: site_split,
+            eval_every,
         } => {
             let split = Split::load(&common.volume, &common.labels, 48)?;
             let dev = device(common.backend)?;
@@ -277,6 +303,8 @@ fn run(cli: Cli) -> CliResult<()> {
                 server_momentum,
                 recompute_batch_norm: recompute_bn,
                 site_dice,
+                split: site_split,
+                eval_every,
             };
             let fed = federated::run(&split, &plan, &dev)?;
             if no_centralised {
@@ -288,7 +316,7 @@ fn run(cli: Cli) -> CliResult<()> {
                 &distill::DistillPlan {
                     model: common.model(),
                     steps: rounds * sites * local_steps,
-                    eval_every: sites * local_steps,
+                    eval_every: sites * local_steps * eval_every,
                     train: common.train(),
                     init: common.init,
                     cosine: common.cosine,

@@ -35,6 +35,18 @@ pub struct FederatedPlan {
     /// Also score each site's own model every round (before averaging): is the average worse
     /// than its parts (client drift), or are the parts poor too?
     pub site_dice: bool,
+    pub split: SiteSplit,
+    /// Score the global model every this many rounds (and after the last).
+    pub eval_every: usize,
+}
+
+/// How the training hemisphere is dealt to the sites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SiteSplit {
+    /// Non-IID: one slab along y each, so each site sees a different part of the brain.
+    Slabs,
+    /// The control: every site samples the whole training hemisphere (with its own seed).
+    Iid,
 }
 
 impl FederatedPlan {
@@ -49,9 +61,13 @@ impl FederatedPlan {
     }
 }
 
-/// The training region cut into `sites` slabs along y.
-pub fn site_data(split: &Split, sites: usize) -> Vec<(Volume, Labels)> {
+/// Each site's data: the training region cut into `sites` slabs along y, or all of it.
+pub fn site_data(split: &Split, sites: usize, how: SiteSplit) -> Vec<(Volume, Labels)> {
     let d = split.train_volume.dims;
+    if how == SiteSplit::Iid {
+        let whole = (split.train_volume.clone(), split.train_labels.clone());
+        return vec![whole; sites];
+    }
     (0..sites)
         .map(|s| {
             let b = CropBox {
@@ -67,7 +83,7 @@ pub fn site_data(split: &Split, sites: usize) -> Vec<(Volume, Labels)> {
 pub fn run(split: &Split, plan: &FederatedPlan, device: &Device) -> CliResult<f64> {
     let config = plan.model.clone();
     let ad = device.clone().autodiff();
-    let sites = site_data(split, plan.sites);
+    let sites = site_data(split, plan.sites, plan.split);
     // The run's initiator starts the model on their own data: site 0.
     let mut global = fresh_trainer(
         &config,
@@ -126,16 +142,22 @@ pub fn run(split: &Split, plan: &FederatedPlan, device: &Device) -> CliResult<f6
             global = server.step(&global, &mean, &trainable);
         }
         let mut model = MeshNetConfig::from(config.clone()).load(&global, device)?;
+        let scored = round % plan.eval_every == 0 || round == plan.rounds;
         let mut averaged = String::new();
         if plan.recompute_batch_norm {
-            let d = split.evaluate(&model, device)?;
-            averaged = format!(" (averaged statistics: {:.4})", mean_fg(&d));
+            if scored {
+                let d = split.evaluate(&model, device)?;
+                averaged = format!(" (averaged statistics: {:.4})", mean_fg(&d));
+            }
             let mut samples = vec![];
             for (trainer, (volume, labels)) in trainers.iter_mut().flatten().zip(&sites) {
                 samples.push(trainer.sample_patches(volume, labels, plan.train.batch)?);
             }
             model = model.recompute_batch_norm(&samples)?;
             global = model.values()?;
+        }
+        if !scored {
+            continue;
         }
         let d = split.evaluate(&model, device)?;
         last = mean_fg(&d);

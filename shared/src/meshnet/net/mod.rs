@@ -16,7 +16,7 @@ pub use model::{Block, MeshNet, MeshNetConfig};
 pub use segment::{
     finish, predict, predict_async, prepare, segment, SegmentOptions, DEFAULT_CROP_PADDING,
 };
-pub use train::{TrainConfig, Trainer};
+pub use train::{Optimizer, TrainConfig, Trainer};
 /// What can go wrong running MeshNet.
 #[derive(Debug, thiserror::Error)]
 pub enum NetError {

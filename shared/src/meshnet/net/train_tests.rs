@@ -135,3 +135,49 @@ fn precise_batch_norm_leaves_training_as_it_was() {
     assert_eq!(plain, after_precise);
     assert!(measured.is_some_and(|m| m.iter().all(|v| v.is_finite())));
 }
+
+/// `Optimizer::Sgd` moves each weight in proportion to its gradient; Adam's first step moves
+/// nearly every weight by the learning rate. So the configured optimizer is the one used.
+#[test]
+fn sgd_steps_along_the_gradient_where_adam_steps_by_the_learning_rate() {
+    let config = ModelConfig {
+        channels: 2,
+        dilations: vec![1, 2],
+        ..ModelConfig::model5(3)
+    };
+    let device = cpu().autodiff();
+    let (mut volume, labels) = phantom([12, 12, 12], 2);
+    volume.min_max_normalise();
+    let lr = 1e-3;
+    // The share of moved weights that moved by the learning rate (within 10%).
+    let share_moved_by_lr = |optimizer: Optimizer| {
+        let start = initial_weights(&config, 1);
+        let net = MeshNetConfig::from(config.clone())
+            .load(&start, &device)
+            .unwrap();
+        let cfg = TrainConfig {
+            patch: 12,
+            learning_rate: lr,
+            optimizer,
+            ..TrainConfig::default()
+        };
+        let mut trainer = Trainer::new(net, 3, cfg, &device);
+        trainer.step(&volume, &labels).unwrap();
+        let moved: Vec<f64> = trainer
+            .model()
+            .values()
+            .unwrap()
+            .iter()
+            .zip(&start)
+            .map(|(a, b)| f64::from((a - b).abs()))
+            .filter(|&d| d > 1e-9)
+            .collect();
+        assert!(moved.len() > 10, "{optimizer:?} moved the weights");
+        let by_lr = moved.iter().filter(|&&d| (d / lr - 1.0).abs() < 0.1);
+        by_lr.count() as f64 / moved.len() as f64
+    };
+    let adam = share_moved_by_lr(Optimizer::Adam);
+    let sgd = share_moved_by_lr(Optimizer::Sgd { momentum: 0.9 });
+    assert!(adam > 0.8, "Adam: {adam}");
+    assert!(sgd < 0.3, "SGD: {sgd}");
+}
