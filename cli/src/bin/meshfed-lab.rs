@@ -90,6 +90,18 @@ enum Command {
         /// Score the global model every this many rounds (and after the last).
         #[arg(long, default_value_t = 1, value_parser = positive)]
         eval_every: usize,
+        /// FedProx's μ: each site's loss also pulls towards the round's global model
+        /// (μ/2 · ‖w − global‖²); 0 is plain FedAvg.
+        #[arg(long, default_value_t = 0.0)]
+        prox_mu: f32,
+        /// SCAFFOLD's drift correction: after each local step a site adds the gap between
+        /// the sites' mean raw update of the last round and its own, per step.
+        #[arg(long)]
+        scaffold: bool,
+        /// Calibrate the fresh model on one patch of every site (pooled), not on the
+        /// initiator's (site 0) own patches.
+        #[arg(long)]
+        pooled_calibration: bool,
     },
 }
 
@@ -287,6 +299,9 @@ fn run(cli: Cli) -> CliResult<()> {
             site_dice,
             split: site_split,
             eval_every,
+            prox_mu,
+            scaffold,
+            pooled_calibration,
         } => {
             let split = Split::load(&common.volume, &common.labels, 48)?;
             let dev = device(common.backend)?;
@@ -305,6 +320,9 @@ fn run(cli: Cli) -> CliResult<()> {
                 site_dice,
                 split: site_split,
                 eval_every,
+                proximal_mu: prox_mu,
+                drift_correction: scaffold,
+                pooled_calibration,
             };
             let fed = federated::run(&split, &plan, &dev)?;
             if no_centralised {

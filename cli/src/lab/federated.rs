@@ -4,9 +4,10 @@
 
 use std::time::Instant;
 
+use meshfed_shared::aggregate::drift::DriftCorrection;
 use meshfed_shared::aggregate::server::ServerMomentum;
 use meshfed_shared::aggregate::{Method, RunningSum};
-use meshfed_shared::burn::tensor::Device;
+use meshfed_shared::burn::tensor::{Device, Tensor};
 use meshfed_shared::meshnet::net::{MeshNetConfig, TrainConfig, Trainer};
 use meshfed_shared::meshnet::ModelConfig;
 use meshfed_shared::volume::{CropBox, Labels, Volume};
@@ -36,6 +37,13 @@ pub struct FederatedPlan {
     /// than its parts (client drift), or are the parts poor too?
     pub site_dice: bool,
     pub split: SiteSplit,
+    /// FedProx's μ: each site's loss also pulls towards the round's global model (0: off).
+    pub proximal_mu: f32,
+    /// SCAFFOLD's drift correction ([`DriftCorrection`]) after each local step.
+    pub drift_correction: bool,
+    /// Calibrate the fresh model on one patch of every site (statistics pooled, as a
+    /// federated measurement would), instead of on the initiator's own four.
+    pub pooled_calibration: bool,
     /// Score the global model every this many rounds (and after the last).
     pub eval_every: usize,
 }
@@ -79,21 +87,40 @@ pub fn site_data(split: &Split, sites: usize, how: SiteSplit) -> Vec<(Volume, La
         .collect()
 }
 
+/// The round-1 model. A calibrated start is calibrated on the initiator's patches (site 0),
+/// or with `pooled_calibration` on one patch of every site, as centralised training is.
+fn initial_model(
+    plan: &FederatedPlan,
+    sites: &[(Volume, Labels)],
+    device: &Device,
+) -> CliResult<Vec<f32>> {
+    let pooled = plan.pooled_calibration && plan.init == Init::Calibrated;
+    let init = if pooled { Init::Pytorch } else { plan.init };
+    let (volume, labels) = (&sites[0].0, &sites[0].1);
+    let mut trainer = fresh_trainer(
+        &plan.model,
+        init,
+        plan.train.clone(),
+        (volume, labels),
+        device,
+    )?;
+    let model = trainer.inference_model();
+    if !pooled {
+        return Ok(model.values()?);
+    }
+    let mut sample = vec![];
+    for (volume, labels) in sites {
+        sample.push(trainer.sample_patches(volume, labels, 1)?);
+    }
+    Ok(model.calibrate(Tensor::cat(sample, 0)).values()?)
+}
+
 /// Runs FedAvg; prints Dice after each round; returns the final mean WM/GM Dice.
 pub fn run(split: &Split, plan: &FederatedPlan, device: &Device) -> CliResult<f64> {
     let config = plan.model.clone();
     let ad = device.clone().autodiff();
     let sites = site_data(split, plan.sites, plan.split);
-    // The run's initiator starts the model on their own data: site 0.
-    let mut global = fresh_trainer(
-        &config,
-        plan.init,
-        plan.train.clone(),
-        (&sites[0].0, &sites[0].1),
-        device,
-    )?
-    .inference_model()
-    .values()?;
+    let mut global = initial_model(plan, &sites, device)?;
     let mut trainers: Vec<Option<Trainer>> = sites.iter().map(|_| None).collect();
     let mut server = ServerMomentum::new(
         global.len(),
@@ -102,10 +129,12 @@ pub fn run(split: &Split, plan: &FederatedPlan, device: &Device) -> CliResult<f6
     )
     .map_err(|e| CliError::Usage(e.to_string()))?;
     let trainable = config.trainable_mask();
+    let mut drift = DriftCorrection::new(sites.len(), global.len(), plan.local_steps);
     let start = Instant::now();
     let mut last = 0.0;
     for round in 1..=plan.rounds {
         let mut sum = RunningSum::new(global.len());
+        let mut locals = vec![];
         for (s, (volume, labels)) in sites.iter().enumerate() {
             let net = MeshNetConfig::from(config.clone()).load(&global, &ad)?;
             let trainer = match trainers[s].as_mut() {
@@ -122,8 +151,16 @@ pub fn run(split: &Split, plan: &FederatedPlan, device: &Device) -> CliResult<f6
                 }
             };
             trainer.set_learning_rate(plan.learning_rate(round));
+            trainer.set_proximal(&global, &trainable, plan.proximal_mu);
             for _ in 0..plan.local_steps {
                 trainer.step(volume, labels)?;
+                if plan.drift_correction && round > 1 {
+                    let mut v = trainer.model().values()?;
+                    v.iter_mut()
+                        .zip(drift.per_step(s))
+                        .for_each(|(w, c)| *w += c);
+                    trainer.replace_model(MeshNetConfig::from(config.clone()).load(&v, &ad)?);
+                }
             }
             if plan.site_dice {
                 let d = split.evaluate(&trainer.inference_model(), device)?;
@@ -133,10 +170,12 @@ pub fn run(split: &Split, plan: &FederatedPlan, device: &Device) -> CliResult<f6
                 );
             }
             let examples = labels.data.iter().filter(|&&l| l != 0).count() as u64;
-            sum.add(
-                &trainer.inference_model().values()?,
-                Method::Fedavg.weight(examples),
-            );
+            let local = trainer.inference_model().values()?;
+            sum.add(&local, Method::Fedavg.weight(examples));
+            locals.push((local, Method::Fedavg.weight(examples)));
+        }
+        if plan.drift_correction {
+            drift.update(&global, &locals, &trainable);
         }
         if let Some(mean) = sum.mean() {
             global = server.step(&global, &mean, &trainable);

@@ -139,7 +139,7 @@ impl MeshNet {
     }
 
     /// The tensors in parameter order, each as `[values]` to read back.
-    fn tensors(&self) -> Vec<Tensor<1>> {
+    pub(super) fn tensors(&self) -> Vec<Tensor<1>> {
         let flat = |t: Tensor<5>| t.flatten::<1>(0, 4);
         let mut out = vec![];
         for block in &self.blocks {

@@ -84,6 +84,14 @@ pub struct Trainer {
     rng: Rng,
     config: TrainConfig,
     classes: usize,
+    proximal: Option<Proximal>,
+}
+
+/// FedProx's pull towards the round's global model: the loss gains `μ/2 · ‖w − anchor‖²` over
+/// the trainable values (`weight` is μ/2 there and 0 on BatchNorm's running statistics).
+struct Proximal {
+    anchor: Tensor<1>,
+    weight: Tensor<1>,
 }
 
 impl Trainer {
@@ -98,6 +106,7 @@ impl Trainer {
             device,
             config,
             classes,
+            proximal: None,
         }
     }
 
@@ -137,6 +146,26 @@ impl Trainer {
     /// round to the next instead of restarting.
     pub fn replace_model(&mut self, model: MeshNet) {
         self.model = model.with_ids_of(&self.model);
+    }
+
+    /// FedProx: from the next step on, the loss also pulls the values towards `anchor` (the
+    /// round's global model, flat) with strength `mu`, on the values `trainable` marks
+    /// ([`crate::meshnet::ModelConfig::trainable_mask`]). `mu` 0 removes the pull.
+    pub fn set_proximal(&mut self, anchor: &[f32], trainable: &[bool], mu: f32) {
+        self.proximal = (mu > 0.0).then(|| {
+            let weight: Vec<f32> = trainable
+                .iter()
+                .map(|&t| if t { mu / 2.0 } else { 0.0 })
+                .collect();
+            let flat = |v: Vec<f32>| {
+                let n = v.len();
+                Tensor::<1>::from_data(TensorData::new(v, [n]), &self.device)
+            };
+            Proximal {
+                anchor: flat(anchor.to_vec()),
+                weight: flat(weight),
+            }
+        });
     }
 
     /// Changes the learning rate from the next step on (a schedule's job).
@@ -191,7 +220,12 @@ impl Trainer {
             )));
         }
         let (input, ys) = self.batch(volume, labels, self.config.batch, &self.device.clone());
-        let loss = self.loss(self.model.forward(input), ys)?;
+        let mut loss = self.loss(self.model.forward(input), ys)?;
+        if let Some(p) = &self.proximal {
+            let w = Tensor::cat(self.model.tensors(), 0);
+            let gap = w - p.anchor.clone();
+            loss = loss + (gap.clone() * gap * p.weight.clone()).sum();
+        }
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
         self.model = self
             .optim

@@ -181,3 +181,38 @@ fn sgd_steps_along_the_gradient_where_adam_steps_by_the_learning_rate() {
     assert!(adam > 0.8, "Adam: {adam}");
     assert!(sgd < 0.3, "SGD: {sgd}");
 }
+
+/// FedProx's term pulls the weights towards the anchor: with the anchor above every weight
+/// and a strong pull, a step raises (nearly) every weight; without it, about half rise.
+#[test]
+fn a_proximal_anchor_pulls_the_weights_towards_it() {
+    let config = ModelConfig {
+        channels: 2,
+        dilations: vec![1, 2],
+        ..ModelConfig::model5(3)
+    };
+    let device = cpu().autodiff();
+    let (mut volume, labels) = phantom([12, 12, 12], 2);
+    volume.min_max_normalise();
+    let start = initial_weights(&config, 1);
+    let share_raised = |mu: f32| {
+        let net = MeshNetConfig::from(config.clone())
+            .load(&start, &device)
+            .unwrap();
+        let cfg = TrainConfig {
+            patch: 12,
+            ..TrainConfig::default()
+        };
+        let mut trainer = Trainer::new(net, 3, cfg, &device);
+        let above: Vec<f32> = start.iter().map(|w| w + 1.0).collect();
+        trainer.set_proximal(&above, &config.trainable_mask(), mu);
+        trainer.step(&volume, &labels).unwrap();
+        let after = trainer.model().values().unwrap();
+        let raised = after.iter().zip(&start).filter(|(a, b)| a > b).count();
+        raised as f64 / start.len() as f64
+    };
+    let pulled = share_raised(1e3);
+    let free = share_raised(0.0);
+    assert!(pulled > 0.99, "pulled: {pulled}");
+    assert!(free < 0.8, "free: {free}");
+}
