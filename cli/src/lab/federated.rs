@@ -8,7 +8,7 @@ use meshfed_shared::aggregate::drift::DriftCorrection;
 use meshfed_shared::aggregate::server::ServerMomentum;
 use meshfed_shared::aggregate::{Method, RunningSum};
 use meshfed_shared::burn::tensor::{Device, Tensor};
-use meshfed_shared::meshnet::net::{MeshNetConfig, TrainConfig, Trainer};
+use meshfed_shared::meshnet::net::{MeshNet, MeshNetConfig, TrainConfig, Trainer};
 use meshfed_shared::meshnet::ModelConfig;
 use meshfed_shared::volume::{CropBox, Labels, Volume};
 
@@ -115,6 +115,32 @@ fn initial_model(
     Ok(model.calibrate(Tensor::cat(sample, 0)).values()?)
 }
 
+/// Site `s`'s trainer for `round`, holding `net` (the global model): the one it kept from
+/// the last round, with its Adam state, or a fresh one (the first round, `reset_optimizer`).
+fn site_trainer<'a>(
+    kept: &'a mut Option<Trainer>,
+    plan: &FederatedPlan,
+    round: usize,
+    s: usize,
+    net: MeshNet,
+    ad: &Device,
+) -> &'a mut Trainer {
+    let trainer = match kept.take().filter(|_| !plan.reset_optimizer) {
+        Some(mut trainer) => {
+            trainer.replace_model(net);
+            trainer
+        }
+        None => {
+            let train = TrainConfig {
+                seed: plan.train.seed ^ ((round * 1000 + s) as u64),
+                ..plan.train.clone()
+            };
+            Trainer::new(net, plan.model.classes, train, ad)
+        }
+    };
+    kept.insert(trainer)
+}
+
 /// Runs FedAvg; prints Dice after each round; returns the final mean WM/GM Dice.
 pub fn run(split: &Split, plan: &FederatedPlan, device: &Device) -> CliResult<f64> {
     let config = plan.model.clone();
@@ -137,28 +163,15 @@ pub fn run(split: &Split, plan: &FederatedPlan, device: &Device) -> CliResult<f6
         let mut locals = vec![];
         for (s, (volume, labels)) in sites.iter().enumerate() {
             let net = MeshNetConfig::from(config.clone()).load(&global, &ad)?;
-            let trainer = match trainers[s].as_mut() {
-                Some(trainer) if !plan.reset_optimizer => {
-                    trainer.replace_model(net);
-                    trainer
-                }
-                _ => {
-                    let train = TrainConfig {
-                        seed: plan.train.seed ^ ((round * 1000 + s) as u64),
-                        ..plan.train.clone()
-                    };
-                    trainers[s].insert(Trainer::new(net, config.classes, train, &ad))
-                }
-            };
+            let trainer = site_trainer(&mut trainers[s], plan, round, s, net, &ad);
             trainer.set_learning_rate(plan.learning_rate(round));
             trainer.set_proximal(&global, &trainable, plan.proximal_mu);
+            let correction = (plan.drift_correction && round > 1).then(|| drift.per_step(s));
             for _ in 0..plan.local_steps {
                 trainer.step(volume, labels)?;
-                if plan.drift_correction && round > 1 {
+                if let Some(correction) = correction {
                     let mut v = trainer.model().values()?;
-                    v.iter_mut()
-                        .zip(drift.per_step(s))
-                        .for_each(|(w, c)| *w += c);
+                    v.iter_mut().zip(correction).for_each(|(w, c)| *w += c);
                     trainer.replace_model(MeshNetConfig::from(config.clone()).load(&v, &ad)?);
                 }
             }
