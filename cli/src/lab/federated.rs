@@ -159,7 +159,6 @@ pub fn run(split: &Split, plan: &FederatedPlan, device: &Device) -> CliResult<f6
     let start = Instant::now();
     let mut last = 0.0;
     for round in 1..=plan.rounds {
-        let mut sum = RunningSum::new(global.len());
         let mut locals = vec![];
         for (s, (volume, labels)) in sites.iter().enumerate() {
             let net = MeshNetConfig::from(config.clone()).load(&global, &ad)?;
@@ -184,8 +183,11 @@ pub fn run(split: &Split, plan: &FederatedPlan, device: &Device) -> CliResult<f6
             }
             let examples = labels.data.iter().filter(|&&l| l != 0).count() as u64;
             let local = trainer.inference_model().values()?;
-            sum.add(&local, Method::Fedavg.weight(examples));
             locals.push((local, Method::Fedavg.weight(examples)));
+        }
+        let mut sum = RunningSum::new(global.len());
+        for (local, weight) in &locals {
+            sum.add(local, *weight);
         }
         if plan.drift_correction {
             drift.update(&global, &locals, &trainable);

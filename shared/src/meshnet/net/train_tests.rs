@@ -11,14 +11,35 @@ fn cpu() -> Device {
     Device::flex()
 }
 
-/// A loss that is not finite stops training with an error and leaves the model as it was.
-#[test]
-fn a_non_finite_loss_is_reported_as_divergence() {
-    let config = ModelConfig {
+/// model5's shape cut to 2 channels and 2 blocks: small enough to step in a unit test.
+fn tiny() -> ModelConfig {
+    ModelConfig {
         channels: 2,
         dilations: vec![1, 2],
         ..ModelConfig::model5(3)
-    };
+    }
+}
+
+/// The weights of a fresh [`tiny`] network (`initial_weights` seed 1) and after one step of
+/// `cfg` on a normalised 12³ phantom that one patch covers; `prepare` sets the trainer up.
+fn one_step(cfg: TrainConfig, prepare: impl FnOnce(&mut Trainer)) -> (Vec<f32>, Vec<f32>) {
+    let config = tiny();
+    let device = cpu().autodiff();
+    let (mut volume, labels) = phantom([12, 12, 12], 2);
+    volume.min_max_normalise();
+    let start = initial_weights(&config, 1);
+    let net = MeshNetConfig::from(config).load(&start, &device).unwrap();
+    let cfg = TrainConfig { patch: 12, ..cfg };
+    let mut trainer = Trainer::new(net, 3, cfg, &device);
+    prepare(&mut trainer);
+    trainer.step(&volume, &labels).unwrap();
+    (start, trainer.model().values().unwrap())
+}
+
+/// A loss that is not finite stops training with an error and leaves the model as it was.
+#[test]
+fn a_non_finite_loss_is_reported_as_divergence() {
+    let config = tiny();
     let device = cpu().autodiff();
     let net = MeshNetConfig::from(config.clone())
         .load(&initial_weights(&config, 1), &device)
@@ -45,11 +66,7 @@ fn a_non_finite_loss_is_reported_as_divergence() {
 /// from a fresh trainer (whose Adam starts over).
 #[test]
 fn replacing_the_model_keeps_the_optimizer_state() {
-    let config = ModelConfig {
-        channels: 2,
-        dilations: vec![1, 2],
-        ..ModelConfig::model5(3)
-    };
+    let config = tiny();
     let device = cpu().autodiff();
     let load = |values: &[f32]| {
         MeshNetConfig::from(config.clone())
@@ -97,10 +114,8 @@ fn replacing_the_model_keeps_the_optimizer_state() {
 #[test]
 fn precise_batch_norm_leaves_training_as_it_was() {
     let config = ModelConfig {
-        channels: 2,
-        dilations: vec![1, 2],
         batch_norm: true,
-        ..ModelConfig::model5(3)
+        ..tiny()
     };
     let device = cpu().autodiff();
     let (mut volume, labels) = phantom([16, 16, 16], 3);
@@ -140,35 +155,16 @@ fn precise_batch_norm_leaves_training_as_it_was() {
 /// nearly every weight by the learning rate. So the configured optimizer is the one used.
 #[test]
 fn sgd_steps_along_the_gradient_where_adam_steps_by_the_learning_rate() {
-    let config = ModelConfig {
-        channels: 2,
-        dilations: vec![1, 2],
-        ..ModelConfig::model5(3)
-    };
-    let device = cpu().autodiff();
-    let (mut volume, labels) = phantom([12, 12, 12], 2);
-    volume.min_max_normalise();
     let lr = 1e-3;
     // The share of moved weights that moved by the learning rate (within 10%).
     let share_moved_by_lr = |optimizer: Optimizer| {
-        let start = initial_weights(&config, 1);
-        let net = MeshNetConfig::from(config.clone())
-            .load(&start, &device)
-            .unwrap();
         let cfg = TrainConfig {
-            patch: 12,
             learning_rate: lr,
             optimizer,
             ..TrainConfig::default()
         };
-        let mut trainer = Trainer::new(net, 3, cfg, &device);
-        trainer.step(&volume, &labels).unwrap();
-        let moved: Vec<f64> = trainer
-            .model()
-            .values()
-            .unwrap()
-            .iter()
-            .zip(&start)
+        let (start, after) = one_step(cfg, |_| {});
+        let moved: Vec<f64> = (after.iter().zip(&start))
             .map(|(a, b)| f64::from((a - b).abs()))
             .filter(|&d| d > 1e-9)
             .collect();
@@ -186,28 +182,12 @@ fn sgd_steps_along_the_gradient_where_adam_steps_by_the_learning_rate() {
 /// and a strong pull, a step raises (nearly) every weight; without it, about half rise.
 #[test]
 fn a_proximal_anchor_pulls_the_weights_towards_it() {
-    let config = ModelConfig {
-        channels: 2,
-        dilations: vec![1, 2],
-        ..ModelConfig::model5(3)
-    };
-    let device = cpu().autodiff();
-    let (mut volume, labels) = phantom([12, 12, 12], 2);
-    volume.min_max_normalise();
-    let start = initial_weights(&config, 1);
     let share_raised = |mu: f32| {
-        let net = MeshNetConfig::from(config.clone())
-            .load(&start, &device)
-            .unwrap();
-        let cfg = TrainConfig {
-            patch: 12,
-            ..TrainConfig::default()
-        };
-        let mut trainer = Trainer::new(net, 3, cfg, &device);
-        let above: Vec<f32> = start.iter().map(|w| w + 1.0).collect();
-        trainer.set_proximal(&above, &config.trainable_mask(), mu);
-        trainer.step(&volume, &labels).unwrap();
-        let after = trainer.model().values().unwrap();
+        let (start, after) = one_step(TrainConfig::default(), |trainer| {
+            let start = initial_weights(&tiny(), 1);
+            let above: Vec<f32> = start.iter().map(|w| w + 1.0).collect();
+            trainer.set_proximal(&above, &tiny().trainable_mask(), mu);
+        });
         let raised = after.iter().zip(&start).filter(|(a, b)| a > b).count();
         raised as f64 / start.len() as f64
     };
