@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use meshfed_cli::backend::{device, Backend};
 use meshfed_cli::error::CliResult;
-use meshfed_cli::lab::{conv_bench, distill, federated, Init, Split};
+use meshfed_cli::lab::{conv_bench, distill, federated, Init, Split, TAIL};
 use meshfed_shared::meshnet::net::{predict, MeshNetConfig, Optimizer, TrainConfig, Trainer};
 use meshfed_shared::meshnet::{Activation, ModelConfig};
 
@@ -283,8 +283,11 @@ fn run(cli: Cli) -> CliResult<()> {
                 cosine: common.cosine,
                 precise_bn: common.precise_bn,
             };
-            let dice = distill::run(&split, &plan, &device(common.backend)?)?;
-            println!("distill final mean WM/GM Dice {dice:.4} (target >= 0.90)");
+            let scores = distill::run(&split, &plan, &device(common.backend)?)?;
+            println!(
+                "distill mean WM/GM Dice: {} (target >= 0.90)",
+                scores.summary()
+            );
         }
         Command::Federated {
             common,
@@ -326,7 +329,7 @@ fn run(cli: Cli) -> CliResult<()> {
             };
             let fed = federated::run(&split, &plan, &dev)?;
             if no_centralised {
-                println!("federated final mean WM/GM Dice {fed:.4}");
+                println!("federated mean WM/GM Dice: {}", fed.summary());
                 return Ok(());
             }
             let central = distill::run(
@@ -343,8 +346,11 @@ fn run(cli: Cli) -> CliResult<()> {
                 &dev,
             )?;
             println!(
-                "federated {fed:.4} vs centralised {central:.4}: gap {:.4} (target <= 0.02)",
-                central - fed
+                "federated {} vs centralised {}: gap {:.4} (final), {:.4} (mean of the last {TAIL}; target <= 0.02)",
+                fed.summary(),
+                central.summary(),
+                central.last() - fed.last(),
+                central.tail_mean(TAIL) - fed.tail_mean(TAIL)
             );
         }
     }

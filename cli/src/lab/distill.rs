@@ -7,7 +7,7 @@ use meshfed_shared::burn::tensor::Device;
 use meshfed_shared::meshnet::net::TrainConfig;
 use meshfed_shared::meshnet::ModelConfig;
 
-use super::{cosine_learning_rate, fresh_trainer, mean_fg, show, Init, Split};
+use super::{cosine_learning_rate, fresh_trainer, mean_fg, show, Init, Scores, Split};
 use crate::error::CliResult;
 
 pub struct DistillPlan {
@@ -23,8 +23,8 @@ pub struct DistillPlan {
     pub precise_bn: usize,
 }
 
-/// Trains and prints Dice every `eval_every` steps; returns the final mean WM/GM Dice.
-pub fn run(split: &Split, plan: &DistillPlan, device: &Device) -> CliResult<f64> {
+/// Trains and prints Dice every `eval_every` steps; returns every evaluation's mean WM/GM Dice.
+pub fn run(split: &Split, plan: &DistillPlan, device: &Device) -> CliResult<Scores> {
     let mut trainer = fresh_trainer(
         &plan.model,
         plan.init,
@@ -34,7 +34,7 @@ pub fn run(split: &Split, plan: &DistillPlan, device: &Device) -> CliResult<f64>
     )?;
     let start = Instant::now();
     let mut losses = vec![];
-    let mut last = 0.0;
+    let mut scores = Scores::default();
     for step in 1..=plan.steps {
         if plan.cosine {
             let progress = (step - 1) as f64 / plan.steps as f64;
@@ -43,7 +43,7 @@ pub fn run(split: &Split, plan: &DistillPlan, device: &Device) -> CliResult<f64>
         losses.push(trainer.step(&split.train_volume, &split.train_labels)?);
         if step % plan.eval_every == 0 || step == plan.steps {
             let d = split.evaluate(&trainer.inference_model(), device)?;
-            last = mean_fg(&d);
+            scores.push(mean_fg(&d));
             let mut precise = String::new();
             if plan.precise_bn > 0 {
                 let model = trainer.precise_inference_model(
@@ -57,11 +57,12 @@ pub fn run(split: &Split, plan: &DistillPlan, device: &Device) -> CliResult<f64>
             let loss = losses.iter().sum::<f32>() / losses.len() as f32;
             losses.clear();
             println!(
-                "distill step {step:>5} loss {loss:.4} test-hemisphere Dice bg/WM/GM {} mean WM/GM {last:.4}{precise} ({:.0}s)",
+                "distill step {step:>5} loss {loss:.4} test-hemisphere Dice bg/WM/GM {} mean WM/GM {:.4}{precise} ({:.0}s)",
                 show(&d),
+                scores.last(),
                 start.elapsed().as_secs_f64()
             );
         }
     }
-    Ok(last)
+    Ok(scores)
 }

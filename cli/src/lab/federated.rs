@@ -4,6 +4,7 @@
 
 use std::time::Instant;
 
+use meshfed_shared::aggregate::agreement::update_agreement;
 use meshfed_shared::aggregate::drift::DriftCorrection;
 use meshfed_shared::aggregate::server::ServerMomentum;
 use meshfed_shared::aggregate::{Method, RunningSum};
@@ -12,7 +13,7 @@ use meshfed_shared::meshnet::net::{MeshNet, MeshNetConfig, TrainConfig, Trainer}
 use meshfed_shared::meshnet::ModelConfig;
 use meshfed_shared::volume::{CropBox, Labels, Volume};
 
-use super::{cosine_learning_rate, fresh_trainer, mean_fg, show, Init, Split};
+use super::{cosine_learning_rate, fresh_trainer, mean_fg, show, Init, Scores, Split};
 use crate::error::{CliError, CliResult};
 
 pub struct FederatedPlan {
@@ -141,8 +142,8 @@ fn site_trainer<'a>(
     kept.insert(trainer)
 }
 
-/// Runs FedAvg; prints Dice after each round; returns the final mean WM/GM Dice.
-pub fn run(split: &Split, plan: &FederatedPlan, device: &Device) -> CliResult<f64> {
+/// Runs FedAvg; prints Dice after each scored round; returns every evaluation's mean WM/GM Dice.
+pub fn run(split: &Split, plan: &FederatedPlan, device: &Device) -> CliResult<Scores> {
     let config = plan.model.clone();
     let ad = device.clone().autodiff();
     let sites = site_data(split, plan.sites, plan.split);
@@ -157,7 +158,7 @@ pub fn run(split: &Split, plan: &FederatedPlan, device: &Device) -> CliResult<f6
     let trainable = config.trainable_mask();
     let mut drift = DriftCorrection::new(sites.len(), global.len(), plan.local_steps);
     let start = Instant::now();
-    let mut last = 0.0;
+    let mut scores = Scores::default();
     for round in 1..=plan.rounds {
         let mut locals = vec![];
         for (s, (volume, labels)) in sites.iter().enumerate() {
@@ -192,6 +193,7 @@ pub fn run(split: &Split, plan: &FederatedPlan, device: &Device) -> CliResult<f6
         if plan.drift_correction {
             drift.update(&global, &locals, &trainable);
         }
+        let agreement = update_agreement(&global, &locals, &trainable).unwrap_or(0.0);
         if let Some(mean) = sum.mean() {
             global = server.step(&global, &mean, &trainable);
         }
@@ -214,14 +216,15 @@ pub fn run(split: &Split, plan: &FederatedPlan, device: &Device) -> CliResult<f6
             continue;
         }
         let d = split.evaluate(&model, device)?;
-        last = mean_fg(&d);
+        scores.push(mean_fg(&d));
         println!(
-            "federated round {round:>3} ({} sites × {} steps) test-hemisphere Dice bg/WM/GM {} mean WM/GM {last:.4}{averaged} ({:.0}s)",
+            "federated round {round:>3} ({} sites × {} steps) test-hemisphere Dice bg/WM/GM {} mean WM/GM {:.4}{averaged}, update agreement {agreement:.2} ({:.0}s)",
             plan.sites,
             plan.local_steps,
             show(&d),
+            scores.last(),
             start.elapsed().as_secs_f64()
         );
     }
-    Ok(last)
+    Ok(scores)
 }
