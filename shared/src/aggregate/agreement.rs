@@ -6,6 +6,8 @@
 //! 0 when they cancel. FedAvg's step is the weighted mean, so a low agreement is how much of
 //! the sites' local progress the average throws away.
 
+use super::RunningSum;
+
 /// The agreement of `locals` (each site's model and its FedAvg weight) around `global`.
 /// `None` when there is nothing to compare: no sites, no weight, or no site moved. Panics on
 /// lengths that do not match.
@@ -15,27 +17,22 @@ pub fn update_agreement(
     trainable: &[bool],
 ) -> Option<f64> {
     assert_eq!(global.len(), trainable.len(), "mask length");
-    let total: f64 = locals.iter().map(|(_, w)| w).sum();
-    if locals.is_empty() || total <= 0.0 {
-        return None;
-    }
-    let mut mean = vec![0.0f64; global.len()];
-    let mut mean_norm = 0.0;
+    let mut sum = RunningSum::new(global.len());
     for (local, weight) in locals {
-        assert_eq!(local.len(), global.len(), "local model length");
-        let w = weight / total;
-        let mut norm = 0.0;
-        for (i, ((l, g), &t)) in local.iter().zip(global).zip(trainable).enumerate() {
-            if t {
-                let d = f64::from(l - g);
-                mean[i] += w * d;
-                norm += d * d;
-            }
-        }
-        mean_norm += w * norm.sqrt();
+        sum.add(local, *weight);
     }
-    let norm_of_mean = mean.iter().map(|d| d * d).sum::<f64>().sqrt();
-    (mean_norm > 0.0).then(|| norm_of_mean / mean_norm)
+    let mean = sum.mean()?;
+    let moved = |model: &[f32]| {
+        (model.iter().zip(global).zip(trainable))
+            .filter(|(_, &t)| t)
+            .map(|((m, g), _)| f64::from(m - g).powi(2))
+            .sum::<f64>()
+            .sqrt()
+    };
+    let mean_norm = (locals.iter())
+        .map(|(local, weight)| weight / sum.total_weight() * moved(local))
+        .sum::<f64>();
+    (mean_norm > 0.0).then(|| moved(&mean) / mean_norm)
 }
 
 #[cfg(test)]
