@@ -144,8 +144,10 @@ struct Common {
     /// image of the training one.
     #[arg(long)]
     flip: bool,
-    /// distill: also score with BatchNorm statistics measured afresh on this many training
-    /// patches at each evaluation.
+    /// Score each evaluation with BatchNorm statistics measured afresh on this many training
+    /// patches instead of the running averages (printed beside). In `federated`,
+    /// `--recompute-bn` scores the centralised arm so on sites × batch patches, as many as the
+    /// federated model's statistics are measured on.
     #[arg(long, default_value_t = 0)]
     precise_bn: usize,
     /// The optimizer of every step (a site's local steps in `federated`).
@@ -341,7 +343,11 @@ fn run(cli: Cli) -> CliResult<()> {
                     train: common.train(),
                     init: common.init,
                     cosine: common.cosine,
-                    precise_bn: common.precise_bn,
+                    precise_bn: if recompute_bn {
+                        sites * common.batch
+                    } else {
+                        common.precise_bn
+                    },
                 },
                 &dev,
             )?;

@@ -18,8 +18,8 @@ pub struct DistillPlan {
     pub init: Init,
     /// Cosine decay of the learning rate to 5% over the run.
     pub cosine: bool,
-    /// Also score the model with BatchNorm statistics measured afresh on this many training
-    /// patches (0: only the running statistics).
+    /// Score the model with BatchNorm statistics measured afresh on this many training
+    /// patches (the running statistics are printed beside); 0: the running statistics.
     pub precise_bn: usize,
 }
 
@@ -42,22 +42,24 @@ pub fn run(split: &Split, plan: &DistillPlan, device: &Device) -> CliResult<Scor
         }
         losses.push(trainer.step(&split.train_volume, &split.train_labels)?);
         if step % plan.eval_every == 0 || step == plan.steps {
-            let d = split.evaluate(&trainer.inference_model(), device)?;
-            scores.push(mean_fg(&d));
-            let mut precise = String::new();
-            if plan.precise_bn > 0 {
+            let running = split.evaluate(&trainer.inference_model(), device)?;
+            let loss = losses.iter().sum::<f32>() / losses.len() as f32;
+            losses.clear();
+            let (d, note) = if plan.precise_bn > 0 {
                 let model = trainer.precise_inference_model(
                     &split.train_volume,
                     &split.train_labels,
                     plan.precise_bn,
                 )?;
                 let d = split.evaluate(&model, device)?;
-                precise = format!(" (precise BatchNorm: {} mean {:.4})", show(&d), mean_fg(&d));
-            }
-            let loss = losses.iter().sum::<f32>() / losses.len() as f32;
-            losses.clear();
+                let note = format!(" (running statistics: {:.4})", mean_fg(&running));
+                (d, note)
+            } else {
+                (running, String::new())
+            };
+            scores.push(mean_fg(&d));
             println!(
-                "distill step {step:>5} loss {loss:.4} test-hemisphere Dice bg/WM/GM {} mean WM/GM {:.4}{precise} ({:.0}s)",
+                "distill step {step:>5} loss {loss:.4} test-hemisphere Dice bg/WM/GM {} mean WM/GM {:.4}{note} ({:.0}s)",
                 show(&d),
                 scores.last(),
                 start.elapsed().as_secs_f64()
