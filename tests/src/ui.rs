@@ -47,12 +47,19 @@ pub async fn button(client: &Client, text: &str) -> Element {
     wait_for(client, Locator::XPath(&xpath)).await
 }
 
-/// The error shown beneath the field labelled `label` (empty when none).
-/// Clicks the button reading exactly `text`.
+/// Clicks the button reading exactly `text`. The app may re-render the button between
+/// finding and clicking it (a reactive update); a stale element is found afresh and clicked.
 pub async fn press(client: &Client, text: &str) {
-    button(client, text).await.click().await.unwrap();
+    for _ in 0..4 {
+        match button(client, text).await.click().await {
+            Err(e) if e.is_stale_element_reference() => continue,
+            clicked => return clicked.map(|_| ()).unwrap(),
+        }
+    }
+    panic!("the button {text:?} went stale on every one of 4 clicks");
 }
 
+/// The error shown beneath the field labelled `label` (empty when none).
 pub async fn field_error(client: &Client, label: &str) -> String {
     let id = field(client, label)
         .await
