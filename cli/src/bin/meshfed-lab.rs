@@ -145,9 +145,9 @@ struct Common {
     #[arg(long)]
     flip: bool,
     /// Score each evaluation with BatchNorm statistics measured afresh on this many training
-    /// patches instead of the running averages (printed beside). In `federated`,
-    /// `--recompute-bn` scores the centralised arm so on sites × batch patches, as many as the
-    /// federated model's statistics are measured on.
+    /// patches instead of the running averages (printed beside). In `federated` with
+    /// `--recompute-bn`, both arms are scored on N patches (the federated ones pooled over the
+    /// sites); without N, on sites × batch, as many as each round's statistics are measured on.
     #[arg(long, default_value_t = 0)]
     precise_bn: usize,
     /// The optimizer of every step (a site's local steps in `federated`).
@@ -328,6 +328,7 @@ fn run(cli: Cli) -> CliResult<()> {
                 proximal_mu: prox_mu,
                 drift_correction: scaffold,
                 pooled_calibration,
+                score_bn_patches: common.precise_bn,
             };
             let fed = federated::run(&split, &plan, &dev)?;
             if no_centralised {
@@ -343,10 +344,9 @@ fn run(cli: Cli) -> CliResult<()> {
                     train: common.train(),
                     init: common.init,
                     cosine: common.cosine,
-                    precise_bn: if recompute_bn {
-                        sites * common.batch
-                    } else {
-                        common.precise_bn
+                    precise_bn: match common.precise_bn {
+                        0 if recompute_bn => sites * common.batch,
+                        n => n,
                     },
                 },
                 &dev,

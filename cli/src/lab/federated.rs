@@ -47,6 +47,11 @@ pub struct FederatedPlan {
     pub pooled_calibration: bool,
     /// Score the global model every this many rounds (and after the last).
     pub eval_every: usize,
+    /// With `recompute_batch_norm`, score each evaluation with statistics measured on this
+    /// many patches pooled over the sites (an equal share each, from samplers of their own so
+    /// training is undisturbed); the round's sites × batch figure is printed beside. 0: score
+    /// on the round's sites × batch patches.
+    pub score_bn_patches: usize,
 }
 
 /// How the training hemisphere is dealt to the sites.
@@ -142,6 +147,51 @@ fn site_trainer<'a>(
     kept.insert(trainer)
 }
 
+/// How many patches the round's own statistics are measured on.
+fn samples_of(plan: &FederatedPlan) -> usize {
+    plan.sites * plan.train.batch
+}
+
+/// One patch sampler per site for scoring, seeded apart from the sites' trainers.
+fn scoring_samplers(
+    plan: &FederatedPlan,
+    sites: usize,
+    global: &[f32],
+    ad: &Device,
+) -> CliResult<Vec<Trainer>> {
+    if plan.score_bn_patches == 0 || !plan.recompute_batch_norm {
+        return Ok(vec![]);
+    }
+    (0..sites)
+        .map(|s| {
+            let net = MeshNetConfig::from(plan.model.clone()).load(global, ad)?;
+            let train = TrainConfig {
+                seed: plan.train.seed ^ (0x5C0E_0000 + s as u64),
+                ..plan.train.clone()
+            };
+            Ok(Trainer::new(net, plan.model.classes, train, ad))
+        })
+        .collect()
+}
+
+/// `score_bn_patches` patches pooled over the sites, in chunks of at most a batch.
+fn scoring_patches(
+    plan: &FederatedPlan,
+    samplers: &mut [Trainer],
+    sites: &[(Volume, Labels)],
+) -> CliResult<Vec<Tensor<5>>> {
+    let per_site = plan.score_bn_patches.div_ceil(sites.len());
+    let chunk = plan.train.batch.max(1);
+    let mut samples = vec![];
+    for (sampler, (volume, labels)) in samplers.iter_mut().zip(sites) {
+        for i in 0..per_site.div_ceil(chunk) {
+            let n = chunk.min(per_site - i * chunk);
+            samples.push(sampler.sample_patches(volume, labels, n)?);
+        }
+    }
+    Ok(samples)
+}
+
 /// Runs FedAvg; prints Dice after each scored round; returns every evaluation's mean WM/GM Dice.
 pub fn run(split: &Split, plan: &FederatedPlan, device: &Device) -> CliResult<Scores> {
     let config = plan.model.clone();
@@ -157,6 +207,7 @@ pub fn run(split: &Split, plan: &FederatedPlan, device: &Device) -> CliResult<Sc
     .map_err(|e| CliError::Usage(e.to_string()))?;
     let trainable = config.trainable_mask();
     let mut drift = DriftCorrection::new(sites.len(), global.len(), plan.local_steps);
+    let mut samplers = scoring_samplers(plan, sites.len(), &global, &ad)?;
     let start = Instant::now();
     let mut scores = Scores::default();
     for round in 1..=plan.rounds {
@@ -199,11 +250,16 @@ pub fn run(split: &Split, plan: &FederatedPlan, device: &Device) -> CliResult<Sc
         }
         let mut model = MeshNetConfig::from(config.clone()).load(&global, device)?;
         let scored = round % plan.eval_every == 0 || round == plan.rounds;
-        let mut averaged = String::new();
+        let mut beside = String::new();
+        let mut scoring = None;
         if plan.recompute_batch_norm {
             if scored {
                 let d = split.evaluate(&model, device)?;
-                averaged = format!(" (averaged statistics: {:.4})", mean_fg(&d));
+                beside = format!(" (averaged statistics: {:.4}", mean_fg(&d));
+                if !samplers.is_empty() {
+                    let samples = scoring_patches(plan, &mut samplers, &sites)?;
+                    scoring = Some(model.clone().recompute_batch_norm(&samples)?);
+                }
             }
             let mut samples = vec![];
             for (trainer, (volume, labels)) in trainers.iter_mut().flatten().zip(&sites) {
@@ -215,10 +271,22 @@ pub fn run(split: &Split, plan: &FederatedPlan, device: &Device) -> CliResult<Sc
         if !scored {
             continue;
         }
+        if let Some(scoring) = scoring {
+            let d = split.evaluate(&model, device)?;
+            beside += &format!(
+                ", on the round's {} patches: {:.4}",
+                samples_of(plan),
+                mean_fg(&d)
+            );
+            model = scoring;
+        }
+        if !beside.is_empty() {
+            beside.push(')');
+        }
         let d = split.evaluate(&model, device)?;
         scores.push(mean_fg(&d));
         println!(
-            "federated round {round:>3} ({} sites × {} steps) test-hemisphere Dice bg/WM/GM {} mean WM/GM {:.4}{averaged}, update agreement {agreement:.2} ({:.0}s)",
+            "federated round {round:>3} ({} sites × {} steps) test-hemisphere Dice bg/WM/GM {} mean WM/GM {:.4}{beside}, update agreement {agreement:.2} ({:.0}s)",
             plan.sites,
             plan.local_steps,
             show(&d),
@@ -227,4 +295,70 @@ pub fn run(split: &Split, plan: &FederatedPlan, device: &Device) -> CliResult<Sc
         );
     }
     Ok(scores)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use meshfed_shared::meshnet::initial_weights;
+    use meshfed_shared::volume::phantom;
+
+    fn plan(score_bn_patches: usize) -> FederatedPlan {
+        FederatedPlan {
+            model: ModelConfig {
+                channels: 2,
+                dilations: vec![1, 2],
+                ..ModelConfig::model5(3)
+            },
+            sites: 2,
+            rounds: 1,
+            local_steps: 1,
+            train: TrainConfig {
+                patch: 8,
+                batch: 2,
+                ..TrainConfig::default()
+            },
+            init: Init::Pytorch,
+            cosine: false,
+            reset_optimizer: false,
+            server_learning_rate: 1.0,
+            server_momentum: 0.0,
+            recompute_batch_norm: true,
+            site_dice: false,
+            split: SiteSplit::Slabs,
+            proximal_mu: 0.0,
+            drift_correction: false,
+            pooled_calibration: false,
+            eval_every: 1,
+            score_bn_patches,
+        }
+    }
+
+    /// 5 scoring patches over 2 sites: 3 each, in chunks of at most a batch (2 + 1).
+    #[test]
+    fn scoring_patches_are_shared_out_over_the_sites_in_batches() {
+        let ad = Device::flex().autodiff();
+        let plan = plan(5);
+        let sites = vec![phantom([12, 12, 12], 1), phantom([12, 12, 12], 2)];
+        let global = initial_weights(&plan.model, 1);
+        let mut samplers = scoring_samplers(&plan, sites.len(), &global, &ad).unwrap();
+        assert_eq!(samplers.len(), 2);
+        let patches = scoring_patches(&plan, &mut samplers, &sites).unwrap();
+        let counts: Vec<usize> = patches.iter().map(|p| p.dims()[0]).collect();
+        assert_eq!(counts, [2, 1, 2, 1]);
+        assert_eq!(patches[0].dims()[1..], [1, 8, 8, 8]);
+    }
+
+    /// Without a scoring count (or without recomputed statistics) no sampler is made.
+    #[test]
+    fn no_scoring_samplers_unless_asked() {
+        let ad = Device::flex().autodiff();
+        let global = initial_weights(&plan(0).model, 1);
+        assert!(scoring_samplers(&plan(0), 2, &global, &ad).unwrap().is_empty());
+        let off = FederatedPlan {
+            recompute_batch_norm: false,
+            ..plan(4)
+        };
+        assert!(scoring_samplers(&off, 2, &global, &ad).unwrap().is_empty());
+    }
 }
