@@ -354,7 +354,9 @@ mod tests {
     fn no_scoring_samplers_unless_asked() {
         let ad = Device::flex().autodiff();
         let global = initial_weights(&plan(0).model, 1);
-        assert!(scoring_samplers(&plan(0), 2, &global, &ad).unwrap().is_empty());
+        assert!(scoring_samplers(&plan(0), 2, &global, &ad)
+            .unwrap()
+            .is_empty());
         let off = FederatedPlan {
             recompute_batch_norm: false,
             ..plan(4)
