@@ -181,13 +181,9 @@ fn scoring_patches(
     sites: &[(Volume, Labels)],
 ) -> CliResult<Vec<Tensor<5>>> {
     let per_site = plan.score_bn_patches.div_ceil(sites.len());
-    let chunk = plan.train.batch.max(1);
     let mut samples = vec![];
     for (sampler, (volume, labels)) in samplers.iter_mut().zip(sites) {
-        for i in 0..per_site.div_ceil(chunk) {
-            let n = chunk.min(per_site - i * chunk);
-            samples.push(sampler.sample_patches(volume, labels, n)?);
-        }
+        samples.extend(sampler.sample_patch_batches(volume, labels, per_site)?);
     }
     Ok(samples)
 }

@@ -133,12 +133,23 @@ impl Trainer {
         patches: usize,
     ) -> Result<MeshNet, NetError> {
         let saved = self.rng.clone();
-        let chunk = self.config.batch.max(1);
-        let samples: Result<Vec<_>, _> = (0..patches.div_ceil(chunk))
-            .map(|i| self.sample_patches(volume, labels, chunk.min(patches - i * chunk)))
-            .collect();
+        let samples = self.sample_patch_batches(volume, labels, patches);
         self.rng = saved;
         self.inference_model().recompute_batch_norm(&samples?)
+    }
+
+    /// `patches` patches drawn as [`Self::sample_patches`] draws them, in tensors of at most
+    /// a batch each (the last one holds the rest): a sample for BatchNorm statistics.
+    pub fn sample_patch_batches(
+        &mut self,
+        volume: &Volume,
+        labels: &Labels,
+        patches: usize,
+    ) -> Result<Vec<Tensor<5>>, NetError> {
+        let chunk = self.config.batch.max(1);
+        (0..patches.div_ceil(chunk))
+            .map(|i| self.sample_patches(volume, labels, chunk.min(patches - i * chunk)))
+            .collect()
     }
 
     /// Swaps in `model` (the same architecture on this trainer's device: a federated round's
