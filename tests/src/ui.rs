@@ -36,10 +36,21 @@ pub async fn field(client: &Client, label: &str) -> Element {
     wait_for(client, Locator::XPath(&xpath)).await
 }
 
+/// Types `text` into the field labelled `label`, replacing what it held. As in [`press`], a
+/// field the app re-rendered meanwhile is found afresh and filled again from empty.
 pub async fn fill(client: &Client, label: &str, text: &str) {
-    let input = field(client, label).await;
-    input.clear().await.unwrap();
-    input.send_keys(text).await.unwrap();
+    for _ in 0..4 {
+        let input = field(client, label).await;
+        let typed = match input.clear().await {
+            Ok(()) => input.send_keys(text).await,
+            Err(e) => Err(e),
+        };
+        match typed {
+            Err(e) if e.is_stale_element_reference() => continue,
+            typed => return typed.unwrap(),
+        }
+    }
+    panic!("the field {label:?} went stale on every one of 4 fills");
 }
 
 pub async fn button(client: &Client, text: &str) -> Element {
