@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use meshfed_cli::backend::{device, Backend};
 use meshfed_cli::error::CliResult;
 use meshfed_cli::lab::{conv_bench, distill, federated, Init, Split, TAIL};
+use meshfed_cli::model_io;
 use meshfed_shared::meshnet::net::{predict, MeshNetConfig, Optimizer, TrainConfig, Trainer};
 use meshfed_shared::meshnet::{Activation, ModelConfig};
 
@@ -102,6 +103,9 @@ enum Command {
         /// initiator's (site 0) own patches.
         #[arg(long)]
         pooled_calibration: bool,
+        /// Write the final global model here (.safetensors, or a brainchop directory).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -307,6 +311,7 @@ fn run(cli: Cli) -> CliResult<()> {
             prox_mu,
             scaffold,
             pooled_calibration,
+            out,
         } => {
             let split = Split::load(&common.volume, &common.labels, 48)?;
             let dev = device(common.backend)?;
@@ -330,7 +335,15 @@ fn run(cli: Cli) -> CliResult<()> {
                 pooled_calibration,
                 score_bn_patches: common.precise_bn,
             };
-            let fed = federated::run(&split, &plan, &dev)?;
+            if let Some(path) = &out {
+                model_io::ModelPath::parse(path)?; // a wrong name fails now, not after the run
+            }
+            let outcome = federated::run(&split, &plan, &dev)?;
+            if let Some(path) = &out {
+                model_io::save(path, &plan.model, &outcome.global)?;
+                println!("federated: the final global model is in {}", path.display());
+            }
+            let fed = outcome.scores;
             if no_centralised {
                 println!("federated mean WM/GM Dice: {}", fed.summary());
                 return Ok(());

@@ -188,8 +188,17 @@ fn scoring_patches(
     Ok(samples)
 }
 
-/// Runs FedAvg; prints Dice after each scored round; returns every evaluation's mean WM/GM Dice.
-pub fn run(split: &Split, plan: &FederatedPlan, device: &Device) -> CliResult<Scores> {
+/// What a FedAvg run ends with.
+pub struct Outcome {
+    /// Every evaluation's mean WM/GM Dice.
+    pub scores: Scores,
+    /// The global model after the last round, as the next round would start from it (with
+    /// the recomputed BatchNorm statistics when the plan recomputes them).
+    pub global: Vec<f32>,
+}
+
+/// Runs FedAvg; prints Dice after each scored round.
+pub fn run(split: &Split, plan: &FederatedPlan, device: &Device) -> CliResult<Outcome> {
     let config = plan.model.clone();
     let ad = device.clone().autodiff();
     let sites = site_data(split, plan.sites, plan.split);
@@ -290,7 +299,7 @@ pub fn run(split: &Split, plan: &FederatedPlan, device: &Device) -> CliResult<Sc
             start.elapsed().as_secs_f64()
         );
     }
-    Ok(scores)
+    Ok(Outcome { scores, global })
 }
 
 #[cfg(test)]
