@@ -1,8 +1,10 @@
 //! Finding things in the app as a person does: by label, by button text, by heading.
 
+use std::future::Future;
 use std::time::Duration;
 
 use fantoccini::elements::Element;
+use fantoccini::error::CmdError;
 use fantoccini::{Client, Locator};
 
 use crate::browser::screenshot_dir;
@@ -39,18 +41,29 @@ pub async fn field(client: &Client, label: &str) -> Element {
 /// Types `text` into the field labelled `label`, replacing what it held. As in [`press`], a
 /// field the app re-rendered meanwhile is found afresh and filled again from empty.
 pub async fn fill(client: &Client, label: &str, text: &str) {
-    for _ in 0..4 {
+    let what = format!("the field {label:?}");
+    retry_if_stale(&what, || async {
         let input = field(client, label).await;
-        let typed = match input.clear().await {
-            Ok(()) => input.send_keys(text).await,
-            Err(e) => Err(e),
-        };
-        match typed {
+        input.clear().await?;
+        input.send_keys(text).await
+    })
+    .await;
+}
+
+/// Runs `attempt` (which finds its element afresh each time) until it does not fail on a
+/// stale element: the app may re-render an element between finding and using it.
+async fn retry_if_stale<F, Fut>(what: &str, mut attempt: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(), CmdError>>,
+{
+    for _ in 0..4 {
+        match attempt().await {
             Err(e) if e.is_stale_element_reference() => continue,
-            typed => return typed.unwrap(),
+            done => return done.unwrap(),
         }
     }
-    panic!("the field {label:?} went stale on every one of 4 fills");
+    panic!("{what} went stale on every one of 4 tries");
 }
 
 pub async fn button(client: &Client, text: &str) -> Element {
@@ -61,13 +74,11 @@ pub async fn button(client: &Client, text: &str) -> Element {
 /// Clicks the button reading exactly `text`. The app may re-render the button between
 /// finding and clicking it (a reactive update); a stale element is found afresh and clicked.
 pub async fn press(client: &Client, text: &str) {
-    for _ in 0..4 {
-        match button(client, text).await.click().await {
-            Err(e) if e.is_stale_element_reference() => continue,
-            clicked => return clicked.map(|_| ()).unwrap(),
-        }
-    }
-    panic!("the button {text:?} went stale on every one of 4 clicks");
+    let what = format!("the button {text:?}");
+    retry_if_stale(&what, || async {
+        button(client, text).await.click().await.map(|_| ())
+    })
+    .await;
 }
 
 /// The error shown beneath the field labelled `label` (empty when none).
