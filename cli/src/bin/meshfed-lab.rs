@@ -79,6 +79,11 @@ enum Command {
         /// after each round, instead of averaging the sites' own.
         #[arg(long)]
         recompute_bn: bool,
+        /// From this round on, the sites train with BatchNorm on the global model's running
+        /// statistics, fixed, rather than on their own batches' (FixBN; 0: never). With
+        /// --recompute-bn those statistics are measured afresh every round.
+        #[arg(long, default_value_t = 0)]
+        fix_bn_from: usize,
         /// Skip the centralised run (its Dice for the same recipe is known).
         #[arg(long)]
         no_centralised: bool,
@@ -304,6 +309,7 @@ fn run(cli: Cli) -> CliResult<()> {
             server_lr,
             server_momentum,
             recompute_bn,
+            fix_bn_from,
             no_centralised,
             site_dice,
             split: site_split,
@@ -327,6 +333,7 @@ fn run(cli: Cli) -> CliResult<()> {
                 server_learning_rate: server_lr,
                 server_momentum,
                 recompute_batch_norm: recompute_bn,
+                fixed_batch_norm_from: fix_bn_from,
                 site_dice,
                 split: site_split,
                 eval_every,

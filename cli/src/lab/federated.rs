@@ -34,6 +34,11 @@ pub struct FederatedPlan {
     /// After each round, measure the global model's BatchNorm statistics afresh on every
     /// site's patches (pooled, block by block) instead of averaging each site's own.
     pub recompute_batch_norm: bool,
+    /// From this round on (1-based; 0: never) the sites train with BatchNorm's training
+    /// behaviour off (FixBN): every site normalises with the global model's running
+    /// statistics (kept fixed through its local steps, or measured afresh each round with
+    /// `recompute_batch_norm`) instead of with its own batches' statistics.
+    pub fixed_batch_norm_from: usize,
     /// Also score each site's own model every round (before averaging): is the average worse
     /// than its parts (client drift), or are the parts poor too?
     pub site_dice: bool,
@@ -72,6 +77,11 @@ impl FederatedPlan {
             return lr;
         }
         cosine_learning_rate(lr, (round - 1) as f64 / self.rounds as f64)
+    }
+
+    /// Whether the sites train on fixed BatchNorm statistics in `round`.
+    fn fixes_batch_norm(&self, round: usize) -> bool {
+        self.fixed_batch_norm_from > 0 && round >= self.fixed_batch_norm_from
     }
 }
 
@@ -218,7 +228,9 @@ pub fn run(split: &Split, plan: &FederatedPlan, device: &Device) -> CliResult<Ou
     for round in 1..=plan.rounds {
         let mut locals = vec![];
         for (s, (volume, labels)) in sites.iter().enumerate() {
-            let net = MeshNetConfig::from(config.clone()).load(&global, &ad)?;
+            let net = MeshNetConfig::from(config.clone())
+                .load(&global, &ad)?
+                .with_batch_norm_training(!plan.fixes_batch_norm(round));
             let trainer = site_trainer(&mut trainers[s], plan, round, s, net, &ad);
             trainer.set_learning_rate(plan.learning_rate(round));
             trainer.set_proximal(&global, &trainable, plan.proximal_mu);
@@ -329,6 +341,7 @@ mod tests {
             server_learning_rate: 1.0,
             server_momentum: 0.0,
             recompute_batch_norm: true,
+            fixed_batch_norm_from: 0,
             site_dice: false,
             split: SiteSplit::Slabs,
             proximal_mu: 0.0,

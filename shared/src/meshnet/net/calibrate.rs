@@ -8,7 +8,9 @@
 //!
 //! Also here: BatchNorm statistics measured afresh for the weights a network has now
 //! ([`MeshNet::recompute_batch_norm`]). After federated averaging, the averaged running
-//! statistics belong to no model: each site measured them on its own weights.
+//! statistics belong to no model: each site measured them on its own weights. And BatchNorm
+//! that trains on fixed statistics ([`MeshNet::with_batch_norm_training`]), so that every
+//! site of a federated round normalises alike.
 
 use burn::module::{Param, RunningState};
 use burn::nn::conv::Conv3d;
@@ -65,6 +67,22 @@ impl MeshNet {
                 .collect();
         }
         Ok(self)
+    }
+}
+
+impl MeshNet {
+    /// The network with BatchNorm's training behaviour on (`true`, how every network starts:
+    /// each training step normalises with its batch's statistics and moves the running ones)
+    /// or off (`false`: training normalises with the running statistics, which stay fixed,
+    /// while gamma and beta still learn). Off is FixBN's second phase in federated training:
+    /// sites whose batches come from different parts of the brain then all train the one
+    /// function the global model computes at inference, instead of each its own
+    /// normalisation. Networks without BatchNorm are returned unchanged.
+    pub fn with_batch_norm_training(mut self, on: bool) -> MeshNet {
+        for norm in self.blocks.iter_mut().filter_map(|b| b.norm.as_mut()) {
+            norm.training = norm.training.clone().with_value(on);
+        }
+        self
     }
 }
 

@@ -196,3 +196,43 @@ fn a_proximal_anchor_pulls_the_weights_towards_it() {
     assert!(pulled > 0.99, "pulled: {pulled}");
     assert!(free < 0.8, "free: {free}");
 }
+
+/// With BatchNorm's training behaviour off, a step leaves the running statistics as they were
+/// (training normalised with them) and still moves gamma, beta and the convolutions; on (the
+/// default), the step moves the running statistics too.
+#[test]
+fn batch_norm_training_off_trains_on_fixed_statistics() {
+    let config = ModelConfig {
+        batch_norm: true,
+        ..tiny()
+    };
+    let device = cpu().autodiff();
+    let (mut volume, labels) = phantom([16, 16, 16], 3);
+    volume.min_max_normalise();
+    let cfg = TrainConfig {
+        patch: 8,
+        batch: 2,
+        ..TrainConfig::default()
+    };
+    let mask = config.trainable_mask();
+    // (running statistics unchanged, trainable values unchanged) after one step.
+    let unchanged = |on: bool| {
+        let start = initial_weights(&config, 1);
+        let net = MeshNetConfig::from(config.clone())
+            .load(&start, &device)
+            .unwrap()
+            .with_batch_norm_training(on);
+        let mut trainer = Trainer::new(net, 3, cfg.clone(), &device);
+        trainer.step(&volume, &labels).unwrap();
+        // The inference model: running statistics are synchronised when it is made.
+        let after = trainer.inference_model().values().unwrap();
+        let same = |trainable: bool| {
+            (start.iter().zip(&after).zip(&mask))
+                .filter(|(_, &t)| t == trainable)
+                .all(|((a, b), _)| a == b)
+        };
+        (same(false), same(true))
+    };
+    assert_eq!(unchanged(false), (true, false));
+    assert_eq!(unchanged(true), (false, false));
+}
