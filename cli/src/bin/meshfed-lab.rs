@@ -33,6 +33,10 @@ enum Command {
         steps: usize,
         #[arg(long, default_value_t = 250)]
         eval_every: usize,
+        /// Write the final model here (.safetensors, or a brainchop directory), with the
+        /// statistics it was last scored with.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Training-step and inference time of model5 and the 21-channel MeshNet on a phantom.
     Bench {
@@ -283,7 +287,11 @@ fn run(cli: Cli) -> CliResult<()> {
             common,
             steps,
             eval_every,
+            out,
         } => {
+            if let Some(path) = &out {
+                model_io::ModelPath::parse(path)?; // a wrong name fails now, not after the run
+            }
             let split = Split::load(&common.volume, &common.labels, 48)?;
             let plan = distill::DistillPlan {
                 model: common.model(),
@@ -294,10 +302,14 @@ fn run(cli: Cli) -> CliResult<()> {
                 cosine: common.cosine,
                 precise_bn: common.precise_bn,
             };
-            let scores = distill::run(&split, &plan, &device(common.backend)?)?;
+            let outcome = distill::run(&split, &plan, &device(common.backend)?)?;
+            if let Some(path) = &out {
+                model_io::save(path, &plan.model, &outcome.model)?;
+                println!("distill: the final model is in {}", path.display());
+            }
             println!(
                 "distill mean WM/GM Dice: {} (target >= 0.90)",
-                scores.summary()
+                outcome.scores.summary()
             );
         }
         Command::Federated {
@@ -370,7 +382,8 @@ fn run(cli: Cli) -> CliResult<()> {
                     },
                 },
                 &dev,
-            )?;
+            )?
+            .scores;
             println!(
                 "federated {} vs centralised {}: gap {:.4} (final), {:.4} (mean of the last {TAIL}; target <= 0.02)",
                 fed.summary(),

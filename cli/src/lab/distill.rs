@@ -23,8 +23,17 @@ pub struct DistillPlan {
     pub precise_bn: usize,
 }
 
-/// Trains and prints Dice every `eval_every` steps; returns every evaluation's mean WM/GM Dice.
-pub fn run(split: &Split, plan: &DistillPlan, device: &Device) -> CliResult<Scores> {
+/// What a distillation run ends with.
+pub struct Outcome {
+    /// Every evaluation's mean WM/GM Dice.
+    pub scores: Scores,
+    /// The model as the last evaluation scored it (with the precise statistics when the plan
+    /// measures them).
+    pub model: Vec<f32>,
+}
+
+/// Trains and prints Dice every `eval_every` steps.
+pub fn run(split: &Split, plan: &DistillPlan, device: &Device) -> CliResult<Outcome> {
     let mut trainer = fresh_trainer(
         &plan.model,
         plan.init,
@@ -35,6 +44,7 @@ pub fn run(split: &Split, plan: &DistillPlan, device: &Device) -> CliResult<Scor
     let start = Instant::now();
     let mut losses = vec![];
     let mut scores = Scores::default();
+    let mut scored = vec![];
     for step in 1..=plan.steps {
         if plan.cosine {
             let progress = (step - 1) as f64 / plan.steps as f64;
@@ -42,10 +52,11 @@ pub fn run(split: &Split, plan: &DistillPlan, device: &Device) -> CliResult<Scor
         }
         losses.push(trainer.step(&split.train_volume, &split.train_labels)?);
         if step % plan.eval_every == 0 || step == plan.steps {
-            let running = split.evaluate(&trainer.inference_model(), device)?;
+            let inference = trainer.inference_model();
+            let running = split.evaluate(&inference, device)?;
             let loss = losses.iter().sum::<f32>() / losses.len() as f32;
             losses.clear();
-            let (d, note) = if plan.precise_bn > 0 {
+            let (d, note, model) = if plan.precise_bn > 0 {
                 let model = trainer.precise_inference_model(
                     &split.train_volume,
                     &split.train_labels,
@@ -53,10 +64,11 @@ pub fn run(split: &Split, plan: &DistillPlan, device: &Device) -> CliResult<Scor
                 )?;
                 let d = split.evaluate(&model, device)?;
                 let note = format!(" (running statistics: {:.4})", mean_fg(&running));
-                (d, note)
+                (d, note, model)
             } else {
-                (running, String::new())
+                (running, String::new(), inference)
             };
+            scored = model.values()?;
             scores.push(mean_fg(&d));
             println!(
                 "distill step {step:>5} loss {loss:.4} test-hemisphere Dice bg/WM/GM {} mean WM/GM {:.4}{note} ({:.0}s)",
@@ -66,5 +78,8 @@ pub fn run(split: &Split, plan: &DistillPlan, device: &Device) -> CliResult<Scor
             );
         }
     }
-    Ok(scores)
+    Ok(Outcome {
+        scores,
+        model: scored,
+    })
 }
