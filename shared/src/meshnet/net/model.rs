@@ -147,7 +147,9 @@ impl MeshNet {
             out.extend(block.conv.bias.as_ref().map(|b| b.val()));
             if let Some(n) = &block.norm {
                 out.extend([n.gamma.val(), n.beta.val()]);
-                out.extend([n.running_mean.value(), n.running_var.value()]);
+                // `value_sync`: burn keeps a step's update aside until the next one, so
+                // `value` would read the statistics one step behind.
+                out.extend([n.running_mean.value_sync(), n.running_var.value_sync()]);
             }
         }
         out.push(flat(self.head.weight.val()));
