@@ -5,15 +5,15 @@
 //!
 //! `federated` also trains centrally with the same total number of steps and prints the gap.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use meshfed_cli::backend::{device, Backend};
 use meshfed_cli::error::CliResult;
-use meshfed_cli::lab::{conv_bench, distill, federated, Init, Split, TAIL};
+use meshfed_cli::lab::{conv_bench, distill, federated, step_bench, Init, Split, TAIL};
 use meshfed_cli::model_io;
-use meshfed_shared::meshnet::net::{predict, MeshNetConfig, Optimizer, TrainConfig, Trainer};
+use meshfed_shared::meshnet::net::{Optimizer, TrainConfig};
 use meshfed_shared::meshnet::{Activation, ModelConfig};
 
 #[derive(Debug, Parser)]
@@ -217,6 +217,23 @@ fn positive(s: &str) -> Result<usize, String> {
     }
 }
 
+/// Refuses an `--out` name that [`save_out`] could not write, before hours of training.
+fn check_out(out: Option<&Path>) -> CliResult<()> {
+    if let Some(path) = out {
+        model_io::ModelPath::parse(path)?;
+    }
+    Ok(())
+}
+
+/// Writes `values` to `--out`, if given, and says where `what` went.
+fn save_out(out: Option<&Path>, what: &str, model: &ModelConfig, values: &[f32]) -> CliResult<()> {
+    if let Some(path) = out {
+        model_io::save(path, model, values)?;
+        println!("{what} is in {}", path.display());
+    }
+    Ok(())
+}
+
 fn run(cli: Cli) -> CliResult<()> {
     match cli.command {
         Command::Bench {
@@ -226,38 +243,14 @@ fn run(cli: Cli) -> CliResult<()> {
             backend,
         } => {
             let dev = device(backend)?;
-            let (mut volume, labels) = meshfed_shared::volume::phantom([patch; 3], 1);
-            volume.min_max_normalise();
             for config in [ModelConfig::model5_gw_ae(), ModelConfig::classic21(3)] {
-                let ad = dev.clone().autodiff();
-                let values = meshfed_shared::meshnet::initial_weights(&config, 1);
-                let net = MeshNetConfig::from(config.clone()).load(&values, &ad)?;
-                let train = TrainConfig {
-                    patch,
-                    batch,
-                    ..TrainConfig::default()
-                };
-                let mut trainer = Trainer::new(net, 3, train, &ad);
-                for _ in 0..3 {
-                    trainer.step(&volume, &labels)?; // warm-up (and a GPU's kernel autotuning)
-                }
-                let start = std::time::Instant::now();
-                for _ in 0..steps {
-                    trainer.step(&volume, &labels)?;
-                }
-                let step = start.elapsed().as_secs_f64() / steps as f64;
-                let model = trainer.inference_model();
-                predict(&model, &volume, &dev)?; // warm-up
-                let start = std::time::Instant::now();
-                for _ in 0..steps {
-                    predict(&model, &volume, &dev)?;
-                }
-                let inference = start.elapsed().as_secs_f64() / steps as f64;
+                let t = step_bench::measure(&config, patch, batch, steps, &dev)?;
                 println!(
-                    "bench {} ch {} layers: training step on {patch}³ batch {batch} {:.4}s ({backend:?}); inference {inference:.4}s",
+                    "bench {} ch {} layers: training step on {patch}³ batch {batch} {:.4}s ({backend:?}); inference {:.4}s",
                     config.channels,
                     config.dilations.len(),
-                    step
+                    t.step,
+                    t.inference
                 );
             }
         }
@@ -289,9 +282,7 @@ fn run(cli: Cli) -> CliResult<()> {
             eval_every,
             out,
         } => {
-            if let Some(path) = &out {
-                model_io::ModelPath::parse(path)?; // a wrong name fails now, not after the run
-            }
+            check_out(out.as_deref())?;
             let split = Split::load(&common.volume, &common.labels, 48)?;
             let plan = distill::DistillPlan {
                 model: common.model(),
@@ -303,10 +294,12 @@ fn run(cli: Cli) -> CliResult<()> {
                 precise_bn: common.precise_bn,
             };
             let outcome = distill::run(&split, &plan, &device(common.backend)?)?;
-            if let Some(path) = &out {
-                model_io::save(path, &plan.model, &outcome.model)?;
-                println!("distill: the final model is in {}", path.display());
-            }
+            save_out(
+                out.as_deref(),
+                "distill: the final model",
+                &plan.model,
+                &outcome.model,
+            )?;
             println!(
                 "distill mean WM/GM Dice: {} (target >= 0.90)",
                 outcome.scores.summary()
@@ -354,14 +347,10 @@ fn run(cli: Cli) -> CliResult<()> {
                 pooled_calibration,
                 score_bn_patches: common.precise_bn,
             };
-            if let Some(path) = &out {
-                model_io::ModelPath::parse(path)?; // a wrong name fails now, not after the run
-            }
+            check_out(out.as_deref())?;
             let outcome = federated::run(&split, &plan, &dev)?;
-            if let Some(path) = &out {
-                model_io::save(path, &plan.model, &outcome.global)?;
-                println!("federated: the final global model is in {}", path.display());
-            }
+            let what = "federated: the final global model";
+            save_out(out.as_deref(), what, &plan.model, &outcome.global)?;
             let fed = outcome.scores;
             if no_centralised {
                 println!("federated mean WM/GM Dice: {}", fed.summary());

@@ -44,7 +44,7 @@ pub fn run(split: &Split, plan: &DistillPlan, device: &Device) -> CliResult<Outc
     let start = Instant::now();
     let mut losses = vec![];
     let mut scores = Scores::default();
-    let mut scored = vec![];
+    let mut last = None;
     for step in 1..=plan.steps {
         if plan.cosine {
             let progress = (step - 1) as f64 / plan.steps as f64;
@@ -68,7 +68,7 @@ pub fn run(split: &Split, plan: &DistillPlan, device: &Device) -> CliResult<Outc
             } else {
                 (running, String::new(), inference)
             };
-            scored = model.values()?;
+            last = Some(model);
             scores.push(mean_fg(&d));
             println!(
                 "distill step {step:>5} loss {loss:.4} test-hemisphere Dice bg/WM/GM {} mean WM/GM {:.4}{note} ({:.0}s)",
@@ -78,8 +78,7 @@ pub fn run(split: &Split, plan: &DistillPlan, device: &Device) -> CliResult<Outc
             );
         }
     }
-    Ok(Outcome {
-        scores,
-        model: scored,
-    })
+    // The last step is always scored, and `plan.steps` is at least 1.
+    let model = last.map(|m| m.values()).transpose()?.unwrap_or_default();
+    Ok(Outcome { scores, model })
 }

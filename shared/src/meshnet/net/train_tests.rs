@@ -5,7 +5,7 @@ use burn::tensor::Device;
 
 use super::*;
 use crate::meshnet::{initial_weights, ModelConfig};
-use crate::volume::phantom;
+use crate::volume::{phantom, Labels, Volume};
 
 fn cpu() -> Device {
     Device::flex()
@@ -34,6 +34,23 @@ fn one_step(cfg: TrainConfig, prepare: impl FnOnce(&mut Trainer)) -> (Vec<f32>, 
     prepare(&mut trainer);
     trainer.step(&volume, &labels).unwrap();
     (start, trainer.model().values().unwrap())
+}
+
+/// [`tiny`] with BatchNorm, on the autodiff CPU device, with a normalised 16³ phantom and
+/// two 8³ patches a step: enough patches for batch statistics.
+fn batch_norm_case() -> (ModelConfig, Device, Volume, Labels, TrainConfig) {
+    let config = ModelConfig {
+        batch_norm: true,
+        ..tiny()
+    };
+    let (mut volume, labels) = phantom([16, 16, 16], 3);
+    volume.min_max_normalise();
+    let cfg = TrainConfig {
+        patch: 8,
+        batch: 2,
+        ..TrainConfig::default()
+    };
+    (config, cpu().autodiff(), volume, labels, cfg)
 }
 
 /// A loss that is not finite stops training with an error and leaves the model as it was.
@@ -113,18 +130,7 @@ fn replacing_the_model_keeps_the_optimizer_state() {
 /// steps after it are the steps without it.
 #[test]
 fn precise_batch_norm_leaves_training_as_it_was() {
-    let config = ModelConfig {
-        batch_norm: true,
-        ..tiny()
-    };
-    let device = cpu().autodiff();
-    let (mut volume, labels) = phantom([16, 16, 16], 3);
-    volume.min_max_normalise();
-    let cfg = TrainConfig {
-        patch: 8,
-        batch: 2,
-        ..TrainConfig::default()
-    };
+    let (config, device, volume, labels, cfg) = batch_norm_case();
     let trained = |precise: bool| {
         let net = MeshNetConfig::from(config.clone())
             .load(&initial_weights(&config, 1), &device)
@@ -202,18 +208,7 @@ fn a_proximal_anchor_pulls_the_weights_towards_it() {
 /// default), the step moves the running statistics too.
 #[test]
 fn batch_norm_training_off_trains_on_fixed_statistics() {
-    let config = ModelConfig {
-        batch_norm: true,
-        ..tiny()
-    };
-    let device = cpu().autodiff();
-    let (mut volume, labels) = phantom([16, 16, 16], 3);
-    volume.min_max_normalise();
-    let cfg = TrainConfig {
-        patch: 8,
-        batch: 2,
-        ..TrainConfig::default()
-    };
+    let (config, device, volume, labels, cfg) = batch_norm_case();
     let mask = config.trainable_mask();
     // (running statistics unchanged, trainable values unchanged) after one step.
     let unchanged = |on: bool| {
