@@ -1,13 +1,98 @@
 //! Release builds of the app (Trunk) and the Worker (worker-build), with the pinned tools.
+//!
+//! `cargo xtask dev` skips a build whose inputs are unchanged since the last one it made
+//! (a fingerprint of the sources, lockfiles and build settings in `target/xtask-stamps/`);
+//! `cargo xtask test` always builds.
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use xtask::paths::{node_bin, repo_root, tool_path};
+use xtask::paths::{dist_dir, node_bin, repo_root, tool_path, worker_module};
 
+use crate::digest::fnv1a;
 use crate::steps::{run, step, Done};
 
-pub fn app() -> Result<(), String> {
+/// Always rebuild, or skip what is up to date.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Mode {
+    Always,
+    IfChanged,
+}
+
+/// What each artifact is built from, relative to the repository root.
+const APP_INPUTS: [&str; 9] = [
+    "app",
+    "trainer",
+    "shared",
+    "public",
+    "Cargo.toml",
+    "Cargo.lock",
+    "Trunk.toml",
+    "package-lock.json",
+    ".cargo/config.toml",
+];
+const WORKER_INPUTS: [&str; 6] = [
+    "edge",
+    "shared",
+    "Cargo.toml",
+    "Cargo.lock",
+    "package-lock.json",
+    ".cargo/config.toml",
+];
+
+/// Compiles the two browser crates exactly as trunk will (same arguments, so trunk finds
+/// them fresh): this needs no tools, so it runs while they install.
+pub fn wasm_crates() -> Result<(), String> {
+    step("compile app wasm (release)", || {
+        cargo_wasm(&[
+            "--manifest-path",
+            "app/Cargo.toml",
+            "--release",
+            "--bin",
+            "meshfed-app",
+        ])
+    })?;
+    step(
+        "compile training worker wasm (wasm-trainer profile)",
+        || {
+            cargo_wasm(&[
+                "--manifest-path",
+                "trainer/Cargo.toml",
+                "--profile",
+                "wasm-trainer",
+                "--bin",
+                "meshfed-trainer",
+            ])
+        },
+    )
+}
+
+fn cargo_wasm(args: &[&str]) -> Result<Done, String> {
+    run(
+        Command::new("cargo")
+            .args(["build", "--target=wasm32-unknown-unknown"])
+            .args(args)
+            .arg("--offline")
+            .current_dir(repo_root())
+            .env("PATH", tool_path()),
+        "The browser crates did not compile: see the compiler output above",
+    )
+}
+
+/// Whether `dist/` holds a build of the app's current inputs.
+pub fn app_is_current() -> bool {
+    Stamp::new("app", &APP_INPUTS).is_current(&dist_dir().join("index.html"))
+}
+
+pub fn app(mode: Mode) -> Result<(), String> {
+    let stamp = Stamp::new("app", &APP_INPUTS);
     step("build app (trunk build --release)", || {
+        if mode == Mode::IfChanged && stamp.is_current(&dist_dir().join("index.html")) {
+            return Ok(Done::Skipped(
+                "its inputs are unchanged since the last build".into(),
+            ));
+        }
+        stamp.clear();
         run(
             Command::new("trunk")
                 .args(["build", "--release"])
@@ -16,12 +101,21 @@ pub fn app() -> Result<(), String> {
                 .env("TRUNK_SKIP_VERSION_CHECK", "true")
                 .env_remove("NO_COLOR"),
             "The app did not build: see the compiler output above",
-        )
+        )?;
+        stamp.write();
+        Ok(Done::Ran)
     })
 }
 
-pub fn worker() -> Result<(), String> {
+pub fn worker(mode: Mode) -> Result<(), String> {
+    let stamp = Stamp::new("worker", &WORKER_INPUTS);
     step("build Worker (worker-build --release)", || {
+        if mode == Mode::IfChanged && stamp.is_current(&worker_module()) {
+            return Ok(Done::Skipped(
+                "its inputs are unchanged since the last build".into(),
+            ));
+        }
+        stamp.clear();
         let bin = node_bin();
         run(
             Command::new("worker-build")
@@ -32,14 +126,16 @@ pub fn worker() -> Result<(), String> {
                 .env("ESBUILD_BIN", bin.join("esbuild"))
                 .env("WASM_OPT_BIN", bin.join("wasm-opt")),
             "The Worker did not build: see the compiler output above",
-        )
+        )?;
+        stamp.write();
+        Ok(Done::Ran)
     })
 }
 
 /// Both artifacts `wrangler dev` serves.
-pub fn all() -> Result<(), String> {
-    app()?;
-    worker()
+pub fn all(mode: Mode) -> Result<(), String> {
+    app(mode)?;
+    worker(mode)
 }
 
 /// Applies D1 migrations to the local state under `persist_to`.
@@ -47,4 +143,73 @@ pub fn migrations(persist_to: &std::path::Path) -> Result<(), String> {
     step("apply D1 migrations (local)", || {
         xtask::wrangler::apply_migrations(persist_to).map(|_| Done::Ran)
     })
+}
+
+/// The fingerprint of an artifact's inputs when it was last built.
+struct Stamp {
+    path: PathBuf,
+    fingerprint: String,
+}
+
+impl Stamp {
+    fn new(name: &str, inputs: &[&str]) -> Self {
+        let root = repo_root();
+        let mut bytes = Vec::new();
+        // The build cache's name carries the lockfile and compiler; the tools are pinned.
+        if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+            bytes.extend_from_slice(dir.to_string_lossy().as_bytes());
+        }
+        for input in inputs {
+            hash_tree(&root, &root.join(input), &mut bytes);
+        }
+        Self {
+            path: root.join("target/xtask-stamps").join(name),
+            fingerprint: format!("{:016x}", fnv1a(&bytes)),
+        }
+    }
+
+    fn is_current(&self, output: &Path) -> bool {
+        output.exists()
+            && std::fs::read_to_string(&self.path).ok().as_deref() == Some(&self.fingerprint)
+    }
+
+    fn clear(&self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+
+    fn write(&self) {
+        if let Some(dir) = self.path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let _ = std::fs::write(&self.path, &self.fingerprint);
+    }
+}
+
+/// Appends every file's relative path and contents under `path` (sorted; skipping build
+/// outputs) to `out`.
+fn hash_tree(root: &Path, path: &Path, out: &mut Vec<u8>) {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if matches!(name, "build" | "target" | "node_modules" | "dist") {
+        return;
+    }
+    if path.is_dir() {
+        let Ok(entries) = std::fs::read_dir(path) else {
+            return;
+        };
+        let mut children: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+        children.sort();
+        for child in children {
+            hash_tree(root, &child, out);
+        }
+    } else if let Ok(contents) = std::fs::read(path) {
+        out.extend_from_slice(
+            path.strip_prefix(root)
+                .unwrap_or(path)
+                .as_os_str()
+                .as_encoded_bytes(),
+        );
+        out.push(0);
+        out.extend_from_slice(&(contents.len() as u64).to_le_bytes());
+        out.extend_from_slice(&contents);
+    }
 }

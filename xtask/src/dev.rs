@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use xtask::paths::repo_root;
 use xtask::wrangler::{health_status, Server, ServerOptions};
 
-use crate::{build, setup};
+use crate::{build, cache, setup};
 
 pub struct DevArgs {
     port: u16,
@@ -47,8 +47,16 @@ pub fn run(args: DevArgs) -> Result<ExitCode, String> {
             args.port
         ));
     }
+    let target = cache::use_shared_target_dir()?;
+    println!("[xtask] build cache {}", target.display());
     setup::for_dev()?;
-    build::all()?;
+    let tools = setup::start_tools();
+    if !build::app_is_current() {
+        // Needs no tools: compiles while they may still be installing.
+        build::wasm_crates()?;
+    }
+    tools.wait()?;
+    build::all(build::Mode::IfChanged)?;
     std::fs::create_dir_all(&args.persist_to).map_err(|e| e.to_string())?;
     build::migrations(&args.persist_to)?;
     let mut server = Server::start(ServerOptions {

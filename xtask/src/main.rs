@@ -3,10 +3,13 @@
 
 mod bench;
 mod build;
+mod cache;
 mod dev;
+mod digest;
 mod setup;
 mod steps;
 mod test;
+mod tools;
 
 use std::process::ExitCode;
 
@@ -30,7 +33,7 @@ fn main() -> ExitCode {
         Some("dev") => dev::parse(&args[1..]).and_then(dev::run),
         Some("test") if args.len() == 1 => test::run(),
         Some("bench") => bench::parse(&args[1..]).and_then(bench::run_bench),
-        Some("setup") if args.len() == 1 => setup::for_test().map(|()| ExitCode::SUCCESS),
+        Some("setup") if args.len() == 1 => setup::everything().map(|()| ExitCode::SUCCESS),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

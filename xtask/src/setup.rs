@@ -1,21 +1,24 @@
 //! Installs what Meshfed builds and tests with, skipping what is already there at the right
-//! version: the wasm32 target, pinned cargo tools in ~/.cargo/bin, npm packages, Chromium.
+//! version: the wasm32 target, npm packages, Chromium, and the pinned cargo tools in
+//! ~/.cargo/bin (installed by `crate::tools`).
 
 use std::path::Path;
 use std::process::Command;
 
-use xtask::paths::{cargo_bin, repo_root};
+use xtask::paths::repo_root;
+
+use crate::digest::fnv1a;
 
 use crate::steps::{output, run, step, Done};
 
 /// A cargo-installed tool pinned to one version.
-struct CargoTool {
-    krate: &'static str,
-    bin: &'static str,
-    version: &'static str,
+pub struct CargoTool {
+    pub krate: &'static str,
+    pub bin: &'static str,
+    pub version: &'static str,
     /// `--locked` works for these; wasm-bindgen-cli's own lockfile wants a crate the registry
     /// lacks (see ../shared/TOOLCHAIN.md).
-    locked: bool,
+    pub locked: bool,
 }
 
 const TOOLS: [CargoTool; 3] = [
@@ -39,22 +42,29 @@ const TOOLS: [CargoTool; 3] = [
     },
 ];
 
-/// Everything `cargo xtask dev` needs.
+/// What `cargo xtask dev` needs before it builds, except the cargo tools (see [`start_tools`]).
 pub fn for_dev() -> Result<(), String> {
     step("check Node.js >= 20", check_node)?;
     step("wasm32-unknown-unknown target", wasm_target)?;
-    for tool in &TOOLS {
-        step(&format!("{} {}", tool.krate, tool.version), || {
-            cargo_tool(tool)
-        })?;
-    }
     step("npm packages (npm ci)", npm_ci)
 }
 
-/// Everything `cargo xtask test` needs: the dev tools plus Chromium and ChromeDriver.
+/// What `cargo xtask test` needs: the dev prerequisites plus Chromium and ChromeDriver.
 pub fn for_test() -> Result<(), String> {
     for_dev()?;
     step("chromium and chromium-driver (apt)", chromium)
+}
+
+/// Everything, the tools included, in the foreground (`cargo xtask setup`).
+pub fn everything() -> Result<(), String> {
+    for_test()?;
+    start_tools().wait()
+}
+
+/// The pinned cargo tools being installed on a background thread, so that a fresh machine
+/// compiles them while the workspace compiles (see [`crate::tools`]).
+pub fn start_tools() -> crate::tools::Installing {
+    crate::tools::Installing::start(&TOOLS)
 }
 
 fn check_node() -> Result<Done, String> {
@@ -87,27 +97,6 @@ fn wasm_target() -> Result<Done, String> {
         Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]),
         "Add it by hand: rustup target add wasm32-unknown-unknown",
     )
-}
-
-fn cargo_tool(tool: &CargoTool) -> Result<Done, String> {
-    let bin = cargo_bin().join(tool.bin);
-    if let Some(v) = output(Command::new(&bin).arg("--version")) {
-        if v.split_whitespace().any(|w| w == tool.version) {
-            return Ok(Done::Skipped(format!("{} present", bin.display())));
-        }
-    }
-    let mut cmd = Command::new("cargo");
-    cmd.args(["install", tool.krate, "--version", tool.version]);
-    if tool.locked {
-        cmd.arg("--locked");
-    }
-    let hint = format!(
-        "Install it by hand: cargo install {} --version {}{} (needs crates.io)",
-        tool.krate,
-        tool.version,
-        if tool.locked { " --locked" } else { "" }
-    );
-    run(&mut cmd, &hint)
 }
 
 /// `npm ci`, skipped when node_modules was installed from this exact package-lock.json.
@@ -159,11 +148,4 @@ fn chromium() -> Result<Done, String> {
             .env("DEBIAN_FRONTEND", "noninteractive"),
         hint,
     )
-}
-
-/// FNV-1a: a stable fingerprint of package-lock.json for the skip check.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    })
 }

@@ -1,6 +1,8 @@
 //! `cargo xtask test`: formatting, lints, native unit tests, the app's wasm tests in headless
 //! Chromium, release builds, then the end-to-end harness against a real `wrangler dev`.
-//! Ends with one line `N passed, N failed`.
+//! Dependencies compile into the shared build cache (`crate::cache`); the cargo tools install
+//! in the background meanwhile. Ends with a table of each step's wall and CPU time and one
+//! line `N passed, N failed`.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, ExitCode, Stdio};
@@ -8,7 +10,8 @@ use std::time::Instant;
 
 use xtask::paths::{repo_root, tool_path};
 
-use crate::{build, setup};
+use crate::steps::{self, Timer};
+use crate::{build, cache, setup};
 
 #[derive(Default)]
 struct Tally {
@@ -24,9 +27,27 @@ impl Tally {
     }
 }
 
+/// The packages of the native unit tests and of the end-to-end run: one set, so that both
+/// resolve the same features and share every compiled dependency.
+const NATIVE: [&str; 5] = [
+    "--workspace",
+    "--exclude",
+    "meshfed-app",
+    "--exclude",
+    "meshfed-trainer",
+];
+
 pub fn run() -> Result<ExitCode, String> {
     let start = Instant::now();
+    let target = cache::use_shared_target_dir()?;
+    let cleared = cache::forget_workspace_crates(&target);
+    println!(
+        "[xtask] build cache {} (dependencies reused; {cleared} fingerprints of the workspace's \
+         own crates cleared, so they compile from this clone)",
+        target.display()
+    );
     setup::for_test()?;
+    let tools = setup::start_tools();
     let mut tally = Tally::default();
 
     check(
@@ -65,40 +86,43 @@ pub fn run() -> Result<ExitCode, String> {
             "warnings",
         ]),
     );
-    tests(
-        &mut tally,
-        "native unit tests",
-        cargo(&[
-            "test",
-            "--workspace",
-            "--exclude",
-            "meshfed-app",
-            "--exclude",
-            "meshfed-e2e",
-            "--exclude",
-            "meshfed-trainer",
-        ]),
-    );
-    let mut wasm = cargo(&[
-        "test",
-        "-p",
-        "meshfed-app",
-        "--target",
-        "wasm32-unknown-unknown",
-    ]);
-    wasm.arg("--tests")
-        .env("CHROMEDRIVER", "/usr/bin/chromedriver");
-    tests(&mut tally, "app wasm tests (headless Chromium)", wasm);
-
-    match build::all() {
-        Ok(()) => tests(
-            &mut tally,
-            "end to end (wrangler dev + Chromium)",
-            cargo(&["test", "-p", "meshfed-e2e"]),
-        ),
-        Err(e) => tally.fail(format!("build: {e} (end-to-end tests not run)")),
+    let mut unit = cargo(&["test"]);
+    unit.args(NATIVE);
+    tests(&mut tally, "native unit tests", unit);
+    // Needs no tools: compiles while they may still be installing.
+    let wasm_crates = build::wasm_crates();
+    if let Err(e) = &wasm_crates {
+        tally.fail(e.clone());
     }
 
+    match tools.wait() {
+        Err(e) => tally.fail(format!(
+            "tool installs: {e} (app wasm tests, builds and end-to-end tests not run)"
+        )),
+        Ok(()) => {
+            let mut wasm = cargo(&[
+                "test",
+                "-p",
+                "meshfed-app",
+                "--target",
+                "wasm32-unknown-unknown",
+            ]);
+            wasm.arg("--tests")
+                .env("CHROMEDRIVER", "/usr/bin/chromedriver");
+            tests(&mut tally, "app wasm tests (headless Chromium)", wasm);
+            match wasm_crates.and_then(|()| build::all(build::Mode::Always)) {
+                Ok(()) => {
+                    let mut e2e = cargo(&["test"]);
+                    e2e.args(NATIVE).args(["--test", "e2e"]);
+                    tests(&mut tally, "end to end (wrangler dev + Chromium)", e2e);
+                }
+                Err(e) => tally.fail(format!("build: {e} (end-to-end tests not run)")),
+            }
+        }
+    }
+
+    println!("\n[xtask] where the time went (CPU: of the processes each step ran):");
+    print!("{}", steps::table());
     println!(
         "[xtask] cargo xtask test took {:.1}s",
         start.elapsed().as_secs_f64()
@@ -124,9 +148,11 @@ fn cargo(args: &[&str]) -> Command {
 
 /// A pass/fail check that counts as one.
 fn check(tally: &mut Tally, name: &str, mut cmd: Command) {
-    let start = Instant::now();
-    let ok = cmd.status().map(|s| s.success()).unwrap_or(false);
-    let secs = start.elapsed().as_secs_f64();
+    let timer = Timer::start();
+    let ok = steps::status(&mut cmd)
+        .map(|s| s.success())
+        .unwrap_or(false);
+    let secs = timer.finish(name, if ok { "ok" } else { "FAILED" });
     if ok {
         tally.passed += 1;
         println!("[xtask] ok      {name} ({secs:.1}s)");
@@ -140,7 +166,7 @@ fn check(tally: &mut Tally, name: &str, mut cmd: Command) {
 /// A run that fails without reporting a failed test (a build error, a harness that could
 /// not start its server) counts as one failure.
 fn tests(tally: &mut Tally, name: &str, mut cmd: Command) {
-    let start = Instant::now();
+    let timer = Timer::start();
     let (mut passed, mut failed) = (0, 0);
     let status = cmd.stdout(Stdio::piped()).spawn().and_then(|mut child| {
         if let Some(out) = child.stdout.take() {
@@ -152,7 +178,7 @@ fn tests(tally: &mut Tally, name: &str, mut cmd: Command) {
                 }
             }
         }
-        child.wait()
+        steps::wait(child)
     });
     let ok = status.as_ref().map(|s| s.success()).unwrap_or(false);
     tally.passed += passed;
@@ -163,7 +189,7 @@ fn tests(tally: &mut Tally, name: &str, mut cmd: Command) {
     if !ok && failed == 0 {
         tally.fail(format!("{name}: did not complete"));
     }
-    let secs = start.elapsed().as_secs_f64();
+    let secs = timer.finish(name, if ok && failed == 0 { "ok" } else { "FAILED" });
     let verdict = if ok { "ok     " } else { "FAILED " };
     println!("[xtask] {verdict} {name}: {passed} passed, {failed} failed ({secs:.1}s)");
 }
