@@ -20,6 +20,8 @@ commands:
   dev [--port N] [--persist-to DIR]   set up, build and run Meshfed (default port 8787,
                                       state in .wrangler/state); Ctrl-C stops everything
   test                                set up, build and run every test
+  e2e [ARGS...]                       build what changed, then run only the end-to-end
+                                      suite, ARGS to its harness (e.g. a filter: errors::)
   setup                               install what `test` needs (tools, npm packages,
                                       Chromium) and stop
   bench [--patch N] [--steps N] [--rounds N]
@@ -32,6 +34,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("dev") => dev::parse(&args[1..]).and_then(dev::run),
         Some("test") if args.len() == 1 => test::run(),
+        Some("e2e") => test::e2e_only(&args[1..]),
         Some("bench") => bench::parse(&args[1..]).and_then(bench::run_bench),
         Some("setup") if args.len() == 1 => setup::everything().map(|()| ExitCode::SUCCESS),
         Some("-h" | "--help" | "help") => {

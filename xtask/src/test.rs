@@ -138,6 +138,25 @@ pub fn run() -> Result<ExitCode, String> {
     })
 }
 
+/// `cargo xtask e2e [ARGS…]`: the end-to-end suite alone, after building what changed, with
+/// `ARGS` passed to its harness (for example a filter: `cargo xtask e2e errors::`).
+pub fn e2e_only(args: &[String]) -> Result<ExitCode, String> {
+    cache::use_shared_target_dir()?;
+    setup::for_test()?;
+    setup::start_tools().wait()?;
+    build::all(build::Mode::IfChanged)?;
+    let mut tally = Tally::default();
+    let mut e2e = cargo(&["test"]);
+    e2e.args(NATIVE).args(["--test", "e2e", "--"]).args(args);
+    tests(&mut tally, "end to end (wrangler dev + Chromium)", e2e);
+    println!("{} passed, {} failed", tally.passed, tally.failed);
+    Ok(if tally.failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
 fn cargo(args: &[&str]) -> Command {
     let mut cmd = Command::new("cargo");
     cmd.args(args)
