@@ -154,17 +154,9 @@ struct Stamp {
 impl Stamp {
     fn new(name: &str, inputs: &[&str]) -> Self {
         let root = repo_root();
-        let mut bytes = Vec::new();
-        // The build cache's name carries the lockfile and compiler; the tools are pinned.
-        if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
-            bytes.extend_from_slice(dir.to_string_lossy().as_bytes());
-        }
-        for input in inputs {
-            hash_tree(&root, &root.join(input), &mut bytes);
-        }
         Self {
             path: root.join("target/xtask-stamps").join(name),
-            fingerprint: format!("{:016x}", fnv1a(&bytes)),
+            fingerprint: fingerprint(&root, inputs),
         }
     }
 
@@ -183,6 +175,19 @@ impl Stamp {
         }
         let _ = std::fs::write(&self.path, &self.fingerprint);
     }
+}
+
+/// The fingerprint of `inputs` (paths under `root`) and the build cache in use.
+fn fingerprint(root: &Path, inputs: &[&str]) -> String {
+    let mut bytes = Vec::new();
+    // The build cache's name carries the lockfile and compiler; the tools are pinned.
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        bytes.extend_from_slice(dir.to_string_lossy().as_bytes());
+    }
+    for input in inputs {
+        hash_tree(root, &root.join(input), &mut bytes);
+    }
+    format!("{:016x}", fnv1a(&bytes))
 }
 
 /// Appends every file's relative path and contents under `path` (sorted; skipping build
@@ -211,5 +216,37 @@ fn hash_tree(root: &Path, path: &Path, out: &mut Vec<u8>) {
         out.push(0);
         out.extend_from_slice(&(contents.len() as u64).to_le_bytes());
         out.extend_from_slice(&contents);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fingerprint;
+
+    #[test]
+    fn fingerprint_follows_sources_and_ignores_build_outputs() {
+        let root = std::env::temp_dir().join(format!("xtask-stamp-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("app/src")).unwrap();
+        std::fs::create_dir_all(root.join("app/target")).unwrap();
+        std::fs::write(root.join("app/src/main.rs"), "fn main() {}").unwrap();
+        let before = fingerprint(&root, &["app", "Cargo.lock"]);
+        assert_eq!(before, fingerprint(&root, &["app", "Cargo.lock"]), "stable");
+        std::fs::write(root.join("app/target/out.wasm"), "built").unwrap();
+        assert_eq!(
+            before,
+            fingerprint(&root, &["app", "Cargo.lock"]),
+            "outputs ignored"
+        );
+        std::fs::write(root.join("app/src/main.rs"), "fn main() { }").unwrap();
+        let edited = fingerprint(&root, &["app", "Cargo.lock"]);
+        assert_ne!(before, edited, "an edit changes it");
+        std::fs::write(root.join("Cargo.lock"), "lock").unwrap();
+        assert_ne!(
+            edited,
+            fingerprint(&root, &["app", "Cargo.lock"]),
+            "a new input file"
+        );
+        std::fs::remove_dir_all(root).unwrap();
     }
 }

@@ -46,6 +46,7 @@ const TOOLS: [CargoTool; 3] = [
 pub fn for_dev() -> Result<(), String> {
     step("check Node.js >= 20", check_node)?;
     step("wasm32-unknown-unknown target", wasm_target)?;
+    step("crates of Cargo.lock (cargo fetch --locked)", fetch_crates)?;
     step("npm packages (npm ci)", npm_ci)
 }
 
@@ -96,6 +97,18 @@ fn wasm_target() -> Result<Done, String> {
     run(
         Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]),
         "Add it by hand: rustup target add wasm32-unknown-unknown",
+    )
+}
+
+/// Downloads every crate the lockfile names, for every target: the browser builds run
+/// `--offline` (Trunk's setting) and would otherwise fail on a machine that has none yet.
+fn fetch_crates() -> Result<Done, String> {
+    run(
+        Command::new("cargo")
+            .args(["fetch", "--locked", "--quiet"])
+            .current_dir(repo_root()),
+        "cargo fetch failed: check access to crates.io, and that Cargo.lock is committed and \
+         current (cargo fetch --locked)",
     )
 }
 
