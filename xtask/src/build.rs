@@ -81,52 +81,69 @@ fn cargo_wasm(args: &[&str]) -> Result<Done, String> {
 
 /// Whether `dist/` holds a build of the app's current inputs.
 pub fn app_is_current() -> bool {
-    Stamp::new("app", &APP_INPUTS).is_current(&dist_dir().join("index.html"))
+    app_stamp().is_current()
+}
+
+fn app_stamp() -> Stamp {
+    Stamp::new("app", &APP_INPUTS, dist_dir().join("index.html"))
 }
 
 pub fn app(mode: Mode) -> Result<(), String> {
-    let stamp = Stamp::new("app", &APP_INPUTS);
-    step("build app (trunk build --release)", || {
-        if mode == Mode::IfChanged && stamp.is_current(&dist_dir().join("index.html")) {
-            return Ok(Done::Skipped(
-                "its inputs are unchanged since the last build".into(),
-            ));
-        }
-        stamp.clear();
-        run(
-            Command::new("trunk")
-                .args(["build", "--release"])
-                .current_dir(repo_root())
-                .env("PATH", tool_path())
-                .env("TRUNK_SKIP_VERSION_CHECK", "true")
-                .env_remove("NO_COLOR"),
-            "The app did not build: see the compiler output above",
-        )?;
-        stamp.write();
-        Ok(Done::Ran)
-    })
+    let mut trunk = Command::new("trunk");
+    trunk
+        .args(["build", "--release"])
+        .current_dir(repo_root())
+        .env("PATH", tool_path())
+        .env("TRUNK_SKIP_VERSION_CHECK", "true")
+        .env_remove("NO_COLOR");
+    let hint = "The app did not build: see the compiler output above";
+    stamped_step(
+        "build app (trunk build --release)",
+        app_stamp(),
+        mode,
+        trunk,
+        hint,
+    )
 }
 
 pub fn worker(mode: Mode) -> Result<(), String> {
-    let stamp = Stamp::new("worker", &WORKER_INPUTS);
-    step("build Worker (worker-build --release)", || {
-        if mode == Mode::IfChanged && stamp.is_current(&worker_module()) {
+    let bin = node_bin();
+    let mut worker_build = Command::new("worker-build");
+    worker_build
+        .arg("--release")
+        .current_dir(repo_root().join("edge"))
+        .env("PATH", tool_path())
+        .env("WASM_BINDGEN_BIN", "wasm-bindgen")
+        .env("ESBUILD_BIN", bin.join("esbuild"))
+        .env("WASM_OPT_BIN", bin.join("wasm-opt"));
+    let stamp = Stamp::new("worker", &WORKER_INPUTS, worker_module());
+    let hint = "The Worker did not build: see the compiler output above";
+    stamped_step(
+        "build Worker (worker-build --release)",
+        stamp,
+        mode,
+        worker_build,
+        hint,
+    )
+}
+
+/// Runs `cmd` as a step, skipped (in `IfChanged` mode) when `stamp` is current; the stamp is
+/// written only after a successful build.
+fn stamped_step(
+    name: &str,
+    stamp: Stamp,
+    mode: Mode,
+    mut cmd: Command,
+    hint: &str,
+) -> Result<(), String> {
+    step(name, || {
+        if mode == Mode::IfChanged && stamp.is_current() {
             return Ok(Done::Skipped(
                 "its inputs are unchanged since the last build".into(),
             ));
         }
         stamp.clear();
-        let bin = node_bin();
-        run(
-            Command::new("worker-build")
-                .arg("--release")
-                .current_dir(repo_root().join("edge"))
-                .env("PATH", tool_path())
-                .env("WASM_BINDGEN_BIN", "wasm-bindgen")
-                .env("ESBUILD_BIN", bin.join("esbuild"))
-                .env("WASM_OPT_BIN", bin.join("wasm-opt")),
-            "The Worker did not build: see the compiler output above",
-        )?;
+        run(&mut cmd, hint)?;
         stamp.write();
         Ok(Done::Ran)
     })
@@ -149,19 +166,22 @@ pub fn migrations(persist_to: &std::path::Path) -> Result<(), String> {
 struct Stamp {
     path: PathBuf,
     fingerprint: String,
+    /// What the build makes: without it the stamp is never current.
+    output: PathBuf,
 }
 
 impl Stamp {
-    fn new(name: &str, inputs: &[&str]) -> Self {
+    fn new(name: &str, inputs: &[&str], output: PathBuf) -> Self {
         let root = repo_root();
         Self {
             path: root.join("target/xtask-stamps").join(name),
             fingerprint: fingerprint(&root, inputs),
+            output,
         }
     }
 
-    fn is_current(&self, output: &Path) -> bool {
-        output.exists()
+    fn is_current(&self) -> bool {
+        self.output.exists()
             && std::fs::read_to_string(&self.path).ok().as_deref() == Some(&self.fingerprint)
     }
 

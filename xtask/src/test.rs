@@ -25,6 +25,14 @@ impl Tally {
         self.failed += 1;
         self.failures.push(what);
     }
+
+    fn exit_code(&self) -> ExitCode {
+        if self.failed == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// The packages of the native unit tests and of the end-to-end run: one set, so that both
@@ -111,11 +119,7 @@ pub fn run() -> Result<ExitCode, String> {
                 .env("CHROMEDRIVER", "/usr/bin/chromedriver");
             tests(&mut tally, "app wasm tests (headless Chromium)", wasm);
             match wasm_crates.and_then(|()| build::all(build::Mode::Always)) {
-                Ok(()) => {
-                    let mut e2e = cargo(&["test"]);
-                    e2e.args(NATIVE).args(["--test", "e2e"]);
-                    tests(&mut tally, "end to end (wrangler dev + Chromium)", e2e);
-                }
+                Ok(()) => tests(&mut tally, E2E, e2e(&[])),
                 Err(e) => tally.fail(format!("build: {e} (end-to-end tests not run)")),
             }
         }
@@ -131,11 +135,7 @@ pub fn run() -> Result<ExitCode, String> {
         println!("[xtask] failed: {f}");
     }
     println!("{} passed, {} failed", tally.passed, tally.failed);
-    Ok(if tally.failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(tally.exit_code())
 }
 
 /// `cargo xtask e2e [ARGS…]`: the end-to-end suite alone, after building what changed, with
@@ -146,15 +146,18 @@ pub fn e2e_only(args: &[String]) -> Result<ExitCode, String> {
     setup::start_tools().wait()?;
     build::all(build::Mode::IfChanged)?;
     let mut tally = Tally::default();
-    let mut e2e = cargo(&["test"]);
-    e2e.args(NATIVE).args(["--test", "e2e", "--"]).args(args);
-    tests(&mut tally, "end to end (wrangler dev + Chromium)", e2e);
+    tests(&mut tally, E2E, e2e(args));
     println!("{} passed, {} failed", tally.passed, tally.failed);
-    Ok(if tally.failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(tally.exit_code())
+}
+
+const E2E: &str = "end to end (wrangler dev + Chromium)";
+
+/// The end-to-end harness with the unit tests' package set; `args` go to the harness.
+fn e2e(args: &[String]) -> Command {
+    let mut cmd = cargo(&["test"]);
+    cmd.args(NATIVE).args(["--test", "e2e", "--"]).args(args);
+    cmd
 }
 
 fn cargo(args: &[&str]) -> Command {

@@ -35,8 +35,9 @@ pub struct Installing {
 impl Installing {
     /// Starts installing every tool not already present at its version; returns at once.
     pub fn start(tools: &'static [CargoTool]) -> Self {
-        let missing: Vec<&'static CargoTool> = tools.iter().filter(|t| !present(t)).collect();
-        for tool in tools.iter().filter(|t| present(t)) {
+        let (present, missing): (Vec<&'static CargoTool>, Vec<_>) =
+            tools.iter().partition(|t| is_present(t));
+        for tool in present {
             println!(
                 "[xtask] skipped {} {}: {} present",
                 tool.krate,
@@ -80,7 +81,7 @@ impl Installing {
     }
 }
 
-fn present(tool: &CargoTool) -> bool {
+fn is_present(tool: &CargoTool) -> bool {
     output(Command::new(cargo_bin().join(tool.bin)).arg("--version"))
         .is_some_and(|v| v.split_whitespace().any(|w| w == tool.version))
 }
