@@ -10,6 +10,7 @@ pub mod envelope;
 pub mod error;
 pub mod health;
 pub mod meshnet;
+pub mod plan;
 pub mod secret;
 pub mod tensor;
 pub mod time;

@@ -7,6 +7,7 @@
 //! statistics: they need every upload at once (O(N·P) memory, O(P·N log N) time) and ignore
 //! `num_examples`; see [`robust`].
 
+pub mod adaptive;
 pub mod agreement;
 pub mod drift;
 pub mod metrics;
