@@ -9,11 +9,13 @@
 //! FixBN from round 200, plain FedAvg on the server. It ended level with centralised training
 //! (mean gap −0.001 over three seeds).
 
+mod holdout;
 mod request;
 mod server_step;
 
 use serde::{Deserialize, Serialize};
 
+pub use holdout::{HeldOut, Validation, ValidationScore};
 pub use request::PlanRequest;
 pub use server_step::ServerStep;
 

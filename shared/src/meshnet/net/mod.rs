@@ -5,12 +5,14 @@
 //! [`ModelConfig`]: crate::meshnet::ModelConfig
 
 mod calibrate;
+mod follow;
 mod local_data;
 pub mod mesh_conv;
 mod model;
 mod segment;
 mod train;
 
+pub use follow::{context_of, validate, validate_async, Participant};
 pub use local_data::LocalData;
 pub use model::{Block, MeshNet, MeshNetConfig};
 pub use segment::{

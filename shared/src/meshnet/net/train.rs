@@ -179,6 +179,22 @@ impl Trainer {
         });
     }
 
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    /// Follows `config` from the next step on (a new round's plan). The patch sampler and the
+    /// optimizer's state carry on; an optimizer of another kind starts afresh.
+    pub fn set_config(&mut self, config: TrainConfig) {
+        if config.optimizer != self.config.optimizer {
+            self.optim = config.optimizer.init();
+        }
+        self.config = TrainConfig {
+            seed: self.config.seed,
+            ..config
+        };
+    }
+
     /// Changes the learning rate from the next step on (a schedule's job).
     pub fn set_learning_rate(&mut self, learning_rate: f64) {
         self.config.learning_rate = learning_rate;
