@@ -32,6 +32,11 @@ pub fn upload_key(
     )
 }
 
+/// The server step's state after `round` (FedAvgM / FedAdam / FedYogi).
+pub fn server_state_key(run_id: i64, round: u32) -> String {
+    format!("runs/{run_id}/rounds/{round}/server-state.safetensors")
+}
+
 pub fn aggregate_key(run_id: i64, round: u32, kind: UploadKind) -> String {
     match kind {
         UploadKind::Weights => format!("runs/{run_id}/rounds/{round}/aggregate.safetensors"),

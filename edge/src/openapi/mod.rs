@@ -12,6 +12,7 @@ use crate::health::VERSION;
 mod admin_routes;
 mod auth_routes;
 mod backup_routes;
+mod plan_schema;
 mod routes;
 mod run_routes;
 mod schemas;

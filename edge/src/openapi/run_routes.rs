@@ -2,6 +2,7 @@
 
 use serde_json::{json, Value};
 
+use super::plan_schema::{plan_request, plan_version};
 use super::{failure, success, Route};
 
 fn nullable(t: &str) -> Value {
@@ -26,7 +27,9 @@ fn summary() -> Value {
 fn metrics() -> Value {
     json!({"type": "object", "required": ["uploads", "num_examples"], "properties": {
         "uploads": {"type": "integer"}, "num_examples": {"type": "integer"},
-        "loss": nullable("number"), "dice": nullable("number")}})
+        "loss": nullable("number"), "dice": nullable("number"),
+        "val_loss": nullable("number"), "val_dice": nullable("number"),
+        "val_dice_per_class": {"type": "array", "items": nullable("number")}}})
 }
 
 fn detail() -> Value {
@@ -41,15 +44,17 @@ fn detail() -> Value {
         "round": {"type": "object", "required": ["round", "state", "deadline_at", "uploads"],
             "properties": {"state": {"enum": ["open", "waiting"]}, "round": {"type": "integer"},
                            "kind": {"enum": ["weights", "gradients", null]}}},
+        "plan": plan_version(),
+        "next_plan": {"oneOf": [plan_version(), {"type": "null"}]},
         "history": {"type": "array", "items": {"type": "object",
-            "required": ["round", "closed_at", "reason", "metrics"],
+            "required": ["round", "plan_version", "closed_at", "reason", "metrics"],
             "properties": {"reason": {"enum": ["all_uploaded", "deadline"]}, "metrics": metrics()}}}
     });
     for (k, v) in extra.as_object().into_iter().flatten() {
         props[k] = v.clone();
     }
     json!({"type": "object", "properties": props,
-           "required": ["id", "name", "model", "participants", "round", "history"]})
+           "required": ["id", "name", "model", "participants", "round", "plan", "history"]})
 }
 
 fn receipt() -> Value {
@@ -73,7 +78,8 @@ fn create_request() -> Value {
             "classes": {"type": "integer"}, "batch_norm": {"type": "boolean"}}},
         "aggregation": {"enum": ["fedavg", "mean", "median", "trimmed_mean"]},
         "trim_fraction": {"type": "number"}, "min_participants": {"type": "integer"},
-        "initial_weights": {"type": "object"}, "initial_weights_safetensors": {"type": "string"}}})
+        "initial_weights": {"type": "object"}, "initial_weights_safetensors": {"type": "string"},
+        "plan": plan_request()}})
 }
 
 pub(crate) const ROUTES: &[Route] = &[
@@ -105,9 +111,13 @@ pub(crate) const ROUTES: &[Route] = &[
         method: "patch",
         path: "/api/runs/{id}",
         dev_only: false,
-        summary: "Change a run's name, description, timeout or k of n (creator only)",
-        responses: || vec![(200, success(detail())), (400, failure()), (403, failure())],
-        request: Some(|| json!({"type": "object", "additionalProperties": false})),
+        summary: "Change a run's name, description, timeout, k of n or training plan (creator only; a plan from the next round)",
+        responses: || vec![(200, success(detail())), (400, failure()), (403, failure()), (422, failure())],
+        request: Some(|| json!({"type": "object", "additionalProperties": false, "properties": {
+            "name": {"type": "string"}, "description": {"type": "string"},
+            "round_timeout_secs": {"type": "integer", "minimum": 1},
+            "min_participants": {"type": "integer", "minimum": 1},
+            "plan": plan_request()}})),
     },
     Route {
         method: "post",
@@ -137,7 +147,7 @@ pub(crate) const ROUTES: &[Route] = &[
         method: "put",
         path: "/api/runs/{id}/rounds/{round}/weights",
         dev_only: false,
-        summary: "Upload weights (safetensors with ?num_examples=&loss=&dice=, or JSON); replaces my earlier upload",
+        summary: "Upload weights (safetensors with ?num_examples=&loss=&dice=&val_loss=&val_dice=, or JSON); replaces my earlier upload",
         responses: || vec![(200, success(receipt())), (400, failure()), (409, failure()), (413, failure()), (422, failure())],
         request: None,
     },

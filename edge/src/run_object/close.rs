@@ -5,9 +5,11 @@
 
 use std::collections::BTreeMap;
 
+use meshfed_shared::aggregate::adaptive::{server_step, ServerState};
 use meshfed_shared::aggregate::metrics::MetricSums;
 use meshfed_shared::aggregate::{robust, RunningSum};
 use meshfed_shared::api::runs::UploadKind;
+use meshfed_shared::plan::ServerStep;
 
 use super::live::Live;
 use super::RunCoordinator;
@@ -60,12 +62,25 @@ impl RunCoordinator {
             }
         }
         .ok_or_else(|| EdgeError::Internal("a round with uploads has no aggregate".into()))?;
+        let plan = store::plans::of_round(&db, run_id, live.round).await?;
+        let stepped = match kind {
+            UploadKind::Weights if plan.plan.server.is_stateful() => {
+                Some(self.step_server(live, run_id, &plan.plan.server, &aggregate).await?)
+            }
+            _ => None,
+        };
+        let (aggregate, state_key) = match stepped {
+            Some((next, key)) => (next, Some(key)),
+            None => (aggregate, None),
+        };
         let metrics = live.metrics.summary();
         let metadata = BTreeMap::from([
             ("run_id".to_string(), run_id.to_string()),
             ("round".to_string(), live.round.to_string()),
             ("kind".to_string(), kind.as_str().to_string()),
             ("aggregation".to_string(), live.method.as_str().to_string()),
+            ("server_step".to_string(), plan.plan.server.name().to_string()),
+            ("plan_version".to_string(), plan.version.to_string()),
             ("uploads".to_string(), metrics.uploads.to_string()),
             ("num_examples".to_string(), metrics.num_examples.to_string()),
         ]);
@@ -88,6 +103,7 @@ impl RunCoordinator {
                 aggregate_bytes: size,
                 aggregate_sha256: &encoded.sha256,
                 metrics,
+                server_state_key: state_key.as_deref(),
                 next_model_key: &next_model_key,
                 now,
                 next_deadline,
@@ -106,5 +122,35 @@ impl RunCoordinator {
             .set_alarm(super::at(next_deadline))
             .await?;
         Ok(true)
+    }
+
+    /// The plan's server step from the round's global model and `mean`: the next global
+    /// model, and the R2 key of the state it leaves (written here, before D1 records the
+    /// close; a repeated close recomputes the same state from the previous round's).
+    async fn step_server(
+        &self,
+        live: &Live,
+        run_id: i64,
+        step: &ServerStep,
+        mean: &[f32],
+    ) -> EdgeResult<(Vec<f32>, String)> {
+        let global = blobs::get_values(&self.env, &live.model_key, &live.model).await?;
+        let db = store::db(&self.env)?;
+        let previous = match live.round {
+            1 => None,
+            r => store::rounds::round(&db, run_id, r - 1)
+                .await?
+                .and_then(|row| row.server_state_key),
+        };
+        let mut state = match previous {
+            Some(key) => ServerState::from_safetensors(&blobs::get(&self.env, &key).await?, step),
+            None => None,
+        }
+        .filter(|s| s.fits(step, global.len()))
+        .unwrap_or_else(|| ServerState::fresh(step, global.len()));
+        let next = server_step(step, &mut state, &global, mean, &live.model.trainable_mask());
+        let key = blobs::server_state_key(run_id, live.round);
+        blobs::put(&self.env, &key, state.to_safetensors(step)).await?;
+        Ok((next, key))
     }
 }

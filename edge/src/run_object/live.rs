@@ -30,6 +30,8 @@ pub struct CommitMeta {
     pub num_examples: u64,
     pub loss: Option<f64>,
     pub dice: Option<f64>,
+    pub val_loss: Option<f64>,
+    pub val_dice: Option<Vec<Option<f64>>>,
     pub form: TensorForm,
 }
 
@@ -140,6 +142,12 @@ impl RunCoordinator {
             num_examples: meta.num_examples as i64,
             loss: meta.loss,
             dice: meta.dice,
+            val_loss: meta.val_loss,
+            val_dice: meta
+                .val_dice
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()?,
         };
         let db = store::db(&self.env)?;
         let now = now_ms();

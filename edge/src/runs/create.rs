@@ -97,8 +97,10 @@ pub async fn create_run(env: &Env, creator: &UserRow, body: &CreateRunRequest) -
     let deadline = now + v.round_timeout_secs as i64 * 1000;
     let written = async {
         blobs::put(env, &key, encoded.bytes).await?;
-        store::runs::add_participants_and_first_round(&db, run_id, &user_ids, now, deadline, &key)
-            .await
+        store::runs::add_participants_and_first_round(
+            &db, run_id, &user_ids, now, deadline, &key, &v.plan,
+        )
+        .await
     }
     .await;
     if let Err(e) = written {

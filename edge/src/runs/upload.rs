@@ -54,6 +54,8 @@ pub async fn put(
             num_examples: q("num_examples"),
             loss: q("loss"),
             dice: q("dice"),
+            val_loss: q("val_loss"),
+            val_dice: q("val_dice"),
         };
         decode_safetensors(&body, &model, &fields).map_err(ApiError::from)?
     };
@@ -121,6 +123,8 @@ pub async fn accept(
         num_examples: metrics.num_examples,
         loss: metrics.loss,
         dice: metrics.dice,
+        val_loss: metrics.val_loss,
+        val_dice: metrics.val_dice,
         form: decoded.form,
     };
     let receipt = run_object::commit(env, run_id, &meta, encoded.bytes).await;

@@ -1,8 +1,8 @@
 //! `GET /api/runs`, `GET /api/runs/{id}` and `POST /api/runs/{id}/activate`.
 
 use meshfed_shared::api::runs::{
-    ActivateRequest, Participant, RoundRecord, RoundStatus, RunDetail, RunHeader, RunSummary,
-    UpdateRunRequest,
+    ActivateRequest, Participant, PlanVersion, RoundRecord, RoundStatus, RunDetail, RunHeader,
+    RunSummary, UpdateRunRequest,
 };
 use meshfed_shared::time::rfc3339_from_unix_ms;
 use worker::{Env, Request, Response};
@@ -107,11 +107,18 @@ pub async fn detail_of(env: &Env, m: &Member) -> EdgeResult<RunDetail> {
     } else {
         "waiting"
     };
+    let versions = store::plans::all(&db, run.id).await?;
+    let plan = store::plans::of_round(&db, run.id, round_no).await?;
+    let next_plan = versions
+        .iter()
+        .rfind(|v| v.version > plan.version)
+        .cloned();
     let history = store::rounds::history(&db, run.id)
         .await?
         .into_iter()
         .map(|r| RoundRecord {
             round: r.round as u32,
+            plan_version: PlanVersion::of_round(&versions, r.round as u32),
             kind: r.kind(),
             closed_at: r.closed_at.map(rfc3339_from_unix_ms).unwrap_or_default(),
             reason: r.close_reason.clone().unwrap_or_default(),
@@ -138,6 +145,8 @@ pub async fn detail_of(env: &Env, m: &Member) -> EdgeResult<RunDetail> {
             active_participants: active,
             needed_at_deadline: needed,
         },
+        plan,
+        next_plan,
         history,
     })
 }
@@ -207,7 +216,26 @@ pub async fn update(
     }
     let body: UpdateRunRequest = read_json(&mut req, cfg.max_body_bytes).await?;
     body.validate(member.participants.len())?;
-    store::runs::update_run(&store::db(env)?, run_id, &body).await?;
+    let db = store::db(env)?;
+    let mut writes = vec![];
+    if let Some(change) = &body.plan {
+        // Checked in full before anything is written; it starts with the next round.
+        let latest = store::plans::latest(&db, run_id).await?;
+        let plan = change.resolve(&latest.plan)?;
+        let current = store::rounds::open_round(&db, run_id)
+            .await?
+            .map_or(1, |r| r.round as u32);
+        writes.push(store::plans::insert(
+            &db,
+            run_id,
+            latest.version + 1,
+            current + 1,
+            &plan,
+            now_ms(),
+        )?);
+    }
+    writes.push(store::runs::update_run(&db, run_id, &body)?);
+    db.batch(writes).await?;
     run_object::reload(env, run_id).await?;
     let member = access::load_member(env, member.user, run_id).await?;
     json_ok(&detail_of(env, &member).await?, "Run updated", 200)

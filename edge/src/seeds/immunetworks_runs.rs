@@ -211,6 +211,8 @@ async fn upload(
                 num_examples: None,
                 loss: None,
                 dice: None,
+                val_loss: None,
+                val_dice: None,
                 form: TensorForm::Named,
             }
         }

@@ -27,6 +27,10 @@ pub struct RoundRow {
     pub num_examples: Option<i64>,
     pub loss: Option<f64>,
     pub dice: Option<f64>,
+    pub val_loss: Option<f64>,
+    pub val_dice: Option<f64>,
+    pub val_dice_per_class: Option<String>,
+    pub server_state_key: Option<String>,
 }
 
 impl RoundRow {
@@ -48,6 +52,13 @@ impl RoundRow {
             num_examples: self.num_examples.unwrap_or(0) as u64,
             loss: self.loss,
             dice: self.dice,
+            val_loss: self.val_loss,
+            val_dice: self.val_dice,
+            val_dice_per_class: self
+                .val_dice_per_class
+                .as_deref()
+                .and_then(|t| serde_json::from_str(t).ok())
+                .unwrap_or_default(),
         }
     }
 }
@@ -62,6 +73,9 @@ pub struct UploadRow {
     pub num_examples: i64,
     pub loss: Option<f64>,
     pub dice: Option<f64>,
+    pub val_loss: Option<f64>,
+    /// JSON list, one per foreground class.
+    pub val_dice: Option<String>,
 }
 
 impl UploadRow {
@@ -70,8 +84,17 @@ impl UploadRow {
             num_examples: self.num_examples as u64,
             loss: self.loss,
             dice: self.dice,
+            val_loss: self.val_loss,
+            val_dice: self
+                .val_dice
+                .as_deref()
+                .and_then(|t| serde_json::from_str(t).ok()),
         }
     }
+}
+
+fn opt_text(v: Option<&str>) -> JsValue {
+    v.map_or(JsValue::NULL, JsValue::from)
 }
 
 fn opt_f64(v: Option<f64>) -> JsValue {
@@ -80,7 +103,8 @@ fn opt_f64(v: Option<f64>) -> JsValue {
 
 const ROUND_COLUMNS: &str = "round, kind, tensor_form, opened_at, deadline_at, model_key, \
                              closed_at, close_reason, aggregate_key, aggregate_bytes, \
-                             aggregate_sha256, uploads, num_examples, loss, dice";
+                             aggregate_sha256, uploads, num_examples, loss, dice, val_loss, \
+                             val_dice, val_dice_per_class, server_state_key";
 
 /// The open round (at most one per run).
 pub async fn open_round(db: &D1Database, run_id: i64) -> EdgeResult<Option<RoundRow>> {
@@ -135,7 +159,8 @@ pub async fn latest_closed(
 pub async fn uploads(db: &D1Database, run_id: i64, round: u32) -> EdgeResult<Vec<UploadRow>> {
     Ok(db
         .prepare(
-            "SELECT user_id, kind, r2_key, bytes, sha256, num_examples, loss, dice FROM uploads \
+            "SELECT user_id, kind, r2_key, bytes, sha256, num_examples, loss, dice, val_loss, \
+             val_dice FROM uploads \
              WHERE run_id = ?1 AND round = ?2 ORDER BY user_id",
         )
         .bind(&[(run_id as f64).into(), round.into()])?
@@ -162,11 +187,13 @@ pub fn upsert_upload(
     Ok(vec![
         db.prepare(
             "INSERT INTO uploads (run_id, round, user_id, kind, r2_key, bytes, sha256, num_examples, \
-             loss, dice, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+             loss, dice, created_at, val_loss, val_dice) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
              ON CONFLICT (run_id, round, user_id) DO UPDATE SET kind = excluded.kind, \
              r2_key = excluded.r2_key, bytes = excluded.bytes, sha256 = excluded.sha256, \
              num_examples = excluded.num_examples, loss = excluded.loss, dice = excluded.dice, \
-             created_at = excluded.created_at",
+             created_at = excluded.created_at, val_loss = excluded.val_loss, \
+             val_dice = excluded.val_dice",
         )
         .bind(&[
             (run_id as f64).into(),
@@ -180,6 +207,8 @@ pub fn upsert_upload(
             opt_f64(upload.loss),
             opt_f64(upload.dice),
             (now as f64).into(),
+            opt_f64(upload.val_loss),
+            opt_text(upload.val_dice.as_deref()),
         ])?,
         db.prepare(
             "UPDATE rounds SET kind = COALESCE(kind, ?1), tensor_form = COALESCE(tensor_form, ?2) \
@@ -198,6 +227,7 @@ pub struct Closing<'a> {
     pub aggregate_bytes: usize,
     pub aggregate_sha256: &'a str,
     pub metrics: RoundMetrics,
+    pub server_state_key: Option<&'a str>,
     pub next_model_key: &'a str,
     pub now: i64,
     pub next_deadline: i64,
@@ -210,7 +240,8 @@ pub async fn close_round(db: &D1Database, c: &Closing<'_>) -> EdgeResult<()> {
         db.prepare(
             "UPDATE rounds SET closed_at = ?1, close_reason = ?2, aggregate_key = ?3, \
              aggregate_bytes = ?4, aggregate_sha256 = ?5, uploads = ?6, num_examples = ?7, \
-             loss = ?8, dice = ?9 WHERE run_id = ?10 AND round = ?11 AND closed_at IS NULL",
+             loss = ?8, dice = ?9, val_loss = ?12, val_dice = ?13, val_dice_per_class = ?14, \
+             server_state_key = ?15 WHERE run_id = ?10 AND round = ?11 AND closed_at IS NULL",
         )
         .bind(&[
             (c.now as f64).into(),
@@ -224,6 +255,14 @@ pub async fn close_round(db: &D1Database, c: &Closing<'_>) -> EdgeResult<()> {
             opt_f64(m.dice),
             (c.run_id as f64).into(),
             c.round.into(),
+            opt_f64(m.val_loss),
+            opt_f64(m.val_dice),
+            if m.val_dice_per_class.is_empty() {
+                JsValue::NULL
+            } else {
+                serde_json::to_string(&m.val_dice_per_class)?.into()
+            },
+            opt_text(c.server_state_key),
         ])?,
         insert_round(
             db,

@@ -133,8 +133,9 @@ pub async fn add_participants_and_first_round(
     now: i64,
     deadline: i64,
     model_key: &str,
+    plan: &meshfed_shared::plan::TrainingPlan,
 ) -> EdgeResult<()> {
-    let mut batch = vec![];
+    let mut batch = vec![super::plans::insert(db, run_id, 1, 1, plan, now)?];
     for user_id in user_ids {
         batch.push(
             db.prepare(
@@ -161,18 +162,20 @@ pub async fn delete_run(db: &D1Database, run_id: i64) -> EdgeResult<()> {
             .bind(std::slice::from_ref(&id))?,
         db.prepare("DELETE FROM rounds WHERE run_id = ?1")
             .bind(std::slice::from_ref(&id))?,
+        db.prepare("DELETE FROM run_plans WHERE run_id = ?1")
+            .bind(std::slice::from_ref(&id))?,
         db.prepare("DELETE FROM runs WHERE id = ?1").bind(&[id])?,
     ])
     .await?;
     Ok(())
 }
 
-/// Applies a creator's changes to the run's settings.
-pub async fn update_run(
+/// A creator's changes to the run's settings (run in a batch with any new plan version).
+pub fn update_run(
     db: &D1Database,
     run_id: i64,
     u: &meshfed_shared::api::runs::UpdateRunRequest,
-) -> EdgeResult<()> {
+) -> EdgeResult<worker::D1PreparedStatement> {
     let text = |v: &Option<String>| v.as_ref().map_or(JsValue::NULL, |s| s.trim().into());
     db.prepare(
         "UPDATE runs SET name = COALESCE(?1, name), description = COALESCE(?2, description), \
@@ -186,8 +189,6 @@ pub async fn update_run(
             .map_or(JsValue::NULL, |t| (t as f64).into()),
         u.min_participants.map_or(JsValue::NULL, JsValue::from),
         (run_id as f64).into(),
-    ])?
-    .run()
-    .await?;
-    Ok(())
+    ])
+    .map_err(Into::into)
 }

@@ -42,6 +42,39 @@ impl ServerState {
     }
 }
 
+const STEP_KEY: &str = "meshfed.server_step";
+
+impl ServerState {
+    /// The state as safetensors (`m` and `v`, F32), tagged with the step's name.
+    pub fn to_safetensors(&self, step: &ServerStep) -> Vec<u8> {
+        let flat = |v: &[f32]| crate::tensor::Tensor {
+            shape: vec![v.len()],
+            data: v.to_vec(),
+        };
+        let tensors = [("m".to_string(), flat(&self.m)), ("v".to_string(), flat(&self.v))];
+        let meta = [(STEP_KEY.to_string(), step.name().to_string())].into();
+        crate::tensor::safetensors::write(&tensors, crate::tensor::DType::F32, &meta)
+    }
+
+    /// The state stored by [`Self::to_safetensors`] for a step of `step`'s kind, if it is one.
+    pub fn from_safetensors(bytes: &[u8], step: &ServerStep) -> Option<Self> {
+        let file = crate::tensor::safetensors::read(bytes).ok()?;
+        if file.metadata.get(STEP_KEY).map(String::as_str) != Some(step.name()) {
+            return None;
+        }
+        let take = |name: &str| {
+            file.tensors
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, t)| t.data.clone())
+        };
+        Some(Self {
+            m: take("m")?,
+            v: take("v")?,
+        })
+    }
+}
+
 /// The next global model. Panics if the lengths differ: callers check uploads against the
 /// model, and the state with [`ServerState::fits`], first.
 pub fn server_step(
@@ -204,6 +237,28 @@ mod tests {
             assert_ne!(next[0], 2.0, "{step:?}");
             assert_eq!(s.m[1], 0.0);
         }
+    }
+
+    #[test]
+    fn state_round_trips_and_names_its_step() {
+        let step = ServerStep::Fedyogi {
+            learning_rate: 0.1,
+            beta1: 0.9,
+            beta2: 0.99,
+            tau: 0.01,
+        };
+        let s = ServerState {
+            m: vec![1.5, -2.0],
+            v: vec![0.25, 4.0],
+        };
+        let bytes = s.to_safetensors(&step);
+        assert_eq!(ServerState::from_safetensors(&bytes, &step), Some(s));
+        let other = ServerStep::Fedavgm {
+            learning_rate: 1.0,
+            momentum: 0.9,
+        };
+        assert_eq!(ServerState::from_safetensors(&bytes, &other), None);
+        assert_eq!(ServerState::from_safetensors(b"junk", &step), None);
     }
 
     #[test]

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::aggregate::metrics::RoundMetrics;
 use crate::aggregate::{Method, DEFAULT_TRIM_FRACTION};
 use crate::meshnet::ModelConfig;
+use crate::plan::{PlanRequest, TrainingPlan};
 use crate::tensor::nested_json::JsonTensors;
 use crate::ApiError;
 
@@ -44,6 +45,9 @@ pub struct CreateRunRequest {
     /// Initial global model as base64 safetensors (F32 or F16).
     #[serde(default)]
     pub initial_weights_safetensors: Option<String>,
+    /// How everyone trains; absent fields take [`TrainingPlan::default`] (the lab's recipe).
+    #[serde(default)]
+    pub plan: Option<PlanRequest>,
 }
 
 fn default_timeout() -> u64 {
@@ -61,6 +65,7 @@ pub struct ValidRun {
     pub aggregation: Method,
     pub trim_fraction: f64,
     pub min_participants: Option<u32>,
+    pub plan: TrainingPlan,
 }
 
 impl CreateRunRequest {
@@ -137,7 +142,13 @@ impl CreateRunRequest {
                 "give initial_weights or initial_weights_safetensors, not both",
             ));
         }
+        let plan = self
+            .plan
+            .clone()
+            .unwrap_or_default()
+            .resolve(&TrainingPlan::default())?;
         Ok(ValidRun {
+            plan,
             name: name.to_string(),
             description: self.description.trim().to_string(),
             participants,
@@ -151,7 +162,8 @@ impl CreateRunRequest {
 }
 
 /// `PATCH /api/runs/{id}` (creator only): fields left out stay as they are. A new timeout
-/// applies from the next round.
+/// applies from the next round, and so does a plan: its given fields laid over the run's
+/// latest plan make a new plan version that starts at the next round.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateRunRequest {
@@ -163,6 +175,8 @@ pub struct UpdateRunRequest {
     pub round_timeout_secs: Option<u64>,
     #[serde(default)]
     pub min_participants: Option<u32>,
+    #[serde(default)]
+    pub plan: Option<PlanRequest>,
 }
 
 impl UpdateRunRequest {
@@ -303,10 +317,43 @@ pub struct RoundStatus {
     pub needed_at_deadline: u32,
 }
 
+/// A version of a run's plan: from which round it applies, and what it says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanVersion {
+    pub version: u32,
+    pub from_round: u32,
+    /// The plan in one sentence, as the app and the CLI show it.
+    pub summary: String,
+    pub plan: TrainingPlan,
+}
+
+impl PlanVersion {
+    pub fn new(version: u32, from_round: u32, plan: TrainingPlan) -> Self {
+        Self {
+            version,
+            from_round,
+            summary: plan.describe(),
+            plan,
+        }
+    }
+
+    /// The version `round` trains with among `versions`: the highest that has started.
+    pub fn of_round(versions: &[PlanVersion], round: u32) -> u32 {
+        versions
+            .iter()
+            .filter(|v| v.from_round <= round)
+            .map(|v| v.version)
+            .max()
+            .unwrap_or(1)
+    }
+}
+
 /// A closed round in a run's history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RoundRecord {
     pub round: u32,
+    /// The plan version the round trained with.
+    pub plan_version: u32,
     pub kind: Option<UploadKind>,
     pub closed_at: String,
     /// `all_uploaded` or `deadline`.
@@ -328,6 +375,11 @@ pub struct RunDetail {
     pub min_participants: Option<u32>,
     pub participants: Vec<Participant>,
     pub round: RoundStatus,
+    /// The plan the current round trains with.
+    pub plan: PlanVersion,
+    /// A newer plan that starts at a later round (after a PATCH), if any.
+    #[serde(default)]
+    pub next_plan: Option<PlanVersion>,
     pub history: Vec<RoundRecord>,
 }
 
@@ -367,6 +419,7 @@ mod tests {
         assert_eq!(v.aggregation, Method::Fedavg);
         assert_eq!(v.round_timeout_secs, 3600);
         assert_eq!(v.min_participants, None);
+        assert_eq!(v.plan, TrainingPlan::default());
         let v = req(serde_json::json!({"name": "r", "classes": 2, "aggregation": "trimmed_mean", "trim_fraction": 0.2}))
             .validate()
             .unwrap();
@@ -411,10 +464,31 @@ mod tests {
             field(serde_json::json!({"name": "r", "min_participants": 0})),
             "min_participants"
         );
+        assert_eq!(
+            field(serde_json::json!({"name": "r", "plan": {"batch": 0}})),
+            "plan.batch"
+        );
         assert!(serde_json::from_value::<CreateRunRequest>(
             serde_json::json!({"name": "r", "aggregation": "avg"})
         )
         .is_err());
+    }
+
+    /// v2 and v3 were both made during round 4 (both from round 5): round 5 on takes v3.
+    #[test]
+    fn a_round_takes_the_newest_started_version() {
+        let p = TrainingPlan::default();
+        let versions = [
+            PlanVersion::new(1, 1, p.clone()),
+            PlanVersion::new(2, 5, p.clone()),
+            PlanVersion::new(3, 5, p.clone()),
+            PlanVersion::new(4, 9, p),
+        ];
+        assert_eq!(PlanVersion::of_round(&versions, 4), 1);
+        assert_eq!(PlanVersion::of_round(&versions, 5), 3);
+        assert_eq!(PlanVersion::of_round(&versions, 8), 3);
+        assert_eq!(PlanVersion::of_round(&versions, 9), 4);
+        assert_eq!(PlanVersion::of_round(&[], 9), 1);
     }
 
     #[test]
@@ -453,6 +527,8 @@ mod tests {
                 active_participants: 1,
                 needed_at_deadline: 1,
             },
+            plan: PlanVersion::new(1, 1, TrainingPlan::default()),
+            next_plan: None,
             history: vec![],
         };
         let text = serde_json::to_string(&detail).unwrap();

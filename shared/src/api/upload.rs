@@ -31,6 +31,8 @@ pub struct DecodedUpload {
     pub num_examples: Option<u64>,
     pub loss: Option<f64>,
     pub dice: Option<f64>,
+    pub val_loss: Option<f64>,
+    pub val_dice: Option<Vec<Option<f64>>>,
     pub form: TensorForm,
 }
 
@@ -52,6 +54,8 @@ impl DecodedUpload {
             num_examples: self.num_examples.unwrap_or(1),
             loss: self.loss,
             dice: self.dice,
+            val_loss: self.val_loss,
+            val_dice: self.val_dice.clone(),
         }
     }
 }
@@ -102,8 +106,18 @@ fn field(field: &str, reason: impl Into<String>) -> UploadError {
     }
 }
 
-/// `num_examples`, loss and Dice as sent.
-type Metrics = (Option<u64>, Option<f64>, Option<f64>);
+/// The metrics as sent, checked.
+#[derive(Debug, Default)]
+struct Metrics {
+    num_examples: Option<u64>,
+    loss: Option<f64>,
+    dice: Option<f64>,
+    val_loss: Option<f64>,
+    val_dice: Option<Vec<Option<f64>>>,
+}
+
+/// The most foreground classes a validation Dice list may have.
+const MAX_VAL_CLASSES: usize = 255;
 
 /// Metrics sent beside a binary upload (query string or safetensors metadata).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -111,6 +125,9 @@ pub struct MetricFields {
     pub num_examples: Option<String>,
     pub loss: Option<String>,
     pub dice: Option<String>,
+    pub val_loss: Option<String>,
+    /// Comma-separated, one per foreground class, `-` for a class absent there.
+    pub val_dice: Option<String>,
 }
 
 impl MetricFields {
@@ -132,19 +149,38 @@ impl MetricFields {
                 })
                 .transpose()
         };
-        check_metrics(
-            examples,
-            number("loss", &self.loss)?,
-            number("dice", &self.dice)?,
-        )
+        let val_dice = self
+            .val_dice
+            .as_ref()
+            .map(|s| {
+                s.split(',')
+                    .map(|d| match d.trim() {
+                        "-" | "" => Ok(None),
+                        d => d.parse::<f64>().map(Some).map_err(|_| {
+                            field("val_dice", "must be numbers (or -) separated by commas")
+                        }),
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?;
+        check_metrics(Metrics {
+            num_examples: examples,
+            loss: number("loss", &self.loss)?,
+            dice: number("dice", &self.dice)?,
+            val_loss: number("val_loss", &self.val_loss)?,
+            val_dice,
+        })
     }
 }
 
-fn check_metrics(
-    examples: Option<u64>,
-    loss: Option<f64>,
-    dice: Option<f64>,
-) -> Result<Metrics, UploadError> {
+fn check_metrics(m: Metrics) -> Result<Metrics, UploadError> {
+    let Metrics {
+        num_examples: examples,
+        loss,
+        dice,
+        val_loss,
+        val_dice,
+    } = &m;
     if examples.is_some_and(|n| n > 1_000_000_000) {
         return Err(field("num_examples", "must be at most 1000000000"));
     }
@@ -154,7 +190,21 @@ fn check_metrics(
     if dice.is_some_and(|d| !(0.0..=1.0).contains(&d)) {
         return Err(field("dice", "must be between 0 and 1"));
     }
-    Ok((examples, loss, dice))
+    if val_loss.is_some_and(|l| !l.is_finite() || l < 0.0) {
+        return Err(field("val_loss", "must be finite and at least 0"));
+    }
+    if let Some(classes) = val_dice {
+        if classes.is_empty() || classes.len() > MAX_VAL_CLASSES {
+            return Err(field(
+                "val_dice",
+                format!("must list 1 to {MAX_VAL_CLASSES} foreground classes"),
+            ));
+        }
+        if classes.iter().flatten().any(|d| !(0.0..=1.0).contains(d)) {
+            return Err(field("val_dice", "every Dice must be between 0 and 1"));
+        }
+    }
+    Ok(m)
 }
 
 /// A safetensors upload; `query` metrics win over the file's `__metadata__`.
@@ -170,15 +220,10 @@ pub fn decode_safetensors(
         num_examples: query.num_examples.clone().or_else(|| meta("num_examples")),
         loss: query.loss.clone().or_else(|| meta("loss")),
         dice: query.dice.clone().or_else(|| meta("dice")),
+        val_loss: query.val_loss.clone().or_else(|| meta("val_loss")),
+        val_dice: query.val_dice.clone().or_else(|| meta("val_dice")),
     };
-    let (num_examples, loss, dice) = fields.parse()?;
-    Ok(DecodedUpload {
-        values,
-        num_examples,
-        loss,
-        dice,
-        form: TensorForm::Named,
-    })
+    Ok(DecodedUpload::new(values, fields.parse()?))
 }
 
 #[derive(Deserialize)]
@@ -193,7 +238,25 @@ struct JsonUpload {
     #[serde(default)]
     dice: Option<f64>,
     #[serde(default)]
+    val_loss: Option<f64>,
+    #[serde(default)]
+    val_dice: Option<Vec<Option<f64>>>,
+    #[serde(default)]
     metrics: BTreeMap<String, f64>,
+}
+
+impl DecodedUpload {
+    fn new(values: Vec<f32>, m: Metrics) -> Self {
+        Self {
+            values,
+            num_examples: m.num_examples,
+            loss: m.loss,
+            dice: m.dice,
+            val_loss: m.val_loss,
+            val_dice: m.val_dice,
+            form: TensorForm::Named,
+        }
+    }
 }
 
 /// `{"tensors" | "weights" | "gradients": {…}, "num_examples", "loss", "dice"}`.
@@ -210,18 +273,14 @@ pub fn decode_json(bytes: &[u8], model: &ModelConfig) -> Result<DecodedUpload, U
         }
     };
     let values = model.flatten_named(&body.tensors.0)?;
-    let (num_examples, loss, dice) = check_metrics(
-        body.num_examples,
-        body.loss.or_else(|| body.metrics.get("loss").copied()),
-        body.dice.or_else(|| body.metrics.get("dice").copied()),
-    )?;
-    Ok(DecodedUpload {
-        values,
-        num_examples,
-        loss,
-        dice,
-        form: TensorForm::Named,
-    })
+    let metrics = check_metrics(Metrics {
+        num_examples: body.num_examples,
+        loss: body.loss.or_else(|| body.metrics.get("loss").copied()),
+        dice: body.dice.or_else(|| body.metrics.get("dice").copied()),
+        val_loss: body.val_loss.or_else(|| body.metrics.get("val_loss").copied()),
+        val_dice: body.val_dice,
+    })?;
+    Ok(DecodedUpload::new(values, metrics))
 }
 
 fn tensors_field_error(bytes: &[u8]) -> UploadError {
@@ -271,11 +330,8 @@ pub fn decode_tensor_json(text: &[u8], model: &ModelConfig) -> Result<DecodedUpl
         }
     };
     Ok(DecodedUpload {
-        values,
-        num_examples: None,
-        loss: None,
-        dice: None,
         form,
+        ..DecodedUpload::new(values, Metrics::default())
     })
 }
 
@@ -345,6 +401,32 @@ mod tests {
             decode_safetensors(&bytes, &m, &bad).unwrap_err(),
             field("dice", "must be between 0 and 1")
         );
+        let val = MetricFields {
+            val_loss: Some("0.25".into()),
+            val_dice: Some("0.8, -,0.5".into()),
+            ..Default::default()
+        };
+        let d = decode_safetensors(&bytes, &m, &val).unwrap();
+        assert_eq!(d.val_loss, Some(0.25));
+        assert_eq!(d.val_dice, Some(vec![Some(0.8), None, Some(0.5)]));
+        for (text, reason) in [
+            ("0.8,x", "must be numbers (or -) separated by commas"),
+            ("0.8,1.5", "every Dice must be between 0 and 1"),
+        ] {
+            let bad = MetricFields {
+                val_dice: Some(text.into()),
+                ..Default::default()
+            };
+            assert_eq!(
+                decode_safetensors(&bytes, &m, &bad).unwrap_err(),
+                field("val_dice", reason)
+            );
+        }
+        let bad = MetricFields {
+            val_loss: Some("-1".into()),
+            ..Default::default()
+        };
+        assert!(decode_safetensors(&bytes, &m, &bad).is_err());
         let f16 = safetensors::write(&m.unflatten(&tiny_values()), DType::F16, &BTreeMap::new());
         let d = decode_safetensors(&f16, &m, &MetricFields::default()).unwrap();
         assert!((d.values[3] - 0.3).abs() < 1e-3);
