@@ -1,7 +1,9 @@
 //! `meshfed join`: a headless participant. Signs in (password + TOTP), then for each round:
-//! downloads the global model, trains on the local volume, uploads its weights with
-//! `num_examples`, `loss` and `dice`, and waits for the round to close. Scans never leave
-//! the machine; only weights travel.
+//! reads the run's training plan, downloads the global model, scores it on the held-out part
+//! of the local labels (federated validation), trains it as the plan says (its optimizer's
+//! state kept from round to round), uploads its weights with `num_examples`, the training
+//! loss and Dice and the validation scores, and waits for the round to close. Scans never
+//! leave the machine; only weights and scores travel.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -9,16 +11,17 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use meshfed_shared::api::runs::RunDetail;
 use meshfed_shared::meshnet::net::{
-    predict, prepare, MeshNetConfig, SegmentOptions, TrainConfig, Trainer,
+    context_of, predict, prepare, validate, Participant, SegmentOptions,
 };
 use meshfed_shared::meshnet::{file, ModelConfig};
+use meshfed_shared::plan::{HeldOut, TrainingPlan, ValidationScore};
 use meshfed_shared::training::smooth;
 use meshfed_shared::volume::{mean_dice, Labels, Volume, VolumeError};
 
 use crate::backend::{device, Backend};
 use crate::error::{CliError, CliResult};
-use crate::server::Server;
-use crate::{progress, volume_io};
+use crate::server::{Server, Upload};
+use crate::{memory, progress, volume_io};
 
 #[derive(Debug, Args)]
 pub struct JoinArgs {
@@ -34,16 +37,10 @@ pub struct JoinArgs {
     /// Its label map.
     #[arg(long)]
     pub labels: PathBuf,
-    /// Rounds to take part in before exiting.
+    /// Rounds to take part in before exiting. Local steps, patches, learning rate and the
+    /// rest come from the run's training plan.
     #[arg(long, default_value_t = 1)]
     pub rounds: u32,
-    /// Local training steps per round.
-    #[arg(long, default_value_t = 50)]
-    pub local_steps: usize,
-    #[arg(long, default_value_t = 32)]
-    pub patch: usize,
-    #[arg(long, default_value_t = 3e-3)]
-    pub lr: f64,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Longest wait for a round to close after uploading, in seconds.
@@ -66,8 +63,11 @@ pub struct JoinArgs {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RoundReport {
     pub round: u32,
+    pub plan_version: u32,
     pub loss: f32,
     pub dice: f64,
+    /// The received global model on the held-out part (`None`: the plan holds nothing out).
+    pub validation: Option<ValidationScore>,
     pub closed_by_us: bool,
 }
 
@@ -93,14 +93,30 @@ pub fn run(args: JoinArgs) -> CliResult<Vec<RoundReport>> {
     }
     let (volume, crop) = prepare(&scan.volume, &SegmentOptions::default());
     let labels = crop.crop(&labels);
+    let mut participant = Participant::default();
+    let mut followed = None;
     let mut reports = vec![];
     for _ in 0..args.rounds {
         let detail: RunDetail = server.get_json(&format!("/api/runs/{}", args.run))?;
         let round = detail.run.current_round;
-        let report = one_round(&server, &args, &detail, &volume, &labels)?;
+        if followed != Some(detail.plan.version) {
+            eprintln!(
+                "round {round}: this run trains {} (plan v{})",
+                detail.plan.summary, detail.plan.version
+            );
+            followed = Some(detail.plan.version);
+        }
+        let report = one_round(&server, &args, &detail, &mut participant, &volume, &labels)?;
+        let validation = report.validation.as_ref().map_or(String::new(), |v| {
+            format!(
+                "; global model on the held-out part: Dice {:.3}, loss {:.4}",
+                mean_foreground(v),
+                v.loss
+            )
+        });
         eprintln!(
-            "round {round}: uploaded after {} local steps (loss {:.4}, local Dice {:.3}){}",
-            args.local_steps,
+            "round {round}: uploaded after {} local steps (loss {:.4}, local Dice {:.3}{validation}){}",
+            detail.plan.plan.local_steps,
             report.loss,
             report.dice,
             if report.closed_by_us {
@@ -122,14 +138,38 @@ pub fn run(args: JoinArgs) -> CliResult<Vec<RoundReport>> {
     Ok(reports)
 }
 
+/// The mean Dice over the foreground classes present.
+pub fn mean_foreground(v: &ValidationScore) -> f64 {
+    let present: Vec<f64> = v.foreground().into_iter().flatten().collect();
+    present.iter().sum::<f64>() / present.len().max(1) as f64
+}
+
+/// Refuses a plan this machine cannot follow, before any training.
+fn check_can_follow(plan: &TrainingPlan, model: &ModelConfig) -> CliResult<()> {
+    let needed = plan.step_bytes(model.channels, model.dilations.len());
+    match memory::available_bytes() {
+        Some(free) if needed > free => Err(CliError::Usage(format!(
+            "this run trains batch {} of {}³ patches, which needs about {:.1} GiB; this machine \
+             has {:.1} GiB available. Free memory or ask the run's creator for a smaller plan.",
+            plan.batch,
+            plan.patch,
+            needed as f64 / (1u64 << 30) as f64,
+            free as f64 / (1u64 << 30) as f64
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn one_round(
     server: &Server,
     args: &JoinArgs,
     detail: &RunDetail,
+    participant: &mut Participant,
     volume: &Volume,
     labels: &Labels,
 ) -> CliResult<RoundReport> {
     let round = detail.run.current_round;
+    let plan = &detail.plan.plan;
     let bytes = server.get_bytes(&format!("/api/runs/{}/model", args.run))?;
     let (config, global): (ModelConfig, Vec<f32>) =
         file::from_safetensors(&bytes, Some(&detail.model))
@@ -141,20 +181,28 @@ fn one_round(
             config.classes
         )));
     }
+    check_can_follow(plan, &config)?;
+    let HeldOut {
+        train_volume,
+        train_labels,
+        validation,
+    } = plan.holdout.split(volume, labels, context_of(&config));
     let dev = device(args.backend)?;
-    let ad = dev.clone().autodiff();
-    let net = MeshNetConfig::from(config.clone()).load(&global, &ad)?;
-    let train = TrainConfig {
-        patch: args.patch,
-        learning_rate: args.lr,
-        seed: args.seed ^ round as u64,
-        ..TrainConfig::default()
+    let scored = match &validation {
+        Some(v) => {
+            let net = meshfed_shared::meshnet::net::MeshNetConfig::from(config.clone())
+                .load(&global, &dev)?;
+            Some(validate(&net, v, &dev)?)
+        }
+        None => None,
     };
-    let mut trainer = Trainer::new(net, config.classes, train, &ad);
-    let bar = progress::bar(args.local_steps as u64, &format!("round {round}"));
+    let ad = dev.clone().autodiff();
+    let trainer = participant.start_round(plan, round, &config, &global, args.seed, &ad)?;
+    let steps = plan.local_steps as u64;
+    let bar = progress::bar(steps, &format!("round {round}"));
     let mut smoothed = None;
-    for _ in 0..args.local_steps {
-        let loss = smooth(smoothed, trainer.step(volume, labels)?);
+    for _ in 0..steps {
+        let loss = smooth(smoothed, trainer.step(&train_volume, &train_labels)?);
         smoothed = Some(loss);
         bar.set_message(format!("loss {loss:.4}"));
         bar.inc(1);
@@ -163,18 +211,26 @@ fn one_round(
     let loss = smoothed.unwrap_or(0.0);
     let model = trainer.inference_model();
     let dice = mean_dice(
-        &predict(&model, volume, &dev)?.data,
-        &labels.data,
+        &predict(&model, &train_volume, &dev)?.data,
+        &train_labels.data,
         config.classes,
     );
     let values = model.values()?;
-    let examples = labels.data.iter().filter(|&&l| l != 0).count();
+    let examples = train_labels.data.iter().filter(|&&l| l != 0).count().max(1);
     let body = file::to_safetensors(&config, &values, Default::default());
-    let receipt = server.put_weights(args.run, round, body, examples as u64, loss, dice)?;
-    Ok(RoundReport {
-        round,
+    let upload = Upload {
+        num_examples: examples as u64,
         loss,
         dice,
+        validation: scored.clone(),
+    };
+    let receipt = server.put_weights(args.run, round, body, &upload)?;
+    Ok(RoundReport {
+        round,
+        plan_version: detail.plan.version,
+        loss,
+        dice,
+        validation: scored,
         closed_by_us: receipt.closed,
     })
 }

@@ -6,6 +6,7 @@ pub mod convert;
 pub mod error;
 pub mod join;
 pub mod lab;
+pub mod memory;
 pub mod model_io;
 pub mod phantom;
 pub mod progress;

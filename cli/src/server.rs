@@ -137,15 +137,14 @@ impl Server {
         run: i64,
         round: u32,
         body: Vec<u8>,
-        num_examples: u64,
-        loss: f32,
-        dice: f64,
+        upload: &Upload,
     ) -> CliResult<UploadReceipt> {
         let res = self
             .client
             .put(format!(
-                "{}/api/runs/{run}/rounds/{round}/weights?num_examples={num_examples}&loss={loss}&dice={dice}",
-                self.base
+                "{}/api/runs/{run}/rounds/{round}/weights?{}",
+                self.base,
+                upload.query()
             ))
             .bearer_auth(&self.token)
             .header("content-type", "application/octet-stream")
@@ -153,5 +152,57 @@ impl Server {
             .send()
             .map_err(server_err)?;
         data(res)
+    }
+}
+
+/// What an upload of weights reports beside them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Upload {
+    pub num_examples: u64,
+    pub loss: f32,
+    pub dice: f64,
+    pub validation: Option<meshfed_shared::plan::ValidationScore>,
+}
+
+impl Upload {
+    /// `num_examples=…&loss=…&dice=…[&val_loss=…&val_dice=0.8,-]`.
+    pub fn query(&self) -> String {
+        let mut q = format!(
+            "num_examples={}&loss={}&dice={}",
+            self.num_examples, self.loss, self.dice
+        );
+        if let Some(v) = &self.validation {
+            let dice: Vec<String> = v
+                .foreground()
+                .iter()
+                .map(|d| d.map_or("-".into(), |d| d.to_string()))
+                .collect();
+            q += &format!("&val_loss={}&val_dice={}", v.loss, dice.join(","));
+        }
+        q
+    }
+}
+
+#[cfg(test)]
+mod upload_tests {
+    use super::*;
+
+    #[test]
+    fn the_query_carries_validation_per_class() {
+        let mut u = Upload {
+            num_examples: 9,
+            loss: 0.5,
+            dice: 0.25,
+            validation: None,
+        };
+        assert_eq!(u.query(), "num_examples=9&loss=0.5&dice=0.25");
+        u.validation = Some(meshfed_shared::plan::ValidationScore {
+            loss: 0.75,
+            dice: vec![Some(0.9), Some(0.8), None],
+        });
+        assert_eq!(
+            u.query(),
+            "num_examples=9&loss=0.5&dice=0.25&val_loss=0.75&val_dice=0.8,-"
+        );
     }
 }

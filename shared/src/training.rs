@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::plan::{TrainingPlan, ValidationScore};
+
 /// Payload names.
 pub const VOLUME: &str = "volume";
 pub const LABELS: &str = "labels";
@@ -42,6 +44,10 @@ pub enum Request {
     Load,
     /// Train the `model` payload for `steps` steps on the loaded data.
     Train(TrainRequest),
+    /// One round of a run: score the `model` payload (the global model) on the plan's
+    /// held-out part, then train it on the rest as the plan says, the optimizer's state kept
+    /// from this run's last round.
+    FollowRound(RoundRequest),
     /// Stop training after the current step; the model so far is kept.
     Cancel,
     /// Segment the loaded volume with the `model` payload.
@@ -65,6 +71,15 @@ impl Default for TrainRequest {
             seed: 0,
         }
     }
+}
+
+/// A round of a run, as its plan says to train it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoundRequest {
+    pub run: i64,
+    pub round: u32,
+    pub plan: TrainingPlan,
+    pub seed: u64,
 }
 
 /// Worker → page.
@@ -95,6 +110,17 @@ pub enum Reply {
         dice: f64,
         num_examples: u64,
         ms_per_step: f64,
+    },
+    /// A round's training ended; the `model` payload holds the trained model. `validation`
+    /// is the received global model on the held-out part (before training).
+    RoundTrained {
+        steps: usize,
+        cancelled: bool,
+        loss: f32,
+        dice: f64,
+        num_examples: u64,
+        ms_per_step: f64,
+        validation: Option<ValidationScore>,
     },
     /// The `segmentation` payload holds the labels on the volume's grid.
     Segmented {

@@ -9,9 +9,12 @@ use meshfed_shared::meshnet::file;
 use meshfed_shared::meshnet::net::{
     finish, predict_async, LocalData, MeshNetConfig, SegmentOptions,
 };
+use meshfed_shared::meshnet::net::{context_of, validate_async, Participant};
 use meshfed_shared::meshnet::net::{TrainConfig, Trainer};
 use meshfed_shared::meshnet::ModelConfig;
-use meshfed_shared::training::{smooth, Progress, Reply, TrainRequest};
+use meshfed_shared::plan::HeldOut;
+use meshfed_shared::training::{smooth, Progress, Reply, RoundRequest, TrainRequest};
+use meshfed_shared::volume::{Labels, Volume};
 use meshfed_shared::volume::mean_dice;
 
 use crate::device::Chosen;
@@ -61,18 +64,58 @@ pub async fn train(
         ..TrainConfig::default()
     };
     let mut trainer = Trainer::new(net, config.classes, train, &ad);
+    let data_pair = (&data.volume, &data.labels);
+    let s = steps(chosen, &mut trainer, data_pair, request.steps, cancel, progress).await?;
+    let reply = Reply::Trained {
+        steps: s.done,
+        cancelled: s.done < request.steps,
+        loss: s.loss,
+        dice: s.dice,
+        num_examples: data.examples,
+        ms_per_step: s.ms_per_step,
+    };
+    Ok((reply, s.model(&config).await?))
+}
+
+/// What a run of local steps ends with.
+struct Stepped {
+    done: usize,
+    loss: f32,
+    dice: f64,
+    ms_per_step: f64,
+    model: meshfed_shared::meshnet::net::MeshNet,
+}
+
+impl Stepped {
+    async fn model(&self, config: &ModelConfig) -> Result<Vec<u8>, String> {
+        let values = self.model.values_async().await.map_err(|e| e.to_string())?;
+        let meta = BTreeMap::from([("meshfed.local_steps".to_string(), self.done.to_string())]);
+        Ok(file::to_safetensors(config, &values, meta))
+    }
+}
+
+/// Up to `total` steps on `(volume, labels)` (fewer when cancelled), then the trained model's
+/// Dice on them.
+async fn steps(
+    chosen: &Chosen,
+    trainer: &mut Trainer,
+    (volume, labels): (&Volume, &Labels),
+    total: usize,
+    cancel: Rc<Cell<bool>>,
+    progress: impl Fn(&Progress),
+) -> Result<Stepped, String> {
     let start = js_sys::Date::now();
     let (mut done, mut smoothed) = (0, None);
-    while done < request.steps && !cancel.get() {
+    while done < total && !cancel.get() {
         let loss = trainer
-            .step_async(&data.volume, &data.labels)
+            .step_async(volume, labels)
             .await
             .map_err(|e| format!("Step {}: {e}", done + 1))?;
         done += 1;
         smoothed = Some(smooth(smoothed, loss));
         progress(&Progress {
             step: done,
-            steps: request.steps,
+            steps: total,
             loss,
             elapsed_ms: js_sys::Date::now() - start,
         });
@@ -80,26 +123,64 @@ pub async fn train(
     }
     let elapsed = js_sys::Date::now() - start;
     let model = trainer.inference_model();
-    let predicted = predict_async(&model, &data.volume, &chosen.device)
+    let predicted = predict_async(&model, volume, &chosen.device)
         .await
         .map_err(|e| e.to_string())?;
-    let dice = mean_dice(&predicted.data, &data.labels.data, config.classes);
-    let values = model.values_async().await.map_err(|e| e.to_string())?;
-    let loss = smoothed.unwrap_or(f32::NAN);
-    let meta = BTreeMap::from([("meshfed.local_steps".to_string(), done.to_string())]);
-    let reply = Reply::Trained {
-        steps: done,
-        cancelled: done < request.steps,
-        loss,
-        dice,
-        num_examples: data.examples,
-        ms_per_step: if done == 0 {
-            0.0
-        } else {
-            elapsed / done as f64
-        },
+    let classes = trainer.classes();
+    Ok(Stepped {
+        done,
+        loss: smoothed.unwrap_or(f32::NAN),
+        dice: mean_dice(&predicted.data, &labels.data, classes),
+        ms_per_step: if done == 0 { 0.0 } else { elapsed / done as f64 },
+        model,
+    })
+}
+
+/// One round of a run as its plan says: the global model `model` scored on the held-out part,
+/// then trained on the rest by `participant` (which keeps its optimizer between rounds).
+pub async fn follow_round(
+    chosen: &Chosen,
+    data: &LocalData,
+    participant: &mut Participant,
+    request: &RoundRequest,
+    model: &[u8],
+    cancel: Rc<Cell<bool>>,
+    progress: impl Fn(&Progress),
+) -> Result<(Reply, Vec<u8>), String> {
+    let (config, global) = read_model(model, data)?;
+    let plan = &request.plan;
+    let HeldOut {
+        train_volume,
+        train_labels,
+        validation,
+    } = plan.holdout.split(&data.volume, &data.labels, context_of(&config));
+    let validation = match &validation {
+        Some(v) => {
+            let net = MeshNetConfig::from(config.clone())
+                .load(&global, &chosen.device)
+                .map_err(|e| e.to_string())?;
+            let score = validate_async(&net, v, &chosen.device).await;
+            Some(score.map_err(|e| format!("Validation: {e}"))?)
+        }
+        None => None,
     };
-    Ok((reply, file::to_safetensors(&config, &values, meta)))
+    let ad = chosen.device.clone().autodiff();
+    let trainer = participant
+        .start_round(plan, request.round, &config, &global, request.seed, &ad)
+        .map_err(|e| e.to_string())?;
+    let total = plan.local_steps as usize;
+    let data_pair = (&train_volume, &train_labels);
+    let s = steps(chosen, trainer, data_pair, total, cancel, progress).await?;
+    let reply = Reply::RoundTrained {
+        steps: s.done,
+        cancelled: s.done < total,
+        loss: s.loss,
+        dice: s.dice,
+        num_examples: train_labels.data.iter().filter(|&&l| l != 0).count().max(1) as u64,
+        ms_per_step: s.ms_per_step,
+        validation,
+    };
+    Ok((reply, s.model(&config).await?))
 }
 
 /// Segments the loaded volume with `model`: the labels on the volume's full grid.

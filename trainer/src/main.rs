@@ -24,6 +24,8 @@ struct State {
     data: RefCell<Option<Rc<LocalData>>>,
     busy: Cell<bool>,
     cancel: Rc<Cell<bool>>,
+    /// The run being followed and what its rounds keep (the optimizer's state).
+    following: RefCell<Option<(i64, meshfed_shared::meshnet::net::Participant)>>,
 }
 
 fn scope() -> DedicatedWorkerGlobalScope {
@@ -93,6 +95,31 @@ async fn handle(state: Rc<State>, incoming: Incoming) -> Result<(), String> {
                 |p: &meshfed_shared::training::Progress| post(&Reply::Progress(p.clone()), &[]);
             let (reply, bytes) =
                 jobs::train(&c, &d, request, &model, state.cancel.clone(), progress).await?;
+            post(&reply, &[(MODEL, &bytes)]);
+        }
+        Request::FollowRound(request) => {
+            state.cancel.set(false);
+            let (c, d) = (chosen()?, data()?);
+            let model = incoming.payload(MODEL)?;
+            let progress =
+                |p: &meshfed_shared::training::Progress| post(&Reply::Progress(p.clone()), &[]);
+            let mut following = state.following.borrow_mut().take();
+            if following.as_ref().is_none_or(|(run, _)| *run != request.run) {
+                following = Some((request.run, Default::default()));
+            }
+            let (run, mut participant) = following.unwrap_or_default();
+            let done = jobs::follow_round(
+                &c,
+                &d,
+                &mut participant,
+                request,
+                &model,
+                state.cancel.clone(),
+                progress,
+            )
+            .await;
+            *state.following.borrow_mut() = Some((run, participant));
+            let (reply, bytes) = done?;
             post(&reply, &[(MODEL, &bytes)]);
         }
         Request::Segment => {

@@ -141,7 +141,10 @@ pub fn run() -> Result<ExitCode, String> {
 /// `cargo xtask e2e [ARGS…]`: the end-to-end suite alone, after building what changed, with
 /// `ARGS` passed to its harness (for example a filter: `cargo xtask e2e errors::`).
 pub fn e2e_only(args: &[String]) -> Result<ExitCode, String> {
-    cache::use_shared_target_dir()?;
+    // The harness finds wrangler through paths compiled into it: a binary another clone
+    // built into the shared cache would look in that clone.
+    let target = cache::use_shared_target_dir()?;
+    cache::forget_workspace_crates(&target);
     setup::for_test()?;
     setup::start_tools().wait()?;
     build::all(build::Mode::IfChanged)?;

@@ -50,7 +50,12 @@ fn properties() -> Value {
 /// A plan as stored: every field.
 pub fn plan() -> Value {
     let props = properties();
-    let required: Vec<&String> = props.as_object().into_iter().flatten().map(|(k, _)| k).collect();
+    let required: Vec<&String> = props
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, _)| k)
+        .collect();
     json!({"type": "object", "additionalProperties": false, "required": required,
            "properties": props})
 }

@@ -64,9 +64,10 @@ impl RunCoordinator {
         .ok_or_else(|| EdgeError::Internal("a round with uploads has no aggregate".into()))?;
         let plan = store::plans::of_round(&db, run_id, live.round).await?;
         let stepped = match kind {
-            UploadKind::Weights if plan.plan.server.is_stateful() => {
-                Some(self.step_server(live, run_id, &plan.plan.server, &aggregate).await?)
-            }
+            UploadKind::Weights if plan.plan.server.is_stateful() => Some(
+                self.step_server(live, run_id, &plan.plan.server, &aggregate)
+                    .await?,
+            ),
             _ => None,
         };
         let (aggregate, state_key) = match stepped {
@@ -79,7 +80,10 @@ impl RunCoordinator {
             ("round".to_string(), live.round.to_string()),
             ("kind".to_string(), kind.as_str().to_string()),
             ("aggregation".to_string(), live.method.as_str().to_string()),
-            ("server_step".to_string(), plan.plan.server.name().to_string()),
+            (
+                "server_step".to_string(),
+                plan.plan.server.name().to_string(),
+            ),
             ("plan_version".to_string(), plan.version.to_string()),
             ("uploads".to_string(), metrics.uploads.to_string()),
             ("num_examples".to_string(), metrics.num_examples.to_string()),
@@ -148,7 +152,13 @@ impl RunCoordinator {
         }
         .filter(|s| s.fits(step, global.len()))
         .unwrap_or_else(|| ServerState::fresh(step, global.len()));
-        let next = server_step(step, &mut state, &global, mean, &live.model.trainable_mask());
+        let next = server_step(
+            step,
+            &mut state,
+            &global,
+            mean,
+            &live.model.trainable_mask(),
+        );
         let key = blobs::server_state_key(run_id, live.round);
         blobs::put(&self.env, &key, state.to_safetensors(step)).await?;
         Ok((next, key))

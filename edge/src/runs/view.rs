@@ -109,10 +109,7 @@ pub async fn detail_of(env: &Env, m: &Member) -> EdgeResult<RunDetail> {
     };
     let versions = store::plans::all(&db, run.id).await?;
     let plan = store::plans::of_round(&db, run.id, round_no).await?;
-    let next_plan = versions
-        .iter()
-        .rfind(|v| v.version > plan.version)
-        .cloned();
+    let next_plan = versions.iter().rfind(|v| v.version > plan.version).cloned();
     let history = store::rounds::history(&db, run.id)
         .await?
         .into_iter()

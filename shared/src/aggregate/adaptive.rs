@@ -51,7 +51,10 @@ impl ServerState {
             shape: vec![v.len()],
             data: v.to_vec(),
         };
-        let tensors = [("m".to_string(), flat(&self.m)), ("v".to_string(), flat(&self.v))];
+        let tensors = [
+            ("m".to_string(), flat(&self.m)),
+            ("v".to_string(), flat(&self.v)),
+        ];
         let meta = [(STEP_KEY.to_string(), step.name().to_string())].into();
         crate::tensor::safetensors::write(&tensors, crate::tensor::DType::F32, &meta)
     }

@@ -97,7 +97,11 @@ impl MetricSums {
             val_loss: mean(self.val_loss),
             val_dice: (!present.is_empty())
                 .then(|| present.iter().sum::<f64>() / present.len() as f64),
-            val_dice_per_class: if present.is_empty() { vec![] } else { per_class },
+            val_dice_per_class: if present.is_empty() {
+                vec![]
+            } else {
+                per_class
+            },
         }
     }
 }

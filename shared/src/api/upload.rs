@@ -277,7 +277,9 @@ pub fn decode_json(bytes: &[u8], model: &ModelConfig) -> Result<DecodedUpload, U
         num_examples: body.num_examples,
         loss: body.loss.or_else(|| body.metrics.get("loss").copied()),
         dice: body.dice.or_else(|| body.metrics.get("dice").copied()),
-        val_loss: body.val_loss.or_else(|| body.metrics.get("val_loss").copied()),
+        val_loss: body
+            .val_loss
+            .or_else(|| body.metrics.get("val_loss").copied()),
         val_dice: body.val_dice,
     })?;
     Ok(DecodedUpload::new(values, metrics))

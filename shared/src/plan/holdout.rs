@@ -63,7 +63,7 @@ impl Holdout {
 }
 
 /// The received global model on a participant's held-out voxels.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ValidationScore {
     /// Mean cross-entropy over the held-out voxels.
     pub loss: f64,

@@ -16,7 +16,9 @@ pub fn two_headless_participants_train_a_round(ctx: &Ctx) {
             .unwrap();
     let (users, run, initial) = ctx.block_on(async {
         let users = participants(ctx, "join", 2).await;
-        let body = json!({"model": model, "round_timeout_secs": 600});
+        let plan = json!({"local_steps": 3, "patch": 16, "batch": 1, "learning_rate": 3e-3,
+            "schedule": {"kind": "constant"}, "fix_batch_norm_from": null});
+        let body = json!({"model": model, "round_timeout_secs": 600, "plan": plan});
         let run = create_run(ctx, &users[0], &[&users[1]], body).await;
         let initial = download(
             ctx,
@@ -48,9 +50,6 @@ pub fn two_headless_participants_train_a_round(ctx: &Ctx) {
                 volume: v,
                 labels: l,
                 rounds: 1,
-                local_steps: 3,
-                patch: 16,
-                lr: 3e-3,
                 seed: i as u64,
                 wait_secs: 120,
                 backend: Backend::Cpu,

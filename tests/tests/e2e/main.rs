@@ -16,6 +16,7 @@ mod join;
 mod login;
 mod openapi;
 mod persistence;
+mod plan;
 mod rate_limits;
 mod register;
 mod runs;
@@ -90,6 +91,8 @@ const TESTS: &[(&str, TestFn)] = tests![
     runs_restart::a_round_carries_on_after_a_restart,
     seed_runs::every_run_route_with_the_documents_examples,
     join::two_headless_participants_train_a_round,
+    plan::participants_follow_the_plan_and_a_patch_starts_next_round,
+    plan::the_server_step_keeps_its_momentum_across_rounds,
     app::spa_fallback_serves_the_app_for_app_routes,
     app::login_page_renders_form_and_online_status,
     app::unknown_page_shows_not_found,

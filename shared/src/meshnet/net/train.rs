@@ -179,6 +179,10 @@ impl Trainer {
         });
     }
 
+    pub fn classes(&self) -> usize {
+        self.classes
+    }
+
     pub fn config(&self) -> &TrainConfig {
         &self.config
     }
