@@ -165,44 +165,12 @@ pub struct Upload {
 }
 
 impl Upload {
-    /// `num_examples=…&loss=…&dice=…[&val_loss=…&val_dice=0.8,-]`.
     pub fn query(&self) -> String {
-        let mut q = format!(
-            "num_examples={}&loss={}&dice={}",
-            self.num_examples, self.loss, self.dice
-        );
-        if let Some(v) = &self.validation {
-            let dice: Vec<String> = v
-                .foreground()
-                .iter()
-                .map(|d| d.map_or("-".into(), |d| d.to_string()))
-                .collect();
-            q += &format!("&val_loss={}&val_dice={}", v.loss, dice.join(","));
-        }
-        q
-    }
-}
-
-#[cfg(test)]
-mod upload_tests {
-    use super::*;
-
-    #[test]
-    fn the_query_carries_validation_per_class() {
-        let mut u = Upload {
-            num_examples: 9,
-            loss: 0.5,
-            dice: 0.25,
-            validation: None,
-        };
-        assert_eq!(u.query(), "num_examples=9&loss=0.5&dice=0.25");
-        u.validation = Some(meshfed_shared::plan::ValidationScore {
-            loss: 0.75,
-            dice: vec![Some(0.9), Some(0.8), None],
-        });
-        assert_eq!(
-            u.query(),
-            "num_examples=9&loss=0.5&dice=0.25&val_loss=0.75&val_dice=0.8,-"
-        );
+        meshfed_shared::api::upload::metrics_query(
+            self.num_examples,
+            self.loss,
+            self.dice,
+            self.validation.as_ref(),
+        )
     }
 }

@@ -6,16 +6,16 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use meshfed_shared::meshnet::file;
+use meshfed_shared::meshnet::net::{context_of, validate_async, Participant};
 use meshfed_shared::meshnet::net::{
     finish, predict_async, LocalData, MeshNetConfig, SegmentOptions,
 };
-use meshfed_shared::meshnet::net::{context_of, validate_async, Participant};
 use meshfed_shared::meshnet::net::{TrainConfig, Trainer};
 use meshfed_shared::meshnet::ModelConfig;
 use meshfed_shared::plan::HeldOut;
 use meshfed_shared::training::{smooth, Progress, Reply, RoundRequest, TrainRequest};
-use meshfed_shared::volume::{Labels, Volume};
 use meshfed_shared::volume::mean_dice;
+use meshfed_shared::volume::{Labels, Volume};
 
 use crate::device::Chosen;
 
@@ -65,7 +65,15 @@ pub async fn train(
     };
     let mut trainer = Trainer::new(net, config.classes, train, &ad);
     let data_pair = (&data.volume, &data.labels);
-    let s = steps(chosen, &mut trainer, data_pair, request.steps, cancel, progress).await?;
+    let s = steps(
+        chosen,
+        &mut trainer,
+        data_pair,
+        request.steps,
+        cancel,
+        progress,
+    )
+    .await?;
     let reply = Reply::Trained {
         steps: s.done,
         cancelled: s.done < request.steps,
@@ -131,7 +139,11 @@ async fn steps(
         done,
         loss: smoothed.unwrap_or(f32::NAN),
         dice: mean_dice(&predicted.data, &labels.data, classes),
-        ms_per_step: if done == 0 { 0.0 } else { elapsed / done as f64 },
+        ms_per_step: if done == 0 {
+            0.0
+        } else {
+            elapsed / done as f64
+        },
         model,
     })
 }
@@ -153,7 +165,9 @@ pub async fn follow_round(
         train_volume,
         train_labels,
         validation,
-    } = plan.holdout.split(&data.volume, &data.labels, context_of(&config));
+    } = plan
+        .holdout
+        .split(&data.volume, &data.labels, context_of(&config));
     let validation = match &validation {
         Some(v) => {
             let net = MeshNetConfig::from(config.clone())

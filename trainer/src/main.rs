@@ -104,7 +104,10 @@ async fn handle(state: Rc<State>, incoming: Incoming) -> Result<(), String> {
             let progress =
                 |p: &meshfed_shared::training::Progress| post(&Reply::Progress(p.clone()), &[]);
             let mut following = state.following.borrow_mut().take();
-            if following.as_ref().is_none_or(|(run, _)| *run != request.run) {
+            if following
+                .as_ref()
+                .is_none_or(|(run, _)| *run != request.run)
+            {
                 following = Some((request.run, Default::default()));
             }
             let (run, mut participant) = following.unwrap_or_default();

@@ -42,8 +42,13 @@ pub async fn upload_weights(
     upload: &LocalResult,
 ) -> Result<UploadReceipt, ClientError> {
     let path = format!(
-        "/api/runs/{id}/rounds/{round}/weights?num_examples={}&loss={}&dice={}",
-        upload.num_examples, upload.loss, upload.dice
+        "/api/runs/{id}/rounds/{round}/weights?{}",
+        meshfed_shared::api::upload::metrics_query(
+            upload.num_examples,
+            upload.loss,
+            upload.dice,
+            upload.validation.as_ref()
+        )
     );
     let request = gloo_net::http::Request::put(&path)
         .header("authorization", &format!("Bearer {}", access.expose()))
@@ -59,6 +64,8 @@ pub struct LocalResult {
     pub num_examples: u64,
     pub loss: f32,
     pub dice: f64,
+    /// The round's global model on the held-out part, before training.
+    pub validation: Option<meshfed_shared::plan::ValidationScore>,
 }
 
 /// Pauses or resumes my own participation: inactive participants are not waited for.

@@ -65,6 +65,10 @@ fn RunView(detail: RunDetail) -> impl IntoView {
                 round.deadline_at, detail.parameter_count, detail.run.aggregation.as_str()
             )}
         </p>
+        <p role="note" aria-label="Training plan">
+            {format!("Everyone trains {} (plan v{}).", detail.plan.summary, detail.plan.version)}
+            {detail.next_plan.as_ref().map(|n| format!(" From round {}: {} (v{}).", n.from_round, n.summary, n.version))}
+        </p>
         <p><a href=format!("/train?run={}", detail.run.id)>"Train and join this run"</a></p>
         <h2>"Participants"</h2>
         <table aria-label="Participants">
@@ -152,20 +156,29 @@ fn History(history: Vec<RoundRecord>) -> impl IntoView {
     };
     let loss = series(|r| r.metrics.loss);
     let dice = series(|r| r.metrics.dice);
+    let val_dice = series(|r| r.metrics.val_dice);
     view! {
-        <LineChart label="Loss and Dice per round" series=vec![("Loss", loss), ("Dice", dice)]/>
+        <LineChart label="Loss and Dice per round" series=vec![
+            ("Training loss", loss),
+            ("Training Dice", dice),
+            ("Validation Dice (held-out, federated)", val_dice),
+        ]/>
         <table aria-label="Round history">
             <thead><tr>
                 <th scope="col">"Round"</th><th scope="col">"Uploads"</th>
-                <th scope="col">"Loss"</th><th scope="col">"Dice"</th><th scope="col">"Closed"</th>
+                <th scope="col">"Plan"</th>
+                <th scope="col">"Loss"</th><th scope="col">"Dice"</th>
+                <th scope="col">"Validation Dice"</th><th scope="col">"Closed"</th>
             </tr></thead>
             <tbody>
                 {history.iter().map(|r| view! {
                     <tr>
                         <td>{r.round}</td>
                         <td>{r.metrics.uploads}</td>
+                        <td>{format!("v{}", r.plan_version)}</td>
                         <td>{r.metrics.loss.map_or("—".into(), |l| format!("{l:.4}"))}</td>
                         <td>{r.metrics.dice.map_or("—".into(), |d| format!("{d:.4}"))}</td>
+                        <td>{r.metrics.val_dice.map_or("—".into(), |d| format!("{d:.4}"))}</td>
                         <td>{format!("{} ({})", r.closed_at, r.reason)}</td>
                     </tr>
                 }).collect_view()}

@@ -203,30 +203,31 @@ pub fn JoinPanel(session: Session) -> impl IntoView {
         |token| async move { api::runs::list(&token).await },
     );
     let run = RwSignal::new(query.with_untracked(|q| q.get("run")).unwrap_or_default());
-    let (rounds, steps) = (
-        RwSignal::new("1".to_string()),
-        RwSignal::new("10".to_string()),
-    );
+    let rounds = RwSignal::new("1".to_string());
+    // The run decides how everyone trains: its plan, shown and followed, not chosen here.
+    let run_plan = signed_in_resource(session, move |token| {
+        let id = run.get().parse::<i64>().ok();
+        async move {
+            match id {
+                Some(id) => api::runs::detail(&token, id).await.map(Some),
+                None => Ok(None),
+            }
+        }
+    });
     let status = RwSignal::new(None::<String>);
     let outcome = RwSignal::new(None::<Result<String, String>>);
     let start = move |_| {
-        let (Some(worker), Ok(id), Ok(rounds), Ok(steps)) = (
+        let (Some(worker), Ok(id), Ok(rounds)) = (
             t.worker(),
             run.get_untracked().parse::<i64>(),
             rounds.get_untracked().trim().parse::<u32>(),
-            steps.get_untracked().trim().parse::<usize>(),
         ) else {
-            return outcome.set(Some(Err(
-                "Pick a run, and whole numbers of rounds and steps".into(),
-            )));
+            return outcome.set(Some(Err("Pick a run, and a whole number of rounds".into())));
         };
         let plan = JoinPlan {
             run: id,
             rounds: rounds.max(1),
-            train: TrainRequest {
-                steps: steps.max(1),
-                ..TrainRequest::default()
-            },
+            seed: js_sys::Math::random().to_bits(),
         };
         outcome.set(None);
         t.start_job(format!("Joining run {id}"));
@@ -253,10 +254,13 @@ pub fn JoinPanel(session: Session) -> impl IntoView {
             <label for="join-rounds">"Rounds"</label>
             <input id="join-rounds" type="text" inputmode="numeric" prop:value=move || rounds.get()
                 on:input=move |ev| rounds.set(event_target_value(&ev))/>
-            <label for="join-steps">"Local steps per round"</label>
-            <input id="join-steps" type="text" inputmode="numeric" prop:value=move || steps.get()
-                on:input=move |ev| steps.set(event_target_value(&ev))/>
         </div>
+        {move || run_plan.get().flatten().and_then(Result::ok).flatten().map(|d| view! {
+            <p role="note" aria-label="Training plan">
+                {format!("This run trains {} (plan v{}, set by its creator).", d.plan.summary, d.plan.version)}
+                {d.next_plan.map(|n| format!(" From round {}: {}.", n.from_round, n.summary))}
+            </p>
+        })}
         <button type="button" disabled=move || !t.ready() || run.with(String::is_empty) on:click=start>"Join"</button>
         {move || status.get().map(|s| view! { <p role="status" aria-label="Join status">{s}</p> })}
         <Outcome label="Join result" outcome=outcome/>

@@ -1,11 +1,12 @@
-//! Joining a federated run from the browser, round after round: fetch the global model,
-//! train it locally in the worker, upload the weights with `num_examples`, loss and Dice,
-//! then wait (showing who has uploaded) until the round closes. The scan never leaves.
+//! Joining a federated run from the browser, round after round: read the run's training plan,
+//! fetch the global model, have the worker score it on the plan's held-out part and train it
+//! as the plan says, upload the weights with `num_examples`, loss, Dice and the validation
+//! scores, then wait (showing who has uploaded) until the round closes. The scan never leaves.
 
 use std::time::Duration;
 
 use meshfed_shared::api::runs::RunDetail;
-use meshfed_shared::training::{Reply, Request, TrainRequest, MODEL};
+use meshfed_shared::training::{Reply, Request, RoundRequest, MODEL};
 
 use super::worker::TrainingWorker;
 use crate::api::runs::{self as runs_api, LocalResult};
@@ -15,12 +16,12 @@ use crate::session::Session;
 /// How often the page asks whether a round has closed.
 const POLL: Duration = Duration::from_secs(2);
 
-/// What to do.
+/// What to do: how to train is the run's plan, read every round.
 #[derive(Debug, Clone)]
 pub struct JoinPlan {
     pub run: i64,
     pub rounds: u32,
-    pub train: TrainRequest,
+    pub seed: u64,
 }
 
 /// How the join is going, for the page.
@@ -64,22 +65,25 @@ pub async fn join(
             .map_err(|e| api_error(&session, e))?;
         view.model(global.clone(), format!("global model of round {round}"));
         view.status(format!(
-            "Round {round}: training {} local steps…",
-            plan.train.steps
+            "Round {round}: this run trains {} (plan v{})…",
+            run.plan.summary, run.plan.version
         ));
         view.training(round);
-        let train = TrainRequest {
-            seed: plan.train.seed ^ round as u64,
-            ..plan.train.clone()
+        let request = RoundRequest {
+            run: plan.run,
+            round,
+            plan: run.plan.plan.clone(),
+            seed: plan.seed,
         };
         let answer = worker
-            .call(&Request::Train(train), &[(MODEL, &global)])
+            .call(&Request::FollowRound(request), &[(MODEL, &global)])
             .await?;
-        let Reply::Trained {
+        let Reply::RoundTrained {
             cancelled,
             loss,
             dice,
             num_examples,
+            ref validation,
             ..
         } = answer.reply
         else {
@@ -96,10 +100,16 @@ pub async fn join(
             format!("local model of round {round} (Dice {dice:.3})"),
         );
         view.status(format!("Round {round}: uploading the weights…"));
+        let held_out = validation.as_ref().map_or(String::new(), |v| {
+            let fg: Vec<f64> = v.foreground().into_iter().flatten().collect();
+            let mean = fg.iter().sum::<f64>() / fg.len().max(1) as f64;
+            format!(", held-out Dice of the global model {mean:.3}")
+        });
         let result = LocalResult {
             num_examples,
             loss,
             dice,
+            validation: validation.clone(),
         };
         let token = session.access_token().ok_or("You are signed out")?;
         let receipt = runs_api::upload_weights(&token, plan.run, round, &weights, &result)
@@ -108,7 +118,9 @@ pub async fn join(
         if !receipt.closed {
             wait_for_close(&session, plan.run, round, view).await?;
         }
-        done.push(format!("round {round} (loss {loss:.3}, Dice {dice:.3})"));
+        done.push(format!(
+            "round {round} (loss {loss:.3}, Dice {dice:.3}{held_out})"
+        ));
     }
     Ok(format!("Took part in {}.", done.join(", ")))
 }

@@ -352,6 +352,26 @@ pub fn encode_tensor_json(values: &[f32], model: &ModelConfig, form: TensorForm)
     }
 }
 
+/// The query string of a binary upload's metrics, as [`MetricFields`] reads it:
+/// `num_examples=…&loss=…&dice=…[&val_loss=…&val_dice=0.8,-]`.
+pub fn metrics_query(
+    num_examples: u64,
+    loss: f32,
+    dice: f64,
+    validation: Option<&crate::plan::ValidationScore>,
+) -> String {
+    let mut q = format!("num_examples={num_examples}&loss={loss}&dice={dice}");
+    if let Some(v) = validation {
+        let dice: Vec<String> = v
+            .foreground()
+            .iter()
+            .map(|d| d.map_or("-".into(), |d| d.to_string()))
+            .collect();
+        q += &format!("&val_loss={}&val_dice={}", v.loss, dice.join(","));
+    }
+    q
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -372,6 +392,22 @@ mod tests {
         (0..tiny().parameter_count())
             .map(|i| i as f32 / 10.0)
             .collect()
+    }
+
+    #[test]
+    fn the_metrics_query_carries_validation_per_class() {
+        assert_eq!(
+            metrics_query(9, 0.5, 0.25, None),
+            "num_examples=9&loss=0.5&dice=0.25"
+        );
+        let v = crate::plan::ValidationScore {
+            loss: 0.75,
+            dice: vec![Some(0.9), Some(0.8), None],
+        };
+        assert_eq!(
+            metrics_query(9, 0.5, 0.25, Some(&v)),
+            "num_examples=9&loss=0.5&dice=0.25&val_loss=0.75&val_dice=0.8,-"
+        );
     }
 
     #[test]

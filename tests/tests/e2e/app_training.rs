@@ -1,6 +1,7 @@
 //! Training in the browser: two people, one in a Chromium offering WebGPU (SwiftShader) and
 //! one without (CPU), pick a small volume cut from the sample T1 and its labels, see the
-//! slices, train locally, join a run together, and see round 2 with its chart; then segment.
+//! slices, train locally, join a run together with a third participant on `meshfed join`,
+//! all three following the run's plan, and see round 2 with its chart; then segment.
 
 use std::time::{Duration, Instant};
 
@@ -79,13 +80,45 @@ async fn pick_files(client: &Client, volume: &str, labels: &str) {
     .await;
 }
 
+/// `meshfed join` for one round on the same small volume, in its own thread.
+fn cli_participant(
+    ctx: &Ctx,
+    user: &MfaUser,
+    run: i64,
+    volume: &str,
+    labels: &str,
+) -> std::thread::JoinHandle<meshfed_cli::error::CliResult<Vec<meshfed_cli::join::RoundReport>>> {
+    let args = meshfed_cli::join::JoinArgs {
+        server: ctx.base.clone(),
+        run,
+        volume: volume.into(),
+        labels: labels.into(),
+        rounds: 1,
+        seed: 3,
+        wait_secs: TRAINING.as_secs(),
+        backend: meshfed_cli::backend::Backend::Cpu,
+        username: user.username.clone(),
+        password: Some(PASSWORD.into()),
+        totp_secret: Some(user.secret.clone()),
+    };
+    std::thread::spawn(move || meshfed_cli::join::run(args))
+}
+
 pub fn two_browsers_train_and_join_a_run_on_webgpu_and_cpu(ctx: &Ctx) {
     ctx.block_on(async {
         let (volume, labels) = small_t1_and_labels(24);
         let (volume, labels) = (volume.to_str().unwrap(), labels.to_str().unwrap());
-        let people = participants(ctx, "app_training", 2).await;
-        let (alice, bob) = (&people[0], &people[1]);
-        let run = create_run(ctx, alice, &[bob], json!({"name": "Browser training"})).await;
+        let people = participants(ctx, "app_training", 3).await;
+        let (alice, bob, carol) = (&people[0], &people[1], &people[2]);
+        let plan = json!({"rounds": 10, "local_steps": 2, "patch": 16, "batch": 1,
+            "fix_batch_norm_from": 1, "holdout": {"axis": "x", "fraction": 0.25}});
+        let run = create_run(
+            ctx,
+            alice,
+            &[bob, carol],
+            json!({"name": "Browser training", "plan": plan}),
+        )
+        .await;
         let gpu = open_training(ctx, alice, true).await;
         let cpu = open_training(ctx, bob, false).await;
 
@@ -155,7 +188,8 @@ pub fn two_browsers_train_and_join_a_run_on_webgpu_and_cpu(ctx: &Ctx) {
         let model = text_of(&cpu, "Current model", TRAINING).await;
         assert!(model.starts_with("Current model: trained here"), "{model}");
 
-        // Both join the run for one round of 2 local steps; the second upload closes it.
+        // All three join the run for one round as its plan says (2 local steps of 16³): the
+        // page shows the plan instead of asking, and a headless `meshfed join` takes part too.
         for client in [&gpu, &cpu] {
             let option = format!("//select[@id='join-run']/option[@value='{run}']");
             wait_for(client, Locator::XPath(&option))
@@ -163,13 +197,30 @@ pub fn two_browsers_train_and_join_a_run_on_webgpu_and_cpu(ctx: &Ctx) {
                 .click()
                 .await
                 .unwrap();
-            fill(client, "Local steps per round", "2").await;
+            let plan = text_of(client, "Training plan", TRAINING).await;
+            assert!(
+                plan.starts_with("This run trains 2 local steps of 16³, batch 1"),
+                "{plan}"
+            );
+            assert!(plan.contains("FixBN from round 1"), "{plan}");
+            assert!(
+                client.find(Locator::Id("join-steps")).await.is_err(),
+                "the plan decides the local steps"
+            );
             press(client, "Join").await;
         }
+        let cli = cli_participant(ctx, carol, run, volume, labels);
         for client in [&gpu, &cpu] {
             let result = text_of(client, "Join result", TRAINING).await;
             assert!(result.starts_with("Took part in round 1"), "{result}");
+            assert!(
+                result.contains("held-out Dice of the global model"),
+                "{result}"
+            );
         }
+        let reports = cli.join().unwrap().expect("meshfed join follows the plan");
+        assert_eq!(reports[0].plan_version, 1, "{reports:?}");
+        assert!(reports[0].validation.is_some(), "{reports:?}");
         screenshot(&gpu, "train-joined.png").await;
 
         // The run page shows round 2 and round 1's loss and Dice.
@@ -190,6 +241,41 @@ pub fn two_browsers_train_and_join_a_run_on_webgpu_and_cpu(ctx: &Ctx) {
             Locator::Css("svg[aria-label='Loss and Dice per round'] circle"),
         )
         .await;
+        let lines = gpu
+            .find_all(Locator::Css(
+                "svg[aria-label='Loss and Dice per round'] polyline",
+            ))
+            .await
+            .unwrap();
+        assert_eq!(
+            lines.len(),
+            3,
+            "training loss, training Dice and validation Dice"
+        );
+        let legend = gpu
+            .find(Locator::Css("figure.chart figcaption"))
+            .await
+            .unwrap();
+        let legend = legend.text().await.unwrap();
+        assert!(
+            legend.contains("Validation Dice (held-out, federated)"),
+            "{legend}"
+        );
+        let row = gpu
+            .find(Locator::XPath(
+                "//table[@aria-label='Round history']/tbody/tr[1]",
+            ))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            row.starts_with("1 3 v1 "),
+            "round 1: three uploads with plan v1: {row}"
+        );
+        let val: Vec<&str> = row.split_whitespace().collect();
+        assert!(val[5].parse::<f64>().is_ok(), "a validation Dice: {row}");
         screenshot(&gpu, "train-run-round-2.png").await;
 
         // Segment with the joined model on the CPU and show it.
