@@ -7,6 +7,7 @@ pub mod not_found;
 pub mod profile;
 pub mod run;
 pub mod run_new;
+pub mod run_start;
 pub mod runs;
 pub mod signup;
 pub mod train;

@@ -1,4 +1,5 @@
-//! Create a run: name, participants picked from the users list, model preset, aggregation,
+//! Create a run: name, participants picked from the users list, model preset and what it
+//! starts from (fresh, brainchop's pretrained weights, a TF.js model from disk), aggregation,
 //! round timeout and how many uploads close a round at its deadline (k of n).
 
 use leptos::prelude::*;
@@ -9,6 +10,7 @@ use meshfed_shared::api::runs::CreateRunRequest;
 use meshfed_shared::meshnet::ModelConfig;
 use web_sys::SubmitEvent;
 
+use super::run_start::{self, TfjsFiles, STARTS};
 use crate::api;
 use crate::components::field::{Field, FormMessage};
 use crate::session::{require_sign_in, signed_in_resource};
@@ -39,6 +41,9 @@ pub fn NewRunPage() -> impl IntoView {
     let name = RwSignal::new(String::new());
     let description = RwSignal::new(String::new());
     let preset = RwSignal::new(PRESETS[0].0.to_string());
+    let start = RwSignal::new(STARTS[0].0.to_string());
+    let tfjs_json = RwSignal::new_local(None::<web_sys::File>);
+    let tfjs_shard = RwSignal::new_local(None::<web_sys::File>);
     let method = RwSignal::new(METHODS[0].0.to_string());
     let timeout_minutes = RwSignal::new("60".to_string());
     let min_participants = RwSignal::new(String::new());
@@ -87,7 +92,7 @@ pub fn NewRunPage() -> impl IntoView {
                 }
             },
         };
-        let request = CreateRunRequest {
+        let mut request = CreateRunRequest {
             name: name.get_untracked(),
             description: description.get_untracked(),
             participants: picked.get_untracked(),
@@ -102,7 +107,14 @@ pub fn NewRunPage() -> impl IntoView {
         };
         busy.set(true);
         let navigate = navigate.clone();
+        let files = (tfjs_json.get_untracked(), tfjs_shard.get_untracked());
+        let (start, preset) = (start.get_untracked(), preset.get_untracked());
         spawn_local(async move {
+            if let Err(e) = run_start::apply(&mut request, &start, &preset, files).await {
+                error.set(Some((None, e)));
+                busy.set(false);
+                return;
+            }
             match api::runs::create(&token, &request).await {
                 Ok(run) => navigate(&format!("/runs/{}", run.run.id), Default::default()),
                 Err(e) => {
@@ -160,6 +172,11 @@ pub fn NewRunPage() -> impl IntoView {
                 <select id="run-model" on:change=move |ev| preset.set(event_target_value(&ev))>
                     {PRESETS.iter().map(|(v, l)| view! { <option value=*v>{*l}</option> }).collect_view()}
                 </select>
+                <label for="run-start">"Start from"</label>
+                <select id="run-start" on:change=move |ev| start.set(event_target_value(&ev))>
+                    {STARTS.iter().map(|(v, l)| view! { <option value=*v>{*l}</option> }).collect_view()}
+                </select>
+                <TfjsFiles start=start json=tfjs_json shard=tfjs_shard/>
                 <label for="run-aggregation">"Aggregation"</label>
                 <select id="run-aggregation" on:change=move |ev| method.set(event_target_value(&ev))>
                     {METHODS.iter().map(|(v, l)| view! { <option value=*v>{*l}</option> }).collect_view()}

@@ -79,7 +79,8 @@ fn create_request() -> Value {
         "aggregation": {"enum": ["fedavg", "mean", "median", "trimmed_mean"]},
         "trim_fraction": {"type": "number"}, "min_participants": {"type": "integer"},
         "initial_weights": {"type": "object"}, "initial_weights_safetensors": {"type": "string"},
-        "plan": plan_request()}})
+        "plan": plan_request(),
+        "preset": {"enum": ["model5_gw_ae", "model11_gw_ae", "model20chan3cls"]}}})
 }
 
 pub(crate) const ROUTES: &[Route] = &[

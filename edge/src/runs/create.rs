@@ -67,7 +67,16 @@ pub async fn create_run(env: &Env, creator: &UserRow, body: &CreateRunRequest) -
         )
         .into());
     }
-    let given: Option<Vec<f32>> = if let Some(tensors) = &body.initial_weights {
+    let preset = body
+        .preset
+        .as_deref()
+        .and_then(meshfed_shared::meshnet::brainchop::Preset::find);
+    let given: Option<Vec<f32>> = if let Some(p) = preset {
+        let (_, values) = p
+            .load()
+            .map_err(|e| crate::error::EdgeError::Internal(format!("preset {}: {e}", p.name)))?;
+        Some(values)
+    } else if let Some(tensors) = &body.initial_weights {
         Some(
             v.model
                 .flatten_named(&tensors.0)

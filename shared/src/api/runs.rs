@@ -48,6 +48,15 @@ pub struct CreateRunRequest {
     /// How everyone trains; absent fields take [`TrainingPlan::default`] (the lab's recipe).
     #[serde(default)]
     pub plan: Option<PlanRequest>,
+    /// Start from one of brainchop's pretrained models (its architecture and weights):
+    /// `model5_gw_ae`, `model11_gw_ae` or `model20chan3cls`.
+    #[serde(default)]
+    pub preset: Option<String>,
+}
+
+/// A preset's architecture, without importing its weights.
+fn preset_config(p: &crate::meshnet::brainchop::Preset) -> ModelConfig {
+    ModelConfig::preset(p.name).unwrap_or_default()
 }
 
 fn default_timeout() -> u64 {
@@ -90,7 +99,34 @@ impl CreateRunRequest {
                 format!("must be 1 to {MAX_ROUND_TIMEOUT_SECS} seconds"),
             ));
         }
+        if let Some(name) = &self.preset {
+            if crate::meshnet::brainchop::Preset::find(name).is_none() {
+                let names: Vec<&str> = crate::meshnet::brainchop::PRESETS
+                    .iter()
+                    .map(|p| p.name)
+                    .collect();
+                return Err(ApiError::invalid_field(
+                    "preset",
+                    format!("must be one of {}", names.join(", ")),
+                ));
+            }
+            let given = self.model.is_some()
+                || self.initial_weights.is_some()
+                || self.initial_weights_safetensors.is_some();
+            if given || self.classes.is_some_and(|c| c != 3) {
+                return Err(ApiError::invalid_field(
+                    "preset",
+                    "brings its own model and weights: leave out model, classes and initial_weights",
+                ));
+            }
+        }
+        let preset_model = self
+            .preset
+            .as_deref()
+            .and_then(crate::meshnet::brainchop::Preset::find)
+            .map(preset_config);
         let model = match (&self.model, self.classes) {
+            _ if preset_model.is_some() => preset_model.clone().unwrap_or_default(),
             (Some(m), Some(c)) if m.classes != c => {
                 return Err(ApiError::invalid_field(
                     "classes",
@@ -468,6 +504,18 @@ mod tests {
             field(serde_json::json!({"name": "r", "plan": {"batch": 0}})),
             "plan.batch"
         );
+        assert_eq!(
+            field(serde_json::json!({"name": "r", "preset": "model99"})),
+            "preset"
+        );
+        assert_eq!(
+            field(serde_json::json!({"name": "r", "preset": "model11_gw_ae", "classes": 4})),
+            "preset"
+        );
+        let v = req(serde_json::json!({"name": "r", "preset": "model11_gw_ae"}))
+            .validate()
+            .unwrap();
+        assert_eq!(v.model, ModelConfig::model11_gw_ae());
         assert!(serde_json::from_value::<CreateRunRequest>(
             serde_json::json!({"name": "r", "aggregation": "avg"})
         )

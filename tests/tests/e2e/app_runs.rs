@@ -72,6 +72,15 @@ pub fn create_a_run_see_participants_then_the_round_history(ctx: &Ctx) {
             "kept while searching"
         );
         fill(&client, "Round timeout (minutes)", "30").await;
+        // Start from brainchop's pretrained model5 (the form's first model).
+        wait_for(
+            &client,
+            Locator::XPath("//select[@id='run-start']/option[@value='pretrained']"),
+        )
+        .await
+        .click()
+        .await
+        .unwrap();
         screenshot(&client, "run-new.png").await;
         button(&client, "Create run").await.click().await.unwrap();
 
@@ -97,6 +106,21 @@ pub fn create_a_run_see_participants_then_the_round_history(ctx: &Ctx) {
             .unwrap()
             .parse()
             .expect("run id in the URL");
+        let (config, pretrained) = meshfed_shared::meshnet::brainchop::Preset::find("model5_gw_ae")
+            .unwrap()
+            .load()
+            .unwrap();
+        let global = meshfed_e2e::runs::download(
+            ctx,
+            &meshfed_e2e::runs::token(alice),
+            &format!("/api/runs/{run}/model"),
+            &config,
+        )
+        .await;
+        assert_eq!(
+            global, pretrained,
+            "the run starts from brainchop's weights"
+        );
 
         // Both upload round 1 (as participants' apps do); the open page follows the round
         // by itself (no reload: that would sign out, as tokens live in memory only).
@@ -108,7 +132,11 @@ pub fn create_a_run_see_participants_then_the_round_history(ctx: &Ctx) {
         }
         wait_for(&client, Locator::XPath("//p[starts-with(., 'Round 2 ')]")).await;
         let history = cells(&client, "Round history").await;
-        assert_eq!(&history[..4], ["1", "2", "0.5000", "0.2500"], "{history:?}");
+        assert_eq!(
+            &history[..6],
+            ["1", "2", "v1", "0.5000", "0.2500", "—"],
+            "no validation was reported: {history:?}"
+        );
         let lines = client
             .find_all(Locator::Css(
                 "svg[aria-label='Loss and Dice per round'] polyline",

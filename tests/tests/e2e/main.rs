@@ -93,6 +93,7 @@ const TESTS: &[(&str, TestFn)] = tests![
     join::two_headless_participants_train_a_round,
     plan::participants_follow_the_plan_and_a_patch_starts_next_round,
     plan::the_server_step_keeps_its_momentum_across_rounds,
+    plan::a_run_starts_from_a_brainchop_preset,
     app::spa_fallback_serves_the_app_for_app_routes,
     app::login_page_renders_form_and_online_status,
     app::unknown_page_shows_not_found,

@@ -274,3 +274,28 @@ fn base64_of(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
+
+/// A run started from brainchop's pretrained model11_gw_ae serves exactly its weights as the
+/// first global model; an unknown preset, or one combined with a model, is refused.
+pub fn a_run_starts_from_a_brainchop_preset(ctx: &Ctx) {
+    use meshfed_shared::meshnet::brainchop::Preset;
+    let (config, pretrained) = Preset::find("model11_gw_ae").unwrap().load().unwrap();
+    ctx.block_on(async {
+        let users = participants(ctx, "preset", 1).await;
+        let body = json!({"name": "fine-tune", "preset": "model11_gw_ae"});
+        let (status, resp) = send(ctx, Method::POST, "/api/runs", &token(&users[0]), Some(body)).await;
+        assert_eq!(status, 201, "{resp}");
+        let run = resp["data"]["id"].as_i64().unwrap();
+        assert_eq!(resp["data"]["model"]["channels"], 11, "{resp}");
+        let global = download(ctx, &token(&users[0]), &format!("/api/runs/{run}/model"), &config).await;
+        assert_eq!(global, pretrained, "brainchop's weights, bit for bit");
+        for body in [
+            json!({"name": "x", "preset": "model99"}),
+            json!({"name": "x", "preset": "model5_gw_ae", "model": {"channels": 2, "dilations": [1], "classes": 3}}),
+        ] {
+            let (status, resp) = send(ctx, Method::POST, "/api/runs", &token(&users[0]), Some(body)).await;
+            assert_eq!(status, 400, "{resp}");
+            assert_eq!(resp["error"]["details"]["field"], "preset", "{resp}");
+        }
+    });
+}

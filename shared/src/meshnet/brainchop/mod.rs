@@ -6,9 +6,11 @@
 
 mod export;
 mod import;
+mod presets;
 
 pub use export::{export, Exported, WEIGHTS_FILE};
 pub use import::import;
+pub use presets::{Preset, PRESETS};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum BrainchopError {
