@@ -2,7 +2,6 @@
 //! Worker ships), or a TF.js model (`model.json` + weight shard) picked from disk and turned
 //! into Meshfed's safetensors here, so a consortium fine-tunes its own brainchop model.
 
-use base64::Engine;
 use leptos::prelude::*;
 use meshfed_shared::api::runs::CreateRunRequest;
 use meshfed_shared::meshnet::{brainchop, file};
@@ -51,12 +50,20 @@ pub async fn apply(
                 brainchop::import(&json, &shard).map_err(|e| format!("The TF.js model: {e}"))?;
             let bytes = file::to_safetensors(&config, &values, Default::default());
             request.model = Some(config);
-            request.initial_weights_safetensors =
-                Some(base64::engine::general_purpose::STANDARD.encode(bytes));
+            request.initial_weights_safetensors = Some(base64(&bytes)?);
         }
         _ => {}
     }
     Ok(())
+}
+
+/// Standard base64 by the browser's `btoa` (over a byte-per-character string).
+fn base64(bytes: &[u8]) -> Result<String, String> {
+    let binary: String = bytes.iter().map(|&b| char::from(b)).collect();
+    web_sys::window()
+        .ok_or("No window")?
+        .btoa(&binary)
+        .map_err(|e| format!("Could not encode the model: {e:?}"))
 }
 
 /// The two file inputs of an uploaded TF.js model, shown when `start` is "upload".

@@ -276,6 +276,12 @@ pub fn two_browsers_train_and_join_a_run_on_webgpu_and_cpu(ctx: &Ctx) {
         );
         let val: Vec<&str> = row.split_whitespace().collect();
         assert!(val[5].parse::<f64>().is_ok(), "a validation Dice: {row}");
+        gpu.execute(
+            "document.querySelector('figure.chart').scrollIntoView()",
+            vec![],
+        )
+        .await
+        .unwrap();
         screenshot(&gpu, "train-run-round-2.png").await;
 
         // Segment with the joined model on the CPU and show it.
