@@ -146,17 +146,11 @@ pub fn mean_foreground(v: &ValidationScore) -> f64 {
 
 /// Refuses a plan this machine cannot follow, before any training.
 fn check_can_follow(plan: &TrainingPlan, model: &ModelConfig) -> CliResult<()> {
-    let needed = plan.step_bytes(model.channels, model.dilations.len());
     match memory::available_bytes() {
-        Some(free) if needed > free => Err(CliError::Usage(format!(
-            "this run trains batch {} of {}³ patches, which needs about {:.1} GiB; this machine \
-             has {:.1} GiB available. Free memory or ask the run's creator for a smaller plan.",
-            plan.batch,
-            plan.patch,
-            needed as f64 / (1u64 << 30) as f64,
-            free as f64 / (1u64 << 30) as f64
-        ))),
-        _ => Ok(()),
+        Some(free) => plan
+            .fits_in(model, free, "this machine")
+            .map_err(CliError::Usage),
+        None => Ok(()),
     }
 }
 

@@ -19,6 +19,9 @@ use meshfed_shared::volume::{Labels, Volume};
 
 use crate::device::Chosen;
 
+/// What a wasm32 tab can address (4 GiB), less room for the page's data and the model.
+const WASM_MEMORY_BYTES: u64 = 3 << 30;
+
 /// Reads the two NIfTI files and prepares them.
 pub fn load(volume: &[u8], labels: &[u8]) -> Result<(LocalData, Reply), String> {
     let data = LocalData::from_nifti(volume, labels)?;
@@ -161,6 +164,13 @@ pub async fn follow_round(
 ) -> Result<(Reply, Vec<u8>), String> {
     let (config, global) = read_model(model, data)?;
     let plan = &request.plan;
+    if chosen.backend == meshfed_shared::training::Backend::Cpu {
+        plan.fits_in(
+            &config,
+            WASM_MEMORY_BYTES,
+            "a browser tab training on its CPU",
+        )?;
+    }
     let HeldOut {
         train_volume,
         train_labels,

@@ -94,6 +94,7 @@ const TESTS: &[(&str, TestFn)] = tests![
     plan::participants_follow_the_plan_and_a_patch_starts_next_round,
     plan::the_server_step_keeps_its_momentum_across_rounds,
     plan::a_run_starts_from_a_brainchop_preset,
+    plan::join_refuses_a_plan_too_big_for_the_machine,
     app::spa_fallback_serves_the_app_for_app_routes,
     app::login_page_renders_form_and_online_status,
     app::unknown_page_shows_not_found,

@@ -299,3 +299,49 @@ pub fn a_run_starts_from_a_brainchop_preset(ctx: &Ctx) {
         }
     });
 }
+
+/// A plan this machine cannot train (a batch of 32 patches of 128³ through 16 blocks of 32
+/// channels: hundreds of GiB) is refused by `meshfed join` in words, and nothing is uploaded.
+pub fn join_refuses_a_plan_too_big_for_the_machine(ctx: &Ctx) {
+    let model = json!({"channels": 32, "dilations": [1; 16], "classes": 3});
+    let (users, run) = ctx.block_on(async {
+        let users = participants(ctx, "toobig", 1).await;
+        let plan = json!({"batch": 32, "patch": 128});
+        let body = json!({"model": model, "round_timeout_secs": 600, "plan": plan});
+        let run = create_run(ctx, &users[0], &[], body).await;
+        (users, run)
+    });
+    let dir = std::env::temp_dir().join(format!("meshfed-toobig-{run}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (volume, labels) = phantom([20, 20, 20], 1);
+    let (v, l) = (dir.join("t1.nii"), dir.join("labels.nii"));
+    let header = volume_io::plain_header();
+    volume_io::write_volume(&v, &volume, &header).unwrap();
+    volume_io::write_labels(&l, &labels, &header).unwrap();
+    let err = join::run(JoinArgs {
+        server: ctx.base.clone(),
+        run,
+        volume: v,
+        labels: l,
+        rounds: 1,
+        seed: 0,
+        wait_secs: 30,
+        backend: Backend::Cpu,
+        username: users[0].username.clone(),
+        password: Some(PASSWORD.into()),
+        totp_secret: Some(users[0].secret.clone()),
+    })
+    .expect_err("the plan does not fit");
+    let _ = std::fs::remove_dir_all(&dir);
+    let text = err.to_string();
+    assert!(
+        text.starts_with("This run trains batch 32 of 128³ patches"),
+        "{text}"
+    );
+    assert!(text.contains("Nothing was trained"), "{text}");
+    ctx.block_on(async {
+        let detail = run_detail(ctx, &token(&users[0]), run).await;
+        assert_eq!(detail["round"]["uploads"], 0, "{detail}");
+        assert_eq!(detail["current_round"], 1, "{detail}");
+    });
+}
