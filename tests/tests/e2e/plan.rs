@@ -303,7 +303,8 @@ pub fn a_run_starts_from_a_brainchop_preset(ctx: &Ctx) {
 /// A plan this machine cannot train (a batch of 32 patches of 128³ through 16 blocks of 32
 /// channels: hundreds of GiB) is refused by `meshfed join` in words, and nothing is uploaded.
 pub fn join_refuses_a_plan_too_big_for_the_machine(ctx: &Ctx) {
-    let model = json!({"channels": 32, "dilations": [1; 16], "classes": 3});
+    let dilations = vec![1u32; 16];
+    let model = json!({"channels": 32, "dilations": dilations, "classes": 3});
     let (users, run) = ctx.block_on(async {
         let users = participants(ctx, "toobig", 1).await;
         let plan = json!({"batch": 32, "patch": 128});
