@@ -237,6 +237,9 @@ pub fn JoinPanel(session: Session) -> impl IntoView {
             t.busy.set(None);
             status.set(None);
             outcome.set(Some(result));
+            // The list names each run's current round: show the rounds just taken part in.
+            runs.refetch();
+            run_plan.refetch();
         });
     };
     view! {

@@ -219,6 +219,10 @@ pub fn two_browsers_train_and_join_a_run_on_webgpu_and_cpu(ctx: &Ctx) {
             );
         }
         let reports = cli.join().unwrap().expect("meshfed join follows the plan");
+        // The run list is refreshed after joining: it names the round now open.
+        let refreshed =
+            format!("//select[@id='join-run']/option[@value='{run}' and contains(., '(round 2)')]");
+        wait_within(&gpu, Locator::XPath(&refreshed), TRAINING).await;
         assert_eq!(reports[0].plan_version, 1, "{reports:?}");
         assert!(reports[0].validation.is_some(), "{reports:?}");
         screenshot(&gpu, "train-joined.png").await;
