@@ -103,14 +103,13 @@ async fn handle(state: Rc<State>, incoming: Incoming) -> Result<(), String> {
             let model = incoming.payload(MODEL)?;
             let progress =
                 |p: &meshfed_shared::training::Progress| post(&Reply::Progress(p.clone()), &[]);
-            let mut following = state.following.borrow_mut().take();
-            if following
-                .as_ref()
-                .is_none_or(|(run, _)| *run != request.run)
-            {
-                following = Some((request.run, Default::default()));
-            }
-            let (run, mut participant) = following.unwrap_or_default();
+            // Another run (or none yet) starts with a fresh optimizer.
+            let (run, mut participant) = state
+                .following
+                .borrow_mut()
+                .take()
+                .filter(|(run, _)| *run == request.run)
+                .unwrap_or((request.run, Default::default()));
             let done = jobs::follow_round(
                 &c,
                 &d,

@@ -108,7 +108,11 @@ pub async fn detail_of(env: &Env, m: &Member) -> EdgeResult<RunDetail> {
         "waiting"
     };
     let versions = store::plans::all(&db, run.id).await?;
-    let plan = store::plans::of_round(&db, run.id, round_no).await?;
+    let plan = PlanVersion::current(&versions, round_no)
+        .cloned()
+        .ok_or_else(|| {
+            EdgeError::Internal(format!("run {} has no plan for round {round_no}", run.id))
+        })?;
     let next_plan = versions.iter().rfind(|v| v.version > plan.version).cloned();
     let history = store::rounds::history(&db, run.id)
         .await?
