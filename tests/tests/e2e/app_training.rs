@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, Locator};
 use meshfed_e2e::browser::session_with;
 use meshfed_e2e::identity::{MfaUser, PASSWORD};
+use meshfed_e2e::participant::join_args;
 use meshfed_e2e::runs::{create_run, participants};
 use meshfed_e2e::ui::{
     field, fill, heading_is, press, screenshot, sign_in_with_backup_code, wait_for, wait_within,
@@ -88,19 +89,8 @@ fn cli_participant(
     volume: &str,
     labels: &str,
 ) -> std::thread::JoinHandle<meshfed_cli::error::CliResult<Vec<meshfed_cli::join::RoundReport>>> {
-    let args = meshfed_cli::join::JoinArgs {
-        server: ctx.base.clone(),
-        run,
-        volume: volume.into(),
-        labels: labels.into(),
-        rounds: 1,
-        seed: 3,
-        wait_secs: TRAINING.as_secs(),
-        backend: meshfed_cli::backend::Backend::Cpu,
-        username: user.username.clone(),
-        password: Some(PASSWORD.into()),
-        totp_secret: Some(user.secret.clone()),
-    };
+    let files = (volume.into(), labels.into());
+    let args = join_args(ctx, user, run, files, 1, 3, TRAINING.as_secs());
     std::thread::spawn(move || meshfed_cli::join::run(args))
 }
 

@@ -1,13 +1,11 @@
 //! `meshfed join` against the real Worker: two headless participants sign in with password and
 //! TOTP, train a phantom locally, upload, and the round closes into a new global model.
 
-use meshfed_cli::join::{self, JoinArgs};
-use meshfed_cli::{backend::Backend, volume_io};
-use meshfed_e2e::identity::PASSWORD;
+use meshfed_cli::join;
+use meshfed_e2e::participant::{join_args, write_phantom};
 use meshfed_e2e::runs::*;
 use meshfed_e2e::Ctx;
 use meshfed_shared::meshnet::ModelConfig;
-use meshfed_shared::volume::phantom;
 use serde_json::json;
 
 pub fn two_headless_participants_train_a_round(ctx: &Ctx) {
@@ -30,33 +28,13 @@ pub fn two_headless_participants_train_a_round(ctx: &Ctx) {
         (users, run, initial)
     });
     let dir = std::env::temp_dir().join(format!("meshfed-join-{run}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let header = volume_io::plain_header();
     let threads: Vec<_> = users
         .iter()
         .enumerate()
         .map(|(i, u)| {
             // Each site has its own scan; it stays on disk here.
-            let (volume, labels) = phantom([20, 20, 20], i as u64);
-            let (v, l) = (
-                dir.join(format!("t1-{i}.nii")),
-                dir.join(format!("labels-{i}.nii")),
-            );
-            volume_io::write_volume(&v, &volume, &header).unwrap();
-            volume_io::write_labels(&l, &labels, &header).unwrap();
-            let args = JoinArgs {
-                server: ctx.base.clone(),
-                run,
-                volume: v,
-                labels: l,
-                rounds: 1,
-                seed: i as u64,
-                wait_secs: 120,
-                backend: Backend::Cpu,
-                username: u.username.clone(),
-                password: Some(PASSWORD.into()),
-                totp_secret: Some(u.secret.clone()),
-            };
+            let files = write_phantom(&dir, &i.to_string(), [20, 20, 20], i as u64);
+            let args = join_args(ctx, u, run, files, 1, i as u64, 120);
             std::thread::spawn(move || join::run(args))
         })
         .collect();

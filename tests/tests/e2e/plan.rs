@@ -4,13 +4,12 @@
 //! nothing, federated validation reaches the history, and the server's step (FedAvgM) keeps
 //! its momentum from round to round in R2.
 
-use meshfed_cli::join::{self, JoinArgs, RoundReport};
-use meshfed_cli::{backend::Backend, volume_io};
-use meshfed_e2e::identity::{MfaUser, PASSWORD};
+use meshfed_cli::join::{self, RoundReport};
+use meshfed_e2e::identity::MfaUser;
+use meshfed_e2e::participant::{join_args, write_phantom};
 use meshfed_e2e::runs::*;
 use meshfed_e2e::Ctx;
 use meshfed_shared::meshnet::{initial_weights, ModelConfig};
-use meshfed_shared::volume::phantom;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -24,30 +23,12 @@ fn bn_model() -> ModelConfig {
 /// Each user joins `rounds` rounds in its own thread on its own phantom.
 fn join_all(ctx: &Ctx, users: &[MfaUser], run: i64, rounds: u32) -> Vec<Vec<RoundReport>> {
     let dir = std::env::temp_dir().join(format!("meshfed-plan-{run}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let header = volume_io::plain_header();
     let threads: Vec<_> = users
         .iter()
         .enumerate()
         .map(|(i, u)| {
-            let (volume, labels) = phantom([20, 20, 20], 10 + i as u64);
-            let v = dir.join(format!("t1-{i}.nii"));
-            let l = dir.join(format!("labels-{i}.nii"));
-            volume_io::write_volume(&v, &volume, &header).unwrap();
-            volume_io::write_labels(&l, &labels, &header).unwrap();
-            let args = JoinArgs {
-                server: ctx.base.clone(),
-                run,
-                volume: v,
-                labels: l,
-                rounds,
-                seed: i as u64,
-                wait_secs: 180,
-                backend: Backend::Cpu,
-                username: u.username.clone(),
-                password: Some(PASSWORD.into()),
-                totp_secret: Some(u.secret.clone()),
-            };
+            let files = write_phantom(&dir, &i.to_string(), [20, 20, 20], 10 + i as u64);
+            let args = join_args(ctx, u, run, files, rounds, i as u64, 180);
             std::thread::spawn(move || join::run(args))
         })
         .collect();
@@ -313,26 +294,9 @@ pub fn join_refuses_a_plan_too_big_for_the_machine(ctx: &Ctx) {
         (users, run)
     });
     let dir = std::env::temp_dir().join(format!("meshfed-toobig-{run}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (volume, labels) = phantom([20, 20, 20], 1);
-    let (v, l) = (dir.join("t1.nii"), dir.join("labels.nii"));
-    let header = volume_io::plain_header();
-    volume_io::write_volume(&v, &volume, &header).unwrap();
-    volume_io::write_labels(&l, &labels, &header).unwrap();
-    let err = join::run(JoinArgs {
-        server: ctx.base.clone(),
-        run,
-        volume: v,
-        labels: l,
-        rounds: 1,
-        seed: 0,
-        wait_secs: 30,
-        backend: Backend::Cpu,
-        username: users[0].username.clone(),
-        password: Some(PASSWORD.into()),
-        totp_secret: Some(users[0].secret.clone()),
-    })
-    .expect_err("the plan does not fit");
+    let files = write_phantom(&dir, "0", [20, 20, 20], 1);
+    let err = join::run(join_args(ctx, &users[0], run, files, 1, 0, 30))
+        .expect_err("the plan does not fit");
     let _ = std::fs::remove_dir_all(&dir);
     let text = err.to_string();
     assert!(

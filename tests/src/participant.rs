@@ -1,0 +1,52 @@
+//! A headless participant (`meshfed join`) for the run tests: its scan written as NIfTI, and
+//! the arguments that sign it in as a test user.
+
+use std::path::{Path, PathBuf};
+
+use meshfed_cli::backend::Backend;
+use meshfed_cli::join::JoinArgs;
+use meshfed_cli::volume_io;
+use meshfed_shared::volume::phantom;
+
+use crate::identity::{MfaUser, PASSWORD};
+use crate::Ctx;
+
+/// Writes a `dims` phantom (seed `seed`) and its labels under `dir` as `t1-{name}.nii` and
+/// `labels-{name}.nii`; the two paths.
+pub fn write_phantom(dir: &Path, name: &str, dims: [usize; 3], seed: u64) -> (PathBuf, PathBuf) {
+    std::fs::create_dir_all(dir).expect("a directory for the test scans");
+    let (volume, labels) = phantom(dims, seed);
+    let header = volume_io::plain_header();
+    let (v, l) = (
+        dir.join(format!("t1-{name}.nii")),
+        dir.join(format!("labels-{name}.nii")),
+    );
+    volume_io::write_volume(&v, &volume, &header).expect("the phantom is written");
+    volume_io::write_labels(&l, &labels, &header).expect("its labels are written");
+    (v, l)
+}
+
+/// `user` joining `rounds` rounds of `run` on the CPU with these files.
+pub fn join_args(
+    ctx: &Ctx,
+    user: &MfaUser,
+    run: i64,
+    (volume, labels): (PathBuf, PathBuf),
+    rounds: u32,
+    seed: u64,
+    wait_secs: u64,
+) -> JoinArgs {
+    JoinArgs {
+        server: ctx.base.clone(),
+        run,
+        volume,
+        labels,
+        rounds,
+        seed,
+        wait_secs,
+        backend: Backend::Cpu,
+        username: user.username.clone(),
+        password: Some(PASSWORD.into()),
+        totp_secret: Some(user.secret.clone()),
+    }
+}
