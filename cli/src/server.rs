@@ -1,12 +1,15 @@
-//! A signed-in session with a Meshfed server: the success/failure envelope, bearer token, and
-//! the few routes a participant needs.
+//! A signed-in session with a Meshfed server: the success/failure envelope, bearer token
+//! (refreshed before it expires, so a participant can take part for days), and the few routes
+//! a participant needs.
 
-use std::time::Duration;
+use std::cell::RefCell;
+use std::time::{Duration, Instant};
 
 use meshfed_shared::api::auth::TokenSet;
 use meshfed_shared::api::runs::UploadReceipt;
 use meshfed_shared::auth::totp;
 use meshfed_shared::envelope::RawEnvelope;
+use meshfed_shared::secret::Secret;
 use reqwest::blocking::{Client, Response};
 use serde_json::json;
 
@@ -15,7 +18,28 @@ use crate::error::{CliError, CliResult};
 pub struct Server {
     base: String,
     client: Client,
-    token: String,
+    session: RefCell<Session>,
+}
+
+/// The tokens of the current sign-in. Access tokens live 30 minutes; the refresh token
+/// (rotated on every use) replaces them before then.
+struct Session {
+    access: Secret,
+    refresh: Secret,
+    /// When to refresh: a minute before the access token expires (half its life if shorter).
+    renew_at: Instant,
+}
+
+impl Session {
+    fn of(tokens: TokenSet) -> Self {
+        let life = Duration::from_secs(tokens.expires_in.max(0) as u64);
+        let margin = Duration::from_secs(60).min(life / 2);
+        Self {
+            access: tokens.access_token,
+            refresh: tokens.refresh_token,
+            renew_at: Instant::now() + life - margin,
+        }
+    }
 }
 
 fn server_err(e: impl std::fmt::Display) -> CliError {
@@ -105,15 +129,45 @@ impl Server {
         Ok(Self {
             base,
             client,
-            token: tokens.access_token.expose().to_string(),
+            session: RefCell::new(Session::of(tokens)),
         })
+    }
+
+    /// The access token to send now, refreshed first when it is about to expire.
+    fn bearer(&self) -> CliResult<String> {
+        if Instant::now() >= self.session.borrow().renew_at {
+            self.refresh()?;
+        }
+        Ok(self.session.borrow().access.expose().to_string())
+    }
+
+    /// Trades the refresh token for a new set (`POST /api/auth/refresh`).
+    fn refresh(&self) -> CliResult<()> {
+        let body = json!({"refresh_token": self.session.borrow().refresh.expose()});
+        let res = self
+            .client
+            .post(format!("{}/api/auth/refresh", self.base))
+            .json(&body)
+            .send()
+            .map_err(server_err)?;
+        let tokens: TokenSet = data(res).map_err(|e| {
+            CliError::Server(format!("could not renew the sign-in ({e}); run join again"))
+        })?;
+        *self.session.borrow_mut() = Session::of(tokens);
+        Ok(())
+    }
+
+    /// Makes the next request renew the sign-in first, as it would a minute before expiry.
+    #[doc(hidden)]
+    pub fn renew_before_next_request(&self) {
+        self.session.borrow_mut().renew_at = Instant::now();
     }
 
     pub fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> CliResult<T> {
         let res = self
             .client
             .get(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
+            .bearer_auth(self.bearer()?)
             .send()
             .map_err(server_err)?;
         data(res)
@@ -123,7 +177,7 @@ impl Server {
         let res = self
             .client
             .get(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
+            .bearer_auth(self.bearer()?)
             .send()
             .map_err(server_err)?;
         if !res.status().is_success() {
@@ -146,7 +200,7 @@ impl Server {
                 self.base,
                 upload.query()
             ))
-            .bearer_auth(&self.token)
+            .bearer_auth(self.bearer()?)
             .header("content-type", "application/octet-stream")
             .body(body)
             .send()

@@ -2,6 +2,8 @@
 //! TOTP, train a phantom locally, upload, and the round closes into a new global model.
 
 use meshfed_cli::join;
+use meshfed_cli::server::Server;
+use meshfed_e2e::identity::PASSWORD;
 use meshfed_e2e::participant::{join_args, write_phantom};
 use meshfed_e2e::runs::*;
 use meshfed_e2e::Ctx;
@@ -69,4 +71,41 @@ pub fn two_headless_participants_train_a_round(ctx: &Ctx) {
         assert!(global.iter().all(|v| v.is_finite()));
     });
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A participant takes part for longer than an access token lives (30 minutes): the CLI
+/// renews its sign-in with the rotating refresh token, twice in a row here, so the second
+/// renewal proves it kept the rotated token (presenting a used one revokes the family).
+pub fn a_participant_renews_its_sign_in_before_it_expires(ctx: &Ctx) {
+    let user = ctx.block_on(participants(ctx, "renew", 1)).remove(0);
+    let server =
+        Server::sign_in(&ctx.base, &user.username, PASSWORD, Some(&user.secret)).expect("signs in");
+    for renewal in 1..=2 {
+        server.renew_before_next_request();
+        let me: serde_json::Value = server
+            .get_json("/api/auth/me")
+            .unwrap_or_else(|e| panic!("renewal {renewal}: {e}"));
+        assert_eq!(me["username"], user.username.as_str(), "{me}");
+    }
+    // Signing out everywhere revokes the CLI's refresh token too: its next renewal fails
+    // with a message that says what to do, not a bare 401.
+    ctx.block_on(async {
+        let (status, body) = meshfed_e2e::identity::post(
+            ctx,
+            "/api/auth/logout-all",
+            json!({}),
+            Some(&token(&user)),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    });
+    server.renew_before_next_request();
+    let err = server
+        .get_json::<serde_json::Value>("/api/auth/me")
+        .expect_err("a revoked session cannot renew");
+    let message = err.to_string();
+    assert!(
+        message.contains("could not renew the sign-in") && message.contains("run join again"),
+        "{message}"
+    );
 }

@@ -91,6 +91,7 @@ const TESTS: &[(&str, TestFn)] = tests![
     runs_restart::a_round_carries_on_after_a_restart,
     seed_runs::every_run_route_with_the_documents_examples,
     join::two_headless_participants_train_a_round,
+    join::a_participant_renews_its_sign_in_before_it_expires,
     plan::participants_follow_the_plan_and_a_patch_starts_next_round,
     plan::the_server_step_keeps_its_momentum_across_rounds,
     plan::a_run_starts_from_a_brainchop_preset,
