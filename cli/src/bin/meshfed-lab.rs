@@ -3,6 +3,8 @@
 //!   meshfed-lab distill   --volume T1 --labels BRAINCHOP_LABELS --steps N
 //!   meshfed-lab federated --volume T1 --labels BRAINCHOP_LABELS --rounds R --local-steps K
 //!
+//!   meshfed-lab score     --volume T1 --labels BRAINCHOP_LABELS MODEL...
+//!
 //! `federated` also trains centrally with the same total number of steps and prints the gap.
 
 use std::path::{Path, PathBuf};
@@ -11,9 +13,11 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use meshfed_cli::backend::{device, Backend};
 use meshfed_cli::error::CliResult;
-use meshfed_cli::lab::{conv_bench, distill, federated, step_bench, Init, Split, TAIL};
+use meshfed_cli::lab::{
+    conv_bench, distill, federated, mean_fg, show, step_bench, Init, Split, TAIL,
+};
 use meshfed_cli::model_io;
-use meshfed_shared::meshnet::net::{Optimizer, TrainConfig};
+use meshfed_shared::meshnet::net::{MeshNetConfig, Optimizer, TrainConfig};
 use meshfed_shared::meshnet::{Activation, ModelConfig};
 
 #[derive(Debug, Parser)]
@@ -37,6 +41,16 @@ enum Command {
         /// statistics it was last scored with.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Scores saved models (.safetensors or brainchop directories) as `distill` scores its
+    /// own: Dice on the test hemisphere, one line per model.
+    Score {
+        #[arg(long)]
+        volume: PathBuf,
+        #[arg(long)]
+        labels: PathBuf,
+        #[arg(required = true)]
+        models: Vec<PathBuf>,
     },
     /// Training-step and inference time of model5 and the 21-channel MeshNet on a phantom.
     Bench {
@@ -236,6 +250,25 @@ fn save_out(out: Option<&Path>, what: &str, model: &ModelConfig, values: &[f32])
 
 fn run(cli: Cli) -> CliResult<()> {
     match cli.command {
+        Command::Score {
+            volume,
+            labels,
+            models,
+        } => {
+            let split = Split::load(&volume, &labels, 48)?;
+            let dev = device(Backend::Cpu)?;
+            for path in models {
+                let (config, values) = model_io::load(&path, None)?;
+                let net = MeshNetConfig::from(config).load(&values, &dev)?;
+                let d = split.evaluate(&net, &dev)?;
+                println!(
+                    "score {}: test-hemisphere Dice bg/WM/GM {} mean WM/GM {:.4}",
+                    path.display(),
+                    show(&d),
+                    mean_fg(&d)
+                );
+            }
+        }
         Command::Bench {
             patch,
             steps,
