@@ -6,6 +6,7 @@ mod build;
 mod cache;
 mod dev;
 mod digest;
+mod federate;
 mod setup;
 mod steps;
 mod test;
@@ -26,7 +27,11 @@ commands:
                                       Chromium) and stop
   bench [--patch N] [--steps N] [--rounds N]
                                       MeshNet training-step time: burn CPU beside JAX CPU
-                                      (from PyPI), alternating, with ratios";
+                                      (from PyPI), alternating, with ratios
+  federate [--rounds N] [--eval-every N] [--seeds 1,2,3] [--sites N]
+                                      the product's federated training (a meshfed join per
+                                      site, real Worker) beside centralised training at equal
+                                      steps: per-round Dice and the gap (hours; run detached)";
 
 fn main() -> ExitCode {
     xtask::process::stop_groups_on_signal();
@@ -36,6 +41,7 @@ fn main() -> ExitCode {
         Some("test") if args.len() == 1 => test::run(),
         Some("e2e") => test::e2e_only(&args[1..]),
         Some("bench") => bench::parse(&args[1..]).and_then(bench::run_bench),
+        Some("federate") => federate::run_federate(&args[1..]),
         Some("setup") if args.len() == 1 => setup::everything().map(|()| ExitCode::SUCCESS),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
