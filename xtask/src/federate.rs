@@ -38,8 +38,9 @@ pub fn run_federate(args: &[String]) -> Result<ExitCode, String> {
         )
     })?;
     step("the benchmark's driver", || {
+        // Linted as `cargo xtask test` builds these crates, so they are not rebuilt.
         run(
-            cargo()
+            crate::test::linted(cargo())
                 .arg("build")
                 .args(NATIVE)
                 .args(["--bin", "federate"]),

@@ -63,27 +63,23 @@ pub fn run() -> Result<ExitCode, String> {
         "cargo fmt --check",
         cargo(&["fmt", "--all", "--check"]),
     );
+    // Clippy lints the workspace's own crates while they compile for the tests
+    // (`linted`): no separate `check` pass over every dependency.
+    let mut native_build = linted(cargo(&["test", "--no-run"]));
+    native_build.args(NATIVE);
     check(
         &mut tally,
-        "clippy (native, warnings denied)",
-        cargo(&[
-            "clippy",
-            "--workspace",
-            "--exclude",
-            "meshfed-trainer",
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ]),
+        "clippy (native, warnings denied) with the native test build",
+        native_build,
     );
+    let mut unit = linted(cargo(&["test"]));
+    unit.args(NATIVE);
+    tests(&mut tally, "native unit tests", unit);
     check(
         &mut tally,
-        "clippy (wasm32: app and Worker, warnings denied)",
+        "clippy (wasm32: Worker, warnings denied)",
         cargo(&[
             "clippy",
-            "-p",
-            "meshfed-app",
             "-p",
             "meshfed-edge",
             "--target",
@@ -94,9 +90,13 @@ pub fn run() -> Result<ExitCode, String> {
             "warnings",
         ]),
     );
-    let mut unit = cargo(&["test"]);
-    unit.args(NATIVE);
-    tests(&mut tally, "native unit tests", unit);
+    let mut app_build = linted(cargo(&APP_WASM_TESTS));
+    app_build.arg("--no-run");
+    check(
+        &mut tally,
+        "clippy (wasm32: app, warnings denied) with its test build",
+        app_build,
+    );
     // Needs no tools: compiles while they may still be installing.
     let wasm_crates = build::wasm_crates();
     if let Err(e) = &wasm_crates {
@@ -108,15 +108,8 @@ pub fn run() -> Result<ExitCode, String> {
             "tool installs: {e} (app wasm tests, builds and end-to-end tests not run)"
         )),
         Ok(()) => {
-            let mut wasm = cargo(&[
-                "test",
-                "-p",
-                "meshfed-app",
-                "--target",
-                "wasm32-unknown-unknown",
-            ]);
-            wasm.arg("--tests")
-                .env("CHROMEDRIVER", "/usr/bin/chromedriver");
+            let mut wasm = linted(cargo(&APP_WASM_TESTS));
+            wasm.env("CHROMEDRIVER", "/usr/bin/chromedriver");
             tests(&mut tally, "app wasm tests (headless Chromium)", wasm);
             match wasm_crates.and_then(|()| build::all(build::Mode::Always)) {
                 Ok(()) => tests(&mut tally, E2E, e2e(&[])),
@@ -156,9 +149,32 @@ pub fn e2e_only(args: &[String]) -> Result<ExitCode, String> {
 
 const E2E: &str = "end to end (wrangler dev + Chromium)";
 
+/// The app's wasm tests (in headless Chromium through wasm-bindgen-test-runner).
+const APP_WASM_TESTS: [&str; 6] = [
+    "test",
+    "-p",
+    "meshfed-app",
+    "--target",
+    "wasm32-unknown-unknown",
+    "--tests",
+];
+
+/// `cmd` compiling the workspace's own crates through clippy with warnings denied, as
+/// `cargo clippy -- -D warnings` does (`RUSTC_WORKSPACE_WRAPPER`, `CLIPPY_ARGS`), but as a
+/// real build: dependencies compile once, for the tests, instead of a second time in
+/// `check` mode. Every command that builds the same crates must be linted alike, or
+/// cargo rebuilds them.
+pub fn linted(mut cmd: Command) -> Command {
+    cmd.env("RUSTC_WORKSPACE_WRAPPER", "clippy-driver").env(
+        "CLIPPY_ARGS",
+        "-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__",
+    );
+    cmd
+}
+
 /// The end-to-end harness with the unit tests' package set; `args` go to the harness.
 fn e2e(args: &[String]) -> Command {
-    let mut cmd = cargo(&["test"]);
+    let mut cmd = linted(cargo(&["test"]));
     cmd.args(NATIVE).args(["--test", "e2e", "--"]).args(args);
     cmd
 }
