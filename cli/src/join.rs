@@ -219,13 +219,16 @@ fn one_round(
         validation: scored.clone(),
     };
     let receipt = server.put_weights(args.run, round, body, &upload)?;
+    if receipt.is_none() {
+        eprintln!("round {round} closed while our upload was being retried");
+    }
     Ok(RoundReport {
         round,
         plan_version: detail.plan.version,
         loss,
         dice,
         validation: scored,
-        closed_by_us: receipt.closed,
+        closed_by_us: receipt.is_some_and(|r| r.closed),
     })
 }
 

@@ -10,7 +10,7 @@ use meshfed_shared::api::runs::UploadReceipt;
 use meshfed_shared::auth::totp;
 use meshfed_shared::envelope::RawEnvelope;
 use meshfed_shared::secret::Secret;
-use reqwest::blocking::{Client, Response};
+use reqwest::blocking::{Client, RequestBuilder, Response};
 use serde_json::json;
 
 use crate::error::{CliError, CliResult};
@@ -163,51 +163,78 @@ impl Server {
         self.session.borrow_mut().renew_at = Instant::now();
     }
 
+    /// Sends the request `build` makes, again after 2, 4, 8 and 16 s while the answer is
+    /// transient: no answer at all, or 502/503/504 (workerd answers 503 "Your worker
+    /// restarted mid-request" and retries only GETs itself). Every route the CLI uses may be
+    /// repeated: an upload replaces the participant's earlier one for the round. Also says
+    /// whether it took more than one try.
+    fn send(&self, build: impl Fn(&str) -> RequestBuilder) -> CliResult<(Response, bool)> {
+        let mut tries = 1;
+        loop {
+            let result = build(&self.bearer()?).send();
+            let why = match &result {
+                Ok(res) if matches!(res.status().as_u16(), 502..=504) => res.status().to_string(),
+                Err(e) if e.is_connect() || e.is_timeout() => e.to_string(),
+                _ => String::new(),
+            };
+            if why.is_empty() || tries > RETRIES {
+                return Ok((result.map_err(server_err)?, tries > 1));
+            }
+            let wait = Duration::from_secs(1 << tries);
+            eprintln!(
+                "the server did not answer ({why}); trying again in {}s",
+                wait.as_secs()
+            );
+            std::thread::sleep(wait);
+            tries += 1;
+        }
+    }
+
     pub fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> CliResult<T> {
-        let res = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(self.bearer()?)
-            .send()
-            .map_err(server_err)?;
+        let url = format!("{}{path}", self.base);
+        let (res, _) = self.send(|token| self.client.get(&url).bearer_auth(token))?;
         data(res)
     }
 
     pub fn get_bytes(&self, path: &str) -> CliResult<Vec<u8>> {
-        let res = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(self.bearer()?)
-            .send()
-            .map_err(server_err)?;
+        let url = format!("{}{path}", self.base);
+        let (res, _) = self.send(|token| self.client.get(&url).bearer_auth(token))?;
         if !res.status().is_success() {
             return data::<serde_json::Value>(res).map(|_| vec![]);
         }
         Ok(res.bytes().map_err(server_err)?.to_vec())
     }
 
+    /// Uploads weights for `round`. `None`: the round closed while the upload was being
+    /// retried (a first try that the runtime cut short had counted and closed it).
     pub fn put_weights(
         &self,
         run: i64,
         round: u32,
         body: Vec<u8>,
         upload: &Upload,
-    ) -> CliResult<UploadReceipt> {
-        let res = self
-            .client
-            .put(format!(
-                "{}/api/runs/{run}/rounds/{round}/weights?{}",
-                self.base,
-                upload.query()
-            ))
-            .bearer_auth(self.bearer()?)
-            .header("content-type", "application/octet-stream")
-            .body(body)
-            .send()
-            .map_err(server_err)?;
-        data(res)
+    ) -> CliResult<Option<UploadReceipt>> {
+        let url = format!(
+            "{}/api/runs/{run}/rounds/{round}/weights?{}",
+            self.base,
+            upload.query()
+        );
+        let (res, retried) = self.send(|token| {
+            self.client
+                .put(&url)
+                .bearer_auth(token)
+                .header("content-type", "application/octet-stream")
+                .body(body.clone())
+        })?;
+        if retried && res.status() == reqwest::StatusCode::CONFLICT {
+            return Ok(None);
+        }
+        data(res).map(Some)
     }
 }
+
+/// Further tries of a request whose answer was transient.
+const RETRIES: u32 = 4;
 
 /// What an upload of weights reports beside them.
 #[derive(Debug, Clone, PartialEq)]
@@ -226,5 +253,115 @@ impl Upload {
             self.dice,
             self.validation.as_ref(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpListener;
+    use std::sync::mpsc;
+
+    use super::*;
+
+    /// A loopback HTTP server that answers each request with the next of `answers`
+    /// (status, body) and reports each request's first line: the runtime misbehaving as
+    /// workerd does when it restarts a Worker, which the real Worker cannot be made to do.
+    fn answering(answers: Vec<(u16, &'static str)>) -> (String, mpsc::Receiver<String>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for (status, body) in answers {
+                let (stream, _) = listener.accept().unwrap();
+                let mut reader = BufReader::new(stream);
+                let (mut first, mut length) = (String::new(), 0);
+                reader.read_line(&mut first).unwrap();
+                loop {
+                    let mut line = String::new();
+                    reader.read_line(&mut line).unwrap();
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap();
+                    }
+                    if line == "\r\n" {
+                        break;
+                    }
+                }
+                let mut sent = vec![0; length];
+                reader.read_exact(&mut sent).unwrap();
+                tx.send(format!("{} {}", first.trim(), sent.len())).unwrap();
+                let answer = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n\
+                     content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                reader.get_mut().write_all(answer.as_bytes()).unwrap();
+            }
+        });
+        (base, rx)
+    }
+
+    fn signed_in(base: String) -> Server {
+        Server {
+            base,
+            client: Client::new(),
+            session: RefCell::new(Session {
+                access: Secret::from("access"),
+                refresh: Secret::from("refresh"),
+                renew_at: Instant::now() + Duration::from_secs(3600),
+            }),
+        }
+    }
+
+    const RESTARTED: &str = r#"{"success": false, "error": {"code": "INTERNAL_ERROR",
+        "message": "Your worker restarted mid-request."}}"#;
+
+    #[test]
+    fn a_restarting_runtime_is_asked_again() {
+        let ok = r#"{"success": true, "data": {"current_round": 3}, "message": "ok"}"#;
+        let (base, seen) = answering(vec![(503, RESTARTED), (200, ok)]);
+        let detail: serde_json::Value = signed_in(base).get_json("/api/runs/1").unwrap();
+        assert_eq!(detail["current_round"], 3);
+        assert_eq!(seen.try_iter().count(), 2, "one retry after the 503");
+    }
+
+    #[test]
+    fn an_upload_retried_into_a_closed_round_says_so_and_resends_its_body() {
+        let closed = r#"{"success": false, "error": {"code": "CONFLICT",
+            "message": "round 4 is closed"}}"#;
+        let (base, seen) = answering(vec![(503, RESTARTED), (409, closed)]);
+        let upload = Upload {
+            num_examples: 1,
+            loss: 0.5,
+            dice: 0.5,
+            validation: None,
+        };
+        let receipt = signed_in(base).put_weights(1, 4, vec![7; 10], &upload);
+        assert!(matches!(receipt, Ok(None)), "{receipt:?}");
+        let requests: Vec<String> = seen.try_iter().collect();
+        assert_eq!(requests.len(), 2);
+        assert!(
+            requests
+                .iter()
+                .all(|r| r.starts_with("PUT /api/runs/1/rounds/4/weights?") && r.ends_with(" 10")),
+            "{requests:?}"
+        );
+    }
+
+    #[test]
+    fn a_conflict_on_the_first_try_is_an_error() {
+        let closed = r#"{"success": false, "error": {"code": "CONFLICT",
+            "message": "round 4 is closed"}}"#;
+        let (base, _seen) = answering(vec![(409, closed)]);
+        let upload = Upload {
+            num_examples: 1,
+            loss: 0.5,
+            dice: 0.5,
+            validation: None,
+        };
+        let err = signed_in(base)
+            .put_weights(1, 4, vec![7; 10], &upload)
+            .unwrap_err();
+        assert!(err.to_string().contains("round 4 is closed"), "{err}");
     }
 }
