@@ -163,7 +163,8 @@ impl Server {
         self.session.borrow_mut().renew_at = Instant::now();
     }
 
-    /// Sends the request `build` makes, again after 2, 4, 8 and 16 s while the answer is
+    /// Sends the request `build` makes, again after 2, 4, … 64 s (about 2 minutes in all:
+    /// long enough for a Worker deploy or a runtime restart) while the answer is
     /// transient: no answer at all, or 502/503/504 (workerd answers 503 "Your worker
     /// restarted mid-request" and retries only GETs itself). Every route the CLI uses may be
     /// repeated: an upload replaces the participant's earlier one for the round. Also says
@@ -234,7 +235,7 @@ impl Server {
 }
 
 /// Further tries of a request whose answer was transient.
-const RETRIES: u32 = 4;
+const RETRIES: u32 = 6;
 
 /// What an upload of weights reports beside them.
 #[derive(Debug, Clone, PartialEq)]

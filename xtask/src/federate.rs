@@ -11,16 +11,8 @@ use std::process::{Command, ExitCode};
 use xtask::paths::{repo_root, tool_path};
 
 use crate::steps::{run, step, Done};
+use crate::test::NATIVE;
 use crate::{build, cache, setup};
-
-/// The packages the test run builds, so the driver reuses its compiled dependencies.
-const NATIVE: [&str; 5] = [
-    "--workspace",
-    "--exclude",
-    "meshfed-app",
-    "--exclude",
-    "meshfed-trainer",
-];
 
 pub fn run_federate(args: &[String]) -> Result<ExitCode, String> {
     let target = cache::use_shared_target_dir()?;

@@ -37,7 +37,7 @@ impl Tally {
 
 /// The packages of the native unit tests and of the end-to-end run: one set, so that both
 /// resolve the same features and share every compiled dependency.
-const NATIVE: [&str; 5] = [
+pub const NATIVE: [&str; 5] = [
     "--workspace",
     "--exclude",
     "meshfed-app",
