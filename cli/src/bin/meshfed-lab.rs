@@ -10,15 +10,16 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 use meshfed_cli::backend::{device, Backend};
 use meshfed_cli::error::CliResult;
+use meshfed_cli::lab::options::Common;
 use meshfed_cli::lab::{
     conv_bench, distill, federated, mean_fg, show, step_bench, Init, Split, TAIL,
 };
 use meshfed_cli::model_io;
-use meshfed_shared::meshnet::net::{MeshNetConfig, Optimizer, TrainConfig};
-use meshfed_shared::meshnet::{Activation, ModelConfig};
+use meshfed_shared::meshnet::net::MeshNetConfig;
+use meshfed_shared::meshnet::ModelConfig;
 
 #[derive(Debug, Parser)]
 #[command(name = "meshfed-lab", about = "MeshNet learning experiments")]
@@ -130,97 +131,6 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-}
-
-#[derive(Debug, Args)]
-struct Common {
-    #[arg(long)]
-    volume: PathBuf,
-    /// brainchop's labels of the volume (tests/brainchop/reference.mjs writes them).
-    #[arg(long)]
-    labels: PathBuf,
-    #[arg(long, default_value_t = 48)]
-    patch: usize,
-    #[arg(long, default_value_t = 1)]
-    batch: usize,
-    #[arg(long, default_value_t = 3e-3)]
-    lr: f64,
-    #[arg(long, default_value_t = 1.0)]
-    dice_weight: f32,
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
-    backend: Backend,
-    /// Train with BatchNorm after each convolution (folded away when exported to brainchop,
-    /// so the result is still model5-shaped there).
-    #[arg(long)]
-    batch_norm: bool,
-    /// Cosine decay of the learning rate to 5% of --lr over the run (distill).
-    #[arg(long)]
-    cosine: bool,
-    /// ELU instead of model5's ReLU.
-    #[arg(long)]
-    elu: bool,
-    /// How the fresh network starts.
-    #[arg(long, value_enum, default_value_t = Init::Calibrated)]
-    init: Init,
-    /// Share of patches centred on a brain voxel.
-    #[arg(long, default_value_t = 0.5)]
-    tissue_fraction: f32,
-    /// Mirror half of the patches left-right (along x): the test hemisphere is the mirror
-    /// image of the training one.
-    #[arg(long)]
-    flip: bool,
-    /// Score each evaluation with BatchNorm statistics measured afresh on this many training
-    /// patches instead of the running averages (printed beside). In `federated` with
-    /// `--recompute-bn`, both arms are scored on N patches (the federated ones pooled over the
-    /// sites); without N, on sites × batch, as many as each round's statistics are measured on.
-    #[arg(long, default_value_t = 0)]
-    precise_bn: usize,
-    /// The optimizer of every step (a site's local steps in `federated`).
-    #[arg(long, value_enum, default_value_t = OptimizerArg::Adam)]
-    optimizer: OptimizerArg,
-    /// SGD's momentum (heavy ball, no dampening); 0 is plain SGD.
-    #[arg(long, default_value_t = 0.9)]
-    momentum: f64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum OptimizerArg {
-    Adam,
-    Sgd,
-}
-
-impl Common {
-    fn model(&self) -> ModelConfig {
-        ModelConfig {
-            batch_norm: self.batch_norm,
-            activation: if self.elu {
-                Activation::Elu
-            } else {
-                Activation::Relu
-            },
-            ..ModelConfig::model5_gw_ae()
-        }
-    }
-
-    fn train(&self) -> TrainConfig {
-        TrainConfig {
-            patch: self.patch,
-            batch: self.batch,
-            learning_rate: self.lr,
-            dice_weight: self.dice_weight,
-            seed: self.seed,
-            tissue_fraction: self.tissue_fraction,
-            mirror_x: self.flip,
-            optimizer: match self.optimizer {
-                OptimizerArg::Adam => Optimizer::Adam,
-                OptimizerArg::Sgd => Optimizer::Sgd {
-                    momentum: self.momentum,
-                },
-            },
-        }
-    }
 }
 
 /// A count that must be at least 1 (`--steps 0` would report a Dice of an untrained model).

@@ -5,6 +5,7 @@
 pub mod conv_bench;
 pub mod distill;
 pub mod federated;
+pub mod options;
 pub mod step_bench;
 
 use std::path::Path;
