@@ -26,19 +26,24 @@ pub struct Validation {
 }
 
 impl Holdout {
-    /// Splits `volume`/`labels` (one grid). At least one slice stays on each side.
+    /// Where a grid of `n` slices along the axis splits: training keeps `0..cut`, the rest is
+    /// held out. At least one slice stays on each side; `None` when nothing is held out.
+    pub fn cut(&self, n: usize) -> Option<usize> {
+        let held = ((n as f64) * self.fraction).round() as usize;
+        (held > 0 && n >= 2).then(|| n - held.min(n - 1))
+    }
+
+    /// Splits `volume`/`labels` (one grid) at [`Holdout::cut`].
     pub fn split(&self, volume: &Volume, labels: &Labels, context: usize) -> HeldOut {
         let a = self.axis.index();
         let n = volume.dims[a];
-        let held = ((n as f64) * self.fraction).round() as usize;
-        if held == 0 || n < 2 {
+        let Some(cut) = self.cut(n) else {
             return HeldOut {
                 train_volume: volume.clone(),
                 train_labels: labels.clone(),
                 validation: None,
             };
-        }
-        let cut = n - held.min(n - 1);
+        };
         let along = |lo: usize, hi: usize| {
             let mut b = CropBox::all(volume.dims);
             b.lo[a] = lo;

@@ -55,8 +55,7 @@ pub fn write(args: &Args) -> Result<Vec<(PathBuf, PathBuf)>, String> {
 fn report_split(s: usize, slab: &CropBox, volume: &Volume, lab_mid: usize) {
     let (_, crop) = prepare(volume, &SegmentOptions::default());
     let n = crop.hi[0] - crop.lo[0];
-    let held = ((n as f64) * TrainingPlan::default().holdout.fraction).round() as usize;
-    let cut = slab.lo[0] + crop.lo[0] + n - held.min(n - 1);
+    let cut = slab.lo[0] + crop.lo[0] + TrainingPlan::default().holdout.cut(n).unwrap_or(n);
     println!(
         "[federate] site {s}: y {}..{}, trains on x {}..{cut}, holds out x {cut}..{} \
          (the centralised arm trains on x below {lab_mid})",
