@@ -14,9 +14,7 @@ use clap::{Parser, Subcommand};
 use meshfed_cli::backend::{device, Backend};
 use meshfed_cli::error::CliResult;
 use meshfed_cli::lab::options::Common;
-use meshfed_cli::lab::{
-    conv_bench, distill, federated, mean_fg, show, step_bench, Init, Split, TAIL,
-};
+use meshfed_cli::lab::{conv_bench, distill, federated, mean_fg, show, step_bench, Split, TAIL};
 use meshfed_cli::model_io;
 use meshfed_shared::meshnet::net::MeshNetConfig;
 use meshfed_shared::meshnet::ModelConfig;
