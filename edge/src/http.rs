@@ -1,6 +1,8 @@
 //! Request and response helpers shared by every handler: the success envelope, bounded body
 //! reading and JSON parsing with the API's error codes.
 
+use futures_util::StreamExt;
+use meshfed_shared::api::media;
 use meshfed_shared::{ApiError, ErrorCode, Success};
 use serde::{de::DeserializeOwned, Serialize};
 use worker::{Request, Response};
@@ -18,7 +20,7 @@ pub fn json_ok<T: Serialize>(data: &T, message: &str, status: u16) -> EdgeResult
 }
 
 /// Reads the whole body, refusing (413) anything over `limit` bytes: first by the declared
-/// `Content-Length`, before reading, then by what actually arrived.
+/// `Content-Length`, before reading, then by what arrives, as it arrives.
 pub async fn read_body(req: &mut Request, limit: usize) -> EdgeResult<Vec<u8>> {
     let too_large = || {
         ApiError::new(
@@ -36,9 +38,19 @@ pub async fn read_body(req: &mut Request, limit: usize) -> EdgeResult<Vec<u8>> {
             return Err(too_large().into());
         }
     }
-    let bytes = req.bytes().await?;
-    if bytes.len() > limit {
-        return Err(too_large().into());
+    if req.inner().body().is_none() {
+        return Ok(Vec::new());
+    }
+    // Counted as it streams: a body without Content-Length (chunked) is refused as soon as it
+    // passes the limit, never held in memory whole.
+    let mut stream = req.stream()?;
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        if bytes.len() + chunk.len() > limit {
+            return Err(too_large().into());
+        }
+        bytes.extend_from_slice(&chunk);
     }
     Ok(bytes)
 }
@@ -47,8 +59,16 @@ pub async fn read_body(req: &mut Request, limit: usize) -> EdgeResult<Vec<u8>> {
 /// says where the problem is. Values are never echoed back: a mistyped password must not
 /// appear in an error.
 pub async fn read_json<T: DeserializeOwned>(req: &mut Request, limit: usize) -> EdgeResult<T> {
-    let bytes = read_body(req, limit).await?;
+    let bytes = read_json_body(req, limit).await?;
     parse_json(&bytes)
+}
+
+/// [`read_body`] for a route that takes JSON: a declared type that is not JSON is a 415
+/// before anything is read (no cross-site form post reaches a handler).
+pub async fn read_json_body(req: &mut Request, limit: usize) -> EdgeResult<Vec<u8>> {
+    let declared = req.headers().get("content-type")?;
+    media::check_json_request(declared.as_deref())?;
+    read_body(req, limit).await
 }
 
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> EdgeResult<T> {

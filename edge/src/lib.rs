@@ -17,6 +17,7 @@ mod rate_limit;
 mod router;
 mod run_object;
 mod runs;
+mod security_headers;
 mod seeds;
 mod store;
 

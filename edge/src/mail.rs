@@ -4,6 +4,7 @@
 //! `MAIL_API_URL` (an endpoint accepting `{"from","to","subject","text"}` JSON),
 //! `MAIL_API_KEY` (secret, sent as `Authorization: Bearer …`) and `MAIL_FROM`.
 
+use meshfed_shared::{ApiError, ErrorCode};
 use serde::Serialize;
 use worker::{Env, Fetch, Headers, Method, Request, RequestInit};
 
@@ -35,13 +36,33 @@ pub async fn send(env: &Env, cfg: &Config, message: &Message) -> EdgeResult<()> 
     send_http(env, message).await
 }
 
-async fn send_http(env: &Env, message: &Message) -> EdgeResult<()> {
+/// Refuses (503) before anything is written when no message could be sent: a request that
+/// must mail a code then leaves no account or code behind.
+pub fn ensure_configured(env: &Env, cfg: &Config) -> EdgeResult<()> {
+    if cfg.is_development() {
+        return Ok(());
+    }
+    provider(env).map(|_| ())
+}
+
+/// `(MAIL_API_URL, MAIL_FROM)`, or the 503 that says mail cannot go out.
+fn provider(env: &Env) -> EdgeResult<(String, String)> {
     let var = |name: &str| env.var(name).map(|v| v.to_string()).ok();
-    let (Some(url), Some(from)) = (var("MAIL_API_URL"), var("MAIL_FROM")) else {
-        return Err(EdgeError::Internal(
-            "mail is not configured (MAIL_API_URL, MAIL_FROM)".into(),
-        ));
-    };
+    match (var("MAIL_API_URL"), var("MAIL_FROM")) {
+        (Some(url), Some(from)) if !url.is_empty() && !from.is_empty() => Ok((url, from)),
+        _ => {
+            worker::console_error!("mail is not configured (MAIL_API_URL, MAIL_FROM)");
+            Err(ApiError::new(
+                ErrorCode::ServiceUnavailable,
+                "This server cannot send email yet, so no code can be sent; try again later",
+            )
+            .into())
+        }
+    }
+}
+
+async fn send_http(env: &Env, message: &Message) -> EdgeResult<()> {
+    let (url, from) = provider(env)?;
     let key = env
         .secret("MAIL_API_KEY")
         .map(|s| s.to_string())

@@ -7,13 +7,20 @@ use worker::{Env, Method, Request, Response};
 use crate::config::Config;
 use crate::error::EdgeError;
 use crate::error::{error_response, EdgeResult};
-use crate::{auth, backup, dev, health, openapi, rate_limit, runs, seeds};
+use crate::{auth, backup, dev, health, openapi, rate_limit, runs, security_headers, seeds};
 use meshfed_shared::auth::rate_limit::Decision;
 
 pub async fn handle(req: Request, env: Env) -> worker::Result<Response> {
+    security_headers::apply(respond(req, env).await?)
+}
+
+async fn respond(req: Request, env: Env) -> worker::Result<Response> {
     let cfg = Config::from_env(&env);
     let method = req.method();
     let path = req.path();
+    if let Err(refused) = auth::keys::refuse_unconfigured(&env, &cfg) {
+        return error_response(&refused);
+    }
     let (result, rate) = dispatch(req, &env, &cfg, &path).await;
     let resp = match result {
         Ok(resp) => resp,

@@ -3,6 +3,7 @@
 
 pub mod browser;
 pub mod identity;
+pub mod mail_sink;
 pub mod participant;
 pub mod runs;
 pub mod server;

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use xtask::paths::repo_root;
 use xtask::process::free_port;
-use xtask::wrangler::{apply_migrations, Server, ServerOptions};
+use xtask::wrangler::{apply_migrations, Ready, Server, ServerOptions};
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
@@ -51,7 +51,7 @@ pub const APP_ADMIN_EMAIL: &str = "e2e_app_admin@clinic.example.org";
 const ADMIN_EMAILS: &str = "e2e_admin@clinic.example.org,e2e_app_admin@clinic.example.org";
 
 /// Applies migrations to `state` and starts a server on it (a new port unless given) with
-/// the production settings of `wrangler.toml`.
+/// the settings of `wrangler.toml` (production limits) in the development environment.
 pub fn start(state: &Path, port: Option<u16>) -> Result<Server, String> {
     start_with(state, port, &[])
 }
@@ -61,6 +61,23 @@ pub fn start_with(
     state: &Path,
     port: Option<u16>,
     vars: &[(&str, &str)],
+) -> Result<Server, String> {
+    launch(state, port, vars, Ready::Healthy)
+}
+
+/// A server in the production environment (`wrangler.toml` as committed, plus `vars`),
+/// counted as started once it answers at all: unconfigured, it refuses every request.
+pub fn start_production(state: &Path, vars: &[(&str, &str)]) -> Result<Server, String> {
+    let mut all = vec![("ENVIRONMENT", "production")];
+    all.extend_from_slice(vars);
+    launch(state, None, &all, Ready::Answering)
+}
+
+fn launch(
+    state: &Path,
+    port: Option<u16>,
+    vars: &[(&str, &str)],
+    ready: Ready,
 ) -> Result<Server, String> {
     apply_migrations(state)?;
     let options = |port| {
@@ -73,6 +90,7 @@ pub fn start_with(
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            ready,
         }
     };
     let Some(port) = port else {

@@ -103,7 +103,8 @@ pub fn app(mode: Mode) -> Result<(), String> {
         mode,
         trunk,
         hint,
-    )
+    )?;
+    crate::csp::write_headers(&dist_dir())
 }
 
 pub fn worker(mode: Mode) -> Result<(), String> {

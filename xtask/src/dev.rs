@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use xtask::paths::repo_root;
-use xtask::wrangler::{health_status, Server, ServerOptions};
+use xtask::wrangler::{health_status, Ready, Server, ServerOptions};
 
 use crate::{build, cache, setup};
 
@@ -37,6 +37,14 @@ pub fn parse(args: &[String]) -> Result<DevArgs, String> {
     Ok(out)
 }
 
+/// `cargo xtask build`: what `wrangler deploy` ships (the app in `dist/`, the Worker in
+/// `edge/build/`), set up and built as `dev` builds them, without starting a server.
+pub fn build_only() -> Result<ExitCode, String> {
+    set_up_and_build()?;
+    println!("[xtask] built dist/ and edge/build/; deploy with `npx wrangler deploy`");
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn run(args: DevArgs) -> Result<ExitCode, String> {
     let start = Instant::now();
     if health_status(args.port).is_some()
@@ -47,16 +55,7 @@ pub fn run(args: DevArgs) -> Result<ExitCode, String> {
             args.port
         ));
     }
-    let target = cache::use_shared_target_dir()?;
-    println!("[xtask] build cache {}", target.display());
-    setup::for_dev()?;
-    let tools = setup::start_tools();
-    if !build::app_is_current() {
-        // Needs no tools: compiles while they may still be installing.
-        build::wasm_crates()?;
-    }
-    tools.wait()?;
-    build::all(build::Mode::IfChanged)?;
+    set_up_and_build()?;
     std::fs::create_dir_all(&args.persist_to).map_err(|e| e.to_string())?;
     build::migrations(&args.persist_to)?;
     let mut server = Server::start(ServerOptions {
@@ -64,6 +63,7 @@ pub fn run(args: DevArgs) -> Result<ExitCode, String> {
         persist_to: args.persist_to.clone(),
         log: None,
         vars: Vec::new(),
+        ready: Ready::Healthy,
     })?;
     println!(
         "[xtask] Meshfed is running at {} ({:.1}s after `cargo xtask dev`); state in {}; \
@@ -79,4 +79,18 @@ pub fn run(args: DevArgs) -> Result<ExitCode, String> {
         }
         std::thread::sleep(Duration::from_millis(250));
     }
+}
+
+/// Installs what is missing and builds what changed: the app and the Worker, release.
+fn set_up_and_build() -> Result<(), String> {
+    let target = cache::use_shared_target_dir()?;
+    println!("[xtask] build cache {}", target.display());
+    setup::for_dev()?;
+    let tools = setup::start_tools();
+    if !build::app_is_current() {
+        // Needs no tools: compiles while they may still be installing.
+        build::wasm_crates()?;
+    }
+    tools.wait()?;
+    build::all(build::Mode::IfChanged)
 }

@@ -4,6 +4,7 @@
 mod bench;
 mod build;
 mod cache;
+mod csp;
 mod dev;
 mod digest;
 mod federate;
@@ -20,6 +21,8 @@ usage: cargo xtask <command>
 commands:
   dev [--port N] [--persist-to DIR]   set up, build and run Meshfed (default port 8787,
                                       state in .wrangler/state); Ctrl-C stops everything
+  build                               set up and build the app and the Worker for
+                                      `npx wrangler deploy` (dist/, edge/build/)
   test                                set up, build and run every test
   e2e [ARGS...]                       build what changed, then run only the end-to-end
                                       suite, ARGS to its harness (e.g. a filter: errors::)
@@ -38,6 +41,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("dev") => dev::parse(&args[1..]).and_then(dev::run),
+        Some("build") if args.len() == 1 => dev::build_only(),
         Some("test") if args.len() == 1 => test::run(),
         Some("e2e") => test::e2e_only(&args[1..]),
         Some("bench") => bench::parse(&args[1..]).and_then(bench::run_bench),

@@ -48,8 +48,20 @@ pub struct ServerOptions {
     pub persist_to: PathBuf,
     /// Where wrangler's output goes; `None` shares this process's terminal.
     pub log: Option<PathBuf>,
-    /// Worker variables overriding `wrangler.toml` (`--var NAME:VALUE`).
+    /// Worker variables overriding `wrangler.toml` (`--var NAME:VALUE`). `ENVIRONMENT` is
+    /// `development` unless given here: `wrangler.toml` as committed is production.
     pub vars: Vec<(String, String)>,
+    /// When the server counts as started.
+    pub ready: Ready,
+}
+
+/// What [`Server::start`] waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ready {
+    /// `GET /api/health` answers 200.
+    Healthy,
+    /// `GET /api/health` answers at all (a server expected to refuse, e.g. unconfigured).
+    Answering,
 }
 
 /// A running `wrangler dev`. Dropping it stops the whole process group.
@@ -83,6 +95,9 @@ impl Server {
         .args(["--inspector-port", &free_port().to_string()])
         .arg("--persist-to")
         .arg(&opts.persist_to);
+        if !opts.vars.iter().any(|(name, _)| name == "ENVIRONMENT") {
+            cmd.args(["--var", "ENVIRONMENT:development"]);
+        }
         for (name, value) in &opts.vars {
             cmd.args(["--var", &format!("{name}:{value}")]);
         }
@@ -99,7 +114,7 @@ impl Server {
             persist_to: opts.persist_to,
             log: opts.log,
         };
-        server.wait_healthy(START_TIMEOUT)?;
+        server.wait_ready(opts.ready, START_TIMEOUT)?;
         Ok(server)
     }
 
@@ -111,11 +126,12 @@ impl Server {
         self.group.pgid()
     }
 
-    fn wait_healthy(&mut self, timeout: Duration) -> Result<(), String> {
+    fn wait_ready(&mut self, ready: Ready, timeout: Duration) -> Result<(), String> {
         let deadline = Instant::now() + timeout;
         loop {
-            if health_status(self.port) == Some(200) {
-                return Ok(());
+            match (ready, health_status(self.port)) {
+                (Ready::Healthy, Some(200)) | (Ready::Answering, Some(_)) => return Ok(()),
+                _ => {}
             }
             if let Some(status) = self.group.try_wait() {
                 return Err(format!(

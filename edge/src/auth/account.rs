@@ -59,6 +59,14 @@ pub async fn update_profile(mut req: Request, env: &Env, cfg: &Config) -> EdgeRe
     ] {
         check.map_err(|reason| ApiError::invalid_field(field, reason))?;
     }
+    let changes_email = body
+        .email
+        .as_deref()
+        .is_some_and(|e| !e.trim().eq_ignore_ascii_case(&user.email));
+    if changes_email {
+        // Before anything is written: no half-applied profile when the code cannot go out.
+        mail::ensure_configured(env, cfg)?;
+    }
     let db = store::db(env)?;
     let now = now_ms();
     let org_value = org
@@ -238,6 +246,8 @@ pub async fn forgot_password(mut req: Request, env: &Env, cfg: &Config) -> EdgeR
 }
 
 pub async fn send_reset_code(env: &Env, cfg: &Config, login: &str) -> EdgeResult<()> {
+    // Before the lookup: known and unknown accounts get the same 503.
+    mail::ensure_configured(env, cfg)?;
     let db = store::db(env)?;
     if let Some(user) = users::find_by_login(&db, login)
         .await?

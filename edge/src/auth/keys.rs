@@ -4,6 +4,7 @@
 
 use ed25519_dalek::SigningKey;
 use meshfed_shared::auth::seal;
+use meshfed_shared::{ApiError, ErrorCode};
 use serde::Deserialize;
 use worker::Env;
 
@@ -44,6 +45,27 @@ fn sealing_secret(env: &Env) -> Option<String> {
         .ok()
         .map(|s| s.to_string())
         .filter(|s| !s.is_empty())
+}
+
+/// Outside development the Worker serves nothing until `JWT_SIGNING_KEY` holds a valid key:
+/// every request gets this 503, which names the secret to set; whether it is missing or
+/// malformed goes to the Worker log only.
+pub fn refuse_unconfigured(env: &Env, cfg: &Config) -> Result<(), ApiError> {
+    if cfg.is_development() {
+        return Ok(());
+    }
+    let problem = match env.secret("JWT_SIGNING_KEY") {
+        Err(_) => "JWT_SIGNING_KEY is not set".to_string(),
+        Ok(secret) => match parse_seed(&secret.to_string()) {
+            Ok(_) => return Ok(()),
+            Err(e) => format!("JWT_SIGNING_KEY is unusable: {e}"),
+        },
+    };
+    worker::console_error!("refusing to serve: {problem} (see README, Deploying)");
+    Err(ApiError::new(
+        ErrorCode::ServiceUnavailable,
+        "This Meshfed server is not configured yet: its operator must set the JWT_SIGNING_KEY secret",
+    ))
 }
 
 pub async fn load(env: &Env, cfg: &Config) -> EdgeResult<ServerKeys> {

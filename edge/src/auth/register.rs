@@ -40,6 +40,7 @@ pub async fn create_user(
             }),
         )
     })?;
+    mail::ensure_configured(env, cfg)?;
     let db = store::db(env)?;
     let taken = users::taken_fields(&db, &valid.username, &valid.email).await?;
     if let Some(field) = taken.first() {
@@ -166,6 +167,7 @@ pub struct ResendRequest {
 /// or is already confirmed, so it reveals nothing about accounts.
 pub async fn resend(mut req: Request, env: &Env, cfg: &Config) -> EdgeResult<Response> {
     let body: ResendRequest = read_json(&mut req, cfg.max_body_bytes).await?;
+    mail::ensure_configured(env, cfg)?;
     let db = store::db(env)?;
     if let Some(user) = users::find_by_login(&db, body.username.trim()).await? {
         if user.confirmed == 0 {

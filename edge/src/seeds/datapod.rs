@@ -19,7 +19,7 @@ use crate::auth::login::{self, LoginOutcome};
 use crate::auth::{account, guard, keys, register};
 use crate::config::Config;
 use crate::error::{EdgeError, EdgeResult};
-use crate::http::{parse_json, read_body};
+use crate::http::{parse_json, read_json_body};
 use crate::store::{self, users};
 
 pub async fn dispatch(
@@ -49,7 +49,7 @@ pub async fn dispatch(
     if req.method() != worker::Method::Post || !known.contains(&route) {
         return None;
     }
-    let body: Value = match read_body(&mut req, cfg.max_body_bytes)
+    let body: Value = match read_json_body(&mut req, cfg.max_body_bytes)
         .await
         .and_then(|b| parse_json(&b))
     {

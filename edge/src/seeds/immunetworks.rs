@@ -15,7 +15,7 @@ use crate::auth::login::{self, LoginOutcome};
 use crate::auth::{register, session};
 use crate::config::Config;
 use crate::error::{EdgeError, EdgeResult};
-use crate::http::{parse_json, read_body};
+use crate::http::{parse_json, read_json_body};
 use crate::random;
 
 pub async fn dispatch(
@@ -30,7 +30,7 @@ pub async fn dispatch(
         _ => return None,
     };
     let client = client_of(&req);
-    let result = match read_body(&mut req, cfg.max_body_bytes)
+    let result = match read_json_body(&mut req, cfg.max_body_bytes)
         .await
         .and_then(|b| parse_json::<Value>(&b))
     {

@@ -22,7 +22,7 @@ use crate::audit::client_of;
 use crate::blobs;
 use crate::config::Config;
 use crate::error::{EdgeError, EdgeResult};
-use crate::http::{parse_json, read_body};
+use crate::http::{parse_json, read_json_body};
 use crate::runs::{self, Member};
 use crate::store;
 
@@ -58,7 +58,7 @@ pub async fn dispatch(
         if route == "user_runs" {
             return user_runs(env).await;
         }
-        let bytes = read_body(&mut req, cfg.max_upload_bytes).await?;
+        let bytes = read_json_body(&mut req, cfg.max_upload_bytes).await?;
         let body: Value = parse_json(&bytes)?;
         match route {
             "runs_update" => create(env, &user, body).await,

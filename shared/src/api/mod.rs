@@ -2,5 +2,6 @@
 //! [`crate::secret::Secret`], so a DTO printed with `{:?}` never shows them.
 
 pub mod auth;
+pub mod media;
 pub mod runs;
 pub mod upload;

@@ -69,3 +69,77 @@ pub fn unknown_page_shows_not_found(ctx: &Ctx) {
         client.close().await.unwrap();
     });
 }
+
+/// The headers every response carries except the policy, app and API alike.
+const COMMON_HEADERS: [&str; 6] = [
+    "strict-transport-security",
+    "x-content-type-options",
+    "x-frame-options",
+    "referrer-policy",
+    "cross-origin-opener-policy",
+    "permissions-policy",
+];
+
+pub fn app_and_api_send_the_security_headers_and_inline_scripts_are_blocked(ctx: &Ctx) {
+    ctx.block_on(async {
+        let app = ctx.http.get(ctx.url("/login")).send().await.unwrap();
+        let api = ctx.http.get(ctx.url("/api/health")).send().await.unwrap();
+        let header = |resp: &reqwest::Response, name: &str| {
+            resp.headers()
+                .get(name)
+                .unwrap_or_else(|| panic!("{} has no {name}", resp.url()))
+                .to_str()
+                .unwrap()
+                .to_string()
+        };
+        for name in COMMON_HEADERS {
+            assert_eq!(header(&app, name), header(&api, name), "{name}");
+        }
+        assert_eq!(header(&app, "x-content-type-options"), "nosniff");
+        assert_eq!(header(&app, "x-frame-options"), "DENY");
+        assert_eq!(
+            header(&api, "content-security-policy"),
+            "default-src 'none'; frame-ancestors 'none'"
+        );
+        let policy = header(&app, "content-security-policy");
+        let script_src = policy
+            .split("; ")
+            .find(|d| d.starts_with("script-src "))
+            .unwrap_or_else(|| panic!("no script-src in {policy}"));
+        assert!(script_src.contains("'sha256-"), "{script_src}");
+        assert!(!script_src.contains("unsafe-inline"), "{script_src}");
+        assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+        // The headers file is configuration, not an asset.
+        let file = ctx.http.get(ctx.url("/_headers")).send().await.unwrap();
+        assert!(!file
+            .text()
+            .await
+            .unwrap()
+            .contains("Content-Security-Policy:"));
+
+        // In the browser the app starts under that policy, and an injected inline script
+        // (what a stored XSS would add) does not run.
+        let client = session(&ctx.webdriver).await;
+        client.goto(&ctx.url("/login")).await.unwrap();
+        wait_for(&client, Locator::Css("form[aria-label='Sign in']")).await;
+        let outcome = client
+            .execute_async(
+                "const done = arguments[0];
+                 let violations = 0;
+                 document.addEventListener('securitypolicyviolation', () => { violations += 1; });
+                 const s = document.createElement('script');
+                 s.textContent = 'window.__injected = true;';
+                 document.head.appendChild(s);
+                 setTimeout(() => done([window.__injected === true, violations]), 300);",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            outcome,
+            serde_json::json!([false, 1]),
+            "injected script ran or was not reported"
+        );
+        client.close().await.unwrap();
+    });
+}

@@ -137,3 +137,124 @@ pub fn internal_error_is_500_without_detail(ctx: &Ctx) {
         assert!(!body.to_string().contains("secret-internal-detail"));
     });
 }
+
+/// A cross-site form (urlencoded, multipart, or text/plain carrying JSON, the classic trick)
+/// reaches no JSON handler, canonical or seed: 415, and nothing is written.
+pub fn form_posts_to_json_routes_are_415(ctx: &Ctx) {
+    use meshfed_e2e::identity::{registration, unique_user};
+    ctx.block_on(async {
+        let (username, email) = unique_user("form");
+        let json_text = registration(&username, &email).to_string();
+        let attempts = [
+            (
+                "/api/auth/register",
+                "text/plain;charset=UTF-8",
+                json_text.clone(),
+            ),
+            (
+                "/api/auth/login",
+                "application/x-www-form-urlencoded",
+                "username=a&password=b".into(),
+            ),
+            (
+                "/api/_dev/probe/form",
+                "text/plain",
+                r#"{"note": "from a form"}"#.into(),
+            ),
+            (
+                "/dev/login",
+                "multipart/form-data; boundary=b",
+                json_text.clone(),
+            ),
+            ("/users/signup", "text/plain", json_text.clone()),
+        ];
+        for (path, kind, body) in attempts {
+            let resp = post_typed(ctx, path, kind, body).await;
+            assert_eq!(resp.status(), 415, "{path}");
+            let body: Value = resp.json().await.unwrap();
+            // Each route family answers in its own shape.
+            match path {
+                p if p.starts_with("/api/") => {
+                    assert_eq!(body["error"]["code"], "UNSUPPORTED_MEDIA_TYPE", "{body}");
+                    assert_eq!(body["error"]["details"]["field"], "content-type");
+                }
+                "/dev/login" => assert_eq!(body["body"]["error"], "UNSUPPORTED_MEDIA_TYPE"),
+                _ => assert_eq!(
+                    (&body["error"], &body["success"]),
+                    (&json!(true), &json!(false))
+                ),
+            }
+        }
+        let probe = probe_state(ctx, "form").await;
+        assert_eq!(probe["data"]["d1_note"], Value::Null, "{probe}");
+        // The form left nothing behind: the same registration as JSON succeeds.
+        let resp = post_typed(ctx, "/api/auth/register", "application/json", json_text).await;
+        assert_eq!(resp.status(), 201);
+    });
+}
+
+async fn post_typed(ctx: &Ctx, path: &str, content_type: &str, body: String) -> reqwest::Response {
+    ctx.http
+        .post(ctx.url(path))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn probe_state(ctx: &Ctx, key: &str) -> Value {
+    let url = ctx.url(&format!("/api/_dev/probe/{key}"));
+    ctx.http
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// A chunked body has no Content-Length to refuse by: the Worker counts it as it streams and
+/// answers 413 once it passes the limit, while the client is still sending (here the client
+/// never finishes: a Worker that read the whole body first would never answer).
+pub fn a_chunked_body_over_the_limit_is_refused_while_it_streams(ctx: &Ctx) {
+    use std::io::{Read, Write};
+    let addr = ctx.base.trim_start_matches("http://").to_string();
+    let mut stream = std::net::TcpStream::connect(&addr).expect("the Worker listens");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    write!(
+        stream,
+        "POST /api/_dev/probe/chunked HTTP/1.1\r\nHost: {addr}\r\n\
+         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    .unwrap();
+    let chunk = vec![b' '; 64 * 1024];
+    // 1.5 MiB of whitespace against the 1 MiB limit, and no final chunk. Once the Worker
+    // has answered, the server may stop reading or close: a failed write ends the sending.
+    stream
+        .set_write_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    for _ in 0..24 {
+        let framed = [
+            format!("{:x}\r\n", chunk.len()).into_bytes(),
+            chunk.clone(),
+            b"\r\n".to_vec(),
+        ]
+        .concat();
+        if stream.write_all(&framed).is_err() {
+            break;
+        }
+    }
+    let _ = stream.flush();
+    let mut head = [0u8; 64];
+    let n = stream
+        .read(&mut head)
+        .expect("an answer before the body ends (no read timeout)");
+    let line = String::from_utf8_lossy(&head[..n]).to_string();
+    assert!(line.starts_with("HTTP/1.1 413"), "{line}");
+    let state = ctx.block_on(probe_state(ctx, "chunked"));
+    assert_eq!(state["data"]["counter"], json!(0), "nothing was written");
+}
