@@ -39,6 +39,7 @@ fn detail() -> Value {
         "parameter_count": {"type": "integer"},
         "trim_fraction": {"type": "number"},
         "min_participants": nullable("integer"),
+        "min_contributors": {"type": "integer", "minimum": 1},
         "participants": {"type": "array", "items": {"type": "object",
             "required": ["email", "username", "active", "creator", "uploaded"]}},
         "round": {"type": "object", "required": ["round", "state", "deadline_at", "uploads"],
@@ -78,6 +79,7 @@ fn create_request() -> Value {
             "classes": {"type": "integer"}, "batch_norm": {"type": "boolean"}}},
         "aggregation": {"enum": ["fedavg", "mean", "median", "trimmed_mean"]},
         "trim_fraction": {"type": "number"}, "min_participants": {"type": "integer"},
+        "min_contributors": {"type": "integer", "minimum": 1},
         "initial_weights": {"type": "object"}, "initial_weights_safetensors": {"type": "string"},
         "plan": plan_request(),
         "preset": {"enum": ["model5_gw_ae", "model11_gw_ae", "model20chan3cls"]}}})
@@ -118,6 +120,7 @@ pub(crate) const ROUTES: &[Route] = &[
             "name": {"type": "string"}, "description": {"type": "string"},
             "round_timeout_secs": {"type": "integer", "minimum": 1},
             "min_participants": {"type": "integer", "minimum": 1},
+            "min_contributors": {"type": "integer", "minimum": 1},
             "plan": plan_request()}})),
     },
     Route {

@@ -1,7 +1,8 @@
 //! Closing a round: when every active participant has uploaded, or the deadline has passed
-//! with at least `min_participants` uploads. The aggregate goes to R2 first, then one D1
-//! transaction closes the round and opens the next; a crash between the two leaves the round
-//! open, and closing it again writes the same aggregate to the same key.
+//! with at least `min_participants` uploads; never with fewer than `min_contributors`. The
+//! aggregate goes to R2 first, then one D1 transaction closes the round and opens the next;
+//! a crash between the two leaves the round open, and closing it again writes the same
+//! aggregate to the same key.
 
 use std::collections::BTreeMap;
 
@@ -18,9 +19,15 @@ use crate::error::{EdgeError, EdgeResult};
 use crate::http::now_ms;
 use crate::store::{self, rounds::Closing};
 
-/// Why a round may close now, if it may.
-fn close_reason(live: &Live, active: &[String], now: i64) -> Option<&'static str> {
-    if live.uploads.is_empty() {
+/// Why a round may close now, if it may. Never below the run's `min_contributors`, even
+/// when everyone still active has uploaded: no global model is one participant's weights.
+fn close_reason(
+    live: &Live,
+    participants: usize,
+    active: &[String],
+    now: i64,
+) -> Option<&'static str> {
+    if live.uploads.len() < live.run.contributors_needed(participants) {
         return None;
     }
     if !active.is_empty() && active.iter().all(|id| live.uploads.contains_key(id)) {
@@ -39,14 +46,15 @@ impl RunCoordinator {
     pub(super) async fn check(&self, guard: &mut Option<Live>, run_id: i64) -> EdgeResult<bool> {
         let live = self.ensure(guard, run_id).await?;
         let db = store::db(&self.env)?;
-        let active: Vec<String> = store::runs::participants(&db, run_id)
-            .await?
+        let everyone = store::runs::participants(&db, run_id).await?;
+        let participants = everyone.len();
+        let active: Vec<String> = everyone
             .into_iter()
             .filter(|p| p.active != 0)
             .map(|p| p.user_id)
             .collect();
         let now = now_ms();
-        let Some(reason) = close_reason(live, &active, now) else {
+        let Some(reason) = close_reason(live, participants, &active, now) else {
             return Ok(false);
         };
         let kind = live.kind.unwrap_or(UploadKind::Weights);

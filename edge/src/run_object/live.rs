@@ -157,16 +157,27 @@ impl RunCoordinator {
         .await?;
         let previous = live.uploads.insert(meta.user_id.clone(), row.clone());
         if let Some(sums) = live.sums.as_mut() {
-            if let Some(old) = &previous {
-                let old_values = blobs::get_values(&self.env, &old.r2_key, &live.model).await?;
-                sums.remove(&old_values, live.method.weight(old.num_examples as u64));
+            if previous.is_some() {
+                // Rebuilt from the stored uploads, never subtracted: in floating point,
+                // adding and then removing a huge upload (3e38) would erase everyone else's.
+                *sums = RunningSum::new(live.model.parameter_count());
+                for (user, upload) in live.uploads.iter().filter(|(u, _)| **u != meta.user_id) {
+                    let kept = blobs::get_values(&self.env, &upload.r2_key, &live.model)
+                        .await
+                        .map_err(|e| EdgeError::Internal(format!("upload of {user}: {e}")))?;
+                    sums.add(&kept, live.method.weight(upload.num_examples as u64));
+                }
             }
             sums.add(&values, live.method.weight(meta.num_examples));
         }
-        if let Some(old) = &previous {
-            live.metrics.remove(&old.metrics());
+        if previous.is_some() {
+            live.metrics = MetricSums::default();
+            for upload in live.uploads.values() {
+                live.metrics.add(&upload.metrics());
+            }
+        } else {
+            live.metrics.add(&row.metrics());
         }
-        live.metrics.add(&row.metrics());
         live.kind = Some(meta.kind);
         let round = live.round;
         let uploads = live.uploads.len() as u32;

@@ -58,6 +58,9 @@ pub async fn create_run(env: &Env, creator: &UserRow, body: &CreateRunRequest) -
             user_ids.push(id);
         }
     }
+    if let Some(k) = v.min_contributors {
+        meshfed_shared::api::runs::check_min_contributors(k, user_ids.len())?;
+    }
     if v.min_participants
         .is_some_and(|k| k as usize > user_ids.len())
     {

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 
 use meshfed_shared::aggregate::Method;
 use meshfed_shared::api::runs::{round_conflict, UploadKind, UploadReceipt};
-use meshfed_shared::api::upload::{decode_json, decode_safetensors, DecodedUpload, MetricFields};
+use meshfed_shared::api::upload::{
+    decode_json, decode_safetensors, DecodedUpload, MetricFields, UploadError,
+};
 use meshfed_shared::meshnet::ModelConfig;
 use meshfed_shared::{ApiError, ErrorCode};
 use worker::{Env, Request, Response};
@@ -72,6 +74,13 @@ pub async fn accept(
     decoded: DecodedUpload,
 ) -> EdgeResult<UploadReceipt> {
     let run_id = member.run.id;
+    if kind == UploadKind::Weights {
+        member
+            .run
+            .model()?
+            .check_statistics(&decoded.values)
+            .map_err(|e| ApiError::from(UploadError::from(e)))?;
+    }
     if member.me().is_some_and(|p| p.active == 0) {
         return Err(ApiError::new(
             ErrorCode::Conflict,

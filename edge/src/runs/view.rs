@@ -101,7 +101,11 @@ pub async fn detail_of(env: &Env, m: &Member) -> EdgeResult<RunDetail> {
         })
         .collect();
     let active = participants.iter().filter(|p| p.active).count() as u32;
-    let needed = run.min_participants.map_or(active, |k| k as u32).max(1);
+    let contributors = run.contributors_needed(participants.len());
+    let needed = run
+        .min_participants
+        .map_or(active, |k| k as u32)
+        .max(contributors as u32);
     let state = if now_ms() < open.deadline_at {
         "open"
     } else {
@@ -135,6 +139,7 @@ pub async fn detail_of(env: &Env, m: &Member) -> EdgeResult<RunDetail> {
         model,
         trim_fraction: run.trim_fraction,
         min_participants: run.min_participants.map(|k| k as u32),
+        min_contributors: contributors as u32,
         participants,
         round: RoundStatus {
             round: round_no,

@@ -20,6 +20,7 @@ pub struct RunRow {
     pub trim_fraction: f64,
     pub round_timeout_secs: i64,
     pub min_participants: Option<i64>,
+    pub min_contributors: Option<i64>,
     pub created_at: i64,
 }
 
@@ -30,6 +31,14 @@ impl RunRow {
 
     pub fn method(&self) -> Method {
         Method::parse(&self.aggregation).unwrap_or_default()
+    }
+
+    /// Uploads each round of this run needs before it closes, among `participants`.
+    pub fn contributors_needed(&self, participants: usize) -> usize {
+        let setting = self
+            .min_contributors
+            .map(|k| k.clamp(1, u32::MAX as i64) as u32);
+        meshfed_shared::api::runs::contributors_needed(setting, participants)
     }
 }
 
@@ -42,9 +51,10 @@ pub struct ParticipantRow {
 }
 
 const RUN_COLUMNS: &str = "id, name, description, creator_id, model, aggregation, trim_fraction, \
-                           round_timeout_secs, min_participants, created_at";
+                           round_timeout_secs, min_participants, min_contributors, created_at";
 const RUN_COLUMNS_R: &str = "r.id, r.name, r.description, r.creator_id, r.model, r.aggregation, \
-                             r.trim_fraction, r.round_timeout_secs, r.min_participants, r.created_at";
+                             r.trim_fraction, r.round_timeout_secs, r.min_participants, \
+                             r.min_contributors, r.created_at";
 
 pub async fn find(db: &D1Database, id: i64) -> EdgeResult<Option<RunRow>> {
     Ok(db
@@ -107,8 +117,8 @@ pub async fn insert_run(
     let id: Option<i64> = db
         .prepare(
             "INSERT INTO runs (name, description, creator_id, model, aggregation, trim_fraction, \
-             round_timeout_secs, min_participants, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id",
+             round_timeout_secs, min_participants, min_contributors, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id",
         )
         .bind(&[
             v.name.as_str().into(),
@@ -119,6 +129,7 @@ pub async fn insert_run(
             v.trim_fraction.into(),
             (v.round_timeout_secs as f64).into(),
             v.min_participants.map_or(JsValue::NULL, JsValue::from),
+            v.min_contributors.map_or(JsValue::NULL, JsValue::from),
             (now as f64).into(),
         ])?
         .first(Some("id"))
@@ -180,7 +191,8 @@ pub fn update_run(
     db.prepare(
         "UPDATE runs SET name = COALESCE(?1, name), description = COALESCE(?2, description), \
          round_timeout_secs = COALESCE(?3, round_timeout_secs), \
-         min_participants = COALESCE(?4, min_participants) WHERE id = ?5",
+         min_participants = COALESCE(?4, min_participants), \
+         min_contributors = COALESCE(?5, min_contributors) WHERE id = ?6",
     )
     .bind(&[
         text(&u.name),
@@ -188,6 +200,7 @@ pub fn update_run(
         u.round_timeout_secs
             .map_or(JsValue::NULL, |t| (t as f64).into()),
         u.min_participants.map_or(JsValue::NULL, JsValue::from),
+        u.min_contributors.map_or(JsValue::NULL, JsValue::from),
         (run_id as f64).into(),
     ])
     .map_err(Into::into)

@@ -50,23 +50,12 @@ pub struct MetricSums {
 }
 
 impl MetricSums {
+    /// Counts one upload. There is no `remove`: a replaced upload's sums are rebuilt from the
+    /// uploads that count, since subtracting in floating point can erase the others.
     pub fn add(&mut self, m: &UploadMetrics) {
-        self.apply(m, 1.0);
-    }
-
-    pub fn remove(&mut self, m: &UploadMetrics) {
-        self.apply(m, -1.0);
-    }
-
-    fn apply(&mut self, m: &UploadMetrics, sign: f64) {
-        let w = m.num_examples.max(1) as f64 * sign;
-        if sign > 0.0 {
-            self.uploads += 1;
-            self.examples += m.num_examples;
-        } else {
-            self.uploads = self.uploads.saturating_sub(1);
-            self.examples = self.examples.saturating_sub(m.num_examples);
-        }
+        let w = m.num_examples.max(1) as f64;
+        self.uploads += 1;
+        self.examples += m.num_examples;
         let add = |sum: &mut Sum, x: Option<f64>| {
             if let Some(x) = x {
                 sum.0 += w * x;
@@ -132,10 +121,10 @@ mod tests {
         assert!((m.loss.unwrap() - 1.5).abs() < 1e-12);
         assert_eq!(m.dice, Some(0.5));
         assert_eq!(m.val_dice, None);
-        s.remove(&b);
-        assert_eq!(s.summary().loss, Some(1.0));
-        s.remove(&a);
-        assert_eq!(s.summary(), RoundMetrics::default());
+        let mut only_a = MetricSums::default();
+        only_a.add(&a);
+        assert_eq!(only_a.summary().loss, Some(1.0));
+        assert_eq!(MetricSums::default().summary(), RoundMetrics::default());
     }
 
     /// By hand: site a (30 examples) WM 0.9 GM 0.8, site b (10) WM 0.5 and no GM:
@@ -163,8 +152,9 @@ mod tests {
         assert!(near(m.val_dice_per_class[0], 0.8));
         assert!(near(m.val_dice_per_class[1], 0.8));
         assert!(near(m.val_dice, 0.8));
-        s.remove(&a);
-        let m = s.summary();
+        let mut only_b = MetricSums::default();
+        only_b.add(&b);
+        let m = only_b.summary();
         assert_eq!(m.val_dice_per_class, vec![Some(0.5), None]);
         assert!(near(m.val_dice, 0.5));
     }

@@ -126,20 +126,6 @@ impl RunningSum {
         self.count += 1;
     }
 
-    /// Takes back an upload added earlier with the same `weight` (a replaced upload).
-    pub fn remove(&mut self, values: &[f32], weight: f64) {
-        assert_eq!(values.len(), self.sums.len(), "upload length");
-        for (s, &v) in self.sums.iter_mut().zip(values) {
-            *s -= weight * v as f64;
-        }
-        self.weight -= weight;
-        self.count = self.count.saturating_sub(1);
-        if self.count == 0 {
-            self.sums.iter_mut().for_each(|s| *s = 0.0);
-            self.weight = 0.0;
-        }
-    }
-
     /// Σ wᵢ·xᵢ / Σ wᵢ rounded once to `f32`; `None` before any upload or with zero weight.
     pub fn mean(&self) -> Option<Vec<f32>> {
         if self.count == 0 || self.weight <= 0.0 {
@@ -207,38 +193,13 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn replacing_an_upload_counts_it_once() {
-        let (a, b, c) = (
-            values(1, 100, 1.0),
-            values(2, 100, 1.0),
-            values(3, 100, 1.0),
-        );
-        let mut sum = RunningSum::new(100);
-        sum.add(&a, 3.0);
-        sum.add(&b, 1.0);
-        sum.remove(&b, 1.0);
-        sum.add(&c, 2.0);
-        let expect = reference(&[(a, 3.0), (c, 2.0)]);
-        let got = sum.mean().unwrap();
-        assert_eq!(sum.count(), 2);
-        for i in 0..100 {
-            assert!(
-                ((got[i] as f64 - expect[i]) / expect[i]).abs() < 1e-6,
-                "{i}"
-            );
-        }
-    }
-
-    #[test]
     fn empty_and_unweighted() {
         let mut sum = RunningSum::new(2);
         assert_eq!(sum.mean(), None);
         sum.add(&[1.0, 2.0], Method::Mean.weight(50));
         sum.add(&[3.0, 6.0], Method::Mean.weight(1));
         assert_eq!(sum.mean(), Some(vec![2.0, 4.0]));
-        sum.remove(&[1.0, 2.0], 1.0);
-        sum.remove(&[3.0, 6.0], 1.0);
-        assert_eq!(sum.mean(), None);
+        assert_eq!(RunningSum::new(2).mean(), None);
         assert_eq!(Method::parse("trimmed_mean"), Some(Method::TrimmedMean));
         assert_eq!(Method::parse("avg"), None);
         assert!(Method::Fedavg.is_streaming() && !Method::Median.is_streaming());

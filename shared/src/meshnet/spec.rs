@@ -95,6 +95,10 @@ pub enum SpecError {
     },
     #[error("tensor {name:?} has a non-finite value (NaN or infinity) at flat index {index}")]
     NonFinite { name: String, index: usize },
+    #[error(
+        "tensor {name:?} is a BatchNorm variance and has a negative value at flat index {index}"
+    )]
+    NegativeVariance { name: String, index: usize },
     #[error("expected {expected} tensors in model order, got {found}")]
     Count { expected: usize, found: usize },
 }
@@ -104,7 +108,9 @@ impl SpecError {
     pub fn tensor(&self) -> Option<&str> {
         match self {
             SpecError::Missing(n) | SpecError::Unexpected(n) => Some(n),
-            SpecError::Shape { name, .. } | SpecError::NonFinite { name, .. } => Some(name),
+            SpecError::Shape { name, .. }
+            | SpecError::NonFinite { name, .. }
+            | SpecError::NegativeVariance { name, .. } => Some(name),
             _ => None,
         }
     }
@@ -282,6 +288,26 @@ impl ModelConfig {
             push_checked(spec, t, &mut flat)?;
         }
         Ok(flat)
+    }
+
+    /// Checks a model's flat values for statistics no training could produce: a negative
+    /// BatchNorm variance (`…running_var`) would make every later normalisation NaN.
+    pub fn check_statistics(&self, flat: &[f32]) -> Result<(), SpecError> {
+        let mut offset = 0;
+        for p in self.params() {
+            let n = p.len();
+            if p.name.ends_with(".running_var") {
+                let values = flat.get(offset..offset + n).unwrap_or_default();
+                if let Some(index) = values.iter().position(|v| *v < 0.0) {
+                    return Err(SpecError::NegativeVariance {
+                        name: p.name,
+                        index,
+                    });
+                }
+            }
+            offset += n;
+        }
+        Ok(())
     }
 
     /// Flat values (parameter order) back into named tensors.
@@ -488,5 +514,34 @@ mod tests {
                 found: 2
             })
         ));
+    }
+
+    #[test]
+    fn a_negative_batch_norm_variance_is_named() {
+        let mut m = ModelConfig::model5(3);
+        m.batch_norm = true;
+        let mut flat = vec![0.5; m.parameter_count()];
+        assert_eq!(m.check_statistics(&flat), Ok(()));
+        let (offset, name) = m
+            .params()
+            .iter()
+            .scan(0, |at, p| {
+                let start = *at;
+                *at += p.len();
+                Some((start, p.name.clone()))
+            })
+            .find(|(_, n)| n.ends_with(".running_var"))
+            .unwrap();
+        flat[offset + 2] = -1e-3;
+        assert_eq!(
+            m.check_statistics(&flat),
+            Err(SpecError::NegativeVariance { name, index: 2 })
+        );
+        // Without BatchNorm no tensor is a variance: negative values are just weights.
+        let plain = ModelConfig::model5(3);
+        assert_eq!(
+            plain.check_statistics(&vec![-1.0; plain.parameter_count()]),
+            Ok(())
+        );
     }
 }

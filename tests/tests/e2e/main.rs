@@ -10,6 +10,7 @@ mod app_identity;
 mod app_runs;
 mod app_training;
 mod backup;
+mod deploy;
 mod errors;
 mod health;
 mod join;
@@ -53,7 +54,11 @@ const TESTS: &[(&str, TestFn)] = tests![
     errors::malformed_json_is_400_validation_error,
     errors::mistyped_json_is_400_without_echo,
     errors::oversized_body_is_413,
+    errors::a_chunked_body_over_the_limit_is_refused_while_it_streams,
     errors::internal_error_is_500_without_detail,
+    errors::form_posts_to_json_routes_are_415,
+    deploy::the_committed_configuration_bundles_as_production,
+    deploy::production_serves_nothing_until_configured_and_mails_through_the_provider,
     openapi::document_is_openapi_3_1_with_routes,
     openapi::real_responses_match_the_document,
     openapi::auth_responses_match_the_document,
@@ -83,10 +88,13 @@ const TESTS: &[(&str, TestFn)] = tests![
     runs::three_participants_through_three_rounds,
     runs::concurrent_uploads_from_32_users_match_the_reference,
     runs::a_replacement_upload_counts_once,
+    runs::a_huge_upload_then_replaced_leaves_the_honest_average,
     runs::a_deadline_closes_a_round_with_k_of_n,
     runs_refusals::outsiders_get_403_missing_runs_404_and_only_the_creator_edits,
     runs_refusals::bad_uploads_are_refused_and_nothing_counts,
+    runs_refusals::a_negative_batch_norm_variance_is_refused,
     runs::deactivating_the_last_missing_participant_closes_the_round,
+    runs::one_upload_never_becomes_the_global_model,
     runs::gradients_long_poll_until_the_round_is_complete,
     runs_restart::a_round_carries_on_after_a_restart,
     seed_runs::every_run_route_with_the_documents_examples,
@@ -99,6 +107,7 @@ const TESTS: &[(&str, TestFn)] = tests![
     app::spa_fallback_serves_the_app_for_app_routes,
     app::login_page_renders_form_and_online_status,
     app::unknown_page_shows_not_found,
+    app::app_and_api_send_the_security_headers_and_inline_scripts_are_blocked,
     app_admin::an_admin_disables_enables_and_resets_mfa_and_sees_the_audit_log,
     app_identity::sign_up_confirm_set_up_mfa_sign_out_and_in_again,
     app_identity::forgot_password_then_change_it_on_the_profile,

@@ -1,6 +1,7 @@
 //! Federated runs against the real Worker: rounds through the per-run Durable Object, exact
 //! aggregates, replacement, k-of-n deadlines, gradients, and every refusal.
 
+use meshfed_e2e::identity::MfaUser;
 use meshfed_e2e::runs::*;
 use meshfed_e2e::Ctx;
 use meshfed_shared::meshnet::ModelConfig;
@@ -179,6 +180,27 @@ pub fn a_replacement_upload_counts_once(ctx: &Ctx) {
     });
 }
 
+/// Poisoning through replacement: a participant uploads 3e38 everywhere, then replaces it.
+/// Subtracting it again from float sums would wipe out the honest uploads counted before.
+pub fn a_huge_upload_then_replaced_leaves_the_honest_average(ctx: &Ctx) {
+    ctx.block_on(async {
+        let users = participants(ctx, "huge", 3).await;
+        let run = create_run(ctx, &users[0], &[&users[1], &users[2]], json!({})).await;
+        let (a, b, c) = (values(61, 5598), values(62, 5598), values(63, 5598));
+        let (s, _) = put_weights(ctx, &users[0], run, 1, &a, 2).await;
+        assert_eq!(s, 200);
+        let (s, _) = put_weights(ctx, &users[1], run, 1, &vec![3e38; 5598], 5).await;
+        assert_eq!(s, 200, "3e38 is finite: it is accepted");
+        let (s, replaced) = put_weights(ctx, &users[1], run, 1, &b, 3).await;
+        assert_eq!((s, &replaced["data"]["replaced"]), (200, &json!(true)));
+        let (s, _) = put_weights(ctx, &users[2], run, 1, &c, 1).await;
+        assert_eq!(s, 200);
+        let path = format!("/api/runs/{run}/model");
+        let got = download(ctx, &token(&users[2]), &path, &model5()).await;
+        assert_close(&got, &reference(&[(a, 2.0), (b, 3.0), (c, 1.0)]));
+    });
+}
+
 pub fn a_deadline_closes_a_round_with_k_of_n(ctx: &Ctx) {
     ctx.block_on(async {
         let users = participants(ctx, "deadline", 3).await;
@@ -236,25 +258,21 @@ pub fn a_deadline_closes_a_round_with_k_of_n(ctx: &Ctx) {
 
 pub fn deactivating_the_last_missing_participant_closes_the_round(ctx: &Ctx) {
     ctx.block_on(async {
-        let users = participants(ctx, "deact", 2).await;
+        let users = participants(ctx, "deact", 3).await;
         let run = create_run(
             ctx,
             &users[0],
-            &[&users[1]],
+            &[&users[1], &users[2]],
             json!({"aggregation": "median"}),
         )
         .await;
         let m = model5();
-        let (s, _) = put_weights(ctx, &users[0], run, 1, &values(5, 5598), 1).await;
-        assert_eq!(s, 200);
-        let (s, body) = send(
-            ctx,
-            Method::POST,
-            &format!("/api/runs/{run}/activate"),
-            &token(&users[1]),
-            Some(json!({"active": false})),
-        )
-        .await;
+        let (a, b) = (values(5, 5598), values(6, 5598));
+        for (user, v) in [(&users[0], &a), (&users[1], &b)] {
+            let (s, _) = put_weights(ctx, user, run, 1, v, 1).await;
+            assert_eq!(s, 200);
+        }
+        let (s, body) = activate(ctx, &users[2], run, false).await;
         assert_eq!(s, 200);
         assert_eq!(
             body["data"]["round"]["round"], 2,
@@ -262,17 +280,87 @@ pub fn deactivating_the_last_missing_participant_closes_the_round(ctx: &Ctx) {
         );
         let got = download(
             ctx,
-            &token(&users[1]),
+            &token(&users[2]),
             &format!("/api/runs/{run}/model"),
             &m,
         )
         .await;
-        assert_eq!(
-            got,
-            values(5, 5598),
-            "the median of one upload is that upload"
-        );
+        let median: Vec<f32> = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| ((*x as f64 + *y as f64) / 2.0) as f32)
+            .collect();
+        assert_close(&got, &median);
     });
+}
+
+/// No global model is one participant's weights: with the other participant gone inactive,
+/// a round with one upload stays open until a second contributor uploads.
+pub fn one_upload_never_becomes_the_global_model(ctx: &Ctx) {
+    ctx.block_on(async {
+        let users = participants(ctx, "alone", 2).await;
+        let run = create_run(ctx, &users[0], &[&users[1]], json!({"aggregation": "mean"})).await;
+        let m = model5();
+        let initial = download(
+            ctx,
+            &token(&users[0]),
+            &format!("/api/runs/{run}/model"),
+            &m,
+        )
+        .await;
+        let (a, b) = (values(71, 5598), values(72, 5598));
+        let (s, _) = put_weights(ctx, &users[0], run, 1, &a, 1).await;
+        assert_eq!(s, 200);
+        let (s, body) = activate(ctx, &users[1], run, false).await;
+        assert_eq!(s, 200);
+        assert_eq!(
+            body["data"]["round"]["round"], 1,
+            "one upload does not close a round"
+        );
+        assert_eq!(body["data"]["min_contributors"], 2);
+        let now = download(
+            ctx,
+            &token(&users[0]),
+            &format!("/api/runs/{run}/model"),
+            &m,
+        )
+        .await;
+        assert_eq!(now, initial, "the published model is still the initial one");
+        // Nor can the creator lower the bar to one.
+        let (s, body) = send(
+            ctx,
+            Method::PATCH,
+            &format!("/api/runs/{run}"),
+            &token(&users[0]),
+            Some(json!({"min_contributors": 1})),
+        )
+        .await;
+        assert_eq!(s, 400, "{body}");
+        assert_eq!(body["error"]["details"]["field"], "min_contributors");
+        let (s, _) = activate(ctx, &users[1], run, true).await;
+        assert_eq!(s, 200);
+        let (s, closed) = put_weights(ctx, &users[1], run, 1, &b, 1).await;
+        assert_eq!((s, &closed["data"]["closed"]), (200, &json!(true)));
+        let got = download(
+            ctx,
+            &token(&users[0]),
+            &format!("/api/runs/{run}/model"),
+            &m,
+        )
+        .await;
+        assert_close(&got, &reference(&[(a, 1.0), (b, 1.0)]));
+    });
+}
+
+async fn activate(ctx: &Ctx, user: &MfaUser, run: i64, active: bool) -> (u16, Value) {
+    send(
+        ctx,
+        Method::POST,
+        &format!("/api/runs/{run}/activate"),
+        &token(user),
+        Some(json!({"active": active})),
+    )
+    .await
 }
 
 pub fn gradients_long_poll_until_the_round_is_complete(ctx: &Ctx) {

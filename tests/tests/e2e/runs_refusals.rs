@@ -205,3 +205,33 @@ pub fn bad_uploads_are_refused_and_nothing_counts(ctx: &Ctx) {
         assert_eq!(body["data"]["participants"][0]["active"], true);
     });
 }
+
+/// A negative BatchNorm variance would turn every later normalisation into NaN: refused,
+/// naming the tensor, and nothing counts; the same weights with a valid variance count.
+pub fn a_negative_batch_norm_variance_is_refused(ctx: &Ctx) {
+    ctx.block_on(async {
+        let users = participants(ctx, "variance", 2).await;
+        let spec = json!({"channels": 2, "dilations": [1], "classes": 3, "batch_norm": true});
+        let run = create_run(ctx, &users[0], &[&users[1]], json!({"model": spec})).await;
+        let m: meshfed_shared::meshnet::ModelConfig = serde_json::from_value(spec).unwrap();
+        let mut named = m.unflatten(&values(81, m.parameter_count()));
+        let (name, var) = named
+            .iter_mut()
+            .find(|(n, _)| n.ends_with(".running_var"))
+            .expect("a BatchNorm model has running variances");
+        let name = name.clone();
+        var.data.iter_mut().for_each(|v| *v = v.abs() + 0.1);
+        var.data[1] = -0.5;
+        let body = safetensors_of(&m, &m.flatten_named(&named).unwrap());
+        let (status, body) = put_tensors(ctx, &token(&users[0]), run, 1, "weights", body, 1).await;
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(body["error"]["details"]["tensor"], json!(name), "{body}");
+        let detail = run_detail(ctx, &token(&users[0]), run).await;
+        assert_eq!(detail["round"]["uploads"], 0, "nothing counted");
+        let (_, var) = named.iter_mut().find(|(n, _)| *n == name).unwrap();
+        var.data[1] = 0.5;
+        let body = safetensors_of(&m, &m.flatten_named(&named).unwrap());
+        let (status, _) = put_tensors(ctx, &token(&users[0]), run, 1, "weights", body, 1).await;
+        assert_eq!(status, 200);
+    });
+}

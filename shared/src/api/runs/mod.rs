@@ -1,10 +1,12 @@
 //! `/api/runs/…` bodies: creating and changing a run ([`requests`]), what a run looks like to
 //! its participants, and the receipt for an upload.
 
+mod contributors;
 mod requests;
 
 use serde::{Deserialize, Serialize};
 
+pub use contributors::*;
 pub use requests::*;
 
 use crate::aggregate::metrics::RoundMetrics;
@@ -166,6 +168,8 @@ pub struct RunDetail {
     pub parameter_count: usize,
     pub trim_fraction: f64,
     pub min_participants: Option<u32>,
+    /// Uploads every round needs before it closes (never 1 unless the run has one participant).
+    pub min_contributors: u32,
     pub participants: Vec<Participant>,
     pub round: RoundStatus,
     /// The plan the current round trains with.
@@ -233,6 +237,7 @@ mod tests {
             parameter_count: ModelConfig::model5_gw_ae().parameter_count(),
             trim_fraction: 0.1,
             min_participants: None,
+            min_contributors: 2,
             participants: vec![Participant {
                 email: "a@clinic.example".into(),
                 username: "a".into(),

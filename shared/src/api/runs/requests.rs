@@ -38,6 +38,9 @@ pub struct CreateRunRequest {
     /// Uploads that let a round close at its deadline; absent: every active participant.
     #[serde(default)]
     pub min_participants: Option<u32>,
+    /// Uploads any round needs before it closes; absent: 2 (see [`contributors_needed`]).
+    #[serde(default)]
+    pub min_contributors: Option<u32>,
     /// Initial global model in the nested-array JSON form.
     #[serde(default)]
     pub initial_weights: Option<JsonTensors>,
@@ -73,6 +76,7 @@ pub struct ValidRun {
     pub aggregation: Method,
     pub trim_fraction: f64,
     pub min_participants: Option<u32>,
+    pub min_contributors: Option<u32>,
     pub plan: TrainingPlan,
 }
 
@@ -192,6 +196,7 @@ impl CreateRunRequest {
             aggregation: self.aggregation,
             trim_fraction,
             min_participants: self.min_participants,
+            min_contributors: self.min_contributors,
         })
     }
 }
@@ -210,6 +215,8 @@ pub struct UpdateRunRequest {
     pub round_timeout_secs: Option<u64>,
     #[serde(default)]
     pub min_participants: Option<u32>,
+    #[serde(default)]
+    pub min_contributors: Option<u32>,
     #[serde(default)]
     pub plan: Option<PlanRequest>,
 }
@@ -253,6 +260,9 @@ impl UpdateRunRequest {
                 "min_participants",
                 format!("must be 1 to {participants}"),
             ));
+        }
+        if let Some(k) = self.min_contributors {
+            super::check_min_contributors(k, participants)?;
         }
         Ok(())
     }
