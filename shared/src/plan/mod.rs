@@ -3,7 +3,7 @@
 //! after averaging, and how each participant holds out part of its labels for federated
 //! validation. The run decides; participants follow it (`meshfed join`, the browser).
 //!
-//! The defaults are the lab's best non-IID recipe (`meshfed-lab federated`, README): 5 local
+//! The defaults are the lab's best non-IID recipe (`meshfed-lab federated`, docs/experiments.md): 5 local
 //! steps of 48³ patches at batch 2, Adam kept by each site from round to round, lr 6e-3 with
 //! a cosine decay to 5 % over 400 rounds, left-right flips, half the patches centred on tissue,
 //! FixBN from round 200, plain FedAvg on the server. It ended level with centralised training
