@@ -41,6 +41,8 @@ pub fn NewRunPage() -> impl IntoView {
     let name = RwSignal::new(String::new());
     let description = RwSignal::new(String::new());
     let preset = RwSignal::new(PRESETS[0].0.to_string());
+    // The lab's recipe: a fresh network with BatchNorm, which the default plan's FixBN fixes.
+    let batch_norm = RwSignal::new(true);
     let start = RwSignal::new(STARTS[0].0.to_string());
     let tfjs_json = RwSignal::new_local(None::<web_sys::File>);
     let tfjs_shard = RwSignal::new_local(None::<web_sys::File>);
@@ -97,7 +99,10 @@ pub fn NewRunPage() -> impl IntoView {
             description: description.get_untracked(),
             participants: picked.get_untracked(),
             round_timeout_secs: minutes * 60,
-            model: ModelConfig::preset(&preset.get_untracked()),
+            model: ModelConfig::preset(&preset.get_untracked()).map(|m| ModelConfig {
+                batch_norm: batch_norm.get_untracked(),
+                ..m
+            }),
             aggregation: Method::parse(&method.get_untracked()).unwrap_or_default(),
             min_participants: min,
             ..Default::default()
@@ -177,6 +182,13 @@ pub fn NewRunPage() -> impl IntoView {
                     {STARTS.iter().map(|(v, l)| view! { <option value=*v>{*l}</option> }).collect_view()}
                 </select>
                 <TfjsFiles start=start json=tfjs_json shard=tfjs_shard/>
+                {move || (start.get() == "fresh").then(|| view! {
+                    <label class="check">
+                        <input type="checkbox" id="run-batch-norm" prop:checked=batch_norm
+                            on:change=move |ev| batch_norm.set(event_target_checked(&ev))/>
+                        "BatchNorm after every block (the lab's recipe: the plan's FixBN needs it)"
+                    </label>
+                })}
                 <label for="run-aggregation">"Aggregation"</label>
                 <select id="run-aggregation" on:change=move |ev| method.set(event_target_value(&ev))>
                     {METHODS.iter().map(|(v, l)| view! { <option value=*v>{*l}</option> }).collect_view()}

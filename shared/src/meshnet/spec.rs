@@ -134,6 +134,15 @@ impl ModelConfig {
         Self::model5(3)
     }
 
+    /// What a run trains when it names no model: model5 with BatchNorm, the lab's recipe
+    /// (the default plan's FixBN needs BatchNorm statistics to fix).
+    pub fn lab_recipe() -> Self {
+        Self {
+            batch_norm: true,
+            ..Self::model5(3)
+        }
+    }
+
     /// brainchop's model11_gw_ae: 11 channels, 8 blocks, 3 classes (23,290 parameters).
     pub fn model11_gw_ae() -> Self {
         Self {

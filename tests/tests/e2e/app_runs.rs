@@ -72,6 +72,10 @@ pub fn create_a_run_see_participants_then_the_round_history(ctx: &Ctx) {
             "kept while searching"
         );
         fill(&client, "Round timeout (minutes)", "30").await;
+        // A fresh network gets BatchNorm by default (the lab's recipe); pretrained weights
+        // have none, so the choice goes away with them.
+        let bn = wait_for(&client, Locator::Id("run-batch-norm")).await;
+        assert_eq!(bn.prop("checked").await.unwrap().as_deref(), Some("true"));
         // Start from brainchop's pretrained model5 (the form's first model).
         wait_for(
             &client,
@@ -82,6 +86,10 @@ pub fn create_a_run_see_participants_then_the_round_history(ctx: &Ctx) {
         .await
         .unwrap();
         screenshot(&client, "run-new.png").await;
+        assert!(
+            client.find(Locator::Id("run-batch-norm")).await.is_err(),
+            "no BatchNorm choice for pretrained weights"
+        );
         button(&client, "Create run").await.click().await.unwrap();
 
         // The run page: both participants, waiting in round 1.

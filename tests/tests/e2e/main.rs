@@ -102,6 +102,7 @@ const TESTS: &[(&str, TestFn)] = tests![
     join::a_participant_renews_its_sign_in_before_it_expires,
     plan::participants_follow_the_plan_and_a_patch_starts_next_round,
     plan::the_server_step_keeps_its_momentum_across_rounds,
+    plan::a_run_given_no_model_trains_the_labs_recipe,
     plan::a_run_starts_from_a_brainchop_preset,
     plan::join_refuses_a_plan_too_big_for_the_machine,
     app::spa_fallback_serves_the_app_for_app_routes,

@@ -258,6 +258,44 @@ fn base64_of(bytes: &[u8]) -> String {
 
 /// A run started from brainchop's pretrained model11_gw_ae serves exactly its weights as the
 /// first global model; an unknown preset, or one combined with a model, is refused.
+/// A run that names no model trains what the lab proved: model5 with BatchNorm, the default
+/// plan with FixBN from round 200, starting from valid BatchNorm statistics.
+pub fn a_run_given_no_model_trains_the_labs_recipe(ctx: &Ctx) {
+    ctx.block_on(async {
+        let users = participants(ctx, "recipe", 2).await;
+        let body = json!({"name": "recipe", "participants": [users[1].email]});
+        let (status, resp) = send(
+            ctx,
+            Method::POST,
+            "/api/runs",
+            &token(&users[0]),
+            Some(body),
+        )
+        .await;
+        assert_eq!(status, 201, "{resp}");
+        let data = &resp["data"];
+        let recipe = ModelConfig::lab_recipe();
+        assert_eq!(data["model"]["batch_norm"], true, "{data}");
+        assert_eq!(data["model"]["channels"], 5);
+        assert_eq!(data["parameter_count"], recipe.parameter_count());
+        assert_eq!(data["plan"]["plan"]["fix_batch_norm_from"], 200);
+        assert_eq!(data["min_contributors"], 2);
+        let run = data["id"].as_i64().unwrap();
+        let global = download(
+            ctx,
+            &token(&users[0]),
+            &format!("/api/runs/{run}/model"),
+            &recipe,
+        )
+        .await;
+        assert_eq!(
+            recipe.check_statistics(&global),
+            Ok(()),
+            "valid BatchNorm statistics"
+        );
+    });
+}
+
 pub fn a_run_starts_from_a_brainchop_preset(ctx: &Ctx) {
     use meshfed_shared::meshnet::brainchop::Preset;
     let (config, pretrained) = Preset::find("model11_gw_ae").unwrap().load().unwrap();

@@ -26,7 +26,8 @@ pub struct CreateRunRequest {
     pub participants: Vec<String>,
     #[serde(default = "default_timeout")]
     pub round_timeout_secs: u64,
-    /// Shorthand for `model5` with this many classes when `model` is absent.
+    /// Shorthand for brainchop's `model5` (no BatchNorm) with this many classes when `model`
+    /// is absent. With neither, a run trains [`ModelConfig::lab_recipe`].
     #[serde(default)]
     pub classes: Option<usize>,
     #[serde(default)]
@@ -138,7 +139,7 @@ impl CreateRunRequest {
             }
             (None, Some(m), _) => m.clone(),
             (None, None, Some(c)) => ModelConfig::model5(c),
-            (None, None, None) => ModelConfig::default(),
+            (None, None, None) => ModelConfig::lab_recipe(),
         };
         model
             .validate()
@@ -277,13 +278,22 @@ mod tests {
     }
 
     #[test]
-    fn defaults_are_model5_fedavg_one_hour() {
+    fn defaults_are_the_lab_recipe_fedavg_one_hour() {
         let v = req(serde_json::json!({"name": " Run ", "participants": ["A@x.org", "a@x.org"]}))
             .validate()
             .unwrap();
         assert_eq!(v.name, "Run");
         assert_eq!(v.participants, vec!["a@x.org"]);
-        assert_eq!(v.model, ModelConfig::model5(3));
+        assert_eq!(v.model, ModelConfig::lab_recipe());
+        assert!(v.model.batch_norm && v.model.channels == 5);
+        let plain = req(serde_json::json!({"name": "r", "classes": 3}))
+            .validate()
+            .unwrap();
+        assert_eq!(
+            plain.model,
+            ModelConfig::model5(3),
+            "classes alone: brainchop's model5"
+        );
         assert_eq!(v.aggregation, Method::Fedavg);
         assert_eq!(v.round_timeout_secs, 3600);
         assert_eq!(v.min_participants, None);
