@@ -33,7 +33,7 @@ pub fn prefix_for(user_id: &str) -> String {
 pub async fn issue(env: &Env, cfg: &Config, user: &UserRow) -> EdgeResult<Capability> {
     let keys = keys::load(env, cfg).await?;
     let now = now_ms() / 1000;
-    let token = tokens::sign(&keys, user, "backup", now, CAPABILITY_TTL_SECS)?;
+    let token = tokens::sign(&keys, user, "backup", (now, CAPABILITY_TTL_SECS), None)?;
     Ok(Capability {
         token: meshfed_shared::secret::Secret::new(token),
         prefix: prefix_for(&user.id),

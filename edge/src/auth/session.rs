@@ -116,6 +116,21 @@ pub async fn logout(mut req: Request, env: &Env, cfg: &Config) -> EdgeResult<Res
         .run()
         .await?;
     }
+    // The caller's own sign-in session ends with it, refresh token given or not: its id
+    // token and every other token it issued are refused from now on.
+    if let Some(sid) = &caller.claims.sid {
+        db.prepare(
+            "UPDATE refresh_tokens SET revoked_at = ?3 \
+             WHERE revoked_at IS NULL AND family_id = ?1 AND user_id = ?2",
+        )
+        .bind(&[
+            sid.as_str().into(),
+            caller.user.id.as_str().into(),
+            (now as f64).into(),
+        ])?
+        .run()
+        .await?;
+    }
     db.prepare("INSERT OR IGNORE INTO denied_jtis (jti, expires_at) VALUES (?1, ?2)")
         .bind(&[
             caller.claims.jti.as_str().into(),

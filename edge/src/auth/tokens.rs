@@ -17,13 +17,14 @@ pub const ID_TTL_SECS: i64 = 60 * 60;
 pub const ISSUER: &str = "meshfed";
 pub const AUDIENCE: &str = "meshfed-api";
 
-/// Signs a JWT of `token_type` for `user`, valid `ttl` seconds from `now` (seconds).
+/// Signs a JWT of `token_type` for `user`, valid `ttl` seconds from `now` (seconds), for the
+/// sign-in session `sid` (its refresh-token family), if any.
 pub fn sign(
     keys: &ServerKeys,
     user: &UserRow,
     token_type: &str,
-    now: i64,
-    ttl: i64,
+    (now, ttl): (i64, i64),
+    sid: Option<&str>,
 ) -> EdgeResult<String> {
     let role_list = user.roles();
     let claims = jwt::Claims {
@@ -39,6 +40,7 @@ pub fn sign(
         aud: AUDIENCE.into(),
         jti: random::id()?,
         token_type: token_type.into(),
+        sid: sid.map(str::to_string),
     };
     Ok(jwt::sign(&claims, &keys.signing, &keys.kid))
 }
@@ -72,8 +74,14 @@ pub async fn issue(
         .await?;
     let role_list = user.roles();
     Ok(TokenSet {
-        access_token: Secret::new(sign(keys, user, "access", now, ACCESS_TTL_SECS)?),
-        id_token: Secret::new(sign(keys, user, "id", now, ID_TTL_SECS)?),
+        access_token: Secret::new(sign(
+            keys,
+            user,
+            "access",
+            (now, ACCESS_TTL_SECS),
+            Some(&family),
+        )?),
+        id_token: Secret::new(sign(keys, user, "id", (now, ID_TTL_SECS), Some(&family))?),
         refresh_token: Secret::new(refresh),
         token_type: "bearer".into(),
         expires_in: ACCESS_TTL_SECS,

@@ -27,6 +27,10 @@ pub struct Claims {
     /// `access` or `id`.
     #[serde(rename = "type")]
     pub token_type: String,
+    /// The sign-in session (refresh-token family) that issued the token: when the family is
+    /// revoked (logout, reuse of a rotated refresh token) every token it issued is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -162,6 +166,7 @@ mod tests {
             aud: "meshfed-api".into(),
             jti: "j1".into(),
             token_type: "access".into(),
+            sid: Some("f1".into()),
         }
     }
 

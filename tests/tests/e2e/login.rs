@@ -206,6 +206,13 @@ pub fn refresh_rotates_and_reuse_revokes_the_family(ctx: &Ctx) {
         )
         .await;
         assert_eq!(status, 401, "the family was revoked by the reuse");
+        // So was every live token it issued: the access token the rotation handed out.
+        let rotated_access = rotated["data"]["access_token"].as_str().unwrap();
+        let (status, me) = get(ctx, "/api/auth/me", Some(rotated_access)).await;
+        assert_eq!(
+            (status, me["error"]["code"].as_str()),
+            (401, Some("TOKEN_INVALID"))
+        );
     });
 }
 
@@ -214,7 +221,13 @@ pub fn logout_kills_the_access_token_and_refresh_family(ctx: &Ctx) {
         let user = user_with_mfa(ctx, "logout").await;
         let access = user.tokens["access_token"].as_str().unwrap();
         let refresh = user.tokens["refresh_token"].as_str().unwrap();
+        let id = user.tokens["id_token"].as_str().unwrap();
         assert_eq!(get(ctx, "/api/auth/me", Some(access)).await.0, 200);
+        assert_eq!(
+            seed_runs_status(ctx, id).await,
+            200,
+            "the id token opens seed routes"
+        );
         let (status, _) = post(
             ctx,
             "/api/auth/logout",
@@ -239,7 +252,45 @@ pub fn logout_kills_the_access_token_and_refresh_family(ctx: &Ctx) {
             .0,
             401
         );
+        assert_eq!(
+            seed_runs_status(ctx, id).await,
+            401,
+            "logout ends the id token too"
+        );
+
+        // Logging out without the refresh token ends the same session all the same.
+        let other = user_with_mfa(ctx, "logout_bare").await;
+        let access = other.tokens["access_token"].as_str().unwrap();
+        let refresh = other.tokens["refresh_token"].as_str().unwrap();
+        let id = other.tokens["id_token"].as_str().unwrap();
+        let (status, _) = post(ctx, "/api/auth/logout", json!({}), Some(access)).await;
+        assert_eq!(status, 200);
+        let (status, _) = post(
+            ctx,
+            "/api/auth/refresh",
+            json!({"refresh_token": refresh}),
+            None,
+        )
+        .await;
+        assert_eq!(status, 401, "the session's refresh token");
+        assert_eq!(
+            seed_runs_status(ctx, id).await,
+            401,
+            "the session's id token"
+        );
     });
+}
+
+/// `GET /dev/user_runs` with `Authorization: <id_token>`, as seeds 000/001 send it.
+async fn seed_runs_status(ctx: &Ctx, id_token: &str) -> u16 {
+    let resp = ctx
+        .http
+        .get(ctx.url("/dev/user_runs"))
+        .header("authorization", id_token)
+        .send()
+        .await
+        .unwrap();
+    resp.status().as_u16()
 }
 
 pub fn forged_and_misused_tokens_are_refused(ctx: &Ctx) {
