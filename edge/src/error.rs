@@ -43,5 +43,10 @@ pub fn error_response(err: &ApiError) -> worker::Result<Response> {
             resp.headers_mut().set("allow", allow)?;
         }
     }
+    if err.code == meshfed_shared::ErrorCode::RateLimitExceeded {
+        if let Some(secs) = err.details.as_ref().and_then(|d| d["retry_after"].as_u64()) {
+            resp.headers_mut().set("retry-after", &secs.to_string())?;
+        }
+    }
     Ok(resp)
 }

@@ -42,6 +42,20 @@ pub async fn hit(env: &Env, bucket: &str, rule: Rule, multiplier: u32) -> EdgeRe
     Ok(decide(rule, row.window_start, row.count, now))
 }
 
+/// Counts a request of `user_id` against the per-user limit of `class`; beyond it, the 429.
+pub async fn limit_user(env: &Env, class: &str, user_id: &str) -> EdgeResult<()> {
+    let Some(rule) = meshfed_shared::auth::rate_limit::user_rule(class) else {
+        return Ok(());
+    };
+    let multiplier = crate::config::Config::from_env(env).rate_limit_multiplier;
+    let decision = hit(env, &format!("user:{class}:{user_id}"), rule, multiplier).await?;
+    if decision.allowed {
+        Ok(())
+    } else {
+        Err(exceeded(&decision).into())
+    }
+}
+
 /// 429 `RATE_LIMIT_EXCEEDED` for a refused decision.
 pub fn exceeded(decision: &Decision) -> ApiError {
     ApiError::new(

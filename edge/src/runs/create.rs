@@ -36,6 +36,7 @@ pub async fn post(mut req: Request, env: &Env, cfg: &Config) -> EdgeResult<Respo
 
 /// Creates the run and returns its id.
 pub async fn create_run(env: &Env, creator: &UserRow, body: &CreateRunRequest) -> EdgeResult<i64> {
+    crate::rate_limit::limit_user(env, "run-create", &creator.id).await?;
     let v = body.validate()?;
     let db = store::db(env)?;
     let found = store::users::users_by_email(&db, &v.participants).await?;

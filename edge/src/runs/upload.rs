@@ -74,6 +74,7 @@ pub async fn accept(
     decoded: DecodedUpload,
 ) -> EdgeResult<UploadReceipt> {
     let run_id = member.run.id;
+    crate::rate_limit::limit_user(env, "upload", &member.user.id).await?;
     if kind == UploadKind::Weights {
         member
             .run

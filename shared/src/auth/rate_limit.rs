@@ -66,6 +66,22 @@ pub fn account_rule(route: &str) -> Option<Rule> {
     }
 }
 
+/// Per-user limits on the run routes (canonical and seed), so one account cannot flood D1 and
+/// R2: 20 new runs an hour, 60 uploads a minute (a participant uploads once a round).
+pub fn user_rule(class: &str) -> Option<Rule> {
+    match class {
+        "run-create" => Some(Rule {
+            limit: 20,
+            window_secs: 3600,
+        }),
+        "upload" => Some(Rule {
+            limit: 60,
+            window_secs: 60,
+        }),
+        _ => None,
+    }
+}
+
 /// The start of the window containing `now_secs`.
 pub fn window_start(rule: Rule, now_secs: i64) -> i64 {
     now_secs - now_secs.rem_euclid(i64::from(rule.window_secs))
@@ -140,6 +156,9 @@ mod tests {
             "above the lockout threshold"
         );
         assert!(account_rule("me").is_none());
+        assert_eq!(user_rule("run-create").map(|r| r.limit), Some(20));
+        assert_eq!(user_rule("upload").map(|r| r.window_secs), Some(60));
+        assert!(user_rule("download").is_none());
     }
 
     #[test]

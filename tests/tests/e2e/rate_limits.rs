@@ -172,7 +172,68 @@ pub fn seed_003_limits_on_a_server_with_production_settings(ctx: &Ctx) {
     register_allows_three_per_five_minutes_and_other_routes_twenty(&local);
     login_is_limited_per_account_across_clients(&local);
     seed_login_routes_share_the_client_limit(&local);
+    runs_and_uploads_are_limited_per_user(&local);
     assert!(own.stop());
+}
+
+/// One account cannot flood D1 and R2: 20 new runs an hour, 60 uploads a minute. A window
+/// may turn over during a burst, so each burst runs until its first 429 and counts at least
+/// the limit before it.
+fn runs_and_uploads_are_limited_per_user(ctx: &Ctx) {
+    use meshfed_e2e::runs::{participants, put_weights, token, values};
+    ctx.block_on(async {
+        let users = participants(ctx, "limited", 2).await;
+        let mut created = vec![];
+        let refusal = loop {
+            let body = json!({"name": "burst", "participants": [users[1].email], "classes": 3});
+            let resp = ctx
+                .http
+                .post(ctx.url("/api/runs"))
+                .bearer_auth(token(&users[0]))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            if resp.status() == 429 || created.len() >= 45 {
+                break resp;
+            }
+            assert_eq!(resp.status(), 201);
+            created.push(
+                resp.json::<Value>().await.unwrap()["data"]["id"]
+                    .as_i64()
+                    .unwrap(),
+            );
+        };
+        assert_eq!(
+            refusal.status(),
+            429,
+            "no refusal after {} runs",
+            created.len()
+        );
+        assert!(created.len() >= 20, "{} runs before the 429", created.len());
+        assert!(refusal.headers().contains_key("retry-after"));
+        let body: Value = refusal.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "RATE_LIMIT_EXCEEDED");
+        assert_eq!(body["error"]["details"]["limit"], 20);
+
+        // Uploads: the same participant replacing its upload, until the limit answers.
+        let run = created[0];
+        let v = values(91, 5598);
+        let mut accepted = 0;
+        let (status, body) = loop {
+            let (status, body) = put_weights(ctx, &users[0], run, 1, &v, 1).await;
+            if status != 200 || accepted >= 130 {
+                break (status, body);
+            }
+            accepted += 1;
+        };
+        assert_eq!(status, 429, "after {accepted} uploads: {body}");
+        assert!(accepted >= 60, "{accepted} uploads before the 429");
+        assert_eq!(body["error"]["details"]["limit"], 60);
+        // The other participant's own budget is untouched.
+        let (status, _) = put_weights(ctx, &users[1], run, 1, &v, 1).await;
+        assert_eq!(status, 200);
+    });
 }
 
 /// The seeds' login routes are no way around the canonical limit.
