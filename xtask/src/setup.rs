@@ -19,6 +19,11 @@ pub struct CargoTool {
     /// `--locked` works for these; wasm-bindgen-cli's own lockfile wants a crate the registry
     /// lacks (see ../shared/TOOLCHAIN.md).
     pub locked: bool,
+    /// More `cargo install` arguments (features).
+    pub args: &'static [&'static str],
+    /// The crates that do the tool's real work, compiled with optimisation; everything else
+    /// in it compiles at opt-level 0 (see `crate::tools`).
+    pub hot: &'static [&'static str],
 }
 
 const TOOLS: [CargoTool; 3] = [
@@ -27,18 +32,40 @@ const TOOLS: [CargoTool; 3] = [
         bin: "wasm-bindgen",
         version: "0.2.130",
         locked: false,
+        args: &[],
+        // Parsing, rewriting and writing the wasm (the training worker's is 40 MB).
+        hot: &[
+            "walrus",
+            "wasmparser",
+            "wasm-encoder",
+            "wasm-bindgen-cli-support",
+            "wasm-bindgen-shared",
+            "leb128",
+            "id-arena",
+            "hashbrown",
+            "indexmap",
+            "gimli",
+            "rustc-demangle",
+        ],
     },
     CargoTool {
         krate: "worker-build",
         bin: "worker-build",
         version: "0.8.7",
         locked: true,
+        args: &[],
+        // It runs cargo, wasm-bindgen, wasm-opt and esbuild; its own work is small.
+        hot: &[],
     },
     CargoTool {
         krate: "trunk",
         bin: "trunk",
         version: "0.21.14",
         locked: true,
+        // Without its update check and TLS (rustls, ring): Meshfed builds offline.
+        args: &["--no-default-features"],
+        // The file hashes and subresource integrity of the 20 MB training worker.
+        hot: &["sha2", "seahash"],
     },
 ];
 
