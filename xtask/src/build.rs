@@ -107,9 +107,34 @@ pub fn app(mode: Mode) -> Result<(), String> {
     crate::csp::write_headers(&dist_dir())
 }
 
-pub fn worker(mode: Mode) -> Result<(), String> {
+/// Whether the workspace's crates compile through clippy (`cargo xtask test`; see [`linted`]).
+#[derive(Clone, Copy, PartialEq)]
+pub enum Lint {
+    Yes,
+    No,
+}
+
+/// `cmd` compiling the workspace's own crates through clippy with warnings denied, as
+/// `cargo clippy -- -D warnings` does (`RUSTC_WORKSPACE_WRAPPER`, `CLIPPY_ARGS`), but as a
+/// real build: dependencies compile once, for the build itself, instead of a second time in
+/// `check` mode. Every command that builds the same crates must be linted alike, or cargo
+/// rebuilds them.
+pub fn linted(mut cmd: Command) -> Command {
+    cmd.env("RUSTC_WORKSPACE_WRAPPER", "clippy-driver").env(
+        "CLIPPY_ARGS",
+        "-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__",
+    );
+    cmd
+}
+
+/// The Worker (worker-build: cargo, wasm-bindgen, wasm-opt, esbuild). With [`Lint::Yes`] its
+/// release build is also the wasm32 clippy check of `edge/` and `shared/`.
+pub fn worker(mode: Mode, lint: Lint) -> Result<(), String> {
     let bin = node_bin();
     let mut worker_build = Command::new("worker-build");
+    if lint == Lint::Yes {
+        worker_build = linted(worker_build);
+    }
     worker_build
         .arg("--release")
         .current_dir(repo_root().join("edge"))
@@ -119,13 +144,11 @@ pub fn worker(mode: Mode) -> Result<(), String> {
         .env("WASM_OPT_BIN", bin.join("wasm-opt"));
     let stamp = Stamp::new("worker", &WORKER_INPUTS, worker_module());
     let hint = "The Worker did not build: see the compiler output above";
-    stamped_step(
-        "build Worker (worker-build --release)",
-        stamp,
-        mode,
-        worker_build,
-        hint,
-    )
+    let name = match lint {
+        Lint::Yes => "build Worker (worker-build --release, clippy warnings denied)",
+        Lint::No => "build Worker (worker-build --release)",
+    };
+    stamped_step(name, stamp, mode, worker_build, hint)
 }
 
 /// Runs `cmd` as a step, skipped (in `IfChanged` mode) when `stamp` is current; the stamp is
@@ -150,10 +173,22 @@ fn stamped_step(
     })
 }
 
-/// Both artifacts `wrangler dev` serves.
-pub fn all(mode: Mode) -> Result<(), String> {
-    app(mode)?;
-    worker(mode)
+/// Both artifacts `wrangler dev` serves, built side by side: trunk spends most of its time in
+/// one single-threaded `wasm-opt` over the training worker, which leaves a core for the
+/// Worker's release build.
+pub fn all(mode: Mode, lint: Lint) -> Result<(), String> {
+    std::thread::scope(|s| {
+        let worker = s.spawn(|| worker(mode, lint));
+        let app = app(mode);
+        let worker = worker
+            .join()
+            .unwrap_or_else(|_| Err("the Worker build panicked".into()));
+        match (app, worker) {
+            (Ok(()), Ok(())) => Ok(()),
+            (Err(e), Ok(())) | (Ok(()), Err(e)) => Err(e),
+            (Err(a), Err(w)) => Err(format!("{a}; {w}")),
+        }
+    })
 }
 
 /// Applies D1 migrations to the local state under `persist_to`.

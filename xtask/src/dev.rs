@@ -92,5 +92,5 @@ fn set_up_and_build() -> Result<(), String> {
         build::wasm_crates()?;
     }
     tools.wait()?;
-    build::all(build::Mode::IfChanged)
+    build::all(build::Mode::IfChanged, build::Lint::No)
 }

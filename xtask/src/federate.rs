@@ -19,7 +19,7 @@ pub fn run_federate(args: &[String]) -> Result<ExitCode, String> {
     cache::forget_workspace_crates(&target);
     setup::for_test()?;
     setup::start_tools().wait()?;
-    build::all(build::Mode::IfChanged)?;
+    build::all(build::Mode::IfChanged, build::Lint::No)?;
     let root = repo_root();
     step("meshfed and meshfed-lab (profile native)", || {
         run(
@@ -32,7 +32,7 @@ pub fn run_federate(args: &[String]) -> Result<ExitCode, String> {
     step("the benchmark's driver", || {
         // Linted as `cargo xtask test` builds these crates, so they are not rebuilt.
         run(
-            crate::test::linted(cargo())
+            crate::build::linted(cargo())
                 .arg("build")
                 .args(NATIVE)
                 .args(["--bin", "federate"]),

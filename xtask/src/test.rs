@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use xtask::paths::{repo_root, tool_path};
 
+use crate::build::{linted, Lint};
 use crate::steps::{self, Timer};
 use crate::{build, cache, setup};
 
@@ -75,21 +76,6 @@ pub fn run() -> Result<ExitCode, String> {
     let mut unit = linted(cargo(&["test"]));
     unit.args(NATIVE);
     tests(&mut tally, "native unit tests", unit);
-    check(
-        &mut tally,
-        "clippy (wasm32: Worker, warnings denied)",
-        cargo(&[
-            "clippy",
-            "-p",
-            "meshfed-edge",
-            "--target",
-            "wasm32-unknown-unknown",
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ]),
-    );
     let mut app_build = linted(cargo(&APP_WASM_TESTS));
     app_build.arg("--no-run");
     check(
@@ -111,7 +97,7 @@ pub fn run() -> Result<ExitCode, String> {
             let mut wasm = linted(cargo(&APP_WASM_TESTS));
             wasm.env("CHROMEDRIVER", "/usr/bin/chromedriver");
             tests(&mut tally, "app wasm tests (headless Chromium)", wasm);
-            match wasm_crates.and_then(|()| build::all(build::Mode::Always)) {
+            match wasm_crates.and_then(|()| build::all(build::Mode::Always, Lint::Yes)) {
                 Ok(()) => tests(&mut tally, E2E, e2e(&[])),
                 Err(e) => tally.fail(format!("build: {e} (end-to-end tests not run)")),
             }
@@ -140,7 +126,7 @@ pub fn e2e_only(args: &[String]) -> Result<ExitCode, String> {
     cache::forget_workspace_crates(&target);
     setup::for_test()?;
     setup::start_tools().wait()?;
-    build::all(build::Mode::IfChanged)?;
+    build::all(build::Mode::IfChanged, Lint::Yes)?;
     let mut tally = Tally::default();
     tests(&mut tally, E2E, e2e(args));
     println!("{} passed, {} failed", tally.passed, tally.failed);
@@ -158,19 +144,6 @@ const APP_WASM_TESTS: [&str; 6] = [
     "wasm32-unknown-unknown",
     "--tests",
 ];
-
-/// `cmd` compiling the workspace's own crates through clippy with warnings denied, as
-/// `cargo clippy -- -D warnings` does (`RUSTC_WORKSPACE_WRAPPER`, `CLIPPY_ARGS`), but as a
-/// real build: dependencies compile once, for the tests, instead of a second time in
-/// `check` mode. Every command that builds the same crates must be linted alike, or
-/// cargo rebuilds them.
-pub fn linted(mut cmd: Command) -> Command {
-    cmd.env("RUSTC_WORKSPACE_WRAPPER", "clippy-driver").env(
-        "CLIPPY_ARGS",
-        "-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__",
-    );
-    cmd
-}
 
 /// The end-to-end harness with the unit tests' package set; `args` go to the harness.
 fn e2e(args: &[String]) -> Command {
