@@ -138,6 +138,7 @@ fn main() {
             // just as a pooled request goes out on it (hyper's IncompleteMessage, seen once in
             // `runs::a_deadline_closes_a_round_with_k_of_n`).
             .pool_max_idle_per_host(0)
+            .retry(dev_server_restarts())
             .build()
             .expect("http client"),
         rt,
@@ -149,7 +150,7 @@ fn main() {
         .iter()
         .map(|&(name, test)| {
             let ctx = Arc::clone(&ctx);
-            Trial::test(name, move || run_trial(test, &ctx))
+            Trial::test(name, move || run_trial(name, test, &ctx))
         })
         .collect();
     let conclusion = libtest_mimic::run(&args, trials);
@@ -176,8 +177,34 @@ fn main() {
     conclusion.exit();
 }
 
-fn run_trial(test: TestFn, ctx: &Ctx) -> Result<(), Failed> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| test(ctx))).map_err(|panic| {
+/// Sends a request again (once) when `wrangler dev` answers 503: its proxy says "Your worker
+/// restarted mid-request. Please try sending the request again" when the local runtime
+/// swaps the Worker under a request, a development-server event that is rare (about one
+/// request in a few thousand) and no part of Meshfed. A 503 of Meshfed's own (the production
+/// configuration's refusals) is the same again on the second try, so those tests still see it.
+fn dev_server_restarts() -> reqwest::retry::Builder {
+    reqwest::retry::for_host("127.0.0.1")
+        .no_budget()
+        .max_retries_per_request(1)
+        .classify_fn(|attempt| {
+            if attempt.status() == Some(reqwest::StatusCode::SERVICE_UNAVAILABLE) {
+                attempt.retryable()
+            } else {
+                attempt.success()
+            }
+        })
+}
+
+/// Runs one trial, turning a panic into its failure message; a slow trial says how long it
+/// took, so the suite's time can be read off its output.
+fn run_trial(name: &str, test: TestFn, ctx: &Ctx) -> Result<(), Failed> {
+    let start = std::time::Instant::now();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| test(ctx)));
+    let secs = start.elapsed().as_secs_f64();
+    if secs >= 10.0 {
+        println!("[e2e] {name} took {secs:.1}s");
+    }
+    outcome.map_err(|panic| {
         let msg = panic
             .downcast_ref::<String>()
             .cloned()
