@@ -127,6 +127,19 @@ pub fn unix_now() -> i64 {
         .as_secs() as i64
 }
 
+/// Now in Unix seconds, at least 3 s before the next TOTP step begins (waiting for it if
+/// need be), so a code computed now is judged by the server in the same step.
+pub fn clear_of_a_step_change() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let into_step = now.as_secs_f64() % 30.0;
+    if into_step > 27.0 {
+        std::thread::sleep(std::time::Duration::from_secs_f64(30.2 - into_step));
+    }
+    unix_now()
+}
+
 /// The TOTP code for `secret_b32` at Unix time `at`.
 pub fn totp_at(secret_b32: &str, at: i64) -> String {
     let secret = meshfed_shared::auth::totp::base32_decode(secret_b32).expect("base32 secret");
@@ -140,7 +153,8 @@ pub struct MfaUser {
     pub secret: String,
     pub backup_codes: Vec<String>,
     pub tokens: Value,
-    /// When the setup code was computed (its TOTP step is now used up).
+    /// A time in the TOTP step the setup code belongs to (that step is now used up). It is
+    /// the step before the one current at setup, so the current step's code is still fresh.
     pub setup_at: i64,
 }
 
@@ -171,7 +185,10 @@ pub async fn user_with_mfa_as(ctx: &Ctx, username: String, email: String) -> Mfa
     assert_eq!(status, 200, "{setup}");
     let setup = &setup["data"];
     let secret = setup["secret"].as_str().unwrap().to_string();
-    let setup_at = unix_now();
+    // Set up with the previous step's code (the server allows one step of drift): the
+    // current step's code stays unused, so the user can sign in straight away instead of
+    // waiting up to 30 s for the next step.
+    let setup_at = clear_of_a_step_change() - 30;
     let code = totp_at(&secret, setup_at);
     let verify = json!({"session": setup["session"], "code": code});
     let (status, tokens) = post(ctx, "/api/auth/mfa/verify", verify, None).await;
