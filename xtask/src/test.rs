@@ -98,7 +98,11 @@ pub fn run() -> Result<ExitCode, String> {
             wasm.env("CHROMEDRIVER", "/usr/bin/chromedriver");
             tests(&mut tally, "app wasm tests (headless Chromium)", wasm);
             match wasm_crates.and_then(|()| build::all(build::Mode::Always, Lint::Yes)) {
-                Ok(()) => tests(&mut tally, E2E, e2e(&[])),
+                Ok(()) => {
+                    // The Worker's release build went through clippy: its wasm32 check.
+                    tally.passed += 1;
+                    tests(&mut tally, E2E, e2e(&[]))
+                }
                 Err(e) => tally.fail(format!("build: {e} (end-to-end tests not run)")),
             }
         }
