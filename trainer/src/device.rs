@@ -13,6 +13,15 @@ pub struct Chosen {
     pub adapter: String,
     /// Why WebGPU was not used, when it was not.
     pub note: Option<String>,
+    /// On WebGPU, the most bytes one buffer may hold (the adapter's limits, which burn asks
+    /// its device for).
+    pub max_buffer: Option<u64>,
+}
+
+/// What `navigator.gpu` offers: the adapter's description and its one-buffer limit.
+struct Adapter {
+    description: String,
+    max_buffer: Option<u64>,
 }
 
 pub async fn choose(cpu_only: bool) -> Chosen {
@@ -21,6 +30,7 @@ pub async fn choose(cpu_only: bool) -> Chosen {
         backend: Backend::Cpu,
         adapter: "burn flex, one thread".into(),
         note,
+        max_buffer: None,
     };
     if cpu_only {
         return cpu(Some("CPU was asked for".into()));
@@ -33,15 +43,16 @@ pub async fn choose(cpu_only: bool) -> Chosen {
         Ok(device) => Chosen {
             device,
             backend: Backend::WebGpu,
-            adapter,
+            adapter: adapter.description,
             note: None,
+            max_buffer: adapter.max_buffer,
         },
         Err(e) => cpu(Some(format!("WebGPU did not start: {e}"))),
     }
 }
 
-/// The adapter's description when `navigator.gpu` offers one.
-async fn probe_webgpu() -> Result<String, String> {
+/// The adapter `navigator.gpu` offers, if any.
+async fn probe_webgpu() -> Result<Adapter, String> {
     let navigator = Reflect::get(&js_sys::global(), &"navigator".into())
         .map_err(|_| "no navigator in this worker".to_string())?;
     let gpu = Reflect::get(&navigator, &"gpu".into()).unwrap_or(JsValue::UNDEFINED);
@@ -74,11 +85,29 @@ async fn probe_webgpu() -> Result<String, String> {
         .iter()
         .filter_map(|n| field(n))
         .collect();
-    Ok(if parts.is_empty() {
+    let description = if parts.is_empty() {
         "WebGPU adapter".into()
     } else {
         parts.join(" ")
+    };
+    Ok(Adapter {
+        description,
+        max_buffer: max_buffer(&adapter),
     })
+}
+
+/// `min(maxStorageBufferBindingSize, maxBufferSize)` of a `GPUAdapter`'s limits.
+fn max_buffer(adapter: &JsValue) -> Option<u64> {
+    let limits = Reflect::get(adapter, &"limits".into()).ok()?;
+    let limit = |name: &str| {
+        Reflect::get(&limits, &name.into())
+            .ok()
+            .and_then(|v| v.as_f64())
+            .filter(|v| *v > 0.0)
+            .map(|v| v as u64)
+    };
+    let binding = limit("maxStorageBufferBindingSize")?;
+    Some(limit("maxBufferSize").map_or(binding, |b| b.min(binding)))
 }
 
 use wasm_bindgen::JsCast;

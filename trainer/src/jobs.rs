@@ -171,6 +171,10 @@ pub async fn follow_round(
             "a browser tab training on its CPU",
         )?;
     }
+    if let Some(max_buffer) = chosen.max_buffer {
+        let gpu = format!("this GPU ({})", chosen.adapter);
+        plan.fits_gpu_buffers(&config, max_buffer, &gpu)?;
+    }
     let HeldOut {
         train_volume,
         train_labels,

@@ -30,7 +30,9 @@ fn Outcome(
     move || {
         outcome.get().map(|o| match o {
             Ok(text) => view! { <p role="status" aria-label=label>{text}</p> }.into_any(),
-            Err(e) => view! { <p class="form-error" role="alert">{e}</p> }.into_any(),
+            Err(e) => {
+                view! { <p class="form-error" role="alert" aria-label=label>{e}</p> }.into_any()
+            }
         })
     }
 }

@@ -9,6 +9,7 @@
 //! FixBN from round 200, plain FedAvg on the server. It ended level with centralised training
 //! (mean gap −0.001 over three seeds).
 
+mod fit;
 mod holdout;
 mod request;
 mod server_step;
@@ -180,42 +181,6 @@ impl TrainingPlan {
             self.server.describe(),
         )
     }
-
-    /// Bytes one local step needs at least on the device for `channels`-wide `layers` of
-    /// activations with their gradients (f32), a floor for a participant's memory check.
-    pub fn step_bytes(&self, channels: usize, layers: usize) -> u64 {
-        let voxels = (self.patch as u64).pow(3) * self.batch as u64;
-        // Forward activations kept for backward (conv, BatchNorm, ReLU per block) and the
-        // gradients of one block at a time, in f32.
-        voxels * channels as u64 * (3 * layers as u64 + 4) * 4
-    }
-}
-
-impl TrainingPlan {
-    /// Refuses a plan whose local step needs more than `available` bytes on this participant
-    /// (`machine` says what has that much: "this machine", "a browser tab"), with a message
-    /// that says what the run asks and what to do.
-    pub fn fits_in(
-        &self,
-        model: &crate::meshnet::ModelConfig,
-        available: u64,
-        machine: &str,
-    ) -> Result<(), String> {
-        let needed = self.step_bytes(model.channels, model.dilations.len());
-        if needed <= available {
-            return Ok(());
-        }
-        let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
-        Err(format!(
-            "This run trains batch {} of {}³ patches, which needs about {:.1} GiB; {machine} \
-             has {:.1} GiB free. Nothing was trained: ask the run's creator for a smaller batch or \
-             patch, or train where there is more memory.",
-            self.batch,
-            self.patch,
-            gib(needed),
-            gib(available)
-        ))
-    }
 }
 
 /// `6e-3`, `0.01`: a learning rate as people write it.
@@ -301,36 +266,5 @@ mod tests {
         assert_eq!(short(2.5e-4), "2.5e-4");
         assert_eq!(trim(5.0), "5");
         assert_eq!(trim(0.9), "0.9");
-    }
-
-    #[test]
-    fn a_plan_too_big_for_the_memory_is_refused_in_words() {
-        let model = crate::meshnet::ModelConfig::model5(3);
-        let p = TrainingPlan {
-            batch: 32,
-            patch: 128,
-            ..TrainingPlan::default()
-        };
-        let err = p.fits_in(&model, 1 << 30, "a browser tab").unwrap_err();
-        assert!(
-            err.starts_with("This run trains batch 32 of 128³ patches, which needs about"),
-            "{err}"
-        );
-        assert!(err.contains("a browser tab has 1.0 GiB free"), "{err}");
-        assert!(TrainingPlan::default()
-            .fits_in(&model, 1 << 30, "x")
-            .is_ok());
-    }
-
-    #[test]
-    fn memory_floor_grows_with_batch_and_patch() {
-        let p = TrainingPlan::default();
-        let bigger = TrainingPlan {
-            batch: 4,
-            ..p.clone()
-        };
-        assert_eq!(bigger.step_bytes(5, 10), 2 * p.step_bytes(5, 10));
-        // 48³ × 2 × 5 channels × (30 + 4) × 4 bytes.
-        assert_eq!(p.step_bytes(5, 10), 48u64.pow(3) * 2 * 5 * 34 * 4);
     }
 }

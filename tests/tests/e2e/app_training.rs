@@ -1,7 +1,8 @@
 //! Training in the browser: two people, one in a Chromium offering WebGPU (SwiftShader) and
 //! one without (CPU), pick a small volume cut from the sample T1 and its labels, see the
 //! slices, train locally, join a run together with a third participant on `meshfed join`,
-//! all three following the run's plan, and see round 2 with its chart; then segment.
+//! all three following the run's plan, and see round 2 with its chart; then segment. Both
+//! tabs refuse a plan too big for them.
 
 use std::time::{Duration, Instant};
 
@@ -9,7 +10,7 @@ use fantoccini::{Client, Locator};
 use meshfed_e2e::browser::session_with;
 use meshfed_e2e::identity::{MfaUser, PASSWORD};
 use meshfed_e2e::participant::join_args;
-use meshfed_e2e::runs::{create_run, participants};
+use meshfed_e2e::runs::{create_run, participants, run_detail, token};
 use meshfed_e2e::ui::{
     field, fill, heading_is, press, screenshot, sign_in_with_backup_code, wait_for, wait_within,
 };
@@ -107,6 +108,16 @@ pub fn two_browsers_train_and_join_a_run_on_webgpu_and_cpu(ctx: &Ctx) {
             alice,
             &[bob, carol],
             json!({"name": "Browser training", "plan": plan}),
+        )
+        .await;
+        // A batch of 32 patches of 128³ through 32 channels: no browser can train it.
+        let wide = json!({"channels": 32, "dilations": [1, 2, 4, 8, 16, 8, 4, 2, 1], "classes": 3});
+        let too_big = create_run(
+            ctx,
+            alice,
+            &[bob],
+            json!({"name": "Too big for a browser", "model": wide,
+                "plan": {"local_steps": 1, "patch": 128, "batch": 32}}),
         )
         .await;
         let gpu = open_training(ctx, alice, true).await;
@@ -216,6 +227,36 @@ pub fn two_browsers_train_and_join_a_run_on_webgpu_and_cpu(ctx: &Ctx) {
         assert_eq!(reports[0].plan_version, 1, "{reports:?}");
         assert!(reports[0].validation.is_some(), "{reports:?}");
         screenshot(&gpu, "train-joined.png").await;
+
+        // Neither tab follows a plan it cannot train: the one on CPU refuses it for its memory,
+        // the one on WebGPU for the adapter's one-buffer limit, both in words, and nothing is
+        // uploaded.
+        for (client, why) in [
+            (&cpu, "a browser tab training on its CPU has 3.0 GiB free"),
+            (&gpu, "in one buffer"),
+        ] {
+            let option = format!("//select[@id='join-run']/option[@value='{too_big}']");
+            wait_for(client, Locator::XPath(&option))
+                .await
+                .click()
+                .await
+                .unwrap();
+            press(client, "Join").await;
+            let refusal =
+                "//p[@aria-label='Join result' and contains(., 'This run trains batch 32')]";
+            let refusal = wait_within(client, Locator::XPath(refusal), TRAINING)
+                .await
+                .text()
+                .await
+                .unwrap();
+            println!("refused: {refusal}");
+            assert!(refusal.contains("of 128³ patches"), "{refusal}");
+            assert!(refusal.contains(why), "{refusal}");
+            assert!(refusal.contains("Nothing was trained"), "{refusal}");
+        }
+        screenshot(&gpu, "train-refused.png").await;
+        let detail = run_detail(ctx, &token(alice), too_big).await;
+        assert_eq!(detail["round"]["uploads"], 0, "{detail}");
 
         // The run page shows round 2 and round 1's loss and Dice.
         gpu.find(Locator::XPath("//nav//a[.='Runs']"))
