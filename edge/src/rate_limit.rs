@@ -42,6 +42,20 @@ pub async fn hit(env: &Env, bucket: &str, rule: Rule, multiplier: u32) -> EdgeRe
     Ok(decide(rule, row.window_start, row.count, now))
 }
 
+/// Takes back one request counted by `hit` in the window starting at `start` (a success that
+/// should not count against a failure limit). Nothing when that window has ended.
+pub async fn take_back(env: &Env, bucket: &str, start: i64) -> EdgeResult<()> {
+    store::db(env)?
+        .prepare(
+            "UPDATE rate_limits SET count = count - 1 \
+             WHERE bucket = ?1 AND window_start = ?2 AND count > 0",
+        )
+        .bind(&[bucket.into(), (start as f64).into()])?
+        .run()
+        .await?;
+    Ok(())
+}
+
 /// Counts a request of `user_id` against the per-user limit of `class`; beyond it, the 429.
 pub async fn limit_user(env: &Env, class: &str, user_id: &str) -> EdgeResult<()> {
     let Some(rule) = meshfed_shared::auth::rate_limit::user_rule(class) else {

@@ -1,9 +1,7 @@
-//! TOTP MFA: setup (secret, otpauth URI, QR code, backup codes), verify (enables it; in the
-//! sign-in flow returns tokens), the sign-in challenge, and disable. A TOTP step or backup
-//! code once accepted is refused again; the check-and-mark is one conditional UPDATE.
+//! TOTP MFA: the sign-in challenge and disable (setup and verify are in `mfa_setup`). A TOTP
+//! step or backup code once accepted is refused again; the check-and-mark is one conditional
+//! UPDATE (`second_factor`).
 
-use meshfed_shared::api::auth::MfaSetup;
-use meshfed_shared::auth::{codes, qr, seal, totp};
 use meshfed_shared::secret::Secret;
 use meshfed_shared::{ApiError, ErrorCode};
 use serde::Deserialize;
@@ -16,13 +14,11 @@ use crate::audit::{self, client_of};
 use crate::config::Config;
 use crate::error::EdgeResult;
 use crate::http::{json_ok, now_ms, read_json};
-use crate::random;
 use crate::store::sessions::{self, SessionProblem};
 use crate::store::{self, users, users::UserRow};
 
 pub const ISSUER: &str = "Meshfed";
 pub const SETUP_VERIFY: &str = "MFA_SETUP_VERIFY";
-const BACKUP_CODES: usize = 10;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct MfaRequest {
@@ -82,140 +78,6 @@ pub fn session_error(problem: SessionProblem) -> ApiError {
     ApiError::new(ErrorCode::TokenInvalid, message)
 }
 
-/// A new pending TOTP secret and 10 backup codes for `user` (replacing earlier ones).
-/// Returns the secret in base32 and the backup codes, both shown once.
-pub async fn begin_setup(
-    env: &Env,
-    keys: &ServerKeys,
-    user: &UserRow,
-) -> EdgeResult<(String, Vec<String>)> {
-    let secret = random::bytes::<{ totp::SECRET_BYTES }>()?;
-    let secret_b32 = totp::base32_encode(&secret);
-    let sealed = seal::seal(
-        &keys.totp_seal_key(),
-        &random::bytes()?,
-        secret_b32.as_bytes(),
-    );
-    let mut backup = Vec::with_capacity(BACKUP_CODES);
-    while backup.len() < BACKUP_CODES {
-        if let Some(code) = codes::backup_code(random::bytes()?) {
-            backup.push(code);
-        }
-    }
-    let db = store::db(env)?;
-    let mut batch = vec![
-        db.prepare("UPDATE users SET mfa_pending_enc = ?2 WHERE id = ?1")
-            .bind(&[user.id.as_str().into(), sealed.into()])?,
-        db.prepare("DELETE FROM backup_codes WHERE user_id = ?1")
-            .bind(&[user.id.as_str().into()])?,
-    ];
-    for code in &backup {
-        batch.push(
-            db.prepare("INSERT OR IGNORE INTO backup_codes (user_id, code_hash) VALUES (?1, ?2)")
-                .bind(&[user.id.as_str().into(), codes::digest_hex(code).into()])?,
-        );
-    }
-    db.batch(batch).await?;
-    Ok((secret_b32, backup))
-}
-
-/// Enables MFA when `code` matches the pending secret. `Ok(false)` for a wrong code.
-pub async fn enable(
-    env: &Env,
-    keys: &ServerKeys,
-    user: &UserRow,
-    code: &str,
-    client: &str,
-) -> EdgeResult<bool> {
-    let pending = user
-        .mfa_pending_enc
-        .as_ref()
-        .and_then(|s| seal::open(&keys.totp_seal_key(), s.expose()));
-    let secret = pending
-        .and_then(|b32| totp::base32_decode(&String::from_utf8_lossy(&b32)))
-        .ok_or_else(|| ApiError::new(ErrorCode::ValidationError, "Start MFA setup first"))?;
-    let Some(step) = totp::verify(&secret, code, (now_ms() / 1000) as u64, None) else {
-        return Ok(false);
-    };
-    store::db(env)?
-        .prepare(
-            "UPDATE users SET mfa_secret_enc = mfa_pending_enc, mfa_pending_enc = NULL, mfa_enabled = 1, \
-             mfa_last_step = ?2 WHERE id = ?1",
-        )
-        .bind(&[user.id.as_str().into(), (step as f64).into()])?
-        .run()
-        .await?;
-    audit::record(env, Some(&user.id), "mfa_enabled", client, None).await?;
-    Ok(true)
-}
-
-pub async fn setup(mut req: Request, env: &Env, cfg: &Config) -> EdgeResult<Response> {
-    let body: MfaRequest = read_json(&mut req, cfg.max_body_bytes).await?;
-    let keys = keys::load(env, cfg).await?;
-    let (user, in_sign_in) = caller(
-        &req,
-        env,
-        &keys,
-        &body,
-        meshfed_shared::api::auth::CHALLENGE_MFA_SETUP,
-    )
-    .await?;
-    let (secret_b32, backup) = begin_setup(env, &keys, &user).await?;
-    let uri = totp::otpauth_uri(ISSUER, &user.email, &secret_b32);
-    let session = match in_sign_in {
-        true => Some(
-            login::challenge(env, cfg, &user, SETUP_VERIFY)
-                .await?
-                .session,
-        ),
-        false => None,
-    };
-    let setup = MfaSetup {
-        qr_code: Secret::new(qr::svg_data_uri(&uri).ok_or_else(ApiError::internal)?),
-        secret: Secret::new(secret_b32),
-        otpauth_uri: Secret::new(uri),
-        backup_codes: backup.into_iter().map(Secret::new).collect(),
-        session,
-    };
-    json_ok(
-        &setup,
-        "MFA setup initiated: scan the QR code, then verify a code",
-        200,
-    )
-}
-
-pub async fn verify(mut req: Request, env: &Env, cfg: &Config) -> EdgeResult<Response> {
-    let body: MfaRequest = read_json(&mut req, cfg.max_body_bytes).await?;
-    let keys = keys::load(env, cfg).await?;
-    let (user, in_sign_in) = caller(&req, env, &keys, &body, SETUP_VERIFY).await?;
-    let code = body
-        .code
-        .as_ref()
-        .ok_or_else(|| ApiError::invalid_field("code", "the 6-digit code from the app"))?;
-    if !enable(env, &keys, &user, code.expose(), &client_of(&req)).await? {
-        let retry = match in_sign_in {
-            true => Some(
-                login::challenge(env, cfg, &user, SETUP_VERIFY)
-                    .await?
-                    .session,
-            ),
-            false => None,
-        };
-        return Err(ApiError::new(ErrorCode::MfaInvalid, "Invalid MFA code")
-            .with_details(json!({"session": retry}))
-            .into());
-    }
-    if in_sign_in {
-        let tokens = tokens::issue(env, &keys, &user, None).await?;
-        return json_ok(&tokens, "MFA enabled; login successful", 200);
-    }
-    json_ok(
-        &json!({"mfa_enabled": true}),
-        "MFA enabled successfully",
-        200,
-    )
-}
-
 /// `POST /api/auth/mfa/challenge`: the second step of sign-in.
 pub async fn challenge(mut req: Request, env: &Env, cfg: &Config) -> EdgeResult<Response> {
     let body: MfaRequest = read_json(&mut req, cfg.max_body_bytes).await?;
@@ -237,6 +99,15 @@ pub async fn challenge(mut req: Request, env: &Env, cfg: &Config) -> EdgeResult<
         .ok_or_else(|| ApiError::invalid_field("code", "a TOTP or backup code"))?;
     let client = client_of(&req);
     if let Err(e) = check_second_factor(env, &keys, &user, code.expose(), &client).await {
+        let api = e.into_api_error("mfa challenge");
+        // A wrong code may be tried again in a fresh session; a locked second factor may not.
+        if api.code != ErrorCode::MfaInvalid {
+            return Err(api.into());
+        }
+        let remaining = api
+            .details
+            .as_ref()
+            .map(|d| d["attempts_remaining"].clone());
         let retry = login::challenge(
             env,
             cfg,
@@ -245,8 +116,8 @@ pub async fn challenge(mut req: Request, env: &Env, cfg: &Config) -> EdgeResult<
         )
         .await?
         .session;
-        let api = e.into_api_error("mfa challenge");
-        return Err(api.with_details(json!({"session": retry})).into());
+        let details = json!({"session": retry, "attempts_remaining": remaining});
+        return Err(api.with_details(details).into());
     }
     audit::record(env, Some(&user.id), "login", &client, Some("mfa")).await?;
     json_ok(
@@ -308,47 +179,5 @@ pub async fn clear(env: &Env, user_id: &str) -> EdgeResult<()> {
     Ok(())
 }
 
-/// Accepts a current TOTP code (once per step) or an unused backup code (once).
-pub async fn check_second_factor(
-    env: &Env,
-    keys: &ServerKeys,
-    user: &UserRow,
-    code: &str,
-    client: &str,
-) -> EdgeResult<()> {
-    let db = store::db(env)?;
-    let code = code.trim();
-    let invalid = || ApiError::new(ErrorCode::MfaInvalid, "Invalid MFA code");
-    let accepted = if code.len() == 8 {
-        let result = store::changed_rows(db
-            .prepare("UPDATE backup_codes SET used_at = ?3 WHERE user_id = ?1 AND code_hash = ?2 AND used_at IS NULL")
-            .bind(&[user.id.as_str().into(), codes::digest_hex(code).into(), (now_ms() as f64).into()])?).await?;
-        result == 1
-    } else {
-        let secret = user
-            .mfa_secret_enc
-            .as_ref()
-            .and_then(|s| seal::open(&keys.totp_seal_key(), s.expose()))
-            .and_then(|b32| totp::base32_decode(&String::from_utf8_lossy(&b32)))
-            .ok_or_else(invalid)?;
-        match totp::verify(&secret, code, (now_ms() / 1000) as u64, None) {
-            Some(step) => {
-                let result = store::changed_rows(
-                    db.prepare(
-                        "UPDATE users SET mfa_last_step = ?2 WHERE id = ?1 \
-                         AND (mfa_last_step IS NULL OR mfa_last_step < ?2)",
-                    )
-                    .bind(&[user.id.as_str().into(), (step as f64).into()])?,
-                )
-                .await?;
-                result == 1
-            }
-            None => false,
-        }
-    };
-    if !accepted {
-        audit::record(env, Some(&user.id), "mfa_failed", client, None).await?;
-        return Err(invalid().into());
-    }
-    Ok(())
-}
+pub use super::mfa_setup::{begin_setup, enable, setup, verify};
+pub use super::second_factor::check_second_factor;

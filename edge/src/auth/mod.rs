@@ -7,7 +7,9 @@ pub mod guard;
 pub mod keys;
 pub mod login;
 pub mod mfa;
+pub mod mfa_setup;
 pub mod register;
+pub mod second_factor;
 pub mod session;
 pub mod tokens;
 

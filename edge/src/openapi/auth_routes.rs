@@ -72,9 +72,16 @@ pub(crate) const ROUTES: &[Route] = &[
         method: "post",
         path: "/api/auth/mfa/setup",
         dev_only: false,
-        summary:
-            "Start TOTP setup (access token, or the MFA_SETUP session): secret, QR, backup codes",
-        responses: || vec![(200, success(schema_ref("MfaSetup"))), (401, failure())],
+        summary: "Start TOTP setup (access token, or the MFA_SETUP session): secret, QR, backup \
+                  codes; replacing a working MFA needs the password and a current code",
+        responses: || {
+            vec![
+                (200, success(schema_ref("MfaSetup"))),
+                (400, failure()),
+                (401, failure()),
+                (423, failure()),
+            ]
+        },
         request: Some(|| schema_ref("MfaRequest")),
     },
     Route {
@@ -99,12 +106,14 @@ pub(crate) const ROUTES: &[Route] = &[
         method: "post",
         path: "/api/auth/mfa/challenge",
         dev_only: false,
-        summary: "Answer the SOFTWARE_TOKEN_MFA challenge with a TOTP or backup code",
+        summary: "Answer the SOFTWARE_TOKEN_MFA challenge with a TOTP or backup code (5 wrong \
+                  codes per account lock the second factor: 423)",
         responses: || {
             vec![
                 (200, success(schema_ref("TokenSet"))),
                 (400, failure()),
                 (401, failure()),
+                (423, failure()),
             ]
         },
         request: Some(|| schema_ref("MfaRequest")),
@@ -119,6 +128,7 @@ pub(crate) const ROUTES: &[Route] = &[
                 (200, success(json!({"type": "object"}))),
                 (401, failure()),
                 (403, failure()),
+                (423, failure()),
             ]
         },
         request: Some(|| schema_ref("MfaRequest")),

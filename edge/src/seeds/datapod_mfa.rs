@@ -64,6 +64,14 @@ async fn mfa_caller(
 pub(super) async fn associate(env: &Env, cfg: &Config, body: Value) -> EdgeResult<Response> {
     let b: MfaBody = field(&body)?;
     let (user, in_sign_in) = mfa_caller(env, cfg, &b, CHALLENGE_MFA_SETUP).await?;
+    if !in_sign_in && user.mfa_enabled != 0 {
+        // An access token alone does not replace a working second factor.
+        return reply(
+            400,
+            Some("MFA is set up: replace it at POST /api/auth/mfa/setup with the password and a code"),
+            Value::Null,
+        );
+    }
     let keys = keys::load(env, cfg).await?;
     let (secret, _backup) = mfa::begin_setup(env, &keys, &user).await?;
     let mut data = json!({"secret_code": secret});

@@ -15,6 +15,8 @@ mod errors;
 mod health;
 mod join;
 mod login;
+mod mfa_guessing;
+mod mfa_reenrol;
 mod openapi;
 mod persistence;
 mod plan;
@@ -73,6 +75,8 @@ const TESTS: &[(&str, TestFn)] = tests![
     login::logout_kills_the_access_token_and_refresh_family,
     login::forged_and_misused_tokens_are_refused,
     login::wrong_passwords_lock_the_account,
+    mfa_guessing::wrong_codes_lock_the_second_factor_across_sessions,
+    mfa_reenrol::replacing_mfa_needs_the_password_and_a_code,
     login::unconfirmed_users_cannot_sign_in_and_unknown_users_look_alike,
     account::change_password_revokes_other_sessions,
     account::forgot_and_reset_password_keeps_mfa_and_revokes_sessions,

@@ -1,6 +1,7 @@
 //! On a server of its own with MFA optional and short timers (lockout 3 s, challenge
 //! sessions 2 s): tokens without MFA, MFA set up with an access token, `mfa_token` at login,
-//! disabling MFA, an expired session, and the end of a lockout.
+//! disabling MFA, an expired session, and the end of a lockout (of the password and of the
+//! second factor).
 
 use std::time::Duration;
 
@@ -58,6 +59,22 @@ pub fn optional_mfa_expired_sessions_and_lockout_end(ctx: &Ctx) {
         assert_eq!(status, 200, "{direct}");
         let access = direct["data"]["access_token"].as_str().unwrap().to_string();
         let backup = setup["data"]["backup_codes"][0].as_str().unwrap();
+
+        // Wrong codes lock the second factor for the lockout (3 s here), then it takes codes
+        // again. The count is kept in 3-second windows, so the fifth may land in the next one:
+        // wrong codes until the lock, at most ten.
+        let code = |c: &str| json!({"username": username, "password": PASSWORD, "mfa_token": c});
+        let wrong_code = if totp_at(&secret, at + 30) == "999999" { "999998" } else { "999999" };
+        let mut statuses = vec![];
+        while statuses.last() != Some(&423) && statuses.len() < 10 {
+            statuses.push(post(ctx, "/api/auth/login", code(wrong_code), None).await.0);
+        }
+        assert_eq!(statuses.last(), Some(&423), "{statuses:?}");
+        assert!(statuses.len() >= 5, "{statuses:?}");
+        tokio::time::sleep(Duration::from_millis(3500)).await;
+        let second = setup["data"]["backup_codes"][1].as_str().unwrap();
+        let (status, after) = post(ctx, "/api/auth/login", code(second), None).await;
+        assert_eq!(status, 200, "the second factor's lock ended: {after}");
         let wrong_pw = json!({"password": "Nope-Nope-1", "code": backup});
         assert_eq!(post(ctx, "/api/auth/mfa/disable", wrong_pw, Some(&access)).await.0, 401);
         let (status, off) = post(ctx, "/api/auth/mfa/disable", json!({"password": PASSWORD, "code": backup}), Some(&access)).await;
