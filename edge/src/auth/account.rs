@@ -215,6 +215,18 @@ fn check_new_password(
         .map_err(|reason| ApiError::invalid_field("new_password", reason))
 }
 
+/// The password rules that do not depend on the account (the same answer for any username).
+fn check_new_password_alone(new: &Secret, confirm: &Secret) -> Result<(), ApiError> {
+    if new != confirm {
+        return Err(ApiError::invalid_field(
+            "confirm_password",
+            "Passwords do not match",
+        ));
+    }
+    validation::password(new.expose(), "", "")
+        .map_err(|reason| ApiError::invalid_field("new_password", reason))
+}
+
 /// Stores the hash of an already checked password, clears any lockout and revokes every
 /// session.
 async fn store_password(env: &Env, user: &users::UserRow, new: &Secret) -> EdgeResult<()> {
@@ -298,16 +310,20 @@ pub async fn reset_with_code(env: &Env, body: &ResetPassword, client: &str) -> E
             "Invalid or expired reset code",
         )
     };
+    // The rules that are the same for every account first (told to anyone), then the code,
+    // then the rules about this account (told only to the code's holder), so no answer says
+    // whether an account exists; a refused password does not burn the code.
+    let (new, confirm) = (&body.new_password, &body.confirm_password);
+    check_new_password_alone(new, confirm)?;
     let user = users::find_by_login(&db, body.username.trim())
         .await?
         .ok_or_else(invalid)?;
-    // Check the policy first so a weak password does not burn the code.
-    check_new_password(&user, &body.new_password, &body.confirm_password)?;
-    if codes::consume(&db, &user.id, "reset", body.code.expose(), now_ms())
+    let now = now_ms();
+    let code = codes::check(&db, &user.id, "reset", body.code.expose(), now)
         .await?
-        .0
-        != CodeCheck::Accepted
-    {
+        .map_err(|_| invalid())?;
+    check_new_password(&user, new, confirm)?;
+    if !codes::take(&db, &code, now).await? {
         return Err(invalid().into());
     }
     store_password(env, &user, &body.new_password).await?;

@@ -1,5 +1,5 @@
 //! Emailed one-time codes (`email_codes`): stored as SHA-256 digests, 15 minutes, single use,
-//! at most `MAX_ATTEMPTS` wrong guesses before the code is void.
+//! at most `MAX_ATTEMPTS` wrong guesses before the code is void, counted across resends.
 
 use meshfed_shared::auth::codes::digest_hex;
 use meshfed_shared::secret::constant_time_eq;
@@ -29,11 +29,13 @@ pub async fn issue(
     payload: Option<&str>,
     now: i64,
 ) -> EdgeResult<()> {
+    // The new code inherits the wrong guesses of the one it replaces while that one is live,
+    // so asking for codes again gives a guesser no fresh attempts; they end with its lifetime.
     db.batch(vec![
-        db.prepare("DELETE FROM email_codes WHERE user_id = ?1 AND purpose = ?2 AND used_at IS NULL")
-            .bind(&[user_id.into(), purpose.into()])?,
         db.prepare(
-            "INSERT INTO email_codes (user_id, purpose, code_hash, payload, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO email_codes (user_id, purpose, code_hash, payload, expires_at, attempts) \
+             SELECT ?1, ?2, ?3, ?4, ?5, COALESCE((SELECT MAX(attempts) FROM email_codes \
+               WHERE user_id = ?1 AND purpose = ?2 AND used_at IS NULL AND expires_at > ?6), 0)",
         )
         .bind(&[
             user_id.into(),
@@ -41,7 +43,13 @@ pub async fn issue(
             digest_hex(code).into(),
             payload.map_or(wasm_bindgen::JsValue::NULL, Into::into),
             ((now + LIFETIME_MS) as f64).into(),
+            (now as f64).into(),
         ])?,
+        db.prepare(
+            "DELETE FROM email_codes WHERE user_id = ?1 AND purpose = ?2 AND used_at IS NULL \
+             AND id < (SELECT MAX(id) FROM email_codes WHERE user_id = ?1 AND purpose = ?2)",
+        )
+        .bind(&[user_id.into(), purpose.into()])?,
     ])
     .await?;
     Ok(())
@@ -56,13 +64,34 @@ pub async fn consume(
     code: &str,
     now: i64,
 ) -> EdgeResult<(CodeCheck, Option<String>)> {
-    #[derive(Deserialize)]
-    struct Row {
-        id: i64,
-        code_hash: String,
-        payload: Option<String>,
+    match check(db, user_id, purpose, code, now).await? {
+        Err(why) => Ok((why, None)),
+        Ok(right) => Ok(match take(db, &right, now).await? {
+            true => (CodeCheck::Accepted, right.payload),
+            false => (CodeCheck::Missing, None),
+        }),
     }
-    let row: Option<Row> = db
+}
+
+/// The outstanding code `code` matches, not yet consumed (`take` consumes it): a wrong code
+/// counts as an attempt.
+#[derive(Deserialize)]
+pub struct RightCode {
+    id: i64,
+    code_hash: String,
+    pub payload: Option<String>,
+}
+
+/// Checks `code` against the outstanding one without consuming it, so a request can still be
+/// refused for reasons only the code's holder may be told (and keep the code).
+pub async fn check(
+    db: &D1Database,
+    user_id: &str,
+    purpose: &str,
+    code: &str,
+    now: i64,
+) -> EdgeResult<Result<RightCode, CodeCheck>> {
+    let row: Option<RightCode> = db
         .prepare(
             "SELECT id, code_hash, payload FROM email_codes WHERE user_id = ?1 AND purpose = ?2 \
              AND used_at IS NULL AND expires_at > ?3 AND attempts < ?4 ORDER BY id DESC LIMIT 1",
@@ -76,23 +105,24 @@ pub async fn consume(
         .first(None)
         .await?;
     let Some(row) = row else {
-        return Ok((CodeCheck::Missing, None));
+        return Ok(Err(CodeCheck::Missing));
     };
     if !constant_time_eq(digest_hex(code.trim()).as_bytes(), row.code_hash.as_bytes()) {
         db.prepare("UPDATE email_codes SET attempts = attempts + 1 WHERE id = ?1")
             .bind(&[(row.id as f64).into()])?
             .run()
             .await?;
-        return Ok((CodeCheck::Wrong, None));
+        return Ok(Err(CodeCheck::Wrong));
     }
+    Ok(Ok(row))
+}
+
+/// Consumes a code `check` found right; `false` when a concurrent request took it first.
+pub async fn take(db: &D1Database, code: &RightCode, now: i64) -> EdgeResult<bool> {
     let changed = super::changed_rows(
         db.prepare("UPDATE email_codes SET used_at = ?2 WHERE id = ?1 AND used_at IS NULL")
-            .bind(&[(row.id as f64).into(), (now as f64).into()])?,
+            .bind(&[(code.id as f64).into(), (now as f64).into()])?,
     )
     .await?;
-    Ok(if changed == 1 {
-        (CodeCheck::Accepted, row.payload)
-    } else {
-        (CodeCheck::Missing, None)
-    })
+    Ok(changed == 1)
 }

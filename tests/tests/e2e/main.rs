@@ -3,6 +3,7 @@
 //! groups and fails if anything is left running.
 
 mod account;
+mod account_guessing;
 mod admin;
 mod app;
 mod app_admin;
@@ -80,6 +81,7 @@ const TESTS: &[(&str, TestFn)] = tests![
     login::unconfirmed_users_cannot_sign_in_and_unknown_users_look_alike,
     account::change_password_revokes_other_sessions,
     account::forgot_and_reset_password_keeps_mfa_and_revokes_sessions,
+    account_guessing::reset_answers_alike_for_unknown_accounts_and_resends_keep_the_count,
     account::profile_update_and_confirmed_email_change,
     account::mnemonic_check_compares_the_sha3_digest,
     rate_limits::seed_003_limits_on_a_server_with_production_settings,
