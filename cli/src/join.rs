@@ -146,6 +146,7 @@ pub fn mean_foreground(v: &ValidationScore) -> f64 {
 
 /// Refuses a plan this machine cannot follow, before any training.
 fn check_can_follow(plan: &TrainingPlan, model: &ModelConfig) -> CliResult<()> {
+    plan.takes_weights().map_err(CliError::Usage)?;
     match memory::available_bytes() {
         Some(free) => plan
             .fits_in(model, free, "this machine")

@@ -164,6 +164,7 @@ pub async fn follow_round(
 ) -> Result<(Reply, Vec<u8>), String> {
     let (config, global) = read_model(model, data)?;
     let plan = &request.plan;
+    plan.takes_weights()?;
     if chosen.backend == meshfed_shared::training::Backend::Cpu {
         plan.fits_in(
             &config,

@@ -43,7 +43,9 @@ fn properties() -> Value {
         "holdout": {"type": "object", "additionalProperties": false,
             "required": ["axis", "fraction"], "properties": {
                 "axis": {"enum": ["x", "y", "z"]},
-                "fraction": {"type": "number", "minimum": 0, "maximum": 0.9}}}
+                "fraction": {"type": "number", "minimum": 0, "maximum": 0.9}}},
+        "uploads": {"enum": ["weights", "gradients", "first_upload"],
+            "description": "what every round collects; first_upload: a round's first upload decides (the seeds' runs)"}
     })
 }
 

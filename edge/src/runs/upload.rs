@@ -112,6 +112,12 @@ pub async fn accept(
     if round != current {
         return Err(round_conflict(round, current).into());
     }
+    let plan = store::plans::of_round(&db, run_id, round).await?;
+    if let Some(why) = plan.plan.uploads.refusal(kind) {
+        return Err(ApiError::new(ErrorCode::Conflict, why)
+            .with_details(serde_json::json!({"current_round": round, "kind": kind.as_str()}))
+            .into());
+    }
     let model = member.run.model()?;
     let metrics = decoded.metrics();
     let metadata = BTreeMap::from([

@@ -11,6 +11,7 @@ use meshfed_shared::api::upload::{
     decode_tensor_json, encode_tensor_json, DecodedUpload, TensorForm,
 };
 use meshfed_shared::meshnet::ModelConfig;
+use meshfed_shared::plan::{PlanRequest, Uploads};
 use meshfed_shared::tensor::nested_json::JsonTensors;
 use meshfed_shared::ApiError;
 use serde::Deserialize;
@@ -151,6 +152,11 @@ async fn create(
         round_timeout_secs: (b.check_threshold * 60.0).round().max(1.0) as u64,
         classes: Some(b.classes),
         aggregation: Method::Mean,
+        // The seed's document mixes weights and gradients rounds in one run.
+        plan: Some(PlanRequest {
+            uploads: Some(Uploads::FirstUpload),
+            ..Default::default()
+        }),
         ..Default::default()
     };
     let run_id = runs::create_run(env, user, &request).await?;

@@ -68,6 +68,22 @@ impl TrainingPlan {
         ))
     }
 
+    /// Refuses a plan whose rounds collect gradients: Meshfed's participants train locally and
+    /// upload weights.
+    pub fn takes_weights(&self) -> Result<(), String> {
+        match self.uploads.refusal(crate::api::runs::UploadKind::Weights) {
+            None => Ok(()),
+            Some(_) => Err(format!(
+                "This run collects {}, and this participant trains and uploads weights. Nothing \
+                 was trained: ask the run's creator for a plan with uploads \"weights\".",
+                match self.uploads {
+                    super::Uploads::Gradients => "gradients",
+                    _ => "another kind of update",
+                }
+            )),
+        }
+    }
+
     fn voxels(&self) -> u64 {
         (self.patch as u64).pow(3) * self.batch as u64
     }
@@ -111,6 +127,22 @@ mod tests {
         assert!(TrainingPlan::default()
             .fits_in(&model, 1 << 30, "x")
             .is_ok());
+    }
+
+    #[test]
+    fn participants_refuse_a_run_of_gradients() {
+        assert!(TrainingPlan::default().takes_weights().is_ok());
+        let gradients = TrainingPlan {
+            uploads: super::super::Uploads::Gradients,
+            ..TrainingPlan::default()
+        };
+        let err = gradients.takes_weights().unwrap_err();
+        assert!(err.starts_with("This run collects gradients"), "{err}");
+        let seeds = TrainingPlan {
+            uploads: super::super::Uploads::FirstUpload,
+            ..TrainingPlan::default()
+        };
+        assert!(seeds.takes_weights().is_ok());
     }
 
     #[test]

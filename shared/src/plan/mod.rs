@@ -13,12 +13,14 @@ mod fit;
 mod holdout;
 mod request;
 mod server_step;
+mod uploads;
 
 use serde::{Deserialize, Serialize};
 
 pub use holdout::{HeldOut, Validation, ValidationScore};
 pub use request::PlanRequest;
 pub use server_step::ServerStep;
+pub use uploads::Uploads;
 
 /// Every field is set: a plan as the run stores and serves it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,6 +46,9 @@ pub struct TrainingPlan {
     pub fix_batch_norm_from: Option<u32>,
     pub server: ServerStep,
     pub holdout: Holdout,
+    /// Weights or gradients: what every round collects (see [`Uploads`]).
+    #[serde(default = "Uploads::before_plans_said")]
+    pub uploads: Uploads,
 }
 
 /// The learning rate over rounds.
@@ -115,6 +120,7 @@ impl Default for TrainingPlan {
                 axis: Axis::X,
                 fraction: 0.5,
             },
+            uploads: Uploads::Weights,
         }
     }
 }
@@ -172,13 +178,14 @@ impl TrainingPlan {
             "no validation".to_string()
         };
         format!(
-            "{} local steps of {}³, batch {}, {optimizer}, lr {} {schedule}{}, {fixbn}, server {}, {holdout}",
+            "{} local steps of {}³, batch {}, {optimizer}, lr {} {schedule}{}, {fixbn}, server {}, {holdout}{}",
             self.local_steps,
             self.patch,
             self.batch,
             short(self.learning_rate),
             if self.flip { ", flips" } else { "" },
             self.server.describe(),
+            self.uploads.describe(),
         )
     }
 }

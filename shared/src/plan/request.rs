@@ -5,8 +5,8 @@
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{
-    Holdout, LocalOptimizer, Schedule, ServerStep, TrainingPlan, MAX_BATCH, MAX_LOCAL_STEPS,
-    MAX_ROUNDS, PATCH_RANGE,
+    Holdout, LocalOptimizer, Schedule, ServerStep, TrainingPlan, Uploads, MAX_BATCH,
+    MAX_LOCAL_STEPS, MAX_ROUNDS, PATCH_RANGE,
 };
 use crate::{ApiError, ErrorCode};
 
@@ -42,6 +42,8 @@ pub struct PlanRequest {
     pub server: Option<ServerStep>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub holdout: Option<Holdout>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uploads: Option<Uploads>,
 }
 
 /// A field that is present deserialises to `Some` (even `null`, to `Some(None)`).
@@ -78,6 +80,7 @@ impl PlanRequest {
             fix_batch_norm_from: self.fix_batch_norm_from.unwrap_or(b.fix_batch_norm_from),
             server: self.server.unwrap_or(b.server),
             holdout: self.holdout.unwrap_or(b.holdout),
+            uploads: self.uploads.unwrap_or(b.uploads),
         };
         validate(&plan)?;
         Ok(plan)

@@ -99,6 +99,7 @@ const TESTS: &[(&str, TestFn)] = tests![
     runs_refusals::outsiders_get_403_missing_runs_404_and_only_the_creator_edits,
     runs_refusals::bad_uploads_are_refused_and_nothing_counts,
     runs_refusals::a_negative_batch_norm_variance_is_refused,
+    runs_refusals::an_upload_of_the_other_kind_cannot_take_the_round,
     runs::deactivating_the_last_missing_participant_closes_the_round,
     runs::one_upload_never_becomes_the_global_model,
     runs::gradients_long_poll_until_the_round_is_complete,

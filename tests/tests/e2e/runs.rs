@@ -366,7 +366,8 @@ async fn activate(ctx: &Ctx, user: &MfaUser, run: i64, active: bool) -> (u16, Va
 pub fn gradients_long_poll_until_the_round_is_complete(ctx: &Ctx) {
     ctx.block_on(async {
         let users = participants(ctx, "grad", 2).await;
-        let run = create_run(ctx, &users[0], &[&users[1]], json!({"aggregation": "mean"})).await;
+        let body = json!({"aggregation": "mean", "plan": {"uploads": "gradients"}});
+        let run = create_run(ctx, &users[0], &[&users[1]], body).await;
         let m = model5();
         let (g0, g1) = (values(21, 5598), values(22, 5598));
         let (s, _) = put_tensors(
@@ -430,6 +431,10 @@ pub fn gradients_long_poll_until_the_round_is_complete(ctx: &Ctx) {
         assert_eq!(s, 200, "{body}");
         let (s, body) = put_weights(ctx, &users[1], run, 2, &g0, 1).await;
         assert_eq!(s, 409, "round 2 collects gradients: {body}");
+        assert_eq!(
+            body["error"]["message"],
+            "This run's plan collects gradients; weights are refused"
+        );
         // Waiting with too few uploads answers 409 "waiting" after wait_secs.
         let (s, body) = send(
             ctx,

@@ -235,3 +235,36 @@ pub fn a_negative_batch_norm_variance_is_refused(ctx: &Ctx) {
         assert_eq!(status, 200);
     });
 }
+
+/// One participant cannot shut the others out of a round by uploading the other kind first:
+/// the run's plan (weights by default) decides what every round collects.
+pub fn an_upload_of_the_other_kind_cannot_take_the_round(ctx: &Ctx) {
+    ctx.block_on(async {
+        let users = participants(ctx, "kind", 2).await;
+        let run = create_run(ctx, &users[0], &[&users[1]], json!({})).await;
+        let detail = run_detail(ctx, &token(&users[0]), run).await;
+        assert_eq!(detail["plan"]["plan"]["uploads"], "weights", "{detail}");
+        let m = model5();
+        let body = safetensors_of(&m, &values(61, 5598));
+        let (status, body) =
+            put_tensors(ctx, &token(&users[1]), run, 1, "gradients", body, 1).await;
+        assert_eq!(status, 409, "{body}");
+        assert_eq!(
+            body["error"]["message"],
+            "This run's plan collects weights; gradients are refused"
+        );
+        let (a, b) = (values(62, 5598), values(63, 5598));
+        for (user, v) in [(&users[0], &a), (&users[1], &b)] {
+            let (status, body) = put_weights(ctx, user, run, 1, v, 1).await;
+            assert_eq!(status, 200, "{body}");
+        }
+        let model = download(
+            ctx,
+            &token(&users[0]),
+            &format!("/api/runs/{run}/model"),
+            &m,
+        )
+        .await;
+        assert_close(&model, &reference(&[(a, 1.0), (b, 1.0)]));
+    });
+}
