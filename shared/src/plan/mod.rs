@@ -178,8 +178,9 @@ impl TrainingPlan {
             "no validation".to_string()
         };
         format!(
-            "{} local steps of {}³, batch {}, {optimizer}, lr {} {schedule}{}, {fixbn}, server {}, {holdout}{}",
+            "{} local step{} of {}³, batch {}, {optimizer}, lr {} {schedule}{}, {fixbn}, server {}, {holdout}{}",
             self.local_steps,
+            if self.local_steps == 1 { "" } else { "s" },
             self.patch,
             self.batch,
             short(self.learning_rate),
@@ -218,6 +219,11 @@ mod tests {
             "5 local steps of 48³, batch 2, Adam, lr 6e-3 cosine to 5 % over 400 rounds, flips, \
              FixBN from round 200, server FedAvg, validation on the last 50 % along x"
         );
+        let one = TrainingPlan {
+            local_steps: 1,
+            ..p.clone()
+        };
+        assert!(one.describe().starts_with("1 local step of 48³, batch 2"));
         let json = serde_json::to_value(&p).unwrap();
         assert_eq!(
             json["schedule"],
