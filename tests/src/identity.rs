@@ -94,6 +94,23 @@ pub async fn registered_and_confirmed_as(
     (username, email, body["data"].clone())
 }
 
+/// Signs `username` in with the password: the one-use session of its SOFTWARE_TOKEN_MFA
+/// challenge.
+pub async fn mfa_session(ctx: &Ctx, username: &str) -> Value {
+    let body = json!({"username": username, "password": PASSWORD});
+    let (status, login) = post(ctx, "/api/auth/login", body, None).await;
+    assert_eq!(status, 200, "{login}");
+    assert_eq!(login["data"]["challenge"], "SOFTWARE_TOKEN_MFA", "{login}");
+    login["data"]["session"].clone()
+}
+
+/// Signs `username` in with the password and answers the challenge with `code`.
+pub async fn answer_challenge(ctx: &Ctx, username: &str, code: &str) -> (u16, Value) {
+    let session = mfa_session(ctx, username).await;
+    let body = json!({"username": username, "session": session, "code": code});
+    post(ctx, "/api/auth/mfa/challenge", body, None).await
+}
+
 /// POSTs JSON to `path`, returning status and body.
 pub async fn post(ctx: &Ctx, path: &str, body: Value, bearer: Option<&str>) -> (u16, Value) {
     let mut req = ctx.http.post(ctx.url(path)).json(&body);

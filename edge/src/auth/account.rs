@@ -205,12 +205,12 @@ fn check_new_password(
     new: &Secret,
     confirm: &Secret,
 ) -> Result<(), ApiError> {
-    if new != confirm {
-        return Err(ApiError::invalid_field(
-            "confirm_password",
-            "Passwords do not match",
-        ));
-    }
+    check_new_password_alone(new, confirm)?;
+    check_password_for(user, new)
+}
+
+/// The password rules about `user` (not containing its username or email).
+fn check_password_for(user: &users::UserRow, new: &Secret) -> Result<(), ApiError> {
     validation::password(new.expose(), &user.username, &user.email)
         .map_err(|reason| ApiError::invalid_field("new_password", reason))
 }
@@ -322,7 +322,7 @@ pub async fn reset_with_code(env: &Env, body: &ResetPassword, client: &str) -> E
     let code = codes::check(&db, &user.id, "reset", body.code.expose(), now)
         .await?
         .map_err(|_| invalid())?;
-    check_new_password(&user, new, confirm)?;
+    check_password_for(&user, new)?;
     if !codes::take(&db, &code, now).await? {
         return Err(invalid().into());
     }

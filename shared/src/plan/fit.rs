@@ -71,16 +71,12 @@ impl TrainingPlan {
     /// Refuses a plan whose rounds collect gradients: Meshfed's participants train locally and
     /// upload weights.
     pub fn takes_weights(&self) -> Result<(), String> {
-        match self.uploads.refusal(crate::api::runs::UploadKind::Weights) {
-            None => Ok(()),
-            Some(_) => Err(format!(
-                "This run collects {}, and this participant trains and uploads weights. Nothing \
-                 was trained: ask the run's creator for a plan with uploads \"weights\".",
-                match self.uploads {
-                    super::Uploads::Gradients => "gradients",
-                    _ => "another kind of update",
-                }
-            )),
+        match self.uploads {
+            super::Uploads::Gradients => Err("This run collects gradients, and this participant \
+                trains and uploads weights. Nothing was trained: ask the run's creator for a \
+                plan with uploads \"weights\"."
+                .to_string()),
+            super::Uploads::Weights | super::Uploads::FirstUpload => Ok(()),
         }
     }
 

@@ -1,8 +1,9 @@
-//! Sign-in: MFA setup and challenge, one-use sessions and codes, tokens, lockout.
+//! Sign-in: MFA setup and challenge, one-use sessions and codes, lockout (tokens after
+//! sign-in: `tokens`).
 
 use meshfed_e2e::identity::{
-    get, post, registered_and_confirmed, registration, totp_at, totp_now, unique_user,
-    user_with_mfa, PASSWORD,
+    answer_challenge, get, post, registered_and_confirmed, registration, totp_at, totp_now,
+    unique_user, user_with_mfa, PASSWORD,
 };
 use meshfed_e2e::Ctx;
 use meshfed_shared::auth::jwt;
@@ -140,22 +141,22 @@ pub fn totp_challenge_refuses_replay_and_backup_codes_work_once(ctx: &Ctx) {
         let user = user_with_mfa(ctx, "chal").await;
         // The setup used the current step: its code is refused, the next step's is accepted.
         let (status, _) =
-            challenge(ctx, &user.username, totp_at(&user.secret, user.setup_at)).await;
+            answer_challenge(ctx, &user.username, &totp_at(&user.secret, user.setup_at)).await;
         assert_eq!(status, 401, "a code for an already used step");
         let next = totp_at(&user.secret, user.setup_at + 30);
-        let (status, tokens) = challenge(ctx, &user.username, next.clone()).await;
+        let (status, tokens) = answer_challenge(ctx, &user.username, &next).await;
         assert_eq!(status, 200, "{tokens}");
         assert!(tokens["data"]["access_token"].is_string());
-        let (status, replay) = challenge(ctx, &user.username, next).await;
+        let (status, replay) = answer_challenge(ctx, &user.username, &next).await;
         assert_eq!(
             (status, replay["error"]["code"].as_str()),
             (401, Some("MFA_INVALID"))
         );
 
         let backup = user.backup_codes[3].clone();
-        assert_eq!(challenge(ctx, &user.username, backup.clone()).await.0, 200);
+        assert_eq!(answer_challenge(ctx, &user.username, &backup).await.0, 200);
         assert_eq!(
-            challenge(ctx, &user.username, backup).await.0,
+            answer_challenge(ctx, &user.username, &backup).await.0,
             401,
             "a backup code works once"
         );
@@ -163,172 +164,6 @@ pub fn totp_challenge_refuses_replay_and_backup_codes_work_once(ctx: &Ctx) {
 }
 
 /// Signs in with the password, then answers the TOTP challenge with `code`.
-async fn challenge(ctx: &Ctx, username: &str, code: String) -> (u16, Value) {
-    let (_, login) = post(ctx, "/api/auth/login", login_body(username), None).await;
-    assert_eq!(login["data"]["challenge"], "SOFTWARE_TOKEN_MFA", "{login}");
-    let body = json!({"username": username, "session": login["data"]["session"], "code": code});
-    post(ctx, "/api/auth/mfa/challenge", body, None).await
-}
-
-pub fn refresh_rotates_and_reuse_revokes_the_family(ctx: &Ctx) {
-    ctx.block_on(async {
-        let user = user_with_mfa(ctx, "refresh").await;
-        let first = user.tokens["refresh_token"].as_str().unwrap().to_string();
-        let (status, rotated) = post(
-            ctx,
-            "/api/auth/refresh",
-            json!({"refresh_token": first}),
-            None,
-        )
-        .await;
-        assert_eq!(status, 200, "{rotated}");
-        let second = rotated["data"]["refresh_token"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        assert_ne!(first, second);
-        let (status, reuse) = post(
-            ctx,
-            "/api/auth/refresh",
-            json!({"refresh_token": first}),
-            None,
-        )
-        .await;
-        assert_eq!(
-            (status, reuse["error"]["code"].as_str()),
-            (401, Some("TOKEN_INVALID"))
-        );
-        let (status, _) = post(
-            ctx,
-            "/api/auth/refresh",
-            json!({"refresh_token": second}),
-            None,
-        )
-        .await;
-        assert_eq!(status, 401, "the family was revoked by the reuse");
-        // So was every live token it issued: the access token the rotation handed out.
-        let rotated_access = rotated["data"]["access_token"].as_str().unwrap();
-        let (status, me) = get(ctx, "/api/auth/me", Some(rotated_access)).await;
-        assert_eq!(
-            (status, me["error"]["code"].as_str()),
-            (401, Some("TOKEN_INVALID"))
-        );
-    });
-}
-
-pub fn logout_kills_the_access_token_and_refresh_family(ctx: &Ctx) {
-    ctx.block_on(async {
-        let user = user_with_mfa(ctx, "logout").await;
-        let access = user.tokens["access_token"].as_str().unwrap();
-        let refresh = user.tokens["refresh_token"].as_str().unwrap();
-        let id = user.tokens["id_token"].as_str().unwrap();
-        assert_eq!(get(ctx, "/api/auth/me", Some(access)).await.0, 200);
-        assert_eq!(
-            seed_runs_status(ctx, id).await,
-            200,
-            "the id token opens seed routes"
-        );
-        let (status, _) = post(
-            ctx,
-            "/api/auth/logout",
-            json!({"refresh_token": refresh}),
-            Some(access),
-        )
-        .await;
-        assert_eq!(status, 200);
-        let (status, me) = get(ctx, "/api/auth/me", Some(access)).await;
-        assert_eq!(
-            (status, me["error"]["code"].as_str()),
-            (401, Some("TOKEN_INVALID"))
-        );
-        assert_eq!(
-            post(
-                ctx,
-                "/api/auth/refresh",
-                json!({"refresh_token": refresh}),
-                None
-            )
-            .await
-            .0,
-            401
-        );
-        assert_eq!(
-            seed_runs_status(ctx, id).await,
-            401,
-            "logout ends the id token too"
-        );
-
-        // Logging out without the refresh token ends the same session all the same.
-        let other = user_with_mfa(ctx, "logout_bare").await;
-        let access = other.tokens["access_token"].as_str().unwrap();
-        let refresh = other.tokens["refresh_token"].as_str().unwrap();
-        let id = other.tokens["id_token"].as_str().unwrap();
-        let (status, _) = post(ctx, "/api/auth/logout", json!({}), Some(access)).await;
-        assert_eq!(status, 200);
-        let (status, _) = post(
-            ctx,
-            "/api/auth/refresh",
-            json!({"refresh_token": refresh}),
-            None,
-        )
-        .await;
-        assert_eq!(status, 401, "the session's refresh token");
-        assert_eq!(
-            seed_runs_status(ctx, id).await,
-            401,
-            "the session's id token"
-        );
-    });
-}
-
-/// `GET /dev/user_runs` with `Authorization: <id_token>`, as seeds 000/001 send it.
-async fn seed_runs_status(ctx: &Ctx, id_token: &str) -> u16 {
-    let resp = ctx
-        .http
-        .get(ctx.url("/dev/user_runs"))
-        .header("authorization", id_token)
-        .send()
-        .await
-        .unwrap();
-    resp.status().as_u16()
-}
-
-pub fn forged_and_misused_tokens_are_refused(ctx: &Ctx) {
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    ctx.block_on(async {
-        let user = user_with_mfa(ctx, "forge").await;
-        let access = user.tokens["access_token"].as_str().unwrap();
-        let parts: Vec<&str> = access.split('.').collect();
-        let mut claims: Value = serde_json::from_slice(&b64.decode(parts[1]).unwrap()).unwrap();
-        claims["roles"] = json!(["user", "admin"]);
-        let forged_payload = b64.encode(claims.to_string());
-        let tampered = format!("{}.{forged_payload}.{}", parts[0], parts[2]);
-        let none_header = b64.encode(r#"{"alg":"none","typ":"JWT"}"#);
-        let hs_header = b64.encode(r#"{"alg":"HS256","typ":"JWT","kid":"k1"}"#);
-        let id_token = user.tokens["id_token"].as_str().unwrap().to_string();
-        for (what, token) in [
-            ("tampered", tampered),
-            ("alg none", format!("{none_header}.{forged_payload}.")),
-            (
-                "alg HS256",
-                format!("{hs_header}.{forged_payload}.{}", parts[2]),
-            ),
-            ("id token as access token", id_token),
-            ("garbage", "not.a.jwt".to_string()),
-        ] {
-            let (status, body) = get(ctx, "/api/auth/me", Some(&token)).await;
-            assert_eq!(
-                (status, body["error"]["code"].as_str()),
-                (401, Some("TOKEN_INVALID")),
-                "{what}: {body}"
-            );
-        }
-        let (status, _) = get(ctx, "/api/auth/me", None).await;
-        assert_eq!(status, 401);
-    });
-}
-
 pub fn wrong_passwords_lock_the_account(ctx: &Ctx) {
     ctx.block_on(async {
         let (username, _, _) = registered_and_confirmed(ctx, "lock").await;

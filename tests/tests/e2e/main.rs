@@ -24,12 +24,14 @@ mod plan;
 mod rate_limits;
 mod register;
 mod runs;
+mod runs_gradients;
 mod runs_refusals;
 mod runs_restart;
 mod seed_datapod;
 mod seed_immunetworks;
 mod seed_runs;
 mod short_timers;
+mod tokens;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -72,9 +74,9 @@ const TESTS: &[(&str, TestFn)] = tests![
     login::mfa_setup_in_sign_in_flow_gives_tokens_and_sessions_are_single_use,
     login::access_token_verifies_with_the_published_jwks,
     login::totp_challenge_refuses_replay_and_backup_codes_work_once,
-    login::refresh_rotates_and_reuse_revokes_the_family,
-    login::logout_kills_the_access_token_and_refresh_family,
-    login::forged_and_misused_tokens_are_refused,
+    tokens::refresh_rotates_and_reuse_revokes_the_family,
+    tokens::logout_kills_the_access_token_and_refresh_family,
+    tokens::forged_and_misused_tokens_are_refused,
     login::wrong_passwords_lock_the_account,
     mfa_guessing::wrong_codes_lock_the_second_factor_across_sessions,
     mfa_reenrol::replacing_mfa_needs_the_password_and_a_code,
@@ -102,7 +104,7 @@ const TESTS: &[(&str, TestFn)] = tests![
     runs_refusals::an_upload_of_the_other_kind_cannot_take_the_round,
     runs::deactivating_the_last_missing_participant_closes_the_round,
     runs::one_upload_never_becomes_the_global_model,
-    runs::gradients_long_poll_until_the_round_is_complete,
+    runs_gradients::gradients_long_poll_until_the_round_is_complete,
     runs_restart::a_round_carries_on_after_a_restart,
     seed_runs::every_run_route_with_the_documents_examples,
     join::two_headless_participants_train_a_round,

@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
-use meshfed_e2e::identity::{post, totp_now, unix_now, user_with_mfa, MfaUser, PASSWORD};
+use meshfed_e2e::identity::{
+    mfa_session, post, totp_now, unix_now, user_with_mfa, MfaUser, PASSWORD,
+};
 use meshfed_e2e::Ctx;
 use serde_json::{json, Value};
 
@@ -19,14 +21,6 @@ fn wrong_code(user: &MfaUser) -> String {
         .map(|d| format!("{d}{d}{d}{d}{d}{d}"))
         .find(|c| !near.contains(c))
         .expect("ten candidates, five near codes")
-}
-
-async fn sign_in_session(ctx: &Ctx, user: &MfaUser) -> Value {
-    let body = json!({"username": user.username, "password": PASSWORD});
-    let (status, login) = post(ctx, "/api/auth/login", body, None).await;
-    assert_eq!(status, 200, "{login}");
-    assert_eq!(login["data"]["challenge"], "SOFTWARE_TOKEN_MFA", "{login}");
-    login["data"]["session"].clone()
 }
 
 async fn challenge(ctx: &Ctx, session: &Value, code: &str) -> (u16, Value) {
@@ -43,7 +37,7 @@ pub fn wrong_codes_lock_the_second_factor_across_sessions(ctx: &Ctx) {
     ctx.block_on(async {
         let user = user_with_mfa(ctx, "guess").await;
         let wrong = wrong_code(&user);
-        let mut session = sign_in_session(ctx, &user).await;
+        let mut session = mfa_session(ctx, &user.username).await;
         for tried in 1..=4 {
             let (status, resp) = challenge(ctx, &session, &wrong).await;
             assert_eq!((status, resp["error"]["code"].as_str()), (401, Some("MFA_INVALID")), "{resp}");
@@ -52,7 +46,7 @@ pub fn wrong_codes_lock_the_second_factor_across_sessions(ctx: &Ctx) {
             session = if tried % 2 == 1 {
                 resp["error"]["details"]["session"].clone()
             } else {
-                sign_in_session(ctx, &user).await
+                mfa_session(ctx, &user.username).await
             };
             assert!(session.is_string(), "{resp}");
         }
@@ -67,7 +61,7 @@ pub fn wrong_codes_lock_the_second_factor_across_sessions(ctx: &Ctx) {
         let (status, resp) = challenge(ctx, &session, &totp_now(&user.secret, 0)).await;
         assert_eq!((status, resp["error"]["code"].as_str()), (423, Some("ACCOUNT_LOCKED")), "{resp}");
         assert!(resp["error"]["details"].get("session").is_none(), "{resp}");
-        let fresh = sign_in_session(ctx, &user).await;
+        let fresh = mfa_session(ctx, &user.username).await;
         let (status, resp) = challenge(ctx, &fresh, &user.backup_codes[1]).await;
         assert_eq!(status, 423, "{resp}");
         let (status, resp) = post(ctx, "/api/auth/login", direct(&totp_now(&user.secret, 0)), None).await;
@@ -75,7 +69,7 @@ pub fn wrong_codes_lock_the_second_factor_across_sessions(ctx: &Ctx) {
 
         // Another account is untouched.
         let other = user_with_mfa(ctx, "guessother").await;
-        let session = sign_in_session(ctx, &other).await;
+        let session = mfa_session(ctx, &other.username).await;
         let (status, resp) = challenge(ctx, &session, &other.backup_codes[0]).await;
         assert_eq!(status, 200, "{resp}");
     });

@@ -3,17 +3,13 @@
 //! until the new secret is verified, and the new ones count only from then. The seed's
 //! associate route refuses an access token alone.
 
-use meshfed_e2e::identity::{post, totp_now, user_with_mfa, MfaUser, PASSWORD};
+use meshfed_e2e::identity::{answer_challenge, post, totp_now, user_with_mfa, MfaUser, PASSWORD};
 use meshfed_e2e::Ctx;
 use serde_json::json;
 
 /// Signs `user` in with `code` as the second factor: the status of the challenge.
 async fn sign_in_with(ctx: &Ctx, user: &MfaUser, code: &str) -> u16 {
-    let body = json!({"username": user.username, "password": PASSWORD});
-    let (status, login) = post(ctx, "/api/auth/login", body, None).await;
-    assert_eq!(status, 200, "{login}");
-    let answer = json!({"session": login["data"]["session"], "code": code});
-    post(ctx, "/api/auth/mfa/challenge", answer, None).await.0
+    answer_challenge(ctx, &user.username, code).await.0
 }
 
 pub fn replacing_mfa_needs_the_password_and_a_code(ctx: &Ctx) {
