@@ -3,6 +3,8 @@
 
 use js_sys::{Promise, Reflect};
 use meshfed_shared::burn::tensor::Device;
+use meshfed_shared::meshnet::net::kernel_check::{gpu_kernel_difference, TOLERANCE};
+use meshfed_shared::meshnet::net::mesh_conv::use_gpu_kernels;
 use meshfed_shared::training::Backend;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
@@ -28,7 +30,7 @@ pub async fn choose(cpu_only: bool) -> Chosen {
     let cpu = |note: Option<String>| Chosen {
         device: Device::flex(),
         backend: Backend::Cpu,
-        adapter: "burn flex, one thread".into(),
+        adapter: "one thread · SIMD128 kernels".into(),
         note,
         max_buffer: None,
     };
@@ -40,14 +42,36 @@ pub async fn choose(cpu_only: bool) -> Chosen {
         Err(why) => return cpu(Some(why)),
     };
     match Device::wgpu_options().init_async().await {
-        Ok(device) => Chosen {
-            device,
-            backend: Backend::WebGpu,
-            adapter: adapter.description,
-            note: None,
-            max_buffer: adapter.max_buffer,
-        },
+        Ok(device) => {
+            let (kernels, note) = check_kernels(&device).await;
+            Chosen {
+                device,
+                backend: Backend::WebGpu,
+                adapter: format!("{} · {kernels}", adapter.description),
+                note,
+                max_buffer: adapter.max_buffer,
+            }
+        }
         Err(e) => cpu(Some(format!("WebGPU did not start: {e}"))),
+    }
+}
+
+/// Runs MeshNet's direct GPU kernels once beside burn's convolution on `device`; where they
+/// disagree, training uses burn's convolution and says why.
+async fn check_kernels(device: &Device) -> (&'static str, Option<String>) {
+    match gpu_kernel_difference(device).await {
+        Ok(worst) if worst < TOLERANCE => ("direct kernels", None),
+        outcome => {
+            use_gpu_kernels(false);
+            let why = match outcome {
+                Ok(worst) => format!("differ from burn's by {worst:.1e}"),
+                Err(e) => e.to_string(),
+            };
+            (
+                "burn's convolution",
+                Some(format!("the direct kernels failed their check here: {why}")),
+            )
+        }
     }
 }
 

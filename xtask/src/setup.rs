@@ -77,10 +77,12 @@ pub fn for_dev() -> Result<(), String> {
     step("npm packages (npm ci)", npm_ci)
 }
 
-/// What `cargo xtask test` needs: the dev prerequisites plus Chromium and ChromeDriver.
+/// What `cargo xtask test` needs: the dev prerequisites plus Chromium, ChromeDriver and
+/// lavapipe.
 pub fn for_test() -> Result<(), String> {
     for_dev()?;
-    step("chromium and chromium-driver (apt)", chromium)
+    step("chromium and chromium-driver (apt)", chromium)?;
+    step("mesa-vulkan-drivers, CPU Vulkan for wgpu (apt)", lavapipe)
 }
 
 /// Everything, the tools included, in the foreground (`cargo xtask setup`).
@@ -164,28 +166,43 @@ fn npm_ci() -> Result<Done, String> {
 }
 
 fn chromium() -> Result<Done, String> {
-    if Path::new("/usr/bin/chromium").exists() && Path::new("/usr/bin/chromedriver").exists() {
-        return Ok(Done::Skipped(
-            "/usr/bin/chromium and /usr/bin/chromedriver present".into(),
-        ));
+    apt_packages(
+        &["/usr/bin/chromium", "/usr/bin/chromedriver"],
+        &["chromium", "chromium-driver"],
+    )
+}
+
+/// Mesa's CPU Vulkan driver, lavapipe: the GPU kernels' native tests run on wgpu through it
+/// on a machine without a GPU.
+fn lavapipe() -> Result<Done, String> {
+    apt_packages(
+        &["/usr/share/vulkan/icd.d/lvp_icd.x86_64.json"],
+        &["mesa-vulkan-drivers"],
+    )
+}
+
+/// Installs the Debian `packages` (as root) unless every file of `present` exists.
+fn apt_packages(present: &[&str], packages: &[&str]) -> Result<Done, String> {
+    if present.iter().all(|p| Path::new(p).exists()) {
+        return Ok(Done::Skipped(format!("{} present", present.join(" and "))));
     }
-    let hint = "Install them by hand: sudo apt-get update && \
-                sudo apt-get install -y chromium chromium-driver";
+    let hint = format!(
+        "Install them by hand: sudo apt-get update && sudo apt-get install -y {}",
+        packages.join(" ")
+    );
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
-        return Err(format!("Chromium is missing and this is not root. {hint}"));
+        return Err(format!(
+            "{} missing and this is not root. {hint}",
+            packages.join(", ")
+        ));
     }
-    run(Command::new("apt-get").arg("update"), hint)?;
+    run(Command::new("apt-get").arg("update"), &hint)?;
     run(
         Command::new("apt-get")
-            .args([
-                "install",
-                "-y",
-                "--no-install-recommends",
-                "chromium",
-                "chromium-driver",
-            ])
+            .args(["install", "-y", "--no-install-recommends"])
+            .args(packages)
             .env("DEBIAN_FRONTEND", "noninteractive"),
-        hint,
+        &hint,
     )
 }

@@ -37,13 +37,16 @@ impl Tally {
 }
 
 /// The packages of the native unit tests and of the end-to-end run: one set, so that both
-/// resolve the same features and share every compiled dependency.
-pub const NATIVE: [&str; 5] = [
+/// resolve the same features and share every compiled dependency. With burn's wgpu backend,
+/// so that the GPU kernels are tested natively (on lavapipe where there is no GPU).
+pub const NATIVE: [&str; 7] = [
     "--workspace",
     "--exclude",
     "meshfed-app",
     "--exclude",
     "meshfed-trainer",
+    "--features",
+    "meshfed-cli/wgpu",
 ];
 
 pub fn run() -> Result<ExitCode, String> {

@@ -64,7 +64,7 @@ enum Command {
         backend: Backend,
     },
     /// One MeshNet layer, forward and backward: burn's Conv3d beside Meshfed's kernels,
-    /// alternating, with ratios.
+    /// alternating, with ratios. On wgpu, the CPU kernels are timed too.
     Conv {
         #[arg(long, default_value_t = 64)]
         patch: usize,
@@ -72,6 +72,8 @@ enum Command {
         batch: usize,
         #[arg(long, default_value_t = 3, value_parser = positive)]
         rounds: usize,
+        #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+        backend: Backend,
     },
     /// (b) FedAvg over non-IID sites against centralised training with the same steps.
     Federated {
@@ -193,20 +195,38 @@ fn run(cli: Cli) -> CliResult<()> {
                     t.step,
                     t.inference
                 );
+                #[cfg(feature = "wgpu")]
+                if backend == Backend::Wgpu {
+                    use meshfed_shared::meshnet::net::mesh_conv::use_gpu_kernels;
+                    use_gpu_kernels(false);
+                    let burn = step_bench::measure(&config, patch, batch, steps, &dev);
+                    use_gpu_kernels(true);
+                    let burn = burn?;
+                    println!(
+                        "    with burn's conv3d instead of the direct kernels: step {:.4}s \
+                         (kernels {:.2}x faster), inference {:.4}s ({:.2}x)",
+                        burn.step,
+                        burn.step / t.step,
+                        burn.inference,
+                        burn.inference / t.inference
+                    );
+                }
             }
         }
         Command::Conv {
             patch,
             batch,
             rounds,
+            backend,
         } => {
-            let dev = device(Backend::Cpu)?;
+            let dev = device(backend)?;
+            let cpu = device(Backend::Cpu)?;
             for (channels, dilation) in [(5, 1), (5, 8), (21, 1), (21, 8)] {
                 let [burn, ours] =
                     conv_bench::compare(channels, dilation, batch, patch, rounds, &dev);
                 println!(
-                    "conv {channels}->{channels} ch dilation {dilation} on {patch}³ batch {batch}: \
-                     forward burn {:.1} ms, kernels {:.1} ms ({:.2}x); \
+                    "conv {channels}->{channels} ch dilation {dilation} on {patch}³ batch {batch} \
+                     ({backend:?}): forward burn {:.1} ms, kernels {:.1} ms ({:.2}x); \
                      backward burn {:.1} ms, kernels {:.1} ms ({:.2}x)",
                     burn.forward * 1e3,
                     ours.forward * 1e3,
@@ -215,6 +235,18 @@ fn run(cli: Cli) -> CliResult<()> {
                     ours.backward * 1e3,
                     burn.backward / ours.backward,
                 );
+                if backend != Backend::Cpu {
+                    let [_, on_cpu] =
+                        conv_bench::compare(channels, dilation, batch, patch, rounds, &cpu);
+                    println!(
+                        "    CPU kernels: forward {:.1} ms, backward {:.1} ms; \
+                         {backend:?} kernels against them: forward {:.2}x, backward {:.2}x",
+                        on_cpu.forward * 1e3,
+                        on_cpu.backward * 1e3,
+                        on_cpu.forward / ours.forward,
+                        on_cpu.backward / ours.backward,
+                    );
+                }
             }
         }
         Command::Distill {

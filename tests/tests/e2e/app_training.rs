@@ -127,8 +127,16 @@ pub fn two_browsers_train_and_join_a_run_on_webgpu_and_cpu(ctx: &Ctx) {
         let cpu_device = text_of(&cpu, "Training device", TRAINING).await;
         println!("devices: {gpu_device:?} / {cpu_device:?}");
         // The status starts as "Starting…": wait for the answer.
-        for (client, want) in [(&gpu, "Training on WebGPU"), (&cpu, "Training on CPU")] {
-            let xpath = format!("//p[@aria-label='Training device' and starts-with(., '{want}')]");
+        // On SwiftShader the direct GPU kernels passed their start-up check against burn's
+        // convolution (else the status names burn's); the CPU runs the SIMD128 kernels.
+        for (client, want, kernels) in [
+            (&gpu, "Training on WebGPU", "direct kernels"),
+            (&cpu, "Training on CPU", "SIMD128 kernels"),
+        ] {
+            let xpath = format!(
+                "//p[@aria-label='Training device' and starts-with(., '{want}') \
+                 and contains(., '{kernels}')]"
+            );
             wait_within(client, Locator::XPath(&xpath), TRAINING).await;
         }
         for client in [&gpu, &cpu] {

@@ -186,13 +186,21 @@ fn dot<const FMA: bool>(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// [`weight_grad_slab_with`] with fused multiply-adds on x86-64 CPUs that have AVX2 and FMA
-/// (chosen at run time: builds target baseline x86-64), plainly elsewhere.
+/// (chosen at run time: builds target baseline x86-64), in SIMD128 in the browser, plainly
+/// elsewhere.
+#[cfg(not(target_arch = "wasm32"))]
 fn weight_grad_slab(xb: &[f32], gb: &[f32], s: &ConvShape, z: usize, acc: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     if blocked::available() {
         // SAFETY: the CPU has AVX2 and FMA, checked just above.
         return unsafe { weight_grad_slab_avx2(xb, gb, s, z, acc) };
     }
+    weight_grad_slab_with::<false>(xb, gb, s, z, acc)
+}
+
+#[cfg(target_arch = "wasm32")]
+#[target_feature(enable = "simd128")]
+fn weight_grad_slab(xb: &[f32], gb: &[f32], s: &ConvShape, z: usize, acc: &mut [f32]) {
     weight_grad_slab_with::<false>(xb, gb, s, z, acc)
 }
 

@@ -1,6 +1,7 @@
 //! The forward convolution on any CPU: row by row, each input row and tap added into the
-//! output rows in loops the compiler vectorizes for whatever the target has. x86-64 CPUs with
-//! AVX2 and FMA take [`super::blocked`] instead.
+//! output rows in loops the compiler vectorizes for whatever the target has (in the browser:
+//! wasm SIMD128, enabled for these loops alone). x86-64 CPUs with AVX2 and FMA take
+//! [`super::blocked`] instead.
 
 use super::{for_each_chunk, slabs_to_ncdhw, valid, ConvShape};
 
@@ -28,10 +29,24 @@ pub(super) fn forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, s: &ConvShape)
     slabs_to_ncdhw(&slabs, s.batch, s.cout, depth, plane)
 }
 
+/// [`slab_with`], in wasm SIMD128 in the browser (every engine that has WebAssembly threads
+/// or WebGPU has it; the module would not load without it).
+#[cfg(target_arch = "wasm32")]
+#[target_feature(enable = "simd128")]
+fn slab(xb: &[f32], w: &[f32], s: &ConvShape, z: usize, out: &mut [f32]) {
+    slab_with(xb, w, s, z, out)
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn slab(xb: &[f32], w: &[f32], s: &ConvShape, z: usize, out: &mut [f32]) {
+    slab_with(xb, w, s, z, out)
+}
+
 /// Adds every tap of every input channel into the output slab `out` `[cout, H, W]` at depth
 /// `z` of one batch item `xb` `[cin, D, H, W]`. Row by row, so that the `cout` output rows
 /// being summed into stay in the L1 cache while every input row and tap is added.
-fn slab(xb: &[f32], w: &[f32], s: &ConvShape, z: usize, out: &mut [f32]) {
+#[inline(always)]
+fn slab_with(xb: &[f32], w: &[f32], s: &ConvShape, z: usize, out: &mut [f32]) {
     let ([depth, height, width], d) = (s.dims, s.dilation);
     let plane = height * width;
     let taps = |k: usize, n: usize| valid(k, d, n);

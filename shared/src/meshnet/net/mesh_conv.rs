@@ -1,7 +1,7 @@
 //! MeshNet's dilated 3×3×3 convolution as a burn backend extension, so that burn's CPU
 //! backend (flex) runs it, and its two gradients, with [`crate::meshnet::dilated_conv`]'s
-//! direct kernels instead of im2col. Every other backend (wgpu, WebGPU) keeps burn's own
-//! convolution: the trait's default bodies. Autodiff records one node per convolution whose
+//! direct kernels instead of im2col, and burn's cube backend (wgpu, WebGPU) with
+//! [`super::cube_kernels`]. Any other convolution keeps burn's own: the trait's default bodies. Autodiff records one node per convolution whose
 //! backward pass calls the inner backend's gradients.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -14,9 +14,14 @@ use burn::backend::ops::{ConvOptions, ModuleOps};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{backend_extension, Autodiff, Backend, Dispatch, Flex};
 use burn::nn::conv::Conv3d;
-use burn::tensor::{DType, Tensor, TensorData};
+use burn::tensor::{DType, Shape, Tensor, TensorData};
 
 use crate::meshnet::dilated_conv::{self, ConvShape};
+#[cfg(any(feature = "burn-wgpu", feature = "burn-webgpu"))]
+use burn_cubecl::tensor::CubeTensor;
+
+#[cfg(any(feature = "burn-wgpu", feature = "burn-webgpu"))]
+use super::cube_kernels;
 
 /// 3×3×3 convolution with dilation and padding `dilation`, stride 1, one group, and a bias.
 #[backend_extension(
@@ -55,6 +60,24 @@ pub trait MeshConvBackend: Backend {
     ) -> FloatTensor<Self> {
         Self::conv3d_weight_backward(x, weight, grad, options(dilation))
     }
+}
+
+/// Whether burn's cube backend (wgpu, WebGPU) runs MeshNet's convolutions with the direct
+/// kernels (the default) or with burn's own: for benchmarks that compare the two, and for a
+/// device whose kernels failed their check.
+#[cfg(any(feature = "burn-wgpu", feature = "burn-webgpu"))]
+static GPU_KERNELS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Chooses the direct kernels (`true`, the default) or burn's convolution on the GPU.
+#[cfg(any(feature = "burn-wgpu", feature = "burn-webgpu"))]
+pub fn use_gpu_kernels(on: bool) {
+    GPU_KERNELS.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether the GPU runs the direct kernels (see [`use_gpu_kernels`]).
+#[cfg(any(feature = "burn-wgpu", feature = "burn-webgpu"))]
+pub fn gpu_kernels() -> bool {
+    GPU_KERNELS.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 fn options(dilation: usize) -> ConvOptions<3> {
@@ -120,13 +143,56 @@ impl MeshConvBackend for Flex {
     }
 }
 
+/// On the GPU (wgpu natively, WebGPU in the browser): the direct kernels of
+/// [`super::cube_kernels`].
 #[cfg(any(feature = "burn-wgpu", feature = "burn-webgpu"))]
-impl MeshConvBackend for burn::backend::Cube {}
+impl MeshConvBackend for burn::backend::Cube {
+    fn mesh_conv3d(x: CubeTensor, weight: CubeTensor, bias: CubeTensor, d: usize) -> CubeTensor {
+        match cube_shape_of(&x, &weight, d) {
+            Some(s) => cube_kernels::forward(x, weight, bias, &s),
+            None => Self::conv3d(x, weight, Some(bias), options(d)),
+        }
+    }
+
+    fn mesh_conv3d_x_backward(
+        x: CubeTensor,
+        weight: CubeTensor,
+        grad: CubeTensor,
+        d: usize,
+    ) -> CubeTensor {
+        match cube_shape_of(&x, &weight, d) {
+            Some(s) => cube_kernels::input_grad(grad, weight, &s),
+            None => Self::conv3d_x_backward(x, weight, grad, options(d)),
+        }
+    }
+
+    fn mesh_conv3d_weight_backward(
+        x: CubeTensor,
+        weight: CubeTensor,
+        grad: CubeTensor,
+        d: usize,
+    ) -> CubeTensor {
+        match cube_shape_of(&x, &weight, d) {
+            Some(s) => cube_kernels::weight_grad(x, grad, &s),
+            None => Self::conv3d_weight_backward(x, weight, grad, options(d)),
+        }
+    }
+}
+
+#[cfg(any(feature = "burn-wgpu", feature = "burn-webgpu"))]
+fn cube_shape_of(x: &CubeTensor, weight: &CubeTensor, dilation: usize) -> Option<ConvShape> {
+    let f32s = x.dtype == DType::F32 && weight.dtype == DType::F32;
+    conv_shape(f32s, x.meta.shape(), weight.meta.shape(), dilation).filter(|_| gpu_kernels())
+}
 
 /// The kernels' shape, or `None` where they do not apply (not f32, not 3×3×3).
 fn shape_of(x: &FlexTensor, weight: &FlexTensor, dilation: usize) -> Option<ConvShape> {
     let f32s = x.dtype() == DType::F32 && weight.dtype() == DType::F32;
-    let (xs, ws) = (x.layout().shape(), weight.layout().shape());
+    conv_shape(f32s, x.layout().shape(), weight.layout().shape(), dilation)
+}
+
+/// The kernels' shape from the input's and the weight's shapes.
+fn conv_shape(f32s: bool, xs: &Shape, ws: &Shape, dilation: usize) -> Option<ConvShape> {
     let ok = f32s && xs.num_dims() == 5 && ws.num_dims() == 5 && ws[1] == xs[1];
     (ok && ws[2..] == [3, 3, 3]).then(|| ConvShape {
         batch: xs[0],

@@ -30,15 +30,60 @@ fn close(what: &str, a: &[f32], b: &[f32]) {
 /// bias equal burn's own Conv3d (im2col) on the same data, for several dilations.
 #[test]
 fn the_kernels_match_burns_convolution_and_its_gradients() {
-    let device = Device::flex().autodiff();
+    matches_burn(&Device::flex().autodiff(), [2, 3, 4], [6, 7, 9]);
+}
+
+/// The same on burn's wgpu backend (the GPU kernels; lavapipe on a machine without a GPU),
+/// and the GPU kernels' values equal the CPU kernels'.
+#[cfg(feature = "burn-wgpu")]
+#[test]
+fn the_gpu_kernels_match_burns_convolution_and_the_cpu_kernels() {
+    let gpu = Device::wgpu(Default::default()).autodiff();
+    // The second shape splits each depth slice's 23 rows into chunks of 6, 6, 6 and 5 for
+    // the weight gradient's partial sums.
+    for (sizes, dims) in [([2, 3, 4], [6, 7, 9]), ([1, 2, 2], [4, 23, 10])] {
+        let on_gpu = matches_burn(&gpu, sizes, dims);
+        let on_cpu = matches_burn(&Device::flex().autodiff(), sizes, dims);
+        for (case, (g, c)) in on_gpu.iter().zip(&on_cpu).enumerate() {
+            for (what, (a, b)) in ["output", "input grad", "weight grad", "bias grad"]
+                .iter()
+                .zip(g.iter().zip(c))
+            {
+                close(&format!("{dims:?} case {case} {what}, GPU vs CPU"), a, b);
+            }
+        }
+    }
+}
+
+/// The check the browser runs when WebGPU starts passes on wgpu.
+#[cfg(feature = "burn-wgpu")]
+#[test]
+fn the_start_up_check_passes_on_wgpu() {
+    use crate::meshnet::net::kernel_check::{gpu_kernel_difference, TOLERANCE};
+    use burn_cubecl::cubecl::future::block_on;
+    let gpu = Device::wgpu(Default::default());
+    let worst = block_on(gpu_kernel_difference(&gpu)).unwrap();
+    assert!(worst < TOLERANCE, "difference {worst}");
+}
+
+/// Checks the extension against burn's Conv3d on `device` for dilations 1, 2 and 4 and
+/// returns the extension's output and gradients for each. `[batch, cin, cout]`, `[D, H, W]`.
+fn matches_burn(device: &Device, sizes: [usize; 3], dims: [usize; 3]) -> Vec<[Vec<f32>; 4]> {
+    let device = device.clone();
+    let [batch, cin, cout] = sizes;
+    let [depth, height, width] = dims;
+    let mut results = Vec::new();
     for (dilation, seed) in [(1, 1), (2, 2), (4, 3)] {
-        let mut conv = Conv3dConfig::new([3, 4], [3, 3, 3])
+        let mut conv = Conv3dConfig::new([cin, cout], [3, 3, 3])
             .with_dilation([dilation; 3])
             .with_padding(PaddingConfig3d::Explicit(dilation, dilation, dilation))
             .init(&device);
-        conv.weight = burn::module::Param::from_tensor(random([4, 3, 3, 3, 3], seed, &device));
-        let x = random([2, 3, 6, 7, 9], seed + 10, &device).require_grad();
-        let r = random([2, 4, 6, 7, 9], seed + 20, &device);
+        let weight = random([cout, cin, 3, 3, 3], seed, &device);
+        conv.weight = burn::module::Param::from_tensor(weight);
+        let bias = random([cout], seed + 30, &device);
+        conv.bias = Some(burn::module::Param::from_tensor(bias));
+        let x = random([batch, cin, depth, height, width], seed + 10, &device).require_grad();
+        let r = random([batch, cout, depth, height, width], seed + 20, &device);
         let run = |mine: bool| {
             let y = if mine {
                 forward(&conv, x.clone())
@@ -63,7 +108,9 @@ fn the_kernels_match_burns_convolution_and_its_gradients() {
         {
             close(&format!("dilation {dilation} {what}"), a, b);
         }
+        results.push(mine);
     }
+    results
 }
 
 /// A convolution MeshNet's kernels do not cover (here a 1×1 head) goes through burn's own.

@@ -5,7 +5,11 @@
 //! [`ModelConfig`]: crate::meshnet::ModelConfig
 
 mod calibrate;
+#[cfg(any(feature = "burn-wgpu", feature = "burn-webgpu"))]
+mod cube_kernels;
 mod follow;
+#[cfg(any(feature = "burn-wgpu", feature = "burn-webgpu"))]
+pub mod kernel_check;
 mod local_data;
 pub mod mesh_conv;
 mod model;
