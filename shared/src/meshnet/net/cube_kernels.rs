@@ -6,8 +6,8 @@
 //! input gradient as a general transposed convolution. Here every kernel is shaped for
 //! MeshNet: stride 1, padding = dilation `d` (the grid is kept), one group, f32, NCDHW.
 //!
-//! - forward and input gradient: one thread per output value, `cin × 27` (resp. `cout × 27`)
-//!   multiply-adds read from neighbouring threads' data (cache friendly);
+//! - forward and input gradient (the same convolution with mirrored weights): one thread per
+//!   position and block of up to 8 output channels, each input value loaded once per block;
 //! - weight gradient: one thread per (chunk of rows, cout, cin, kz, ky) keeps the three `kx`
 //!   sums in registers over its rows and writes partial sums, which a second kernel adds up
 //!   per weight. Memory is `weights × chunks` (see [`rows_per_chunk`]).
@@ -25,8 +25,11 @@ use crate::meshnet::dilated_conv::ConvShape;
 /// The most partial sums per weight the weight gradient keeps (bounds its scratch memory).
 pub const MAX_CHUNKS: usize = 1024;
 
-#[cube(launch)]
-fn forward_kernel(
+/// `out[b, co] = bias[co] + Σ_ci Σ_k w[co, ci, k] · x[b, ci, p + (k − 1)·d]` (zero outside).
+/// Each thread computes `block` output channels (a divisor of `cout`) at one position, so
+/// that every input value it loads serves `block` sums.
+#[cube(launch_unchecked)]
+fn conv_kernel(
     x: &[f32],
     w: &[f32],
     bias: &[f32],
@@ -37,32 +40,50 @@ fn forward_kernel(
     height: usize,
     width: usize,
     d: usize,
+    #[comptime] block: usize,
+    #[comptime] with_bias: bool,
 ) {
     let pos = ABSOLUTE_POS;
-    if pos >= out.len() {
+    let volume = depth * height * width;
+    let groups = cout / block;
+    if pos >= out.len() / block {
         terminate!();
     }
-    let volume = depth * height * width;
-    let xi = pos % width;
-    let yi = (pos / width) % height;
-    let zi = (pos / (width * height)) % depth;
-    let co = (pos / volume) % cout;
-    let b = pos / (volume * cout);
-    let mut sum = bias[co];
+    let p = pos % volume;
+    let xi = p % width;
+    let yi = (p / width) % height;
+    let zi = p / (width * height);
+    let co0 = ((pos / volume) % groups) * block;
+    let b = pos / (volume * groups);
+    let mut acc = Array::<f32>::new(block);
+    #[unroll]
+    for j in 0..block {
+        acc[j] = 0.0;
+        if with_bias {
+            acc[j] = bias[co0 + j];
+        }
+    }
     for ci in 0..cin {
         let x_base = (b * cin + ci) * volume;
-        let w_base = (co * cin + ci) * 27;
+        #[unroll]
         for kz in 0..3usize {
             let zz = zi + kz * d;
             if zz >= d && zz < depth + d {
+                #[unroll]
                 for ky in 0..3usize {
                     let yy = yi + ky * d;
                     if yy >= d && yy < height + d {
                         let row = x_base + ((zz - d) * height + (yy - d)) * width;
+                        #[unroll]
                         for kx in 0..3usize {
                             let xx = xi + kx * d;
                             if xx >= d && xx < width + d {
-                                sum += x[row + xx - d] * w[w_base + (kz * 3 + ky) * 3 + kx];
+                                let v = x[row + xx - d];
+                                let tap = (kz * 3 + ky) * 3 + kx;
+                                #[unroll]
+                                for j in 0..block {
+                                    acc[j] += v * w[((co0 + j) * cin + ci) * 27 + tap];
+                                }
                             }
                         }
                     }
@@ -70,63 +91,31 @@ fn forward_kernel(
             }
         }
     }
-    out[pos] = sum;
+    #[unroll]
+    for j in 0..block {
+        out[(b * cout + co0 + j) * volume + p] = acc[j];
+    }
 }
 
-/// `gx[b, ci, p] = Σ_co Σ_k grad[b, co, p − (k − 1)·d] · w[co, ci, k]`.
-#[cube(launch)]
-fn input_grad_kernel(
-    grad: &[f32],
-    w: &[f32],
-    out: &mut [f32],
-    cin: usize,
-    cout: usize,
-    depth: usize,
-    height: usize,
-    width: usize,
-    d: usize,
-) {
-    let pos = ABSOLUTE_POS;
-    if pos >= out.len() {
+/// The input gradient's weights: `m[ci, co, 26 − k] = w[co, ci, k]` (channels swapped, taps
+/// mirrored), so that the input gradient is [`conv_kernel`] on the output's gradient.
+#[cube(launch_unchecked)]
+fn mirror_kernel(w: &[f32], m: &mut [f32], cin: usize, cout: usize) {
+    let i = ABSOLUTE_POS;
+    if i >= m.len() {
         terminate!();
     }
-    let volume = depth * height * width;
-    let xi = pos % width;
-    let yi = (pos / width) % height;
-    let zi = (pos / (width * height)) % depth;
-    let ci = (pos / volume) % cin;
-    let b = pos / (volume * cin);
-    let mut sum = 0.0f32;
-    for co in 0..cout {
-        let g_base = (b * cout + co) * volume;
-        let w_base = (co * cin + ci) * 27;
-        for kz in 0..3usize {
-            // The output position is p + d − k·d: valid when p + d ≥ k·d and it is < n.
-            let zz = zi + d;
-            if zz >= kz * d && zz - kz * d < depth {
-                for ky in 0..3usize {
-                    let yy = yi + d;
-                    if yy >= ky * d && yy - ky * d < height {
-                        let row = g_base + ((zz - kz * d) * height + (yy - ky * d)) * width;
-                        for kx in 0..3usize {
-                            let xx = xi + d;
-                            if xx >= kx * d && xx - kx * d < width {
-                                sum += grad[row + xx - kx * d] * w[w_base + (kz * 3 + ky) * 3 + kx];
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-    out[pos] = sum;
+    let k = i % 27;
+    let co = (i / 27) % cout;
+    let ci = i / (27 * cout);
+    m[i] = w[(co * cin + ci) * 27 + 26 - k];
 }
 
 /// Partial weight gradients: thread `((chunk · cout + co) · cin + ci) · 9 + kz · 3 + ky` sums
 /// `grad[b, co, p] · x[b, ci, p + (k − 1)·d]` over its chunk's rows for `kx = 0, 1, 2` and
 /// writes them to `partial[(co, ci, kz, ky, kx), chunk]`. A chunk is `rows` rows of one depth
 /// slice of one batch item; each slice has `blocks` chunks.
-#[cube(launch)]
+#[cube(launch_unchecked)]
 fn weight_grad_partial_kernel(
     x: &[f32],
     grad: &[f32],
@@ -188,7 +177,7 @@ fn weight_grad_partial_kernel(
 }
 
 /// `out[i] = Σ_c partial[i · chunks + c]`.
-#[cube(launch)]
+#[cube(launch_unchecked)]
 fn sum_chunks_kernel(partial: &[f32], out: &mut [f32], chunks: usize) {
     let pos = ABSOLUTE_POS;
     if pos >= out.len() {
@@ -240,47 +229,74 @@ pub fn forward(x: CubeTensor, w: CubeTensor, bias: CubeTensor, s: &ConvShape) ->
         into_contiguous(w),
         into_contiguous(bias),
     );
-    let [depth, height, width] = s.dims;
-    let out = empty(&x, [s.batch, s.cout, depth, height, width]);
-    let (count, dim) = launch_size(&out, s.output_len());
-    forward_kernel::launch(
-        &out.client,
-        count,
-        dim,
-        x.into_buffer_arg(),
-        w.into_buffer_arg(),
-        bias.into_buffer_arg(),
-        out.clone().into_buffer_arg(),
-        s.cin,
-        s.cout,
-        depth,
-        height,
-        width,
-        s.dilation,
-    );
-    out
+    convolve(x, w, Some(bias), s)
 }
 
-/// The gradient with respect to the input, `[batch, cin, D, H, W]`, of the output's `grad`.
+/// The gradient with respect to the input, `[batch, cin, D, H, W]`, of the output's `grad`:
+/// the same convolution with the weights mirrored and their channels swapped.
 pub fn input_grad(grad: CubeTensor, w: CubeTensor, s: &ConvShape) -> CubeTensor {
     let (grad, w) = (into_contiguous(grad), into_contiguous(w));
+    let mirrored = empty(&w, [s.cin, s.cout, 3, 3, 3]);
+    let (count, dim) = launch_size(&mirrored, s.weight_len());
+    // SAFETY: the kernel reads `w` and writes `mirrored` at indices below their lengths
+    // (both `cout · cin · 27`); threads past the end return first.
+    unsafe {
+        mirror_kernel::launch_unchecked(
+            &mirrored.client,
+            count,
+            dim,
+            w.into_buffer_arg(),
+            mirrored.clone().into_buffer_arg(),
+            s.cin,
+            s.cout,
+        );
+    }
+    let transposed = ConvShape {
+        cin: s.cout,
+        cout: s.cin,
+        ..*s
+    };
+    convolve(grad, mirrored, None, &transposed)
+}
+
+/// Output channels per thread: the largest divisor of `channels` up to 8.
+pub fn channel_block(channels: usize) -> usize {
+    (1..=8.min(channels.max(1)))
+        .rev()
+        .find(|b| channels % b == 0)
+        .unwrap_or(1)
+}
+
+/// [`conv_kernel`] on contiguous tensors.
+fn convolve(x: CubeTensor, w: CubeTensor, bias: Option<CubeTensor>, s: &ConvShape) -> CubeTensor {
     let [depth, height, width] = s.dims;
-    let out = empty(&grad, [s.batch, s.cin, depth, height, width]);
-    let (count, dim) = launch_size(&out, s.input_len());
-    input_grad_kernel::launch(
-        &out.client,
-        count,
-        dim,
-        grad.into_buffer_arg(),
-        w.into_buffer_arg(),
-        out.clone().into_buffer_arg(),
-        s.cin,
-        s.cout,
-        depth,
-        height,
-        width,
-        s.dilation,
-    );
+    let out = empty(&x, [s.batch, s.cout, depth, height, width]);
+    let block = channel_block(s.cout);
+    let (count, dim) = launch_size(&out, s.output_len() / block);
+    let with_bias = bias.is_some();
+    // Without a bias the kernel reads none: any buffer stands in.
+    let bias = bias.unwrap_or_else(|| w.clone());
+    // SAFETY: every index the kernel reads or writes is inside its buffer by construction
+    // (contiguous tensors of the shapes above); threads past the end return first.
+    unsafe {
+        conv_kernel::launch_unchecked(
+            &out.client,
+            count,
+            dim,
+            x.into_buffer_arg(),
+            w.into_buffer_arg(),
+            bias.into_buffer_arg(),
+            out.clone().into_buffer_arg(),
+            s.cin,
+            s.cout,
+            depth,
+            height,
+            width,
+            s.dilation,
+            block,
+            with_bias,
+        );
+    }
     out
 }
 
@@ -303,32 +319,40 @@ pub fn weight_grad(x: CubeTensor, grad: CubeTensor, s: &ConvShape) -> CubeTensor
     let partial = empty(&x, [weights, chunks, 1, 1, 1]);
     let threads = chunks * s.cout * s.cin * 9;
     let (count, dim) = launch_size(&partial, threads);
-    weight_grad_partial_kernel::launch(
-        &partial.client,
-        count,
-        dim,
-        x.into_buffer_arg(),
-        grad.into_buffer_arg(),
-        partial.clone().into_buffer_arg(),
-        s.cin,
-        s.cout,
-        depth,
-        height,
-        width,
-        s.dilation,
-        rows,
-        height.div_ceil(rows),
-        chunks,
-    );
+    // SAFETY: every index the kernel reads or writes is inside its buffer by construction
+    // (the shapes above); threads past the end return first.
+    unsafe {
+        weight_grad_partial_kernel::launch_unchecked(
+            &partial.client,
+            count,
+            dim,
+            x.into_buffer_arg(),
+            grad.into_buffer_arg(),
+            partial.clone().into_buffer_arg(),
+            s.cin,
+            s.cout,
+            depth,
+            height,
+            width,
+            s.dilation,
+            rows,
+            height.div_ceil(rows),
+            chunks,
+        );
+    }
     let (count, dim) = launch_size(&out, weights);
-    sum_chunks_kernel::launch(
-        &out.client,
-        count,
-        dim,
-        partial.into_buffer_arg(),
-        out.clone().into_buffer_arg(),
-        chunks,
-    );
+    // SAFETY: every index the kernel reads or writes is inside its buffer by construction
+    // (the shapes above); threads past the end return first.
+    unsafe {
+        sum_chunks_kernel::launch_unchecked(
+            &out.client,
+            count,
+            dim,
+            partial.into_buffer_arg(),
+            out.clone().into_buffer_arg(),
+            chunks,
+        );
+    }
     out
 }
 
@@ -344,6 +368,12 @@ mod tests {
             dims: [n; 3],
             dilation: 1,
         }
+    }
+
+    #[test]
+    fn a_thread_takes_the_largest_channel_divisor_up_to_eight() {
+        let blocks: Vec<usize> = [1, 3, 5, 16, 21, 11].map(channel_block).into();
+        assert_eq!(blocks, [1, 3, 5, 8, 7, 1]);
     }
 
     /// The partial sums stay within the output's size and the chunk cap, and the chunks
