@@ -263,7 +263,7 @@ pub fn input_grad(grad: CubeTensor, w: CubeTensor, s: &ConvShape) -> CubeTensor 
 pub fn channel_block(channels: usize) -> usize {
     (1..=8.min(channels.max(1)))
         .rev()
-        .find(|b| channels % b == 0)
+        .find(|b| channels.is_multiple_of(*b))
         .unwrap_or(1)
 }
 
