@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 
 use meshfed_shared::aggregate::adaptive::{server_step, ServerState};
-use meshfed_shared::aggregate::metrics::MetricSums;
-use meshfed_shared::aggregate::{robust, RunningSum};
+use meshfed_shared::aggregate::metrics::{MetricSums, UploadMetrics};
+use meshfed_shared::aggregate::{examples_cap, robust, Method, RunningSum};
 use meshfed_shared::api::runs::UploadKind;
 use meshfed_shared::plan::ServerStep;
 
@@ -58,6 +58,8 @@ impl RunCoordinator {
             return Ok(false);
         };
         let kind = live.kind.unwrap_or(UploadKind::Weights);
+        let plan = store::plans::of_round(&db, run_id, live.round).await?;
+        self.cap_examples(live, plan.plan.max_num_examples).await?;
         let aggregate = match &live.sums {
             Some(sums) => sums.mean(),
             None => {
@@ -70,7 +72,6 @@ impl RunCoordinator {
             }
         }
         .ok_or_else(|| EdgeError::Internal("a round with uploads has no aggregate".into()))?;
-        let plan = store::plans::of_round(&db, run_id, live.round).await?;
         let stepped = match kind {
             UploadKind::Weights if plan.plan.server.is_stateful() => Some(
                 self.step_server(live, run_id, &plan.plan.server, &aggregate)
@@ -134,6 +135,36 @@ impl RunCoordinator {
             .set_alarm(super::at(next_deadline))
             .await?;
         Ok(true)
+    }
+
+    /// Rebuilds FedAvg's sums and the round's metrics with each upload's `num_examples` cut
+    /// to its cap ([`examples_cap`]), where a declared count exceeds it.
+    async fn cap_examples(&self, live: &mut Live, max: Option<u64>) -> EdgeResult<()> {
+        if live.method != Method::Fedavg {
+            return Ok(());
+        }
+        let declared: Vec<u64> = live
+            .uploads
+            .values()
+            .map(|u| u.num_examples.max(0) as u64)
+            .collect();
+        let caps = examples_cap::capped(&declared, max);
+        if caps == declared {
+            return Ok(());
+        }
+        let mut sums = RunningSum::new(live.model.parameter_count());
+        let mut metrics = MetricSums::default();
+        for (upload, &weight) in live.uploads.values().zip(&caps) {
+            let values = blobs::get_values(&self.env, &upload.r2_key, &live.model).await?;
+            sums.add(&values, weight as f64);
+            metrics.add(&UploadMetrics {
+                num_examples: weight,
+                ..upload.metrics()
+            });
+        }
+        live.sums = Some(sums);
+        live.metrics = metrics;
+        Ok(())
     }
 
     /// The plan's server step from the round's global model and `mean`: the next global

@@ -49,6 +49,10 @@ pub struct TrainingPlan {
     /// Weights or gradients: what every round collects (see [`Uploads`]).
     #[serde(default = "Uploads::before_plans_said")]
     pub uploads: Uploads,
+    /// The most examples one upload may weigh in FedAvg; `None`: 10× the round's median
+    /// (see [`crate::aggregate::examples_cap`]).
+    #[serde(default)]
+    pub max_num_examples: Option<u64>,
 }
 
 /// The learning rate over rounds.
@@ -121,6 +125,7 @@ impl Default for TrainingPlan {
                 fraction: 0.5,
             },
             uploads: Uploads::Weights,
+            max_num_examples: None,
         }
     }
 }

@@ -97,6 +97,7 @@ const TESTS: &[(&str, TestFn)] = tests![
     runs::concurrent_uploads_from_32_users_match_the_reference,
     runs::a_replacement_upload_counts_once,
     runs::a_huge_upload_then_replaced_leaves_the_honest_average,
+    runs::a_huge_example_count_weighs_at_most_its_cap,
     runs::a_deadline_closes_a_round_with_k_of_n,
     runs_refusals::outsiders_get_403_missing_runs_404_and_only_the_creator_edits,
     runs_refusals::bad_uploads_are_refused_and_nothing_counts,
