@@ -27,6 +27,7 @@ mod runs;
 mod runs_gradients;
 mod runs_refusals;
 mod runs_restart;
+mod runs_sizes;
 mod seed_datapod;
 mod seed_immunetworks;
 mod seed_runs;
@@ -103,6 +104,7 @@ const TESTS: &[(&str, TestFn)] = tests![
     runs_refusals::bad_uploads_are_refused_and_nothing_counts,
     runs_refusals::a_negative_batch_norm_variance_is_refused,
     runs_refusals::an_upload_of_the_other_kind_cannot_take_the_round,
+    runs_sizes::every_preset_uploads_in_both_formats,
     runs::deactivating_the_last_missing_participant_closes_the_round,
     runs::one_upload_never_becomes_the_global_model,
     runs_gradients::gradients_long_poll_until_the_round_is_complete,
