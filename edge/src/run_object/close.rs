@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 
 use meshfed_shared::aggregate::adaptive::{server_step, ServerState};
-use meshfed_shared::aggregate::metrics::{MetricSums, UploadMetrics};
-use meshfed_shared::aggregate::{examples_cap, robust, Method, RunningSum};
+use meshfed_shared::aggregate::metrics::MetricSums;
+use meshfed_shared::aggregate::{robust, RunningSum};
 use meshfed_shared::api::runs::UploadKind;
 use meshfed_shared::plan::ServerStep;
 
@@ -59,13 +59,14 @@ impl RunCoordinator {
         };
         let kind = live.kind.unwrap_or(UploadKind::Weights);
         let plan = store::plans::of_round(&db, run_id, live.round).await?;
-        self.cap_examples(live, plan.plan.max_num_examples).await?;
+        let counting = self.counting(live, &plan.plan).await?;
+        self.recount(live, &plan.plan, &counting).await?;
         let aggregate = match &live.sums {
             Some(sums) => sums.mean(),
             None => {
                 let mut all = vec![];
                 for upload in live.uploads.values() {
-                    all.push(blobs::get_values(&self.env, &upload.r2_key, &live.model).await?);
+                    all.push(self.counted(live, &counting, upload).await?);
                 }
                 let refs: Vec<&[f32]> = all.iter().map(Vec::as_slice).collect();
                 robust::coordinatewise(&refs, live.method, live.run.trim_fraction)
@@ -135,36 +136,6 @@ impl RunCoordinator {
             .set_alarm(super::at(next_deadline))
             .await?;
         Ok(true)
-    }
-
-    /// Rebuilds FedAvg's sums and the round's metrics with each upload's `num_examples` cut
-    /// to its cap ([`examples_cap`]), where a declared count exceeds it.
-    async fn cap_examples(&self, live: &mut Live, max: Option<u64>) -> EdgeResult<()> {
-        if live.method != Method::Fedavg {
-            return Ok(());
-        }
-        let declared: Vec<u64> = live
-            .uploads
-            .values()
-            .map(|u| u.num_examples.max(0) as u64)
-            .collect();
-        let caps = examples_cap::capped(&declared, max);
-        if caps == declared {
-            return Ok(());
-        }
-        let mut sums = RunningSum::new(live.model.parameter_count());
-        let mut metrics = MetricSums::default();
-        for (upload, &weight) in live.uploads.values().zip(&caps) {
-            let values = blobs::get_values(&self.env, &upload.r2_key, &live.model).await?;
-            sums.add(&values, weight as f64);
-            metrics.add(&UploadMetrics {
-                num_examples: weight,
-                ..upload.metrics()
-            });
-        }
-        live.sums = Some(sums);
-        live.metrics = metrics;
-        Ok(())
     }
 
     /// The plan's server step from the round's global model and `mean`: the next global

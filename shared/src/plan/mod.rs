@@ -53,6 +53,11 @@ pub struct TrainingPlan {
     /// (see [`crate::aggregate::examples_cap`]).
     #[serde(default)]
     pub max_num_examples: Option<u64>,
+    /// Each upload's update (against the round's global model; a gradient as it is) is
+    /// clipped to this Euclidean norm before it counts; `None`: not clipped (see
+    /// [`crate::aggregate::clip`]).
+    #[serde(default)]
+    pub clip_norm: Option<f64>,
 }
 
 /// The learning rate over rounds.
@@ -126,6 +131,7 @@ impl Default for TrainingPlan {
             },
             uploads: Uploads::Weights,
             max_num_examples: None,
+            clip_norm: None,
         }
     }
 }

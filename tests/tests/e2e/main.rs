@@ -25,6 +25,7 @@ mod rate_limits;
 mod register;
 mod runs;
 mod runs_gradients;
+mod runs_poisoning;
 mod runs_refusals;
 mod runs_restart;
 mod runs_sizes;
@@ -98,7 +99,8 @@ const TESTS: &[(&str, TestFn)] = tests![
     runs::concurrent_uploads_from_32_users_match_the_reference,
     runs::a_replacement_upload_counts_once,
     runs::a_huge_upload_then_replaced_leaves_the_honest_average,
-    runs::a_huge_example_count_weighs_at_most_its_cap,
+    runs_poisoning::a_huge_example_count_weighs_at_most_its_cap,
+    runs_poisoning::an_update_longer_than_the_plans_norm_is_clipped,
     runs::a_deadline_closes_a_round_with_k_of_n,
     runs_refusals::outsiders_get_403_missing_runs_404_and_only_the_creator_edits,
     runs_refusals::bad_uploads_are_refused_and_nothing_counts,

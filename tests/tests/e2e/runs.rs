@@ -202,42 +202,6 @@ pub fn a_huge_upload_then_replaced_leaves_the_honest_average(ctx: &Ctx) {
     });
 }
 
-/// Poisoning through `num_examples`: a participant that claims 10^9 examples (the most an
-/// upload may state) weighs at most 10× the round's median in FedAvg, or the plan's
-/// `max_num_examples` where it sets one.
-pub fn a_huge_example_count_weighs_at_most_its_cap(ctx: &Ctx) {
-    ctx.block_on(async {
-        let users = participants(ctx, "claims", 3).await;
-        let others = [&users[1], &users[2]];
-        let (a, b, c) = (values(71, 5598), values(72, 5598), values(73, 5598));
-        for (plan, weights) in [
-            (json!({}), [10.0, 12.0, 120.0]),
-            (
-                json!({"plan": {"max_num_examples": 11}}),
-                [10.0, 11.0, 11.0],
-            ),
-        ] {
-            let run = create_run(ctx, &users[0], &others, plan).await;
-            for (user, v, n) in [(0, &a, 10), (1, &b, 12), (2, &c, 1_000_000_000)] {
-                let (s, receipt) = put_weights(ctx, &users[user], run, 1, v, n).await;
-                assert_eq!(s, 200, "{receipt}");
-            }
-            let path = format!("/api/runs/{run}/model");
-            let got = download(ctx, &token(&users[2]), &path, &model5()).await;
-            let [wa, wb, wc] = weights;
-            let expect = reference(&[(a.clone(), wa), (b.clone(), wb), (c.clone(), wc)]);
-            assert_close(&got, &expect);
-            let detail = run_detail(ctx, &token(&users[0]), run).await;
-            let counted = detail["history"][0]["metrics"]["num_examples"].as_u64();
-            assert_eq!(
-                counted,
-                Some(weights.iter().sum::<f64>() as u64),
-                "{detail}"
-            );
-        }
-    });
-}
-
 pub fn a_deadline_closes_a_round_with_k_of_n(ctx: &Ctx) {
     ctx.block_on(async {
         let users = participants(ctx, "deadline", 3).await;
