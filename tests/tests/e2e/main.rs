@@ -33,6 +33,7 @@ mod seed_datapod;
 mod seed_immunetworks;
 mod seed_runs;
 mod short_timers;
+mod sweep;
 mod tokens;
 
 use std::sync::Arc;
@@ -89,6 +90,7 @@ const TESTS: &[(&str, TestFn)] = tests![
     account::profile_update_and_confirmed_email_change,
     account::mnemonic_check_compares_the_sha3_digest,
     rate_limits::seed_003_limits_on_a_server_with_production_settings,
+    sweep::the_hourly_sweep_deletes_only_what_expired,
     admin::admins_manage_users_and_read_the_audit_log,
     seed_datapod::every_route_with_the_documents_examples,
     seed_immunetworks::identityadd_then_login_and_refresh,
