@@ -88,3 +88,9 @@ pub async fn delete(env: &Env, key: &str) -> EdgeResult<()> {
     env.bucket(BUCKET)?.delete(key).await?;
     Ok(())
 }
+
+/// The keys of the objects under `prefix` (the first 1,000).
+pub async fn list(env: &Env, prefix: &str) -> EdgeResult<Vec<String>> {
+    let listed = env.bucket(BUCKET)?.list().prefix(prefix).execute().await?;
+    Ok(listed.objects().iter().map(|o| o.key()).collect())
+}

@@ -4,6 +4,8 @@
 //!   Durable Object counter named after the key;
 //! - `GET /api/_dev/probe/{key}` reads all three back without changing them;
 //! - `GET /api/_dev/outbox?to=ADDRESS` lists the mail sent to that address, newest first;
+//! - `GET /api/_dev/objects?prefix=P` lists the R2 keys under `P` (what garbage is left);
+//! - `GET /api/_dev/rows` counts the rows of the tables the hourly sweep deletes from;
 //! - `POST /api/_dev/bench/kdf` `{"iterations": n}` runs n Argon2id verifications (timed
 //!   from outside by the benchmark, since a Worker's clock stands still while it computes);
 //! - `GET /api/_dev/fail` fails inside the server (the 500 path).
@@ -54,6 +56,24 @@ pub async fn dispatch(
             json_ok(&read_probe(env, key, counter).await?, "Probe written", 201)
         }
         (Method::Get, ["outbox"]) => outbox(&req, env).await,
+        (Method::Get, ["rows"]) => {
+            let counts = crate::store::sweep::counts(&crate::store::db(env)?).await?;
+            let counts: serde_json::Map<String, serde_json::Value> = counts
+                .into_iter()
+                .map(|(t, n)| (t.into(), n.into()))
+                .collect();
+            json_ok(&counts, "Row counts", 200)
+        }
+        (Method::Get, ["objects"]) => {
+            let url = req.url()?;
+            let prefix = url
+                .query_pairs()
+                .find(|(k, _)| k == "prefix")
+                .map(|(_, v)| v.to_string())
+                .ok_or_else(|| ApiError::invalid_field("prefix", "the R2 key prefix to list"))?;
+            let keys = crate::blobs::list(env, &prefix).await?;
+            json_ok(&serde_json::json!({ "keys": keys }), "R2 objects", 200)
+        }
         (Method::Post, ["bench", "kdf"]) => bench_kdf(&mut req, cfg).await,
         (Method::Get, ["fail"]) => Err(EdgeError::Internal(
             "deliberate failure: secret-internal-detail must not reach the client".into(),

@@ -114,7 +114,7 @@ async fn handle(route: Route, req: Request, env: &Env, cfg: &Config) -> EdgeResu
 }
 
 /// Counts a request against the client limit of `route` (seed 003's table), when the request
-/// names its client (`CF-Connecting-IP`).
+/// names its client (`CF-Connecting-IP`; IPv6 clients by their /64).
 pub async fn client_limit(
     req: &Request,
     env: &Env,
@@ -125,7 +125,7 @@ pub async fn client_limit(
         return Ok(None);
     };
     let (class, rule) = rate_limit::client_rule(route);
-    let bucket = format!("client:{class}:{client}");
+    let bucket = format!("client:{class}:{}", rate_limit::client_key(&client));
     Ok(Some(
         hit(env, &bucket, rule, cfg.rate_limit_multiplier).await?,
     ))

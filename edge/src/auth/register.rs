@@ -163,13 +163,20 @@ pub struct ResendRequest {
     pub username: String,
 }
 
-/// Sends a new confirmation code. The answer is the same whether or not the account exists
-/// or is already confirmed, so it reveals nothing about accounts.
+/// Sends a new confirmation code, at most 3 per account in 15 minutes. The answer is the
+/// same whether or not the account exists or is already confirmed, so it reveals nothing
+/// about accounts.
 pub async fn resend(mut req: Request, env: &Env, cfg: &Config) -> EdgeResult<Response> {
     let body: ResendRequest = read_json(&mut req, cfg.max_body_bytes).await?;
     mail::ensure_configured(env, cfg)?;
     let db = store::db(env)?;
-    if let Some(user) = users::find_by_login(&db, body.username.trim()).await? {
+    let user = users::find_by_login(&db, body.username.trim()).await?;
+    // Per account whether asked by username or email; an unknown name counts alike.
+    let account = user
+        .as_ref()
+        .map_or(body.username.as_str(), |u| u.id.as_str());
+    super::limit_account(env, cfg, "resend-confirmation", account).await?;
+    if let Some(user) = user {
         if user.confirmed == 0 {
             send_confirmation(env, cfg, &user.id, &user.email, now_ms()).await?;
         }

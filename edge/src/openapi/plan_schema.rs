@@ -45,7 +45,11 @@ fn properties() -> Value {
                 "axis": {"enum": ["x", "y", "z"]},
                 "fraction": {"type": "number", "minimum": 0, "maximum": 0.9}}},
         "uploads": {"enum": ["weights", "gradients", "first_upload"],
-            "description": "what every round collects; first_upload: a round's first upload decides (the seeds' runs)"}
+            "description": "what every round collects; first_upload: a round's first upload decides (the seeds' runs)"},
+        "max_num_examples": {"type": ["integer", "null"], "minimum": 1,
+            "description": "the most examples one upload weighs in FedAvg; null: 10 times the round's median"},
+        "clip_norm": {"type": ["number", "null"], "exclusiveMinimum": 0,
+            "description": "each update (upload minus the round's global model; a gradient as it is) is clipped to this norm; null: not clipped"}
     })
 }
 

@@ -58,19 +58,21 @@ impl RunCoordinator {
             return Ok(false);
         };
         let kind = live.kind.unwrap_or(UploadKind::Weights);
+        let plan = store::plans::of_round(&db, run_id, live.round).await?;
+        let counting = self.counting(live, &plan.plan).await?;
+        self.recount(live, &plan.plan, &counting).await?;
         let aggregate = match &live.sums {
             Some(sums) => sums.mean(),
             None => {
                 let mut all = vec![];
                 for upload in live.uploads.values() {
-                    all.push(blobs::get_values(&self.env, &upload.r2_key, &live.model).await?);
+                    all.push(self.counted(live, &counting, upload).await?);
                 }
                 let refs: Vec<&[f32]> = all.iter().map(Vec::as_slice).collect();
                 robust::coordinatewise(&refs, live.method, live.run.trim_fraction)
             }
         }
         .ok_or_else(|| EdgeError::Internal("a round with uploads has no aggregate".into()))?;
-        let plan = store::plans::of_round(&db, run_id, live.round).await?;
         let stepped = match kind {
             UploadKind::Weights if plan.plan.server.is_stateful() => Some(
                 self.step_server(live, run_id, &plan.plan.server, &aggregate)

@@ -156,6 +156,12 @@ impl RunCoordinator {
         )?)
         .await?;
         let previous = live.uploads.insert(meta.user_id.clone(), row.clone());
+        // The replaced upload's blob no longer counts anywhere: D1 names the new one.
+        if let Some(old) = previous.as_ref().filter(|p| p.r2_key != row.r2_key) {
+            if let Err(e) = blobs::delete(&self.env, &old.r2_key).await {
+                worker::console_log!("replaced upload {} stays in R2: {e}", old.r2_key);
+            }
+        }
         if let Some(sums) = live.sums.as_mut() {
             if previous.is_some() {
                 // Rebuilt from the stored uploads, never subtracted: in floating point,

@@ -8,6 +8,7 @@
 //! their blobs before calling in, so uploads decode in parallel and only the bookkeeping is
 //! serialised.
 
+mod adjust;
 mod close;
 mod live;
 

@@ -5,6 +5,7 @@ pub mod plans;
 pub mod rounds;
 pub mod runs;
 pub mod sessions;
+pub mod sweep;
 pub mod users;
 
 use worker::{D1Database, D1PreparedStatement, Env};

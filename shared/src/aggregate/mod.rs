@@ -3,13 +3,16 @@
 //! FedAvg (weighted by each upload's `num_examples`, Flower's formula) and the plain mean are
 //! streaming: an upload is added into `f64` running sums in O(P) time, reading the result is
 //! O(P), and memory is one `f64` per parameter whatever the number of participants. A
-//! replaced upload is subtracted again. Median and trimmed mean are coordinate-wise order
+//! replaced upload is never subtracted: the sums are rebuilt from the stored uploads. What
+//! `num_examples` may weigh is capped at the close ([`examples_cap`]). Median and trimmed mean are coordinate-wise order
 //! statistics: they need every upload at once (O(N·P) memory, O(P·N log N) time) and ignore
 //! `num_examples`; see [`robust`].
 
 pub mod adaptive;
 pub mod agreement;
+pub mod clip;
 pub mod drift;
+pub mod examples_cap;
 pub mod metrics;
 pub mod robust;
 pub mod server;

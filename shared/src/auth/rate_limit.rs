@@ -58,7 +58,8 @@ pub fn account_rule(route: &str) -> Option<Rule> {
             limit: 10,
             window_secs: 60,
         }),
-        "forgot-password" => Some(Rule {
+        // Each mails a code: no flooding an inbox, whichever name the account is asked by.
+        "forgot-password" | "resend-confirmation" => Some(Rule {
             limit: 3,
             window_secs: 900,
         }),
@@ -120,6 +121,21 @@ pub fn decide(rule: Rule, start: i64, count: u32, now_secs: i64) -> Decision {
         remaining: rule.limit.saturating_sub(count),
         reset,
         retry_after: (reset - now_secs).max(1),
+    }
+}
+
+/// The key a client's limits are counted under: an IPv4 address as it is, an IPv6 address by
+/// its /64 (one subscriber's prefix: a host picks any of its 2^64 addresses at will), anything
+/// else as given, at most 64 characters.
+pub fn client_key(address: &str) -> String {
+    let address = address.trim();
+    match address.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Ok(std::net::IpAddr::V4(v4)) => v4.to_string(),
+        Err(_) => address.chars().take(64).collect(),
     }
 }
 
@@ -213,5 +229,16 @@ mod tests {
             (false, 0, 50)
         );
         assert_eq!(decide(rule, 0, 6, 60).retry_after, 1, "never zero");
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_64_prefix() {
+        let a = client_key("2001:db8:1:2:aaaa::1");
+        assert_eq!(a, "2001:db8:1:2::/64");
+        assert_eq!(client_key("2001:0db8:0001:0002:ffff:ffff:ffff:ffff"), a);
+        assert_ne!(client_key("2001:db8:1:3::1"), a);
+        assert_eq!(client_key(" 203.0.113.7 "), "203.0.113.7");
+        assert_ne!(client_key("203.0.113.8"), client_key("203.0.113.7"));
+        assert_eq!(client_key(&"x".repeat(100)).len(), 64);
     }
 }

@@ -49,6 +49,15 @@ pub struct TrainingPlan {
     /// Weights or gradients: what every round collects (see [`Uploads`]).
     #[serde(default = "Uploads::before_plans_said")]
     pub uploads: Uploads,
+    /// The most examples one upload may weigh in FedAvg; `None`: 10× the round's median
+    /// (see [`crate::aggregate::examples_cap`]).
+    #[serde(default)]
+    pub max_num_examples: Option<u64>,
+    /// Each upload's update (against the round's global model; a gradient as it is) is
+    /// clipped to this Euclidean norm before it counts; `None`: not clipped (see
+    /// [`crate::aggregate::clip`]).
+    #[serde(default)]
+    pub clip_norm: Option<f64>,
 }
 
 /// The learning rate over rounds.
@@ -121,6 +130,8 @@ impl Default for TrainingPlan {
                 fraction: 0.5,
             },
             uploads: Uploads::Weights,
+            max_num_examples: None,
+            clip_norm: None,
         }
     }
 }

@@ -44,6 +44,20 @@ pub struct PlanRequest {
     pub holdout: Option<Holdout>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uploads: Option<Uploads>,
+    /// Absent: unchanged; `null`: the median rule; a number: the cap.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_num_examples: Option<Option<u64>>,
+    /// Absent: unchanged; `null`: no clipping; a number: the bound.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub clip_norm: Option<Option<f64>>,
 }
 
 /// A field that is present deserialises to `Some` (even `null`, to `Some(None)`).
@@ -81,6 +95,8 @@ impl PlanRequest {
             server: self.server.unwrap_or(b.server),
             holdout: self.holdout.unwrap_or(b.holdout),
             uploads: self.uploads.unwrap_or(b.uploads),
+            max_num_examples: self.max_num_examples.unwrap_or(b.max_num_examples),
+            clip_norm: self.clip_norm.unwrap_or(b.clip_norm),
         };
         validate(&plan)?;
         Ok(plan)
@@ -126,6 +142,12 @@ pub fn validate(p: &TrainingPlan) -> Result<(), ApiError> {
     }
     if !(0.0..=1.0).contains(&p.tissue_fraction) {
         return Err(bad("tissue_fraction", "must be 0 to 1"));
+    }
+    if p.clip_norm.is_some_and(|c| !(c.is_finite() && c > 0.0)) {
+        return Err(bad("clip_norm", "must be above 0 (or left out)"));
+    }
+    if p.max_num_examples == Some(0) {
+        return Err(bad("max_num_examples", "must be at least 1 (or left out)"));
     }
     if p.fix_batch_norm_from == Some(0) {
         return Err(bad(
@@ -207,6 +229,11 @@ mod tests {
             field(json!({"fix_batch_norm_from": 0})),
             "plan.fix_batch_norm_from"
         );
+        assert_eq!(
+            field(json!({"max_num_examples": 0})),
+            "plan.max_num_examples"
+        );
+        assert_eq!(field(json!({"clip_norm": -1.0})), "plan.clip_norm");
         assert_eq!(
             field(json!({"server": {"kind": "fedavgm", "learning_rate": 0.0, "momentum": 0.9}})),
             "plan.server.learning_rate"

@@ -25,12 +25,15 @@ mod rate_limits;
 mod register;
 mod runs;
 mod runs_gradients;
+mod runs_poisoning;
 mod runs_refusals;
 mod runs_restart;
+mod runs_sizes;
 mod seed_datapod;
 mod seed_immunetworks;
 mod seed_runs;
 mod short_timers;
+mod sweep;
 mod tokens;
 
 use std::sync::Arc;
@@ -87,6 +90,7 @@ const TESTS: &[(&str, TestFn)] = tests![
     account::profile_update_and_confirmed_email_change,
     account::mnemonic_check_compares_the_sha3_digest,
     rate_limits::seed_003_limits_on_a_server_with_production_settings,
+    sweep::the_hourly_sweep_deletes_only_what_expired,
     admin::admins_manage_users_and_read_the_audit_log,
     seed_datapod::every_route_with_the_documents_examples,
     seed_immunetworks::identityadd_then_login_and_refresh,
@@ -97,11 +101,14 @@ const TESTS: &[(&str, TestFn)] = tests![
     runs::concurrent_uploads_from_32_users_match_the_reference,
     runs::a_replacement_upload_counts_once,
     runs::a_huge_upload_then_replaced_leaves_the_honest_average,
+    runs_poisoning::a_huge_example_count_weighs_at_most_its_cap,
+    runs_poisoning::an_update_longer_than_the_plans_norm_is_clipped,
     runs::a_deadline_closes_a_round_with_k_of_n,
     runs_refusals::outsiders_get_403_missing_runs_404_and_only_the_creator_edits,
     runs_refusals::bad_uploads_are_refused_and_nothing_counts,
     runs_refusals::a_negative_batch_norm_variance_is_refused,
     runs_refusals::an_upload_of_the_other_kind_cannot_take_the_round,
+    runs_sizes::every_preset_uploads_in_both_formats,
     runs::deactivating_the_last_missing_participant_closes_the_round,
     runs::one_upload_never_becomes_the_global_model,
     runs_gradients::gradients_long_poll_until_the_round_is_complete,

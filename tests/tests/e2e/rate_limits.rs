@@ -102,6 +102,73 @@ fn login_allows_five_a_minute_per_client(ctx: &Ctx) {
     });
 }
 
+/// An IPv6 client cannot escape its limit by taking a new address of its /64 for every
+/// attempt; a client of another /64 is not affected.
+fn ipv6_clients_share_the_limit_of_their_64(ctx: &Ctx) {
+    ctx.block_on(async {
+        // A different unknown account each time: only the client limit is in play.
+        let body = |n: u32, i: u32| json!({"username": format!("v6_{n}_{i}"), "password": "W-1"});
+        for attempt in 0..2 {
+            let n = CLIENTS.fetch_add(1, Ordering::SeqCst);
+            let prefix = format!("2001:db8:{n:x}:1");
+            let mut answers = Vec::new();
+            for host in 1..=6 {
+                let address = format!("{prefix}:{host:x}::{:x}", host * 7);
+                answers.push(send(ctx, "/api/auth/login", &address, body(n, host)).await);
+            }
+            if answers.iter().any(|a| a.reset != answers[0].reset) {
+                assert_eq!(attempt, 0, "two window boundaries in a row");
+                continue; // a window boundary fell inside the burst
+            }
+            for (i, a) in answers[..5].iter().enumerate() {
+                assert_eq!((a.status, a.remaining), (401, Some(4 - i as u32)), "{i}");
+            }
+            assert_eq!(answers[5].status, 429, "a sixth address of the same /64");
+            let other = format!("2001:db8:{n:x}:2::1");
+            let other = send(ctx, "/api/auth/login", &other, body(n, 0)).await;
+            assert_eq!(
+                (other.status, other.remaining),
+                (401, Some(4)),
+                "another /64"
+            );
+            break;
+        }
+    });
+}
+
+/// Resending the confirmation code cannot flood an inbox: 3 per account in 15 minutes,
+/// counted alike by username and email, from any client; an unknown name is limited alike.
+fn confirmation_codes_are_resent_three_times_per_account(ctx: &Ctx) {
+    ctx.block_on(async {
+        let n = CLIENTS.fetch_add(1, Ordering::SeqCst);
+        let (name, email) = (format!("resend_{n}"), format!("resend_{n}@example.com"));
+        let registered = send(
+            ctx,
+            "/api/auth/register",
+            &fresh_client(),
+            json!({"username": name, "email": email, "password": "Correct-Horse-9-battery"}),
+        )
+        .await;
+        assert_eq!(registered.status, 201, "{}", registered.body);
+        let resend = "/api/auth/confirm/resend";
+        for (i, login) in [&name, &email, &name].into_iter().enumerate() {
+            let a = send(ctx, resend, &fresh_client(), json!({ "username": login })).await;
+            assert_eq!(a.status, 200, "resend {i}: {}", a.body);
+        }
+        let a = send(ctx, resend, &fresh_client(), json!({ "username": email })).await;
+        assert_eq!(a.status, 429, "a fourth resend, by email: {}", a.body);
+        assert_eq!(a.body["error"]["code"], "RATE_LIMIT_EXCEEDED");
+        // An unknown name: the same answers, the same limit.
+        let unknown = format!("nobody_{n}");
+        for i in 0..3 {
+            let a = send(ctx, resend, &fresh_client(), json!({ "username": unknown })).await;
+            assert_eq!(a.status, 200, "unknown resend {i}: {}", a.body);
+        }
+        let a = send(ctx, resend, &fresh_client(), json!({ "username": unknown })).await;
+        assert_eq!(a.status, 429, "{}", a.body);
+    });
+}
+
 fn register_allows_three_per_five_minutes_and_other_routes_twenty(ctx: &Ctx) {
     ctx.block_on(async {
         let answers = burst(ctx, "/api/auth/register", 4, &json!({"username": "x"})).await;
@@ -169,6 +236,8 @@ pub fn seed_003_limits_on_a_server_with_production_settings(ctx: &Ctx) {
         );
     });
     login_allows_five_a_minute_per_client(&local);
+    ipv6_clients_share_the_limit_of_their_64(&local);
+    confirmation_codes_are_resent_three_times_per_account(&local);
     register_allows_three_per_five_minutes_and_other_routes_twenty(&local);
     login_is_limited_per_account_across_clients(&local);
     seed_login_routes_share_the_client_limit(&local);

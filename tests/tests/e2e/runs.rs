@@ -153,6 +153,7 @@ pub fn concurrent_uploads_from_32_users_match_the_reference(ctx: &Ctx) {
     });
 }
 
+/// A replacement counts once, and the replaced blob does not linger in R2.
 pub fn a_replacement_upload_counts_once(ctx: &Ctx) {
     ctx.block_on(async {
         let users = participants(ctx, "replace", 2).await;
@@ -168,6 +169,17 @@ pub fn a_replacement_upload_counts_once(ctx: &Ctx) {
         );
         let detail = run_detail(ctx, &token(&users[1]), run).await;
         assert_eq!(detail["round"]["uploads"], 1);
+        // The replaced upload's blob is gone from R2: one upload blob is left.
+        let prefix = format!("runs/{run}/rounds/1/weights/");
+        let objects = ctx
+            .http
+            .get(ctx.url(&format!("/api/_dev/objects?prefix={prefix}")))
+            .send()
+            .await
+            .unwrap();
+        let objects: Value = objects.json().await.unwrap();
+        let keys = objects["data"]["keys"].as_array().expect("a key list");
+        assert_eq!(keys.len(), 1, "{objects}");
         let (s, _) = put_weights(ctx, &users[1], run, 1, &z, 2).await;
         assert_eq!(s, 200);
         let got = download(
