@@ -7,7 +7,7 @@ use meshfed_shared::api::runs::UploadKind;
 use meshfed_shared::meshnet::{file, ModelConfig};
 use meshfed_shared::tensor::safetensors;
 use sha2::{Digest, Sha256};
-use worker::Env;
+use worker::{Env, Range};
 
 use crate::error::{EdgeError, EdgeResult};
 
@@ -82,6 +82,38 @@ pub async fn get_values(env: &Env, key: &str, model: &ModelConfig) -> EdgeResult
     model
         .flatten_named(&file.tensors)
         .map_err(|e| EdgeError::Internal(format!("{key}: {e}")))
+}
+
+/// `length` bytes of `key` from `offset` (an R2 range read).
+pub async fn get_range(env: &Env, key: &str, offset: u64, length: u64) -> EdgeResult<Vec<u8>> {
+    let object = env
+        .bucket(BUCKET)?
+        .get(key)
+        .range(Range::OffsetWithLength { offset, length })
+        .execute()
+        .await?
+        .ok_or_else(|| EdgeError::Internal(format!("R2 object {key} is missing")))?;
+    let body = object
+        .body()
+        .ok_or_else(|| EdgeError::Internal(format!("R2 object {key} has no body")))?;
+    let bytes = body.bytes().await?;
+    if bytes.len() as u64 != length {
+        return Err(EdgeError::Internal(format!(
+            "R2 object {key}: {} bytes at {offset}, not {length}",
+            bytes.len()
+        )));
+    }
+    Ok(bytes)
+}
+
+/// Where a stored safetensors blob's tensors lie: its header alone, in two range reads.
+pub async fn layout(env: &Env, key: &str) -> EdgeResult<safetensors::Layout> {
+    let internal =
+        |e: meshfed_shared::tensor::TensorError| EdgeError::Internal(format!("{key}: {e}"));
+    let prefix = get_range(env, key, 0, 8).await?;
+    let header_len = safetensors::header_len(&prefix).map_err(internal)?;
+    let head = get_range(env, key, 0, 8 + header_len as u64).await?;
+    safetensors::layout(&head).map_err(internal)
 }
 
 pub async fn delete(env: &Env, key: &str) -> EdgeResult<()> {

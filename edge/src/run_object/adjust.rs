@@ -21,6 +21,17 @@ pub(super) struct Counting {
     global: Option<Vec<f32>>,
 }
 
+impl Counting {
+    pub(super) fn clip_norm(&self) -> Option<f64> {
+        self.clip_norm
+    }
+
+    /// The global model updates are clipped against (none for gradients rounds).
+    pub(super) fn global(&self) -> Option<&[f32]> {
+        self.global.as_deref()
+    }
+}
+
 impl RunCoordinator {
     pub(super) async fn counting(&self, live: &Live, plan: &TrainingPlan) -> EdgeResult<Counting> {
         let weights = live.kind.unwrap_or(UploadKind::Weights) == UploadKind::Weights;

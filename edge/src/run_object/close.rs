@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use meshfed_shared::aggregate::adaptive::{server_step, ServerState};
 use meshfed_shared::aggregate::metrics::MetricSums;
-use meshfed_shared::aggregate::{robust, RunningSum};
+use meshfed_shared::aggregate::RunningSum;
 use meshfed_shared::api::runs::UploadKind;
 use meshfed_shared::plan::ServerStep;
 
@@ -63,14 +63,7 @@ impl RunCoordinator {
         self.recount(live, &plan.plan, &counting).await?;
         let aggregate = match &live.sums {
             Some(sums) => sums.mean(),
-            None => {
-                let mut all = vec![];
-                for upload in live.uploads.values() {
-                    all.push(self.counted(live, &counting, upload).await?);
-                }
-                let refs: Vec<&[f32]> = all.iter().map(Vec::as_slice).collect();
-                robust::coordinatewise(&refs, live.method, live.run.trim_fraction)
-            }
+            None => self.chunked_aggregate(live, &counting).await?,
         }
         .ok_or_else(|| EdgeError::Internal("a round with uploads has no aggregate".into()))?;
         let stepped = match kind {

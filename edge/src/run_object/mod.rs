@@ -9,6 +9,7 @@
 //! serialised.
 
 mod adjust;
+mod chunked;
 mod close;
 mod live;
 

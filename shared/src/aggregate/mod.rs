@@ -10,6 +10,7 @@
 
 pub mod adaptive;
 pub mod agreement;
+pub mod chunks;
 pub mod clip;
 pub mod drift;
 pub mod examples_cap;

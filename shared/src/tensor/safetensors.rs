@@ -24,8 +24,30 @@ fn header_err(reason: impl Into<String>) -> TensorError {
     TensorError::BadHeader(reason.into())
 }
 
-/// Parses a whole safetensors buffer.
-pub fn read(bytes: &[u8]) -> Result<SafeTensors, TensorError> {
+/// One tensor's place in a file's data section.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub name: String,
+    pub dtype: DType,
+    pub shape: Vec<usize>,
+    /// Byte offsets in the data section, `[begin, end)`.
+    pub begin: usize,
+    pub end: usize,
+}
+
+/// Where a file's tensors lie, from its first `8 + header length` bytes: enough to read a
+/// range of one tensor without the rest (R2 range reads).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layout {
+    /// The data section's first byte in the file.
+    pub data_start: usize,
+    /// In the order of their data, back to back from 0.
+    pub tensors: Vec<Entry>,
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// The header's length from the file's first 8 bytes (checked against [`MAX_HEADER_BYTES`]).
+pub fn header_len(bytes: &[u8]) -> Result<usize, TensorError> {
     let len_bytes: [u8; 8] = bytes
         .get(..8)
         .and_then(|b| b.try_into().ok())
@@ -36,15 +58,19 @@ pub fn read(bytes: &[u8]) -> Result<SafeTensors, TensorError> {
             "header length {header_len} is too large"
         )));
     }
-    let header_end = 8 + header_len as usize;
+    Ok(header_len as usize)
+}
+
+/// The layout from the file's first `8 + header length` bytes (or more).
+pub fn layout(bytes: &[u8]) -> Result<Layout, TensorError> {
+    let header_len = header_len(bytes)?;
+    let header_end = 8 + header_len;
     let header = bytes.get(8..header_end).ok_or_else(|| {
         TensorError::Truncated(format!("header of {header_len} bytes does not fit"))
     })?;
     let header: Map<String, Value> = serde_json::from_slice(header)
         .map_err(|e| header_err(format!("not a JSON object: {e}")))?;
-    let data = &bytes[header_end..];
-
-    let mut out = SafeTensors::default();
+    let mut metadata = BTreeMap::new();
     let mut entries = vec![];
     for (name, info) in header {
         if name == "__metadata__" {
@@ -55,76 +81,110 @@ pub fn read(bytes: &[u8]) -> Result<SafeTensors, TensorError> {
                 let v = v
                     .as_str()
                     .ok_or_else(|| header_err(format!("__metadata__.{k} is not a string")))?;
-                out.metadata.insert(k.clone(), v.to_string());
+                metadata.insert(k.clone(), v.to_string());
             }
             continue;
         }
-        let bad = |reason: &str| TensorError::BadTensor {
-            name: name.clone(),
-            reason: reason.to_string(),
-        };
-        let dtype = match info["dtype"].as_str() {
-            Some("F32") => DType::F32,
-            Some("F16") => DType::F16,
-            Some(other) => {
-                return Err(TensorError::UnsupportedDtype {
-                    name,
-                    dtype: other.to_string(),
-                })
-            }
-            None => return Err(bad("dtype is missing")),
-        };
-        let shape: Vec<usize> = info["shape"]
-            .as_array()
-            .ok_or_else(|| bad("shape is missing"))?
-            .iter()
-            .map(|d| d.as_u64().map(|d| d as usize))
-            .collect::<Option<_>>()
-            .ok_or_else(|| bad("shape has a non-integer dimension"))?;
-        let offsets = info["data_offsets"]
-            .as_array()
-            .filter(|o| o.len() == 2)
-            .and_then(|o| Some((o[0].as_u64()? as usize, o[1].as_u64()? as usize)))
-            .ok_or_else(|| bad("data_offsets must be [begin, end]"))?;
-        let count = shape
-            .iter()
-            .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-            .ok_or_else(|| bad("shape overflows"))?;
-        if offsets.1 < offsets.0 || offsets.1 - offsets.0 != count * dtype.size() {
-            return Err(bad(&format!(
-                "data_offsets span {} bytes but shape {shape:?} of {} needs {}",
-                offsets.1.saturating_sub(offsets.0),
-                dtype.name(),
-                count * dtype.size()
-            )));
-        }
-        entries.push((offsets, name, shape, dtype));
+        entries.push(entry(name, &info)?);
     }
-    entries.sort_by_key(|e| e.0);
+    entries.sort_by_key(|e| e.begin);
     let mut expected_begin = 0;
-    for ((begin, end), name, shape, dtype) in entries {
-        if begin != expected_begin {
+    for e in &entries {
+        if e.begin != expected_begin {
             return Err(TensorError::BadTensor {
-                name,
+                name: e.name.clone(),
                 reason: "tensor data is not contiguous with the previous tensor".into(),
             });
         }
-        let raw = data.get(begin..end).ok_or_else(|| {
-            TensorError::Truncated(format!("tensor {name:?} ends past the end of the file"))
+        expected_begin = e.end;
+    }
+    Ok(Layout {
+        data_start: header_end,
+        tensors: entries,
+        metadata,
+    })
+}
+
+fn entry(name: String, info: &Value) -> Result<Entry, TensorError> {
+    let bad = |reason: &str| TensorError::BadTensor {
+        name: name.clone(),
+        reason: reason.to_string(),
+    };
+    let dtype = match info["dtype"].as_str() {
+        Some("F32") => DType::F32,
+        Some("F16") => DType::F16,
+        Some(other) => {
+            return Err(TensorError::UnsupportedDtype {
+                name,
+                dtype: other.to_string(),
+            })
+        }
+        None => return Err(bad("dtype is missing")),
+    };
+    let shape: Vec<usize> = info["shape"]
+        .as_array()
+        .ok_or_else(|| bad("shape is missing"))?
+        .iter()
+        .map(|d| d.as_u64().map(|d| d as usize))
+        .collect::<Option<_>>()
+        .ok_or_else(|| bad("shape has a non-integer dimension"))?;
+    let offsets = info["data_offsets"]
+        .as_array()
+        .filter(|o| o.len() == 2)
+        .and_then(|o| Some((o[0].as_u64()? as usize, o[1].as_u64()? as usize)))
+        .ok_or_else(|| bad("data_offsets must be [begin, end]"))?;
+    let count = shape
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| bad("shape overflows"))?;
+    if offsets.1 < offsets.0 || offsets.1 - offsets.0 != count * dtype.size() {
+        return Err(bad(&format!(
+            "data_offsets span {} bytes but shape {shape:?} of {} needs {}",
+            offsets.1.saturating_sub(offsets.0),
+            dtype.name(),
+            count * dtype.size()
+        )));
+    }
+    Ok(Entry {
+        name,
+        dtype,
+        shape,
+        begin: offsets.0,
+        end: offsets.1,
+    })
+}
+
+/// Decodes little-endian values of `dtype` to f32.
+pub fn decode(raw: &[u8], dtype: DType) -> Vec<f32> {
+    match dtype {
+        DType::F32 => raw
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+        DType::F16 => raw
+            .chunks_exact(2)
+            .map(|c| f16::to_f32(u16::from_le_bytes([c[0], c[1]])))
+            .collect(),
+    }
+}
+
+/// Parses a whole safetensors buffer.
+pub fn read(bytes: &[u8]) -> Result<SafeTensors, TensorError> {
+    let layout = layout(bytes)?;
+    let data = &bytes[layout.data_start..];
+    let mut out = SafeTensors {
+        metadata: layout.metadata,
+        ..Default::default()
+    };
+    let mut expected_begin = 0;
+    for e in layout.tensors {
+        let raw = data.get(e.begin..e.end).ok_or_else(|| {
+            TensorError::Truncated(format!("tensor {:?} ends past the end of the file", e.name))
         })?;
-        let values = match dtype {
-            DType::F32 => raw
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect(),
-            DType::F16 => raw
-                .chunks_exact(2)
-                .map(|c| f16::to_f32(u16::from_le_bytes([c[0], c[1]])))
-                .collect(),
-        };
-        out.tensors.push((name, Tensor::new(shape, values)));
-        out.dtypes.push(dtype);
-        expected_begin = end;
+        out.tensors
+            .push((e.name, Tensor::new(e.shape, decode(raw, e.dtype))));
+        out.dtypes.push(e.dtype);
+        expected_begin = e.end;
     }
     if expected_begin != data.len() {
         return Err(header_err(format!(
