@@ -59,6 +59,9 @@ pub async fn sign_in(
         return Err(unknown_user_failure(env, cfg, &body.username).await?.into());
     };
     if let Some(until) = user.locked_until.filter(|&t| t > now) {
+        // The KDF's cost here too: an unknown name's "lockout" pays it on every attempt, so
+        // a fast answer would tell a real locked account apart.
+        let _ = password::verify(body.password.expose(), password::DUMMY_HASH);
         audit::record(env, Some(&user.id), "login_refused_locked", client, None).await?;
         return Err(locked(until).into());
     }

@@ -16,6 +16,7 @@ mod errors;
 mod health;
 mod join;
 mod login;
+mod login_timing;
 mod mfa_guessing;
 mod mfa_reenrol;
 mod openapi;
@@ -87,6 +88,7 @@ const TESTS: &[(&str, TestFn)] = tests![
     account::change_password_revokes_other_sessions,
     account::forgot_and_reset_password_keeps_mfa_and_revokes_sessions,
     account_guessing::reset_answers_alike_for_unknown_accounts_and_resends_keep_the_count,
+    login_timing::a_real_account_and_an_unknown_name_answer_alike_in_time,
     account::profile_update_and_confirmed_email_change,
     account::mnemonic_check_compares_the_sha3_digest,
     rate_limits::seed_003_limits_on_a_server_with_production_settings,
