@@ -6,6 +6,7 @@
 //! - `GET /api/_dev/outbox?to=ADDRESS` lists the mail sent to that address, newest first;
 //! - `GET /api/_dev/objects?prefix=P` lists the R2 keys under `P` (what garbage is left);
 //! - `GET /api/_dev/rows` counts the rows of the tables the hourly sweep deletes from;
+//! - `POST /api/_dev/sweep` `{"at_ms": n}` runs that sweep as if at time `n`;
 //! - `POST /api/_dev/bench/kdf` `{"iterations": n}` runs n Argon2id verifications (timed
 //!   from outside by the benchmark, since a Worker's clock stands still while it computes);
 //! - `GET /api/_dev/fail` fails inside the server (the 500 path).
@@ -18,6 +19,11 @@ use crate::config::Config;
 use crate::error::{EdgeError, EdgeResult};
 use crate::http::{json_ok, now_ms, read_json};
 use crate::run_object;
+
+#[derive(Debug, Deserialize)]
+struct SweepAt {
+    at_ms: i64,
+}
 
 #[derive(Debug, Deserialize)]
 struct ProbeWrite {
@@ -63,6 +69,15 @@ pub async fn dispatch(
                 .map(|(t, n)| (t.into(), n.into()))
                 .collect();
             json_ok(&counts, "Row counts", 200)
+        }
+        (Method::Post, ["sweep"]) => {
+            let body: SweepAt = read_json(&mut req, cfg.max_body_bytes).await?;
+            let swept = crate::housekeeping::sweep(env, body.at_ms).await?;
+            let swept: serde_json::Map<String, serde_json::Value> = swept
+                .into_iter()
+                .map(|(t, n)| (t.into(), n.into()))
+                .collect();
+            json_ok(&swept, "Swept", 200)
         }
         (Method::Get, ["objects"]) => {
             let url = req.url()?;

@@ -9,6 +9,7 @@ mod config;
 mod dev;
 mod error;
 mod health;
+mod housekeeping;
 mod http;
 mod mail;
 mod openapi;
@@ -23,25 +24,10 @@ mod store;
 
 pub use run_object::RunCoordinator;
 
-use worker::{event, Context, Env, Request, Response, ScheduleContext, ScheduledEvent};
+use worker::{event, Context, Env, Request, Response};
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+    housekeeping::maybe_sweep(&env, &ctx);
     router::handle(req, env).await
-}
-
-/// The hourly sweep (`[triggers]` in `wrangler.toml`): expired rows leave D1.
-#[event(scheduled)]
-async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-    let cfg = config::Config::from_env(&env);
-    // Longer than any rate-limit window: an hour, or the MFA lockout where it is longer.
-    let horizon = cfg.lockout_secs.max(3600) * 2;
-    let swept = match store::db(&env) {
-        Ok(db) => store::sweep::expired(&db, event.schedule() as i64, horizon).await,
-        Err(e) => Err(e),
-    };
-    match swept {
-        Ok(rows) => worker::console_log!("sweep at {}: deleted {rows:?}", event.schedule()),
-        Err(e) => worker::console_error!("sweep failed: {e}"),
-    }
 }

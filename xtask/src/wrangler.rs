@@ -90,8 +90,6 @@ impl Server {
             "--ip",
             "127.0.0.1",
             "--show-interactive-dev-session=false",
-            // `/cdn-cgi/handler/scheduled?time=…` runs the hourly sweep on demand.
-            "--test-scheduled",
         ])
         .args(["--port", &opts.port.to_string()])
         .args(["--inspector-port", &free_port().to_string()])

@@ -1,4 +1,4 @@
-//! Deleting what has expired, from the hourly scheduled handler: emailed codes, challenge
+//! Deleting what has expired, hourly (`crate::housekeeping`): emailed codes, challenge
 //! sessions, refresh tokens and denied token ids past their expiry (an expired one is refused
 //! whether or not its row exists, and a resend inherits attempts only from live codes), and
 //! rate-limit windows long closed.
@@ -39,10 +39,14 @@ const TABLES: [(&str, &str); 5] = [
 pub async fn expired(db: &D1Database, now_ms: i64, window_horizon_secs: i64) -> EdgeResult<Swept> {
     let before_secs = now_ms / 1000 - window_horizon_secs;
     let mut swept = TABLES.map(|(table, _)| (table, 0));
-    for (i, (_, sql)) in TABLES.iter().enumerate() {
-        let statement = db
-            .prepare(*sql)
-            .bind(&[(now_ms as f64).into(), (before_secs as f64).into()])?;
+    for (i, (table, sql)) in TABLES.iter().enumerate() {
+        // Rate-limit windows count in seconds, every expiry in milliseconds.
+        let before = if *table == "rate_limits" {
+            before_secs
+        } else {
+            now_ms
+        };
+        let statement = db.prepare(*sql).bind(&[(before as f64).into()])?;
         swept[i].1 = changed_rows(statement).await?;
     }
     Ok(swept)

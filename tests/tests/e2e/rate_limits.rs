@@ -146,7 +146,8 @@ fn confirmation_codes_are_resent_three_times_per_account(ctx: &Ctx) {
             ctx,
             "/api/auth/register",
             &fresh_client(),
-            json!({"username": name, "email": email, "password": "Correct-Horse-9-battery"}),
+            json!({"username": name, "email": email, "password": "Correct-Horse-9-battery",
+                   "first_name": "Re", "last_name": "Send"}),
         )
         .await;
         assert_eq!(registered.status, 201, "{}", registered.body);

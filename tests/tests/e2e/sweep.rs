@@ -1,6 +1,7 @@
-//! The hourly sweep (the Worker's scheduled handler) on a server of its own: run at the
-//! present it deletes nothing live; run as if 400 days later it deletes every expired code,
-//! session, refresh token and rate-limit window, and no account.
+//! The hourly sweep (which the first request of each hour starts in the background), run on
+//! a server of its own through the development route: at the present it deletes nothing
+//! live; as if 400 days later it deletes every expired code, session, refresh token and
+//! rate-limit window, and no account.
 
 use meshfed_e2e::identity::PASSWORD;
 use meshfed_e2e::runs::participants;
@@ -18,10 +19,17 @@ async fn rows(ctx: &Ctx) -> Value {
     resp.json::<Value>().await.unwrap()["data"].clone()
 }
 
-async fn sweep_at(ctx: &Ctx, time_ms: u128) {
-    let path = format!("/cdn-cgi/handler/scheduled?cron=17+*+*+*+*&time={time_ms}");
-    let resp = ctx.http.get(ctx.url(&path)).send().await.unwrap();
-    assert_eq!(resp.status(), 200, "{:?}", resp.text().await);
+async fn sweep_at(ctx: &Ctx, time_ms: u128) -> Value {
+    let body = serde_json::json!({ "at_ms": time_ms as u64 });
+    let resp = ctx
+        .http
+        .post(ctx.url("/api/_dev/sweep"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.json::<Value>().await.unwrap()["data"].clone()
 }
 
 pub fn the_hourly_sweep_deletes_only_what_expired(ctx: &Ctx) {
@@ -60,9 +68,14 @@ pub fn the_hourly_sweep_deletes_only_what_expired(ctx: &Ctx) {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_millis();
-        sweep_at(&local, now).await;
-        assert_eq!(rows(&local).await, before, "nothing live is deleted");
-        sweep_at(&local, now + 400 * 86_400_000).await;
+        let swept = sweep_at(&local, now).await;
+        assert_eq!(
+            rows(&local).await,
+            before,
+            "nothing live is deleted: {swept}"
+        );
+        let swept = sweep_at(&local, now + 400 * 86_400_000).await;
+        assert_eq!(swept, before, "the sweep counts what it deleted");
         let after = rows(&local).await;
         for (table, n) in after.as_object().unwrap() {
             assert_eq!(n, 0, "{table}: {after}");
