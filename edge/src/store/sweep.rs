@@ -30,7 +30,7 @@ const TABLES: [(&str, &str); 5] = [
     ),
     (
         "rate_limits",
-        "DELETE FROM rate_limits WHERE window_start < ?2",
+        "DELETE FROM rate_limits WHERE window_start < ?1",
     ),
 ];
 
