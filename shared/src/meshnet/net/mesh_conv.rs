@@ -1,8 +1,9 @@
 //! MeshNet's dilated 3×3×3 convolution as a burn backend extension, so that burn's CPU
 //! backend (flex) runs it, and its two gradients, with [`crate::meshnet::dilated_conv`]'s
 //! direct kernels instead of im2col, and burn's cube backend (wgpu, WebGPU) with
-//! [`super::cube_kernels`]. Any other convolution keeps burn's own: the trait's default bodies. Autodiff records one node per convolution whose
-//! backward pass calls the inner backend's gradients.
+//! [`super::cube_conv`]. Any other convolution keeps burn's own: the trait's default
+//! bodies. Autodiff records one node per convolution whose backward pass calls the inner
+//! backend's gradients.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -21,7 +22,7 @@ use crate::meshnet::dilated_conv::{self, ConvShape};
 use burn_cubecl::tensor::CubeTensor;
 
 #[cfg(any(feature = "burn-wgpu", feature = "burn-webgpu"))]
-use super::cube_kernels;
+use super::cube_conv;
 
 /// 3×3×3 convolution with dilation and padding `dilation`, stride 1, one group, and a bias.
 #[backend_extension(
@@ -144,12 +145,12 @@ impl MeshConvBackend for Flex {
 }
 
 /// On the GPU (wgpu natively, WebGPU in the browser): the direct kernels of
-/// [`super::cube_kernels`].
+/// [`super::cube_conv`].
 #[cfg(any(feature = "burn-wgpu", feature = "burn-webgpu"))]
 impl MeshConvBackend for burn::backend::Cube {
     fn mesh_conv3d(x: CubeTensor, weight: CubeTensor, bias: CubeTensor, d: usize) -> CubeTensor {
         match cube_shape_of(&x, &weight, d) {
-            Some(s) => cube_kernels::forward(x, weight, bias, &s),
+            Some(s) => cube_conv::forward(x, weight, bias, &s),
             None => Self::conv3d(x, weight, Some(bias), options(d)),
         }
     }
@@ -161,7 +162,7 @@ impl MeshConvBackend for burn::backend::Cube {
         d: usize,
     ) -> CubeTensor {
         match cube_shape_of(&x, &weight, d) {
-            Some(s) => cube_kernels::input_grad(grad, weight, &s),
+            Some(s) => cube_conv::input_grad(grad, weight, &s),
             None => Self::conv3d_x_backward(x, weight, grad, options(d)),
         }
     }
@@ -173,7 +174,7 @@ impl MeshConvBackend for burn::backend::Cube {
         d: usize,
     ) -> CubeTensor {
         match cube_shape_of(&x, &weight, d) {
-            Some(s) => cube_kernels::weight_grad(x, grad, &s),
+            Some(s) => cube_conv::weight_grad(x, grad, &s),
             None => Self::conv3d_weight_backward(x, weight, grad, options(d)),
         }
     }

@@ -6,6 +6,8 @@
 
 mod calibrate;
 #[cfg(any(feature = "burn-wgpu", feature = "burn-webgpu"))]
+mod cube_conv;
+#[cfg(any(feature = "burn-wgpu", feature = "burn-webgpu"))]
 mod cube_kernels;
 mod follow;
 #[cfg(any(feature = "burn-wgpu", feature = "burn-webgpu"))]
