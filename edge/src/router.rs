@@ -14,8 +14,20 @@ pub async fn handle(req: Request, env: Env) -> worker::Result<Response> {
     security_headers::apply(respond(req, env).await?)
 }
 
+/// The methods the Worker knows. workers-rs reads any other (`QUERY`, `FOO`) as GET, which
+/// would run GET routes for it: those are refused before routing.
+const KNOWN_METHODS: [&str; 10] = [
+    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE", "REPORT",
+];
+
 async fn respond(req: Request, env: Env) -> worker::Result<Response> {
     let cfg = Config::from_env(&env);
+    let raw_method = req.inner().method();
+    if !KNOWN_METHODS.contains(&raw_method.to_ascii_uppercase().as_str()) {
+        let message = format!("Method {raw_method} is not supported");
+        let refused = ApiError::new(ErrorCode::MethodNotAllowed, message);
+        return error_response(&refused);
+    }
     let method = req.method();
     let path = req.path();
     if let Err(refused) = auth::keys::refuse_unconfigured(&env, &cfg) {

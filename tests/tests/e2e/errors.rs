@@ -38,6 +38,14 @@ pub fn wrong_method_is_405_with_allow(ctx: &Ctx) {
             .unwrap();
         assert_eq!(resp.headers()["allow"], "GET");
         expect_failure(resp, 405, "METHOD_NOT_ALLOWED").await;
+        // A method nobody defines is not read as GET (workers-rs would): schemathesis found
+        // `QUERY /api/_dev/fail` answering 500 and `QUERY /api/health` answering 200.
+        for path in ["/api/health", "/api/_dev/fail", "/api/runs"] {
+            let query = reqwest::Method::from_bytes(b"QUERY").unwrap();
+            let resp = ctx.http.request(query, ctx.url(path)).send().await.unwrap();
+            let body = expect_failure(resp, 405, "METHOD_NOT_ALLOWED").await;
+            assert!(body["error"]["message"].as_str().unwrap().contains("QUERY"));
+        }
     });
 }
 
