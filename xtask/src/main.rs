@@ -8,6 +8,7 @@ mod csp;
 mod dev;
 mod digest;
 mod federate;
+mod schemathesis;
 mod setup;
 mod steps;
 mod test;

@@ -77,12 +77,19 @@ pub fn for_dev() -> Result<(), String> {
     step("npm packages (npm ci)", npm_ci)
 }
 
-/// What `cargo xtask test` needs: the dev prerequisites plus Chromium, ChromeDriver and
-/// lavapipe.
+/// What `cargo xtask test` needs: the dev prerequisites plus Chromium, ChromeDriver,
+/// lavapipe and schemathesis.
 pub fn for_test() -> Result<(), String> {
     for_dev()?;
     step("chromium and chromium-driver (apt)", chromium)?;
-    step("mesa-vulkan-drivers, CPU Vulkan for wgpu (apt)", lavapipe)
+    step("mesa-vulkan-drivers, CPU Vulkan for wgpu (apt)", lavapipe)?;
+    step(
+        &format!(
+            "{} (PyPI, venv in the build cache)",
+            crate::schemathesis::PACKAGE
+        ),
+        crate::schemathesis::install,
+    )
 }
 
 /// Everything, the tools included, in the foreground (`cargo xtask setup`).
@@ -182,7 +189,7 @@ fn lavapipe() -> Result<Done, String> {
 }
 
 /// Installs the Debian `packages` (as root) unless every file of `present` exists.
-fn apt_packages(present: &[&str], packages: &[&str]) -> Result<Done, String> {
+pub fn apt_packages(present: &[&str], packages: &[&str]) -> Result<Done, String> {
     if present.iter().all(|p| Path::new(p).exists()) {
         return Ok(Done::Skipped(format!("{} present", present.join(" and "))));
     }

@@ -156,6 +156,7 @@ const APP_WASM_TESTS: [&str; 6] = [
 fn e2e(args: &[String]) -> Command {
     let mut cmd = linted(cargo(&["test"]));
     cmd.args(NATIVE).args(["--test", "e2e", "--"]).args(args);
+    cmd.env("MESHFED_SCHEMATHESIS", crate::schemathesis::st());
     cmd
 }
 

@@ -71,6 +71,7 @@ const TESTS: &[(&str, TestFn)] = tests![
     openapi::document_is_openapi_3_1_with_routes,
     openapi::real_responses_match_the_document,
     openapi::auth_responses_match_the_document,
+    openapi::schemathesis_finds_no_server_error_or_schema_break,
     register::register_then_confirm_issues_a_mnemonic_once,
     register::register_validates_every_field,
     register::duplicate_username_or_email_is_409,

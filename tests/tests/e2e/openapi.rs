@@ -178,3 +178,47 @@ pub fn auth_responses_match_the_document(ctx: &Ctx) {
         );
     });
 }
+
+/// schemathesis (PyPI, installed by `cargo xtask test`) generates requests for every
+/// documented operation from the document itself, on a server of its own (its requests would
+/// otherwise mix with the other tests' accounts): no answer may be a 5xx and none may break
+/// the document's response schemas. The development routes are left out (`/api/_dev/fail`
+/// is a 500 on purpose; the sweep would empty the server).
+pub fn schemathesis_finds_no_server_error_or_schema_break(_ctx: &Ctx) {
+    let st = std::env::var("MESHFED_SCHEMATHESIS")
+        .expect("MESHFED_SCHEMATHESIS: run the suite through `cargo xtask test` or `e2e`");
+    let state = meshfed_e2e::server::fresh_state_dir("schemathesis");
+    let vars = [("RATE_LIMIT_MULTIPLIER", "1000")];
+    let mut own = meshfed_e2e::server::start_with(&state, None, &vars).expect("server starts");
+    let schema = format!("{}/api/openapi.json", own.base_url());
+    let out = std::process::Command::new(&st)
+        .args([
+            "run",
+            &schema,
+            "--max-examples",
+            "5",
+            "--seed",
+            "1",
+            "--no-color",
+        ])
+        .args(["--checks", "not_a_server_error,response_schema_conformance"])
+        .args(["--exclude-path-regex", "^/api/_dev/", "--warnings", "off"])
+        .output()
+        .unwrap_or_else(|e| panic!("{st}: {e} (cargo xtask test installs it)"));
+    let report = String::from_utf8_lossy(&out.stdout);
+    let summary: Vec<&str> = report.lines().rev().take(12).collect();
+    println!(
+        "schemathesis: {}",
+        summary.into_iter().rev().collect::<Vec<_>>().join(" | ")
+    );
+    assert!(
+        out.status.success(),
+        "{report}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        report.contains("Tested:"),
+        "schemathesis ran no operation: {report}"
+    );
+    assert!(own.stop());
+}
