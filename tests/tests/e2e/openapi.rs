@@ -191,7 +191,10 @@ pub fn schemathesis_finds_no_server_error_or_schema_break(_ctx: &Ctx) {
     let vars = [("RATE_LIMIT_MULTIPLIER", "1000")];
     let mut own = meshfed_e2e::server::start_with(&state, None, &vars).expect("server starts");
     let schema = format!("{}/api/openapi.json", own.base_url());
+    // In the server's fresh state directory: schemathesis keeps a cache of past failures
+    // where it runs, which would replay them and leave files in the clone.
     let out = std::process::Command::new(&st)
+        .current_dir(&state)
         .args([
             "run",
             &schema,
