@@ -63,9 +63,17 @@ pub async fn put(env: &Env, key: &str, bytes: Vec<u8>) -> EdgeResult<()> {
 }
 
 pub async fn get(env: &Env, key: &str) -> EdgeResult<Vec<u8>> {
-    let object = env
-        .bucket(BUCKET)?
-        .get(key)
+    read(env, key, None).await
+}
+
+/// The whole object `key`, or `range` of it.
+async fn read(env: &Env, key: &str, range: Option<Range>) -> EdgeResult<Vec<u8>> {
+    let bucket = env.bucket(BUCKET)?;
+    let mut get = bucket.get(key);
+    if let Some(range) = range {
+        get = get.range(range);
+    }
+    let object = get
         .execute()
         .await?
         .ok_or_else(|| EdgeError::Internal(format!("R2 object {key} is missing")))?;
@@ -86,17 +94,8 @@ pub async fn get_values(env: &Env, key: &str, model: &ModelConfig) -> EdgeResult
 
 /// `length` bytes of `key` from `offset` (an R2 range read).
 pub async fn get_range(env: &Env, key: &str, offset: u64, length: u64) -> EdgeResult<Vec<u8>> {
-    let object = env
-        .bucket(BUCKET)?
-        .get(key)
-        .range(Range::OffsetWithLength { offset, length })
-        .execute()
-        .await?
-        .ok_or_else(|| EdgeError::Internal(format!("R2 object {key} is missing")))?;
-    let body = object
-        .body()
-        .ok_or_else(|| EdgeError::Internal(format!("R2 object {key} has no body")))?;
-    let bytes = body.bytes().await?;
+    let range = Range::OffsetWithLength { offset, length };
+    let bytes = read(env, key, Some(range)).await?;
     if bytes.len() as u64 != length {
         return Err(EdgeError::Internal(format!(
             "R2 object {key}: {} bytes at {offset}, not {length}",

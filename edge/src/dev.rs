@@ -64,20 +64,12 @@ pub async fn dispatch(
         (Method::Get, ["outbox"]) => outbox(&req, env).await,
         (Method::Get, ["rows"]) => {
             let counts = crate::store::sweep::counts(&crate::store::db(env)?).await?;
-            let counts: serde_json::Map<String, serde_json::Value> = counts
-                .into_iter()
-                .map(|(t, n)| (t.into(), n.into()))
-                .collect();
-            json_ok(&counts, "Row counts", 200)
+            json_ok(&per_table(counts), "Row counts", 200)
         }
         (Method::Post, ["sweep"]) => {
             let body: SweepAt = read_json(&mut req, cfg.max_body_bytes).await?;
             let swept = crate::housekeeping::sweep(env, body.at_ms).await?;
-            let swept: serde_json::Map<String, serde_json::Value> = swept
-                .into_iter()
-                .map(|(t, n)| (t.into(), n.into()))
-                .collect();
-            json_ok(&swept, "Swept", 200)
+            json_ok(&per_table(swept), "Swept", 200)
         }
         (Method::Get, ["objects"]) => {
             let url = req.url()?;
@@ -98,6 +90,13 @@ pub async fn dispatch(
                 .into(),
         ),
     }
+}
+
+/// `{"table": rows, …}`.
+fn per_table(
+    rows: crate::store::sweep::TableRows,
+) -> std::collections::BTreeMap<&'static str, usize> {
+    rows.into_iter().collect()
 }
 
 fn valid_key(key: &str) -> EdgeResult<&str> {

@@ -9,7 +9,7 @@ use worker::{Context, Env};
 use crate::config::Config;
 use crate::error::EdgeResult;
 use crate::http::now_ms;
-use crate::store::{self, sweep::Swept};
+use crate::store::{self, sweep::TableRows};
 
 /// When this isolate last started a sweep (Unix ms).
 static LAST_SWEEP_MS: AtomicI64 = AtomicI64::new(0);
@@ -33,7 +33,7 @@ pub fn maybe_sweep(env: &Env, ctx: &Context) {
 }
 
 /// Deletes what expired before `now` (Unix ms).
-pub async fn sweep(env: &Env, now: i64) -> EdgeResult<Swept> {
+pub async fn sweep(env: &Env, now: i64) -> EdgeResult<TableRows> {
     // Longer than any rate-limit window: twice an hour, or the MFA lockout where longer.
     let horizon = Config::from_env(env).lockout_secs.max(3600) * 2;
     store::sweep::expired(&store::db(env)?, now, horizon).await

@@ -3,7 +3,7 @@
 //! values, not every upload whole (32 uploads of 1M parameters would be 128 MB alone).
 //! With the plan's `clip_norm`, a first pass measures each update's norm the same way.
 
-use meshfed_shared::aggregate::{chunks, robust};
+use meshfed_shared::aggregate::{chunks, clip, robust};
 use meshfed_shared::tensor::{safetensors, DType};
 
 use super::adjust::Counting;
@@ -27,31 +27,20 @@ impl RunCoordinator {
         let p = live.model.parameter_count();
         let step = chunks::chunk_len(keys.len());
         let global = counting.global();
-        // Each update's scale towards the global model (1 unless clipped).
-        let mut scales = vec![1.0f64; keys.len()];
+        // Each update's scale towards the global model, where it is clipped.
+        let mut scales: Vec<Option<f64>> = vec![None; keys.len()];
         if let Some(max_norm) = counting.clip_norm() {
             let mut squares = vec![0.0f64; keys.len()];
             for start in (0..p).step_by(step) {
                 let range = start..(start + step).min(p);
+                let base = global.map(|g| &g[range.clone()]);
                 for (i, (key, layout)) in keys.iter().zip(&layouts).enumerate() {
                     let values = self.read(key, layout, live, range.clone()).await?;
-                    let base = |j: usize| global.map_or(0.0, |g| g[range.start + j] as f64);
-                    let sq = values
-                        .iter()
-                        .enumerate()
-                        .map(|(j, &v)| (v as f64 - base(j)).powi(2));
-                    squares[i] += sq.sum::<f64>();
+                    squares[i] += clip::update_squares(&values, base);
                 }
             }
             for (scale, sq) in scales.iter_mut().zip(squares) {
-                let norm = sq.sqrt();
-                if norm > max_norm {
-                    *scale = if norm.is_finite() {
-                        max_norm / norm
-                    } else {
-                        0.0
-                    };
-                }
+                *scale = clip::scale_for(sq.sqrt(), max_norm);
             }
         }
         let mut out = Vec::with_capacity(p);
@@ -60,11 +49,8 @@ impl RunCoordinator {
             let mut columns = Vec::with_capacity(keys.len());
             for ((key, layout), &scale) in keys.iter().zip(&layouts).zip(&scales) {
                 let mut values = self.read(key, layout, live, range.clone()).await?;
-                if scale != 1.0 {
-                    for (j, v) in values.iter_mut().enumerate() {
-                        let base = global.map_or(0.0, |g| g[range.start + j] as f64);
-                        *v = (base + (*v as f64 - base) * scale) as f32;
-                    }
+                if let Some(scale) = scale {
+                    clip::rescale(&mut values, global.map(|g| &g[range.clone()]), scale);
                 }
                 columns.push(values);
             }

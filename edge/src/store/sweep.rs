@@ -8,58 +8,73 @@ use worker::D1Database;
 use super::changed_rows;
 use crate::error::EdgeResult;
 
-/// Rows deleted per table, in the order of [`TABLES`].
-pub type Swept = [(&'static str, usize); 5];
+/// A row count per table, in the order of [`TABLES`].
+pub type TableRows = Vec<(&'static str, usize)>;
 
-const TABLES: [(&str, &str); 5] = [
+/// What a table's cutoff counts in.
+#[derive(Clone, Copy)]
+enum Cutoff {
+    /// `expires_at` in Unix milliseconds.
+    ExpiryMs,
+    /// A rate-limit window's start in Unix seconds.
+    WindowStartSecs,
+}
+
+const TABLES: [(&str, &str, Cutoff); 5] = [
     (
         "email_codes",
         "DELETE FROM email_codes WHERE expires_at < ?1",
+        Cutoff::ExpiryMs,
     ),
     (
         "challenge_sessions",
         "DELETE FROM challenge_sessions WHERE expires_at < ?1",
+        Cutoff::ExpiryMs,
     ),
     (
         "refresh_tokens",
         "DELETE FROM refresh_tokens WHERE expires_at < ?1",
+        Cutoff::ExpiryMs,
     ),
     (
         "denied_jtis",
         "DELETE FROM denied_jtis WHERE expires_at < ?1",
+        Cutoff::ExpiryMs,
     ),
     (
         "rate_limits",
         "DELETE FROM rate_limits WHERE window_start < ?1",
+        Cutoff::WindowStartSecs,
     ),
 ];
 
 /// Deletes what expired before `now_ms` and rate-limit windows that started more than
-/// `window_horizon_secs` before it (longer than any rule's window).
-pub async fn expired(db: &D1Database, now_ms: i64, window_horizon_secs: i64) -> EdgeResult<Swept> {
-    let before_secs = now_ms / 1000 - window_horizon_secs;
-    let mut swept = TABLES.map(|(table, _)| (table, 0));
-    for (i, (table, sql)) in TABLES.iter().enumerate() {
-        // Rate-limit windows count in seconds, every expiry in milliseconds.
-        let before = if *table == "rate_limits" {
-            before_secs
-        } else {
-            now_ms
+/// `window_horizon_secs` before it (longer than any rule's window); the rows deleted.
+pub async fn expired(
+    db: &D1Database,
+    now_ms: i64,
+    window_horizon_secs: i64,
+) -> EdgeResult<TableRows> {
+    let mut swept = Vec::with_capacity(TABLES.len());
+    for (table, sql, cutoff) in TABLES {
+        let before = match cutoff {
+            Cutoff::ExpiryMs => now_ms,
+            Cutoff::WindowStartSecs => now_ms / 1000 - window_horizon_secs,
         };
-        let statement = db.prepare(*sql).bind(&[(before as f64).into()])?;
-        swept[i].1 = changed_rows(statement).await?;
+        let statement = db.prepare(sql).bind(&[(before as f64).into()])?;
+        swept.push((table, changed_rows(statement).await?));
     }
     Ok(swept)
 }
 
 /// Rows per table, for the development route that shows what the sweep leaves.
-pub async fn counts(db: &D1Database) -> EdgeResult<Vec<(&'static str, usize)>> {
+pub async fn counts(db: &D1Database) -> EdgeResult<TableRows> {
     #[derive(serde::Deserialize)]
     struct Count {
         n: usize,
     }
     let mut out = Vec::new();
-    for (table, _) in TABLES {
+    for (table, _, _) in TABLES {
         let sql = format!("SELECT COUNT(*) AS n FROM {table}");
         let row: Option<Count> = db.prepare(&sql).first(None).await?;
         out.push((table, row.map_or(0, |c| c.n)));

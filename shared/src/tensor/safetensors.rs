@@ -176,7 +176,8 @@ pub fn read(bytes: &[u8]) -> Result<SafeTensors, TensorError> {
         metadata: layout.metadata,
         ..Default::default()
     };
-    let mut expected_begin = 0;
+    // `layout` checked that the tensors lie back to back from 0: the last one ends the data.
+    let data_end = layout.tensors.last().map_or(0, |e| e.end);
     for e in layout.tensors {
         let raw = data.get(e.begin..e.end).ok_or_else(|| {
             TensorError::Truncated(format!("tensor {:?} ends past the end of the file", e.name))
@@ -184,12 +185,11 @@ pub fn read(bytes: &[u8]) -> Result<SafeTensors, TensorError> {
         out.tensors
             .push((e.name, Tensor::new(e.shape, decode(raw, e.dtype))));
         out.dtypes.push(e.dtype);
-        expected_begin = e.end;
     }
-    if expected_begin != data.len() {
+    if data_end != data.len() {
         return Err(header_err(format!(
             "{} bytes after the last tensor",
-            data.len() - expected_begin
+            data.len() - data_end
         )));
     }
     Ok(out)

@@ -6,11 +6,10 @@
 use burn::module::Param;
 use burn::nn::conv::Conv3dConfig;
 use burn::nn::PaddingConfig3d;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 
 use super::mesh_conv::forward;
-use super::NetError;
-use crate::volume::Rng;
+use super::{seeded_tensor, NetError};
 
 /// The largest relative difference the check accepts (f32 sums in another order).
 pub const TOLERANCE: f32 = 1e-4;
@@ -25,10 +24,10 @@ pub async fn gpu_kernel_difference(device: &Device) -> Result<f32, NetError> {
             .with_dilation([dilation; 3])
             .with_padding(PaddingConfig3d::Explicit(dilation, dilation, dilation))
             .init(&ad);
-        conv.weight = Param::from_tensor(random([4, 3, 3, 3, 3], seed, &ad));
-        conv.bias = Some(Param::from_tensor(random([4], seed + 1, &ad)));
-        let x = random([1, 3, 5, 6, 7], seed + 2, &ad).require_grad();
-        let r = random([1, 4, 5, 6, 7], seed + 3, &ad);
+        conv.weight = Param::from_tensor(seeded_tensor([4, 3, 3, 3, 3], seed, &ad));
+        conv.bias = Some(Param::from_tensor(seeded_tensor([4], seed + 1, &ad)));
+        let x = seeded_tensor([1, 3, 5, 6, 7], seed + 2, &ad).require_grad();
+        let r = seeded_tensor([1, 4, 5, 6, 7], seed + 3, &ad);
         let mut results = Vec::new();
         for kernels in [true, false] {
             let y = if kernels {
@@ -76,11 +75,4 @@ async fn read(t: Tensor<1>) -> Result<Vec<f32>, NetError> {
         .await
         .map_err(|e| NetError::Device(format!("{e:?}")))?;
     Ok(data.try_to_vec::<f32>()?)
-}
-
-fn random<const D: usize>(shape: [usize; D], seed: u64, device: &Device) -> Tensor<D> {
-    let mut rng = Rng::new(seed);
-    let n = shape.iter().product();
-    let values: Vec<f32> = (0..n).map(|_| rng.unit() * 2.0 - 1.0).collect();
-    Tensor::from_data(TensorData::new(values, shape), device)
 }

@@ -1,16 +1,9 @@
 use burn::nn::conv::Conv3dConfig;
 use burn::nn::PaddingConfig3d;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 
 use super::forward;
-use crate::volume::Rng;
-
-fn random<const D: usize>(shape: [usize; D], seed: u64, device: &Device) -> Tensor<D> {
-    let mut rng = Rng::new(seed);
-    let n = shape.iter().product();
-    let values: Vec<f32> = (0..n).map(|_| rng.unit() * 2.0 - 1.0).collect();
-    Tensor::from_data(TensorData::new(values, shape), device)
-}
+use crate::meshnet::net::seeded_tensor;
 
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().try_to_vec::<f32>().unwrap()
@@ -78,12 +71,13 @@ fn matches_burn(device: &Device, sizes: [usize; 3], dims: [usize; 3]) -> Vec<[Ve
             .with_dilation([dilation; 3])
             .with_padding(PaddingConfig3d::Explicit(dilation, dilation, dilation))
             .init(&device);
-        let weight = random([cout, cin, 3, 3, 3], seed, &device);
+        let weight = seeded_tensor([cout, cin, 3, 3, 3], seed, &device);
         conv.weight = burn::module::Param::from_tensor(weight);
-        let bias = random([cout], seed + 30, &device);
+        let bias = seeded_tensor([cout], seed + 30, &device);
         conv.bias = Some(burn::module::Param::from_tensor(bias));
-        let x = random([batch, cin, depth, height, width], seed + 10, &device).require_grad();
-        let r = random([batch, cout, depth, height, width], seed + 20, &device);
+        let x =
+            seeded_tensor([batch, cin, depth, height, width], seed + 10, &device).require_grad();
+        let r = seeded_tensor([batch, cout, depth, height, width], seed + 20, &device);
         let run = |mine: bool| {
             let y = if mine {
                 forward(&conv, x.clone())
@@ -118,7 +112,7 @@ fn matches_burn(device: &Device, sizes: [usize; 3], dims: [usize; 3]) -> Vec<[Ve
 fn other_convolutions_fall_back_to_burn() {
     let device = Device::flex();
     let conv = Conv3dConfig::new([3, 2], [1, 1, 1]).init(&device);
-    let x = random([1, 3, 4, 4, 4], 5, &device);
+    let x = seeded_tensor([1, 3, 4, 4, 4], 5, &device);
     close(
         "1x1",
         &values(forward(&conv, x.clone())),

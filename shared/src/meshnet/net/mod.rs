@@ -46,6 +46,20 @@ impl From<burn::tensor::DataError> for NetError {
     }
 }
 
+/// A tensor of `shape` with values uniform in [-1, 1) from `seed` (the kernel check's
+/// data, and tests').
+#[cfg(any(test, feature = "burn-wgpu", feature = "burn-webgpu"))]
+pub(crate) fn seeded_tensor<const D: usize>(
+    shape: [usize; D],
+    seed: u64,
+    device: &burn::tensor::Device,
+) -> burn::tensor::Tensor<D> {
+    let mut rng = crate::volume::Rng::new(seed);
+    let n = shape.iter().product();
+    let values: Vec<f32> = (0..n).map(|_| rng.unit() * 2.0 - 1.0).collect();
+    burn::tensor::Tensor::from_data(burn::tensor::TensorData::new(values, shape), device)
+}
+
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
