@@ -15,6 +15,7 @@ use meshfed_shared::meshnet::net::{
 };
 use meshfed_shared::meshnet::{file, ModelConfig};
 use meshfed_shared::plan::{HeldOut, TrainingPlan, ValidationScore};
+use meshfed_shared::privacy::noise::privatize;
 use meshfed_shared::training::smooth;
 use meshfed_shared::volume::{mean_dice, Labels, Volume, VolumeError};
 
@@ -210,7 +211,22 @@ fn one_round(
         &train_labels.data,
         config.classes,
     );
-    let values = model.values()?;
+    let mut values = model.values()?;
+    if let Some(dp) = &plan.dp {
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed).map_err(|e| {
+            CliError::Usage(format!("no random numbers for the privacy noise: {e}"))
+        })?;
+        let done = privatize(&mut values, &global, dp, seed);
+        let clipped = if done.clipped { "clipped to" } else { "within" };
+        eprintln!(
+            "round {round}: update of norm {:.4} {clipped} {}, Gaussian noise of σ·C = {:.4} \
+             added to each value",
+            done.norm,
+            dp.clip_norm,
+            dp.noise_multiplier * dp.clip_norm
+        );
+    }
     let examples = train_labels.data.iter().filter(|&&l| l != 0).count().max(1);
     let body = file::to_safetensors(&config, &values, Default::default());
     let upload = Upload {

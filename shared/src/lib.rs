@@ -11,6 +11,7 @@ pub mod error;
 pub mod health;
 pub mod meshnet;
 pub mod plan;
+pub mod privacy;
 pub mod secret;
 pub mod tensor;
 pub mod time;

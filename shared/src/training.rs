@@ -47,7 +47,7 @@ pub enum Request {
     /// One round of a run: score the `model` payload (the global model) on the plan's
     /// held-out part, then train it on the rest as the plan says, the optimizer's state kept
     /// from this run's last round.
-    FollowRound(RoundRequest),
+    FollowRound(Box<RoundRequest>),
     /// Stop training after the current step; the model so far is kept.
     Cancel,
     /// Segment the loaded volume with the `model` payload.

@@ -13,6 +13,7 @@ use meshfed_shared::meshnet::net::{
 use meshfed_shared::meshnet::net::{TrainConfig, Trainer};
 use meshfed_shared::meshnet::ModelConfig;
 use meshfed_shared::plan::HeldOut;
+use meshfed_shared::privacy::{noise::privatize, DifferentialPrivacy};
 use meshfed_shared::training::{smooth, Progress, Reply, RoundRequest, TrainRequest};
 use meshfed_shared::volume::mean_dice;
 use meshfed_shared::volume::{Labels, Volume};
@@ -85,7 +86,7 @@ pub async fn train(
         num_examples: data.examples,
         ms_per_step: s.ms_per_step,
     };
-    Ok((reply, s.model(&config).await?))
+    Ok((reply, s.model(&config, &values, None).await?))
 }
 
 /// What a run of local steps ends with.
@@ -98,8 +99,21 @@ struct Stepped {
 }
 
 impl Stepped {
-    async fn model(&self, config: &ModelConfig) -> Result<Vec<u8>, String> {
-        let values = self.model.values_async().await.map_err(|e| e.to_string())?;
+    /// The trained model as safetensors; under a DP plan, the global model plus the clipped,
+    /// noised update (nothing else leaves the tab).
+    async fn model(
+        &self,
+        config: &ModelConfig,
+        global: &[f32],
+        dp: Option<&DifferentialPrivacy>,
+    ) -> Result<Vec<u8>, String> {
+        let mut values = self.model.values_async().await.map_err(|e| e.to_string())?;
+        if let Some(dp) = dp {
+            let mut seed = [0u8; 32];
+            getrandom::fill(&mut seed)
+                .map_err(|e| format!("No random numbers for the privacy noise: {e}"))?;
+            privatize(&mut values, global, dp, seed);
+        }
         let meta = BTreeMap::from([("meshfed.local_steps".to_string(), self.done.to_string())]);
         Ok(file::to_safetensors(config, &values, meta))
     }
@@ -209,7 +223,7 @@ pub async fn follow_round(
         ms_per_step: s.ms_per_step,
         validation,
     };
-    Ok((reply, s.model(&config).await?))
+    Ok((reply, s.model(&config, &global, plan.dp.as_ref()).await?))
 }
 
 /// Segments the loaded volume with `model`: the labels on the volume's full grid.

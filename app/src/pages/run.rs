@@ -69,6 +69,7 @@ fn RunView(detail: RunDetail) -> impl IntoView {
             {format!("Everyone trains {} (plan v{}).", detail.plan.summary, detail.plan.version)}
             {detail.next_plan.as_ref().map(|n| format!(" From round {}: {} (v{}).", n.from_round, n.summary, n.version))}
         </p>
+        {detail.privacy.map(|p| view! { <p role="note" aria-label="Privacy">{p.describe()}</p> })}
         <p><a href=format!("/train?run={}", detail.run.id)>"Train and join this run"</a></p>
         <h2>"Participants"</h2>
         <table aria-label="Participants">

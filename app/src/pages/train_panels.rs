@@ -265,6 +265,7 @@ pub fn JoinPanel(session: Session) -> impl IntoView {
                 {format!("This run trains {} (plan v{}, set by its creator).", d.plan.summary, d.plan.version)}
                 {d.next_plan.map(|n| format!(" From round {}: {}.", n.from_round, n.summary))}
             </p>
+            {d.privacy.map(|p| view! { <p role="note" aria-label="Privacy">{p.describe()}</p> })}
         })}
         <button type="button" disabled=move || !t.ready() || run.with(String::is_empty) on:click=start>"Join"</button>
         {move || status.get().map(|s| view! { <p role="status" aria-label="Join status">{s}</p> })}

@@ -76,7 +76,10 @@ pub async fn join(
             seed: plan.seed,
         };
         let answer = worker
-            .call(&Request::FollowRound(request), &[(MODEL, &global)])
+            .call(
+                &Request::FollowRound(Box::new(request)),
+                &[(MODEL, &global)],
+            )
             .await?;
         let Reply::RoundTrained {
             cancelled,

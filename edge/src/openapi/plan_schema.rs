@@ -49,8 +49,35 @@ fn properties() -> Value {
         "max_num_examples": {"type": ["integer", "null"], "minimum": 1,
             "description": "the most examples one upload weighs in FedAvg; null: 10 times the round's median"},
         "clip_norm": {"type": ["number", "null"], "exclusiveMinimum": 0,
-            "description": "each update (upload minus the round's global model; a gradient as it is) is clipped to this norm; null: not clipped"}
+            "description": "each update (upload minus the round's global model; a gradient as it is) is clipped to this norm; null: not clipped"},
+        "dp": {"oneOf": [dp(), {"type": "null"}],
+            "description": "DP-FedAvg: participants clip to clip_norm and add Gaussian noise of noise_multiplier x clip_norm; fixed at creation; needs aggregation mean"}
     })
+}
+
+/// A plan's differential privacy (`shared::privacy::DifferentialPrivacy`).
+fn dp() -> Value {
+    json!({"type": "object", "additionalProperties": false,
+           "required": ["noise_multiplier", "clip_norm", "delta"],
+           "properties": {
+               "noise_multiplier": {"type": "number", "exclusiveMinimum": 0, "maximum": 1000},
+               "clip_norm": {"type": "number", "exclusiveMinimum": 0},
+               "delta": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 0.1},
+               "epsilon_budget": {"type": ["number", "null"], "exclusiveMinimum": 0}}})
+}
+
+/// What a run has spent of its privacy (`shared::privacy::PrivacySpent`).
+pub fn privacy_spent() -> Value {
+    json!({"type": "object",
+           "required": ["noise_multiplier", "clip_norm", "delta", "epsilon_budget", "epsilon",
+                        "rounds_closed", "last_round"],
+           "properties": {
+               "epsilon": {"type": "number", "minimum": 0,
+                   "description": "epsilon at delta after the closed rounds (RDP accountant)"},
+               "rounds_closed": {"type": "integer", "minimum": 0},
+               "last_round": {"type": ["integer", "null"],
+                   "description": "the last round the epsilon budget covers; null: no budget"},
+               "epsilon_budget": {"type": ["number", "null"]}}})
 }
 
 /// A plan as stored: every field.

@@ -47,6 +47,7 @@ fn detail() -> Value {
                            "kind": {"enum": ["weights", "gradients", null]}}},
         "plan": plan_version(),
         "next_plan": {"oneOf": [plan_version(), {"type": "null"}]},
+        "privacy": {"oneOf": [super::plan_schema::privacy_spent(), {"type": "null"}]},
         "history": {"type": "array", "items": {"type": "object",
             "required": ["round", "plan_version", "closed_at", "reason", "metrics"],
             "properties": {"reason": {"enum": ["all_uploaded", "deadline"]}, "metrics": metrics()}}}

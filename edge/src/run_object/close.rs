@@ -66,6 +66,10 @@ impl RunCoordinator {
             None => self.chunked_aggregate(live, &counting).await?,
         }
         .ok_or_else(|| EdgeError::Internal("a round with uploads has no aggregate".into()))?;
+        let mut aggregate = aggregate;
+        if plan.plan.dp.is_some() {
+            meshfed_shared::privacy::noise::repair_variances(&live.model, &mut aggregate);
+        }
         let stepped = match kind {
             UploadKind::Weights if plan.plan.server.is_stateful() => Some(
                 self.step_server(live, run_id, &plan.plan.server, &aggregate)

@@ -118,6 +118,14 @@ pub async fn accept(
             .with_details(serde_json::json!({"current_round": round, "kind": kind.as_str()}))
             .into());
     }
+    if let Some(dp) = &plan.plan.dp {
+        dp.admits(round).map_err(|why| {
+            ApiError::new(ErrorCode::Conflict, why).with_details(serde_json::json!({
+                "current_round": round,
+                "privacy": dp.spent(round.saturating_sub(1)),
+            }))
+        })?;
+    }
     let model = member.run.model()?;
     let metrics = decoded.metrics();
     let metadata = BTreeMap::from([

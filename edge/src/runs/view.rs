@@ -151,6 +151,7 @@ pub async fn detail_of(env: &Env, m: &Member) -> EdgeResult<RunDetail> {
             active_participants: active,
             needed_at_deadline: needed,
         },
+        privacy: plan.plan.dp.map(|dp| dp.spent(round_no.saturating_sub(1))),
         plan,
         next_plan,
         history,
@@ -227,7 +228,7 @@ pub async fn update(
     if let Some(change) = &body.plan {
         // Checked in full before anything is written; it starts with the next round.
         let latest = store::plans::latest(&db, run_id).await?;
-        let plan = change.resolve(&latest.plan)?;
+        let plan = change.resolve_update(&latest.plan)?;
         let current = store::rounds::open_round(&db, run_id)
             .await?
             .map_or(1, |r| r.round as u32);

@@ -17,6 +17,8 @@ mod uploads;
 
 use serde::{Deserialize, Serialize};
 
+use crate::privacy::DifferentialPrivacy;
+
 pub use holdout::{HeldOut, Validation, ValidationScore};
 pub use request::PlanRequest;
 pub use server_step::ServerStep;
@@ -58,6 +60,10 @@ pub struct TrainingPlan {
     /// [`crate::aggregate::clip`]).
     #[serde(default)]
     pub clip_norm: Option<f64>,
+    /// Differential privacy: participants clip and noise their updates, the server counts ε
+    /// (see [`crate::privacy`]). Fixed at the run's creation; `None`: no DP.
+    #[serde(default)]
+    pub dp: Option<DifferentialPrivacy>,
 }
 
 /// The learning rate over rounds.
@@ -132,6 +138,7 @@ impl Default for TrainingPlan {
             uploads: Uploads::Weights,
             max_num_examples: None,
             clip_norm: None,
+            dp: None,
         }
     }
 }

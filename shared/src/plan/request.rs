@@ -8,6 +8,7 @@ use super::{
     Holdout, LocalOptimizer, Schedule, ServerStep, TrainingPlan, Uploads, MAX_BATCH,
     MAX_LOCAL_STEPS, MAX_ROUNDS, PATCH_RANGE,
 };
+use crate::privacy::DifferentialPrivacy;
 use crate::{ApiError, ErrorCode};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -58,6 +59,13 @@ pub struct PlanRequest {
         skip_serializing_if = "Option::is_none"
     )]
     pub clip_norm: Option<Option<f64>>,
+    /// Absent: unchanged; `null`: none; an object: DP-FedAvg (only at the run's creation).
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub dp: Option<Option<DifferentialPrivacy>>,
 }
 
 /// A field that is present deserialises to `Some` (even `null`, to `Some(None)`).
@@ -97,8 +105,22 @@ impl PlanRequest {
             uploads: self.uploads.unwrap_or(b.uploads),
             max_num_examples: self.max_num_examples.unwrap_or(b.max_num_examples),
             clip_norm: self.clip_norm.unwrap_or(b.clip_norm),
+            dp: self.dp.unwrap_or(b.dp),
         };
         validate(&plan)?;
+        Ok(plan)
+    }
+
+    /// The same for a running run (`PATCH`): its differential privacy cannot change, since ε
+    /// counts every round since the first under one mechanism.
+    pub fn resolve_update(&self, base: &TrainingPlan) -> Result<TrainingPlan, ApiError> {
+        let plan = self.resolve(base)?;
+        if plan.dp != base.dp {
+            return Err(bad(
+                "dp",
+                "is fixed when the run is created: ε counts every round under one mechanism",
+            ));
+        }
         Ok(plan)
     }
 }
@@ -145,6 +167,15 @@ pub fn validate(p: &TrainingPlan) -> Result<(), ApiError> {
     }
     if p.clip_norm.is_some_and(|c| !(c.is_finite() && c > 0.0)) {
         return Err(bad("clip_norm", "must be above 0 (or left out)"));
+    }
+    if let Some(dp) = &p.dp {
+        dp.check().map_err(|(field, reason)| bad(field, reason))?;
+        if p.clip_norm.is_some() {
+            return Err(bad(
+                "clip_norm",
+                "must be left out with dp: participants clip to dp.clip_norm before the noise",
+            ));
+        }
     }
     if p.max_num_examples == Some(0) {
         return Err(bad("max_num_examples", "must be at least 1 (or left out)"));
@@ -255,6 +286,46 @@ mod tests {
         assert_eq!(
             field(json!({"holdout": {"axis": "y", "fraction": 0.95}})),
             "plan.holdout.fraction"
+        );
+    }
+
+    #[test]
+    fn dp_is_checked_and_fixed_once_the_run_exists() {
+        use serde_json::json;
+        let dp = json!({"noise_multiplier": 1.0, "clip_norm": 0.1, "delta": 1e-5});
+        let p = resolve(json!({ "dp": dp })).unwrap();
+        assert_eq!(p.dp.unwrap().clip_norm, 0.1);
+        assert_eq!(
+            resolve(json!({"dp": {"noise_multiplier": 1.0, "clip_norm": 0.0, "delta": 1e-5}}))
+                .unwrap_err(),
+            "plan.dp.clip_norm"
+        );
+        assert_eq!(
+            resolve(json!({"dp": dp, "clip_norm": 1.0})).unwrap_err(),
+            "plan.clip_norm"
+        );
+        let change = |j| {
+            let req: PlanRequest = serde_json::from_value(j).unwrap();
+            req.resolve_update(&p)
+        };
+        assert!(
+            change(json!({"local_steps": 2})).is_ok(),
+            "other fields change"
+        );
+        assert!(change(json!({ "dp": dp })).is_ok(), "the same dp again");
+        for j in [
+            json!({"dp": null}),
+            json!({"dp": {"noise_multiplier": 0.5,
+            "clip_norm": 0.1, "delta": 1e-5}}),
+        ] {
+            let e = change(j).unwrap_err();
+            assert_eq!(e.details.unwrap()["field"], "plan.dp");
+        }
+        let plain = TrainingPlan::default();
+        let req: PlanRequest = serde_json::from_value(json!({ "dp": dp })).unwrap();
+        assert!(
+            req.resolve_update(&plain).is_err(),
+            "no DP added to a running run"
         );
     }
 

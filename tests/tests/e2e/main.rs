@@ -22,6 +22,7 @@ mod mfa_reenrol;
 mod openapi;
 mod persistence;
 mod plan;
+mod privacy;
 mod rate_limits;
 mod register;
 mod runs;
@@ -119,6 +120,7 @@ const TESTS: &[(&str, TestFn)] = tests![
     seed_runs::every_run_route_with_the_documents_examples,
     join::two_headless_participants_train_a_round,
     join::a_participant_renews_its_sign_in_before_it_expires,
+    privacy::participants_noise_their_updates_and_the_budget_ends_the_run,
     plan::participants_follow_the_plan_and_a_patch_starts_next_round,
     plan::the_server_step_keeps_its_momentum_across_rounds,
     plan::a_run_given_no_model_trains_the_labs_recipe,

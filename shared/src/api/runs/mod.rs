@@ -178,6 +178,9 @@ pub struct RunDetail {
     #[serde(default)]
     pub next_plan: Option<PlanVersion>,
     pub history: Vec<RoundRecord>,
+    /// What the run has spent of its differential privacy; `None`: a run without DP.
+    #[serde(default)]
+    pub privacy: Option<crate::privacy::PrivacySpent>,
 }
 
 /// The answer to an accepted upload.
@@ -258,6 +261,7 @@ mod tests {
             plan: PlanVersion::new(1, 1, TrainingPlan::default()),
             next_plan: None,
             history: vec![],
+            privacy: None,
         };
         let text = serde_json::to_string(&detail).unwrap();
         assert_eq!(text.matches("\"participants\"").count(), 1, "{text}");

@@ -187,6 +187,15 @@ impl CreateRunRequest {
             .clone()
             .unwrap_or_default()
             .resolve(&TrainingPlan::default())?;
+        if plan.dp.is_some() && self.aggregation != Method::Mean {
+            let reason = "must be \"mean\" with plan.dp: DP-FedAvg counts every upload \
+                alike, so one participant moves the average by at most the clip norm";
+            return Err(ApiError::new(
+                crate::ErrorCode::UnprocessableEntity,
+                format!("Invalid aggregation: {reason}"),
+            )
+            .with_details(serde_json::json!({ "field": "aggregation", "reason": reason })));
+        }
         Ok(ValidRun {
             plan,
             name: name.to_string(),
@@ -305,6 +314,20 @@ mod tests {
             (v.model.classes, v.aggregation, v.trim_fraction),
             (2, Method::TrimmedMean, 0.2)
         );
+    }
+
+    #[test]
+    fn dp_needs_the_unweighted_mean() {
+        let dp = serde_json::json!({"noise_multiplier": 1.0, "clip_norm": 0.1, "delta": 1e-5});
+        let e = req(serde_json::json!({"name": "r", "plan": {"dp": dp}}))
+            .validate()
+            .unwrap_err();
+        assert_eq!(e.code, crate::ErrorCode::UnprocessableEntity);
+        assert_eq!(e.details.unwrap()["field"], "aggregation");
+        let v = req(serde_json::json!({"name": "r", "aggregation": "mean", "plan": {"dp": dp}}))
+            .validate()
+            .unwrap();
+        assert_eq!(v.plan.dp.unwrap().noise_multiplier, 1.0);
     }
 
     #[test]
