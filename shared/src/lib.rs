@@ -12,6 +12,7 @@ pub mod health;
 pub mod meshnet;
 pub mod plan;
 pub mod privacy;
+pub mod secagg;
 pub mod secret;
 pub mod tensor;
 pub mod time;
