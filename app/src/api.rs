@@ -111,6 +111,17 @@ pub async fn post_json<B: Serialize, T: DeserializeOwned>(
     read(with_bearer(Request::post(path), bearer).json(body)).await
 }
 
+/// PUTs raw bytes (`application/octet-stream`) and reads the JSON envelope.
+pub async fn put_octets<T: DeserializeOwned>(
+    path: &str,
+    body: &[u8],
+    bearer: Option<&str>,
+) -> Result<T, ClientError> {
+    let builder =
+        with_bearer(Request::put(path), bearer).header("content-type", "application/octet-stream");
+    read(builder.body(js_sys::Uint8Array::from(body))).await
+}
+
 pub async fn health() -> Result<HealthReport, ClientError> {
     get_json("/api/health", None).await
 }

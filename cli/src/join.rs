@@ -16,6 +16,8 @@ use meshfed_shared::meshnet::net::{
 use meshfed_shared::meshnet::{file, ModelConfig};
 use meshfed_shared::plan::{HeldOut, TrainingPlan, ValidationScore};
 use meshfed_shared::privacy::noise::privatize;
+use meshfed_shared::secagg::participant::Trained;
+use meshfed_shared::secagg::vector;
 use meshfed_shared::training::smooth;
 use meshfed_shared::volume::{mean_dice, Labels, Volume, VolumeError};
 
@@ -228,6 +230,26 @@ fn one_round(
         );
     }
     let examples = train_labels.data.iter().filter(|&&l| l != 0).count().max(1);
+    if detail.run.secure_aggregation {
+        let weighted = detail.run.aggregation == meshfed_shared::aggregate::Method::Fedavg;
+        let trained = Trained {
+            weight: vector::weight(weighted, examples as u64, plan.max_num_examples),
+            global,
+            values,
+            loss: loss as f64,
+            dice,
+        };
+        let limit = Duration::from_secs(args.wait_secs.max(60));
+        crate::secure::take_part(server, detail, trained, limit)?;
+        return Ok(RoundReport {
+            round,
+            plan_version: detail.plan.version,
+            loss,
+            dice,
+            validation: scored,
+            closed_by_us: false,
+        });
+    }
     let body = file::to_safetensors(&config, &values, Default::default());
     let upload = Upload {
         num_examples: examples as u64,

@@ -10,6 +10,7 @@ pub mod memory;
 pub mod model_io;
 pub mod phantom;
 pub mod progress;
+pub mod secure;
 pub mod segment;
 pub mod server;
 pub mod train;

@@ -197,6 +197,32 @@ impl Server {
         data(res)
     }
 
+    pub fn post_json<B: serde::Serialize, T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> CliResult<T> {
+        let url = format!("{}{path}", self.base);
+        let (res, _) = self.send(|token| self.client.post(&url).bearer_auth(token).json(body))?;
+        data(res)
+    }
+
+    pub fn put_octets<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+    ) -> CliResult<T> {
+        let url = format!("{}{path}", self.base);
+        let (res, _) = self.send(|token| {
+            self.client
+                .put(&url)
+                .bearer_auth(token)
+                .header("content-type", "application/octet-stream")
+                .body(body.clone())
+        })?;
+        data(res)
+    }
+
     pub fn get_bytes(&self, path: &str) -> CliResult<Vec<u8>> {
         let url = format!("{}{path}", self.base);
         let (res, _) = self.send(|token| self.client.get(&url).bearer_auth(token))?;

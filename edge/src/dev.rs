@@ -5,6 +5,7 @@
 //! - `GET /api/_dev/probe/{key}` reads all three back without changing them;
 //! - `GET /api/_dev/outbox?to=ADDRESS` lists the mail sent to that address, newest first;
 //! - `GET /api/_dev/objects?prefix=P` lists the R2 keys under `P` (what garbage is left);
+//! - `GET /api/_dev/object?key=K` answers the R2 object's bytes (what a blob really holds);
 //! - `GET /api/_dev/rows` counts the rows of the tables the hourly sweep deletes from;
 //! - `POST /api/_dev/sweep` `{"at_ms": n}` runs that sweep as if at time `n`;
 //! - `POST /api/_dev/bench/kdf` `{"iterations": n}` runs n Argon2id verifications (timed
@@ -80,6 +81,16 @@ pub async fn dispatch(
                 .ok_or_else(|| ApiError::invalid_field("prefix", "the R2 key prefix to list"))?;
             let keys = crate::blobs::list(env, &prefix).await?;
             json_ok(&serde_json::json!({ "keys": keys }), "R2 objects", 200)
+        }
+        (Method::Get, ["object"]) => {
+            let url = req.url()?;
+            let key = url
+                .query_pairs()
+                .find(|(k, _)| k == "key")
+                .map(|(_, v)| v.to_string())
+                .ok_or_else(|| ApiError::invalid_field("key", "the R2 key to read"))?;
+            let bytes = crate::blobs::get(env, &key).await?;
+            Ok(Response::from_bytes(bytes)?)
         }
         (Method::Post, ["bench", "kdf"]) => bench_kdf(&mut req, cfg).await,
         (Method::Get, ["fail"]) => Err(EdgeError::Internal(

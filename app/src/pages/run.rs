@@ -69,6 +69,11 @@ fn RunView(detail: RunDetail) -> impl IntoView {
             {format!("Everyone trains {} (plan v{}).", detail.plan.summary, detail.plan.version)}
             {detail.next_plan.as_ref().map(|n| format!(" From round {}: {} (v{}).", n.from_round, n.summary, n.version))}
         </p>
+        {detail.run.secure_aggregation.then(|| view! {
+            <p role="note" aria-label="Secure aggregation">
+                "Secure aggregation: every upload is masked; the server learns only each round's sum."
+            </p>
+        })}
         {detail.privacy.map(|p| view! { <p role="note" aria-label="Privacy">{p.describe()}</p> })}
         <p><a href=format!("/train?run={}", detail.run.id)>"Train and join this run"</a></p>
         <h2>"Participants"</h2>

@@ -47,6 +47,7 @@ pub fn NewRunPage() -> impl IntoView {
     let tfjs_json = RwSignal::new_local(None::<web_sys::File>);
     let tfjs_shard = RwSignal::new_local(None::<web_sys::File>);
     let method = RwSignal::new(METHODS[0].0.to_string());
+    let secure = RwSignal::new(false);
     let timeout_minutes = RwSignal::new("60".to_string());
     let min_participants = RwSignal::new(String::new());
     let picked = RwSignal::new(Vec::<String>::new());
@@ -105,6 +106,7 @@ pub fn NewRunPage() -> impl IntoView {
             }),
             aggregation: Method::parse(&method.get_untracked()).unwrap_or_default(),
             min_participants: min,
+            secure_aggregation: secure.get_untracked(),
             ..Default::default()
         };
         let Some(token) = session.access_token() else {
@@ -193,6 +195,11 @@ pub fn NewRunPage() -> impl IntoView {
                 <select id="run-aggregation" on:change=move |ev| method.set(event_target_value(&ev))>
                     {METHODS.iter().map(|(v, l)| view! { <option value=*v>{*l}</option> }).collect_view()}
                 </select>
+                <label class="check">
+                    <input type="checkbox" id="run-secure" prop:checked=secure
+                        on:change=move |ev| secure.set(event_target_checked(&ev))/>
+                    "Secure aggregation: the server learns only each round's sum (FedAvg or mean)"
+                </label>
                 <Field id="run-timeout" label="Round timeout (minutes)" kind="number"
                     value=timeout_minutes error=error_for("round_timeout_secs")/>
                 <Field id="run-min" label="Uploads that close a round at its deadline (k of n)"

@@ -5,7 +5,11 @@
 
 use std::time::Duration;
 
+use meshfed_shared::aggregate::Method;
 use meshfed_shared::api::runs::RunDetail;
+use meshfed_shared::meshnet::file;
+use meshfed_shared::secagg::participant::Trained;
+use meshfed_shared::secagg::vector;
 use meshfed_shared::training::{Reply, Request, RoundRequest, MODEL};
 
 use super::worker::TrainingWorker;
@@ -102,6 +106,15 @@ pub async fn join(
             weights.clone(),
             format!("local model of round {round} (Dice {dice:.3})"),
         );
+        if run.run.secure_aggregation {
+            let trained = secure_input(&run, &global, &weights, num_examples, loss, dice)?;
+            super::secure::take_part(&session, plan.run, round, trained, view).await?;
+            wait_for_close(&session, plan.run, round, view).await?;
+            done.push(format!(
+                "round {round} (loss {loss:.3}, Dice {dice:.3}, securely aggregated)"
+            ));
+            continue;
+        }
         view.status(format!("Round {round}: uploading the weights…"));
         let held_out = validation.as_ref().map_or(String::new(), |v| {
             let fg: Vec<f64> = v.foreground().into_iter().flatten().collect();
@@ -126,6 +139,33 @@ pub async fn join(
         ));
     }
     Ok(format!("Took part in {}.", done.join(", ")))
+}
+
+/// What goes into this participant's masked input.
+fn secure_input(
+    run: &RunDetail,
+    global: &[u8],
+    weights: &[u8],
+    num_examples: u64,
+    loss: f32,
+    dice: f64,
+) -> Result<Trained, String> {
+    let read = |bytes: &[u8], what: &str| {
+        file::from_safetensors(bytes, Some(&run.model))
+            .map(|(_, values)| values)
+            .map_err(|e| format!("The {what} model: {e}"))
+    };
+    Ok(Trained {
+        global: read(global, "global")?,
+        values: read(weights, "trained")?,
+        weight: vector::weight(
+            run.run.aggregation == Method::Fedavg,
+            num_examples,
+            run.plan.plan.max_num_examples,
+        ),
+        loss: loss as f64,
+        dice,
+    })
 }
 
 async fn wait_for_close(
@@ -161,7 +201,7 @@ async fn wait_for_close(
     }
 }
 
-async fn sleep(duration: Duration) {
+pub(super) async fn sleep(duration: Duration) {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
         if let Some(window) = web_sys::window() {
             let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(

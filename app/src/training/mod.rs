@@ -2,4 +2,5 @@
 
 pub mod download;
 pub mod join;
+pub mod secure;
 pub mod worker;

@@ -15,7 +15,8 @@ fn summary_props() -> Value {
         "classes": {"type": "integer"}, "creator": {"type": "string"},
         "aggregation": {"enum": ["fedavg", "mean", "median", "trimmed_mean"]},
         "round_timeout_secs": {"type": "integer"}, "current_round": {"type": "integer"},
-        "participants": {"type": "integer"}, "created_at": {"type": "string"}
+        "participants": {"type": "integer"}, "created_at": {"type": "string"},
+        "secure_aggregation": {"type": "boolean"}
     })
 }
 
@@ -59,6 +60,37 @@ fn detail() -> Value {
            "required": ["id", "name", "model", "participants", "round", "plan", "history"]})
 }
 
+fn hex32() -> Value {
+    json!({"type": "string", "pattern": "^[0-9a-f]{64}$"})
+}
+
+fn sealed_share() -> Value {
+    json!({"type": "object", "required": ["from", "to", "ciphertext"], "additionalProperties": false,
+           "properties": {"from": {"type": "integer", "minimum": 1, "maximum": 255},
+                          "to": {"type": "integer", "minimum": 1, "maximum": 255},
+                          "ciphertext": {"type": "string", "pattern": "^([0-9a-f]{2})*$"}}})
+}
+
+fn secure_round() -> Value {
+    let peer = json!({"type": "object", "required": ["x", "keys"], "properties": {
+        "x": {"type": "integer"}, "keys": {"type": "object", "required": ["c_pk", "s_pk"]}}});
+    let xs = json!({"type": "array", "items": {"type": "integer"}});
+    json!({"type": "object",
+           "required": ["round", "phase", "phase_deadline_at", "advertised", "threshold", "me",
+                        "members", "senders", "survivors", "shares_for_me", "vector_len", "sent"],
+           "properties": {
+               "round": {"type": "integer"},
+               "phase": {"enum": ["keys", "shares", "input", "reveal"]},
+               "phase_deadline_at": {"type": "string"},
+               "advertised": {"type": "integer"},
+               "threshold": nullable("integer"), "me": nullable("integer"),
+               "members": {"type": "array", "items": peer},
+               "senders": xs.clone(), "survivors": xs,
+               "shares_for_me": {"type": "array", "items": sealed_share()},
+               "vector_len": {"type": "integer"},
+               "sent": {"type": "object", "required": ["keys", "shares", "input", "reveal"]}}})
+}
+
 fn receipt() -> Value {
     json!({"type": "object", "required": ["run_id", "round", "kind", "replaced", "sha256", "uploads", "closed", "current_round"],
            "properties": {"kind": {"enum": ["weights", "gradients"]}, "sha256": {"type": "string"}}})
@@ -83,6 +115,7 @@ fn create_request() -> Value {
         "min_contributors": {"type": "integer", "minimum": 1},
         "initial_weights": {"type": "object"}, "initial_weights_safetensors": {"type": "string"},
         "plan": plan_request(),
+        "secure_aggregation": {"type": "boolean", "description": "the server learns only each round's sum (fedavg or mean)"},
         "preset": {"enum": ["model5_gw_ae", "model11_gw_ae", "model20chan3cls"]}}})
 }
 
@@ -155,6 +188,52 @@ pub(crate) const ROUTES: &[Route] = &[
         summary: "Upload weights (safetensors with ?num_examples=&loss=&dice=&val_loss=&val_dice=, or JSON); replaces my earlier upload",
         responses: || vec![(200, success(receipt())), (400, failure()), (409, failure()), (413, failure()), (422, failure())],
         request: None,
+    },
+    Route {
+        method: "get",
+        path: "/api/runs/{id}/rounds/{round}/secure",
+        dev_only: false,
+        summary: "A secure round as I see it: its phase and deadline, members' keys, senders, survivors, the shares sealed for me",
+        responses: || vec![(200, success(secure_round())), (403, failure()), (404, failure()), (409, failure())],
+        request: None,
+    },
+    Route {
+        method: "post",
+        path: "/api/runs/{id}/rounds/{round}/secure/keys",
+        dev_only: false,
+        summary: "Advertise my round keys (X25519 c_pk and s_pk, hex) in a secure round's key phase",
+        responses: || vec![(200, success(secure_round())), (400, failure()), (409, failure()), (422, failure())],
+        request: Some(|| json!({"type": "object", "required": ["c_pk", "s_pk"], "additionalProperties": false,
+            "properties": {"c_pk": hex32(), "s_pk": hex32()}})),
+    },
+    Route {
+        method: "post",
+        path: "/api/runs/{id}/rounds/{round}/secure/shares",
+        dev_only: false,
+        summary: "Send my sealed shares, one per member (shares phase)",
+        responses: || vec![(200, success(secure_round())), (400, failure()), (409, failure()), (422, failure())],
+        request: Some(|| json!({"type": "object", "required": ["shares"], "additionalProperties": false,
+            "properties": {"shares": {"type": "array", "items": sealed_share()}}})),
+    },
+    Route {
+        method: "put",
+        path: "/api/runs/{id}/rounds/{round}/secure/input",
+        dev_only: false,
+        summary: "Upload my masked input: vector_len little-endian u32 (input phase)",
+        responses: || vec![(200, success(secure_round())), (409, failure()), (413, failure()), (422, failure())],
+        request: None,
+    },
+    Route {
+        method: "post",
+        path: "/api/runs/{id}/rounds/{round}/secure/reveal",
+        dev_only: false,
+        summary: "Reveal one share per sender: a survivor's self-mask, a dropped member's mask key (reveal phase)",
+        responses: || vec![(200, success(secure_round())), (400, failure()), (409, failure()), (422, failure())],
+        request: Some(|| json!({"type": "object", "required": ["reveals"], "additionalProperties": false,
+            "properties": {"reveals": {"type": "array", "items": {"type": "object",
+                "required": ["about", "secret", "share"], "additionalProperties": false,
+                "properties": {"about": {"type": "integer", "minimum": 1, "maximum": 255},
+                    "secret": {"enum": ["self_mask", "mask_key"]}, "share": hex32()}}}}})),
     },
     Route {
         method: "put",

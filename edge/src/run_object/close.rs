@@ -7,8 +7,9 @@
 use std::collections::BTreeMap;
 
 use meshfed_shared::aggregate::adaptive::{server_step, ServerState};
-use meshfed_shared::aggregate::metrics::MetricSums;
+use meshfed_shared::aggregate::metrics::{MetricSums, RoundMetrics};
 use meshfed_shared::aggregate::RunningSum;
+use meshfed_shared::api::runs::PlanVersion;
 use meshfed_shared::api::runs::UploadKind;
 use meshfed_shared::plan::ServerStep;
 
@@ -18,6 +19,14 @@ use crate::blobs;
 use crate::error::{EdgeError, EdgeResult};
 use crate::http::now_ms;
 use crate::store::{self, rounds::Closing};
+
+/// What a closing round produced.
+pub(super) struct Outcome {
+    pub aggregate: Vec<f32>,
+    pub metrics: RoundMetrics,
+    pub reason: &'static str,
+    pub kind: UploadKind,
+}
 
 /// Why a round may close now, if it may. Never below the run's `min_contributors`, even
 /// when everyone still active has uploaded: no global model is one participant's weights.
@@ -44,6 +53,9 @@ fn close_reason(
 impl RunCoordinator {
     /// Closes the open round if it may close; true if it did.
     pub(super) async fn check(&self, guard: &mut Option<Live>, run_id: i64) -> EdgeResult<bool> {
+        if self.ensure(guard, run_id).await?.run.is_secure() {
+            return self.advance_secure(guard, run_id).await;
+        }
         let live = self.ensure(guard, run_id).await?;
         let db = store::db(&self.env)?;
         let everyone = store::runs::participants(&db, run_id).await?;
@@ -66,10 +78,37 @@ impl RunCoordinator {
             None => self.chunked_aggregate(live, &counting).await?,
         }
         .ok_or_else(|| EdgeError::Internal("a round with uploads has no aggregate".into()))?;
-        let mut aggregate = aggregate;
+        let metrics = live.metrics.summary();
+        let closing = Outcome {
+            aggregate,
+            metrics,
+            reason,
+            kind,
+        };
+        self.finish(live, run_id, &plan, closing).await?;
+        Ok(true)
+    }
+
+    /// Writes the round's aggregate (after the plan's server step) to R2, closes the round
+    /// and opens the next in D1, and moves the object's state on.
+    pub(super) async fn finish(
+        &self,
+        live: &mut Live,
+        run_id: i64,
+        plan: &PlanVersion,
+        outcome: Outcome,
+    ) -> EdgeResult<()> {
+        let Outcome {
+            mut aggregate,
+            metrics,
+            reason,
+            kind,
+        } = outcome;
         if plan.plan.dp.is_some() {
             meshfed_shared::privacy::noise::repair_variances(&live.model, &mut aggregate);
         }
+        let db = store::db(&self.env)?;
+        let now = now_ms();
         let stepped = match kind {
             UploadKind::Weights if plan.plan.server.is_stateful() => Some(
                 self.step_server(live, run_id, &plan.plan.server, &aggregate)
@@ -81,7 +120,6 @@ impl RunCoordinator {
             Some((next, key)) => (next, Some(key)),
             None => (aggregate, None),
         };
-        let metrics = live.metrics.summary();
         let metadata = BTreeMap::from([
             ("run_id".to_string(), run_id.to_string()),
             ("round".to_string(), live.round.to_string()),
@@ -132,7 +170,7 @@ impl RunCoordinator {
             .storage()
             .set_alarm(super::at(next_deadline))
             .await?;
-        Ok(true)
+        Ok(())
     }
 
     /// The plan's server step from the round's global model and `mean`: the next global

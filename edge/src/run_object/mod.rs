@@ -12,6 +12,7 @@ mod adjust;
 mod chunked;
 mod close;
 mod live;
+mod secure;
 
 use serde::{Deserialize, Serialize};
 use worker::{
@@ -22,6 +23,7 @@ use crate::error::{error_response, EdgeError, EdgeResult};
 pub use live::CommitMeta;
 use meshfed_shared::api::runs::UploadReceipt;
 use meshfed_shared::RawEnvelope;
+pub use secure::{SecureCall, SecureOp};
 
 pub const BINDING: &str = "RUNS";
 const COUNTER_KEY: &str = "counter";
@@ -63,6 +65,7 @@ impl DurableObject for RunCoordinator {
             }
             (Method::Post, "/commit") => self.commit(&mut req).await,
             (Method::Post, "/poke") => self.poke(&req, false).await,
+            (Method::Post, "/secure") => self.secure(&mut req).await,
             (Method::Post, "/reload") => self.poke(&req, true).await,
             _ => Err(EdgeError::Internal(format!(
                 "unknown run object route {path}"
@@ -83,6 +86,7 @@ impl DurableObject for RunCoordinator {
             Ok(closed) => {
                 // An alarm that fired a little early (clock granularity) is armed again for
                 // the deadline; after it, a round short of uploads waits for the next one.
+                // (A secure round's phases arm their own deadlines as `deadline_ms`.)
                 let deadline = guard.as_ref().map_or(0, |l| l.deadline_ms);
                 if !closed && crate::http::now_ms() < deadline {
                     self.state.storage().set_alarm(at(deadline)).await?;
@@ -133,6 +137,36 @@ impl RunCoordinator {
         }
         let receipt = result?;
         crate::http::json_ok(&receipt, "Upload accepted", 200)
+    }
+
+    async fn secure(&self, req: &mut Request) -> EdgeResult<Response> {
+        let run_id = Self::run_id(req)?;
+        self.remember(run_id).await?;
+        let header =
+            |name: &str| -> EdgeResult<String> { Ok(req.headers().get(name)?.unwrap_or_default()) };
+        let (user_id, round, op) = (header("x-user-id")?, header("x-round")?, header("x-op")?);
+        let round: u32 = round
+            .parse()
+            .map_err(|_| EdgeError::Internal("secure call without a round".into()))?;
+        let body = req.bytes().await?;
+        let op = match op.as_str() {
+            "view" => SecureOp::View,
+            "keys" => SecureOp::Keys(serde_json::from_slice(&body)?),
+            "shares" => SecureOp::Shares(serde_json::from_slice(&body)?),
+            "input" => SecureOp::Input(body),
+            "reveal" => SecureOp::Reveal(serde_json::from_slice(&body)?),
+            other => return Err(EdgeError::Internal(format!("unknown secure call {other}"))),
+        };
+        let call = SecureCall { user_id, round, op };
+        let mut guard = self.live.lock().await;
+        let result = self.secure_call(&mut guard, run_id, &call).await;
+        if matches!(
+            result,
+            Err(EdgeError::Worker(_) | EdgeError::Internal(_) | EdgeError::Json(_))
+        ) {
+            *guard = None;
+        }
+        crate::http::json_ok(&result?, "Secure round", 200)
     }
 
     /// Loads the run (first call after a start), re-checks whether the open round can close
@@ -196,6 +230,30 @@ pub async fn commit(
         .with_body(Some(array.into()));
     let mut resp = call(env, &run_id.to_string(), "/commit", &mut init).await?;
     let envelope: RawEnvelope<UploadReceipt> = resp.json().await?;
+    Ok(envelope.into_result()?)
+}
+
+/// A participant's call in a secure round (`op`: view, keys, shares, input, reveal; `body`
+/// JSON, or the masked input's bytes), answered with the round as it then sees it.
+pub async fn secure(
+    env: &Env,
+    run_id: i64,
+    user_id: &str,
+    round: u32,
+    op: &str,
+    body: Vec<u8>,
+) -> EdgeResult<meshfed_shared::api::runs::SecureRound> {
+    let h = headers(run_id)?;
+    h.set("x-user-id", user_id)?;
+    h.set("x-round", &round.to_string())?;
+    h.set("x-op", op)?;
+    let array = js_sys::Uint8Array::from(body.as_slice());
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_headers(h)
+        .with_body(Some(array.into()));
+    let mut resp = call(env, &run_id.to_string(), "/secure", &mut init).await?;
+    let envelope: RawEnvelope<meshfed_shared::api::runs::SecureRound> = resp.json().await?;
     Ok(envelope.into_result()?)
 }
 

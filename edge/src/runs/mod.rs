@@ -5,6 +5,7 @@
 mod access;
 mod create;
 mod download;
+mod secure;
 mod upload;
 mod view;
 
@@ -58,6 +59,15 @@ pub async fn dispatch(
                 (Err(e), _) | (_, Err(e)) => Err(e),
             }
         }
+        (Method::Get, [run, "rounds", r, "secure"]) => match (id(run), round(r)) {
+            (Ok(run), Ok(r)) => secure::call(req, env, cfg, run, r, None).await,
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        },
+        (Method::Post, [run, "rounds", r, "secure", op @ ("keys" | "shares" | "reveal")])
+        | (Method::Put, [run, "rounds", r, "secure", op @ "input"]) => match (id(run), round(r)) {
+            (Ok(run), Ok(r)) => secure::call(req, env, cfg, run, r, Some(op)).await,
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        },
         (Method::Get, [run, "rounds", r, "gradients", "avg"]) => match (id(run), round(r)) {
             (Ok(run), Ok(r)) => download::gradients_avg(req, env, cfg, run, r).await,
             (Err(e), _) | (_, Err(e)) => Err(e),

@@ -104,6 +104,14 @@ pub async fn accept(
             Some(_) => {}
         }
     }
+    if member.run.is_secure() {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "This run aggregates securely: the server takes only masked inputs \
+             (PUT /api/runs/{id}/rounds/{round}/secure/input, after the key and share phases)",
+        )
+        .into());
+    }
     // A cheap early answer for a closed or future round; the run's object decides for sure.
     let db = store::db(env)?;
     let current = store::rounds::open_round(&db, run_id)

@@ -72,6 +72,7 @@ fn header(
         round_timeout_secs: run.round_timeout_secs as u64,
         current_round,
         created_at: rfc3339_from_unix_ms(run.created_at),
+        secure_aggregation: run.is_secure(),
     })
 }
 

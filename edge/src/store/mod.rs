@@ -4,6 +4,7 @@ pub mod codes;
 pub mod plans;
 pub mod rounds;
 pub mod runs;
+pub mod secure;
 pub mod sessions;
 pub mod sweep;
 pub mod users;

@@ -22,6 +22,7 @@ pub struct RunRow {
     pub min_participants: Option<i64>,
     pub min_contributors: Option<i64>,
     pub created_at: i64,
+    pub secure_aggregation: i64,
 }
 
 impl RunRow {
@@ -31,6 +32,10 @@ impl RunRow {
 
     pub fn method(&self) -> Method {
         Method::parse(&self.aggregation).unwrap_or_default()
+    }
+
+    pub fn is_secure(&self) -> bool {
+        self.secure_aggregation != 0
     }
 
     /// Uploads each round of this run needs before it closes, among `participants`.
@@ -51,10 +56,11 @@ pub struct ParticipantRow {
 }
 
 const RUN_COLUMNS: &str = "id, name, description, creator_id, model, aggregation, trim_fraction, \
-                           round_timeout_secs, min_participants, min_contributors, created_at";
+                           round_timeout_secs, min_participants, min_contributors, created_at, \
+                           secure_aggregation";
 const RUN_COLUMNS_R: &str = "r.id, r.name, r.description, r.creator_id, r.model, r.aggregation, \
                              r.trim_fraction, r.round_timeout_secs, r.min_participants, \
-                             r.min_contributors, r.created_at";
+                             r.min_contributors, r.created_at, r.secure_aggregation";
 
 pub async fn find(db: &D1Database, id: i64) -> EdgeResult<Option<RunRow>> {
     Ok(db
@@ -117,8 +123,9 @@ pub async fn insert_run(
     let id: Option<i64> = db
         .prepare(
             "INSERT INTO runs (name, description, creator_id, model, aggregation, trim_fraction, \
-             round_timeout_secs, min_participants, min_contributors, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id",
+             round_timeout_secs, min_participants, min_contributors, created_at, \
+             secure_aggregation) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id",
         )
         .bind(&[
             v.name.as_str().into(),
@@ -131,6 +138,7 @@ pub async fn insert_run(
             v.min_participants.map_or(JsValue::NULL, JsValue::from),
             v.min_contributors.map_or(JsValue::NULL, JsValue::from),
             (now as f64).into(),
+            (v.secure_aggregation as i32).into(),
         ])?
         .first(Some("id"))
         .await?;

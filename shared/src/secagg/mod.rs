@@ -12,8 +12,10 @@ pub mod client;
 pub mod fixed;
 pub mod kdf;
 pub mod keys;
+pub mod participant;
 pub mod server;
 pub mod shamir;
+pub mod vector;
 
 pub use client::{Peer, Reveal, SealedShare, Secret};
 pub use kdf::RoundContext;
@@ -39,6 +41,10 @@ pub enum SecAggError {
     TooFewShares { about: u8, have: usize, need: usize },
     #[error("participant {about}'s rebuilt mask key does not match the key it advertised")]
     WrongKey { about: u8 },
+    #[error(
+        "this participant is not among the round's members (its keys or shares came too late)"
+    )]
+    NotMember,
 }
 
 #[cfg(test)]

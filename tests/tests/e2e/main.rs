@@ -31,6 +31,7 @@ mod runs_poisoning;
 mod runs_refusals;
 mod runs_restart;
 mod runs_sizes;
+mod secure;
 mod seed_datapod;
 mod seed_immunetworks;
 mod seed_runs;
@@ -121,6 +122,8 @@ const TESTS: &[(&str, TestFn)] = tests![
     join::two_headless_participants_train_a_round,
     join::a_participant_renews_its_sign_in_before_it_expires,
     privacy::participants_noise_their_updates_and_the_budget_ends_the_run,
+    secure::a_dropout_after_sharing_leaves_the_fedavg_of_the_rest,
+    secure::three_cli_participants_take_a_secure_round,
     plan::participants_follow_the_plan_and_a_patch_starts_next_round,
     plan::the_server_step_keeps_its_momentum_across_rounds,
     plan::a_run_given_no_model_trains_the_labs_recipe,

@@ -3,11 +3,13 @@
 
 mod contributors;
 mod requests;
+mod secure;
 
 use serde::{Deserialize, Serialize};
 
 pub use contributors::*;
 pub use requests::*;
+pub use secure::*;
 
 use crate::aggregate::metrics::RoundMetrics;
 use crate::aggregate::Method;
@@ -48,6 +50,9 @@ pub struct RunHeader {
     pub round_timeout_secs: u64,
     pub current_round: u32,
     pub created_at: String,
+    /// Whether the server sees only each round's sum.
+    #[serde(default)]
+    pub secure_aggregation: bool,
 }
 
 /// A run in `GET /api/runs`: the header and how many take part.
@@ -233,6 +238,7 @@ mod tests {
             round_timeout_secs: 600,
             current_round: 2,
             created_at: "2026-11-22T20:00:00Z".into(),
+            secure_aggregation: false,
         };
         let detail = RunDetail {
             run: header.clone(),

@@ -55,6 +55,9 @@ pub struct CreateRunRequest {
     /// `model5_gw_ae`, `model11_gw_ae` or `model20chan3cls`.
     #[serde(default)]
     pub preset: Option<String>,
+    /// The server learns only the sum of each round's updates (see [`crate::secagg`]).
+    #[serde(default)]
+    pub secure_aggregation: bool,
 }
 
 /// A preset's architecture, without importing its weights.
@@ -79,6 +82,7 @@ pub struct ValidRun {
     pub min_participants: Option<u32>,
     pub min_contributors: Option<u32>,
     pub plan: TrainingPlan,
+    pub secure_aggregation: bool,
 }
 
 impl CreateRunRequest {
@@ -196,8 +200,21 @@ impl CreateRunRequest {
             )
             .with_details(serde_json::json!({ "field": "aggregation", "reason": reason })));
         }
+        if self.secure_aggregation && !self.aggregation.is_streaming() {
+            let reason = format!(
+                "{} needs every upload in the clear: secure aggregation gives the server only \
+                 the sum, so it works with \"fedavg\" or \"mean\"",
+                self.aggregation.as_str()
+            );
+            return Err(ApiError::new(
+                crate::ErrorCode::UnprocessableEntity,
+                format!("Invalid secure_aggregation: {reason}"),
+            )
+            .with_details(serde_json::json!({ "field": "secure_aggregation", "reason": reason })));
+        }
         Ok(ValidRun {
             plan,
+            secure_aggregation: self.secure_aggregation,
             name: name.to_string(),
             description: self.description.trim().to_string(),
             participants,
@@ -314,6 +331,22 @@ mod tests {
             (v.model.classes, v.aggregation, v.trim_fraction),
             (2, Method::TrimmedMean, 0.2)
         );
+    }
+
+    #[test]
+    fn secure_aggregation_refuses_the_robust_methods() {
+        for method in ["median", "trimmed_mean"] {
+            let e = req(serde_json::json!({"name": "r", "aggregation": method,
+                "secure_aggregation": true}))
+            .validate()
+            .unwrap_err();
+            assert_eq!(e.code, crate::ErrorCode::UnprocessableEntity);
+            assert!(e.message.contains(method), "{}", e.message);
+        }
+        let v = req(serde_json::json!({"name": "r", "secure_aggregation": true}))
+            .validate()
+            .unwrap();
+        assert!(v.secure_aggregation);
     }
 
     #[test]

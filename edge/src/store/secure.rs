@@ -1,0 +1,370 @@
+//! The `secure_*` tables: each secure round's phase, its members and what they sent (keys,
+//! sealed shares, the R2 key of a masked input, revealed shares).
+
+use meshfed_shared::api::runs::SecurePhase;
+use meshfed_shared::secagg::{KeyAdvert, Reveal, SealedShare, Secret};
+use serde::Deserialize;
+use worker::{D1Database, D1PreparedStatement};
+
+use crate::error::{EdgeError, EdgeResult};
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SecureRoundRow {
+    pub phase: String,
+    pub phase_deadline_at: i64,
+    pub threshold: Option<i64>,
+}
+
+impl SecureRoundRow {
+    pub fn phase(&self) -> EdgeResult<SecurePhase> {
+        SecurePhase::parse(&self.phase)
+            .ok_or_else(|| EdgeError::Internal(format!("unknown secure phase {}", self.phase)))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MemberRow {
+    pub user_id: String,
+    pub x: Option<i64>,
+    pub c_pk: String,
+    pub s_pk: String,
+    pub shared: i64,
+    pub input_key: Option<String>,
+    pub revealed: i64,
+}
+
+impl MemberRow {
+    pub fn keys(&self) -> EdgeResult<KeyAdvert> {
+        let json = serde_json::json!({"c_pk": self.c_pk, "s_pk": self.s_pk});
+        Ok(serde_json::from_value(json)?)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct ShareRow {
+    from_x: i64,
+    to_x: i64,
+    ciphertext: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RevealRow {
+    pub from_x: i64,
+    pub about_x: i64,
+    pub secret: String,
+    pub share: String,
+}
+
+fn key(run_id: i64, round: u32) -> [wasm_bindgen::JsValue; 2] {
+    [(run_id as f64).into(), round.into()]
+}
+
+pub async fn round(db: &D1Database, run_id: i64, round: u32) -> EdgeResult<Option<SecureRoundRow>> {
+    Ok(db
+        .prepare(
+            "SELECT phase, phase_deadline_at, threshold FROM secure_rounds \
+             WHERE run_id = ?1 AND round = ?2",
+        )
+        .bind(&key(run_id, round))?
+        .first(None)
+        .await?)
+}
+
+/// Opens the round's key phase (nothing if it is open already).
+pub async fn start(db: &D1Database, run_id: i64, round: u32, deadline: i64) -> EdgeResult<()> {
+    db.prepare(
+        "INSERT OR IGNORE INTO secure_rounds (run_id, round, phase, phase_deadline_at) \
+         VALUES (?1, ?2, 'keys', ?3)",
+    )
+    .bind(&[
+        (run_id as f64).into(),
+        round.into(),
+        (deadline as f64).into(),
+    ])?
+    .run()
+    .await?;
+    Ok(())
+}
+
+pub async fn members(db: &D1Database, run_id: i64, round: u32) -> EdgeResult<Vec<MemberRow>> {
+    Ok(db
+        .prepare(
+            "SELECT user_id, x, c_pk, s_pk, shared, input_key, revealed FROM secure_members \
+             WHERE run_id = ?1 AND round = ?2 ORDER BY user_id",
+        )
+        .bind(&key(run_id, round))?
+        .all()
+        .await?
+        .results()?)
+}
+
+pub async fn advertise(
+    db: &D1Database,
+    run_id: i64,
+    round: u32,
+    user_id: &str,
+    keys: &KeyAdvert,
+) -> EdgeResult<()> {
+    let json = serde_json::to_value(keys)?;
+    db.prepare(
+        "INSERT INTO secure_members (run_id, round, user_id, c_pk, s_pk) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .bind(&[
+        (run_id as f64).into(),
+        round.into(),
+        user_id.into(),
+        json["c_pk"].as_str().unwrap_or_default().into(),
+        json["s_pk"].as_str().unwrap_or_default().into(),
+    ])?
+    .run()
+    .await?;
+    Ok(())
+}
+
+fn set_phase_statement(
+    db: &D1Database,
+    run_id: i64,
+    round: u32,
+    phase: SecurePhase,
+    deadline: i64,
+) -> EdgeResult<D1PreparedStatement> {
+    Ok(db
+        .prepare(
+            "UPDATE secure_rounds SET phase = ?3, phase_deadline_at = ?4 \
+             WHERE run_id = ?1 AND round = ?2",
+        )
+        .bind(&[
+            (run_id as f64).into(),
+            round.into(),
+            phase.as_str().into(),
+            (deadline as f64).into(),
+        ])?)
+}
+
+/// Fixes the members' indices and the threshold, and moves on to the shares; one transaction.
+pub async fn fix_keys(
+    db: &D1Database,
+    run_id: i64,
+    round: u32,
+    indices: &[(String, u8)],
+    threshold: usize,
+    deadline: i64,
+) -> EdgeResult<()> {
+    let mut writes = vec![db
+        .prepare("UPDATE secure_rounds SET threshold = ?3 WHERE run_id = ?1 AND round = ?2")
+        .bind(&[
+            (run_id as f64).into(),
+            round.into(),
+            (threshold as f64).into(),
+        ])?];
+    for (user, x) in indices {
+        writes.push(
+            db.prepare(
+                "UPDATE secure_members SET x = ?4 WHERE run_id = ?1 AND round = ?2 \
+                 AND user_id = ?3",
+            )
+            .bind(&[
+                (run_id as f64).into(),
+                round.into(),
+                user.as_str().into(),
+                (*x as f64).into(),
+            ])?,
+        );
+    }
+    writes.push(set_phase_statement(
+        db,
+        run_id,
+        round,
+        SecurePhase::Shares,
+        deadline,
+    )?);
+    db.batch(writes).await?;
+    Ok(())
+}
+
+pub async fn set_phase(
+    db: &D1Database,
+    run_id: i64,
+    round: u32,
+    phase: SecurePhase,
+    deadline: i64,
+) -> EdgeResult<()> {
+    set_phase_statement(db, run_id, round, phase, deadline)?
+        .run()
+        .await?;
+    Ok(())
+}
+
+/// Stores one member's sealed shares and marks it as having shared; one transaction.
+pub async fn insert_shares(
+    db: &D1Database,
+    run_id: i64,
+    round: u32,
+    user_id: &str,
+    shares: &[SealedShare],
+) -> EdgeResult<()> {
+    let mut writes = vec![];
+    for s in shares {
+        writes.push(
+            db.prepare(
+                "INSERT INTO secure_shares (run_id, round, from_x, to_x, ciphertext) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .bind(&[
+                (run_id as f64).into(),
+                round.into(),
+                (s.from as f64).into(),
+                (s.to as f64).into(),
+                hex::encode(&s.ciphertext).into(),
+            ])?,
+        );
+    }
+    writes.push(mark(db, run_id, round, user_id, "shared = 1")?);
+    db.batch(writes).await?;
+    Ok(())
+}
+
+fn mark(
+    db: &D1Database,
+    run_id: i64,
+    round: u32,
+    user_id: &str,
+    set: &str,
+) -> EdgeResult<D1PreparedStatement> {
+    Ok(db
+        .prepare(format!(
+            "UPDATE secure_members SET {set} WHERE run_id = ?1 AND round = ?2 AND user_id = ?3"
+        ))
+        .bind(&[(run_id as f64).into(), round.into(), user_id.into()])?)
+}
+
+/// The sealed shares addressed to member `to` from the members in `senders`.
+pub async fn shares_to(
+    db: &D1Database,
+    run_id: i64,
+    round: u32,
+    to: u8,
+) -> EdgeResult<Vec<SealedShare>> {
+    let rows: Vec<ShareRow> = db
+        .prepare(
+            "SELECT from_x, to_x, ciphertext FROM secure_shares \
+             WHERE run_id = ?1 AND round = ?2 AND to_x = ?3 ORDER BY from_x",
+        )
+        .bind(&[(run_id as f64).into(), round.into(), (to as f64).into()])?
+        .all()
+        .await?
+        .results()?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(SealedShare {
+                from: r.from_x as u8,
+                to: r.to_x as u8,
+                ciphertext: hex::decode(&r.ciphertext)
+                    .map_err(|e| EdgeError::Internal(format!("stored share: {e}")))?,
+            })
+        })
+        .collect()
+}
+
+pub async fn set_input(
+    db: &D1Database,
+    run_id: i64,
+    round: u32,
+    user_id: &str,
+    r2_key: &str,
+) -> EdgeResult<()> {
+    db.prepare(
+        "UPDATE secure_members SET input_key = ?4 WHERE run_id = ?1 AND round = ?2 \
+         AND user_id = ?3",
+    )
+    .bind(&[
+        (run_id as f64).into(),
+        round.into(),
+        user_id.into(),
+        r2_key.into(),
+    ])?
+    .run()
+    .await?;
+    Ok(())
+}
+
+/// Stores one survivor's reveals and marks it as having revealed; one transaction.
+pub async fn insert_reveals(
+    db: &D1Database,
+    run_id: i64,
+    round: u32,
+    user_id: &str,
+    from: u8,
+    reveals: &[Reveal],
+) -> EdgeResult<()> {
+    let mut writes = vec![];
+    for r in reveals {
+        let secret = match r.secret {
+            Secret::SelfMask => "self_mask",
+            Secret::MaskKey => "mask_key",
+        };
+        writes.push(
+            db.prepare(
+                "INSERT INTO secure_reveals (run_id, round, from_x, about_x, secret, share) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .bind(&[
+                (run_id as f64).into(),
+                round.into(),
+                (from as f64).into(),
+                (r.about as f64).into(),
+                secret.into(),
+                hex::encode(r.share).into(),
+            ])?,
+        );
+    }
+    writes.push(mark(db, run_id, round, user_id, "revealed = 1")?);
+    db.batch(writes).await?;
+    Ok(())
+}
+
+pub async fn reveals(db: &D1Database, run_id: i64, round: u32) -> EdgeResult<Vec<(u8, Reveal)>> {
+    let rows: Vec<RevealRow> = db
+        .prepare(
+            "SELECT from_x, about_x, secret, share FROM secure_reveals \
+             WHERE run_id = ?1 AND round = ?2",
+        )
+        .bind(&key(run_id, round))?
+        .all()
+        .await?
+        .results()?;
+    rows.into_iter()
+        .map(|r| {
+            let json = serde_json::json!({"about": r.about_x, "secret": r.secret,
+                "share": r.share});
+            Ok((r.from_x as u8, serde_json::from_value(json)?))
+        })
+        .collect()
+}
+
+/// Starts the round's secure phases over (too few stayed): everything sent is dropped.
+pub async fn restart(db: &D1Database, run_id: i64, round: u32, deadline: i64) -> EdgeResult<()> {
+    let mut writes = vec![];
+    for table in ["secure_members", "secure_shares", "secure_reveals"] {
+        writes.push(
+            db.prepare(format!(
+                "DELETE FROM {table} WHERE run_id = ?1 AND round = ?2"
+            ))
+            .bind(&key(run_id, round))?,
+        );
+    }
+    writes.push(
+        db.prepare(
+            "UPDATE secure_rounds SET phase = 'keys', phase_deadline_at = ?3, threshold = NULL \
+             WHERE run_id = ?1 AND round = ?2",
+        )
+        .bind(&[
+            (run_id as f64).into(),
+            round.into(),
+            (deadline as f64).into(),
+        ])?,
+    );
+    db.batch(writes).await?;
+    Ok(())
+}

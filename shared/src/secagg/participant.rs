@@ -1,0 +1,130 @@
+//! A participant's whole part in one secure round, as a state machine over what the server
+//! shows (`GET …/secure`): given the round's view, [`Participant::next`] says what to send, so
+//! `meshfed join` (blocking HTTP) and the browser (fetch) drive the same steps and send the
+//! same bytes.
+
+use super::{client, vector, Peer, RoundContext, RoundSecrets, SecAggError};
+use crate::api::runs::{RevealRequest, SecurePhase, SecureRound, SharesRequest};
+
+/// What the participant trained this round.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trained {
+    pub global: Vec<f32>,
+    pub values: Vec<f32>,
+    /// FedAvg's weight for this upload, see [`vector::weight`].
+    pub weight: f64,
+    pub loss: f64,
+    pub dice: f64,
+}
+
+/// What to do next.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Nothing yet: ask for the view again later.
+    Wait,
+    Keys(super::KeyAdvert),
+    Shares(SharesRequest),
+    /// The masked input's bytes (little-endian u32).
+    Input(Vec<u8>),
+    Reveal(RevealRequest),
+    /// This participant's part is over (the round closed, or all is sent).
+    Done,
+}
+
+pub struct Participant {
+    ctx: RoundContext,
+    secrets: RoundSecrets,
+    coefficients: [u8; 32],
+    trained: Trained,
+}
+
+impl std::fmt::Debug for Participant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Participant {{ {:?}, secrets: <redacted> }}", self.ctx)
+    }
+}
+
+impl Participant {
+    /// `entropy`: 64 fresh random bytes (the round's keys, then the share polynomials).
+    pub fn new(ctx: RoundContext, entropy: &[u8; 64], trained: Trained) -> Self {
+        let (keys, coefficients) = entropy.split_at(32);
+        let keys: [u8; 32] = keys.try_into().unwrap_or([0; 32]);
+        Self {
+            ctx,
+            secrets: RoundSecrets::derive(&keys, &ctx),
+            coefficients: coefficients.try_into().unwrap_or([0; 32]),
+            trained,
+        }
+    }
+
+    /// The step `view` calls for.
+    pub fn next(&self, view: &SecureRound) -> Result<Action, SecAggError> {
+        if view.round != self.ctx.round {
+            return Ok(Action::Done);
+        }
+        let sent = view.sent;
+        match view.phase {
+            SecurePhase::Keys if !sent.keys => Ok(Action::Keys(self.secrets.advert())),
+            SecurePhase::Keys => Ok(Action::Wait),
+            SecurePhase::Shares if !sent.shares => {
+                let me = view.me.ok_or(SecAggError::NotMember)?;
+                let t = view.threshold.unwrap_or(2) as usize;
+                let shares = client::seal_shares(
+                    &self.secrets,
+                    me,
+                    &view.members,
+                    t,
+                    &self.ctx,
+                    &self.coefficients,
+                )?;
+                Ok(Action::Shares(SharesRequest { shares }))
+            }
+            SecurePhase::Input if !sent.input => {
+                let me = view.me.ok_or(SecAggError::NotMember)?;
+                if !view.senders.contains(&me) {
+                    return Err(SecAggError::NotMember);
+                }
+                let t = &self.trained;
+                let input = vector::encode(
+                    &t.values,
+                    &t.global,
+                    t.weight,
+                    t.loss,
+                    t.dice,
+                    view.members.len(),
+                );
+                let masked =
+                    client::masked_input(&self.secrets, me, &senders(view), &self.ctx, &input);
+                Ok(Action::Input(
+                    masked.iter().flat_map(|w| w.to_le_bytes()).collect(),
+                ))
+            }
+            SecurePhase::Reveal if !sent.reveal => {
+                let me = view.me.ok_or(SecAggError::NotMember)?;
+                if !view.survivors.contains(&me) {
+                    return Err(SecAggError::NotMember);
+                }
+                let reveals = client::reveal(
+                    &self.secrets,
+                    me,
+                    &senders(view),
+                    &view.shares_for_me,
+                    &view.survivors,
+                    view.threshold.unwrap_or(2) as usize,
+                    &self.ctx,
+                )?;
+                Ok(Action::Reveal(RevealRequest { reveals }))
+            }
+            SecurePhase::Reveal => Ok(Action::Done),
+            _ => Ok(Action::Wait),
+        }
+    }
+}
+
+fn senders(view: &SecureRound) -> Vec<Peer> {
+    view.members
+        .iter()
+        .filter(|p| view.senders.contains(&p.x))
+        .copied()
+        .collect()
+}

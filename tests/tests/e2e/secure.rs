@@ -1,0 +1,378 @@
+//! Secure aggregation against the real Worker (D1, R2, the run's Durable Object):
+//! - four participants run the protocol of `shared::secagg` with known updates; one drops
+//!   after sending its shares; the round closes with the other three, and the global model is
+//!   their plaintext FedAvg to within the fixed-point bound. What R2 holds of one upload does
+//!   not correlate with that upload. Each tampering is refused and leaves the round unharmed.
+//! - three `meshfed join` participants train and take a secure round through every phase.
+
+use meshfed_cli::join;
+use meshfed_e2e::participant::{join_args, write_phantom};
+use meshfed_e2e::runs::*;
+use meshfed_e2e::Ctx;
+use meshfed_shared::meshnet::ModelConfig;
+use meshfed_shared::secagg::{
+    client, fixed, vector, Peer, RoundContext, RoundSecrets, SealedShare,
+};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+const CAP: u64 = 1000;
+
+struct Site {
+    token: String,
+    secrets: RoundSecrets,
+    values: Vec<f32>,
+    examples: u64,
+}
+
+async fn secure(
+    ctx: &Ctx,
+    site: &Site,
+    run: i64,
+    round: u32,
+    op: &str,
+    body: Value,
+) -> (u16, Value) {
+    let path = format!("/api/runs/{run}/rounds/{round}/secure/{op}");
+    send(ctx, Method::POST, &path, &site.token, Some(body)).await
+}
+
+async fn view(ctx: &Ctx, token: &str, run: i64, round: u32) -> Value {
+    let path = format!("/api/runs/{run}/rounds/{round}/secure");
+    let (status, body) = send(ctx, Method::GET, &path, token, None).await;
+    assert_eq!(status, 200, "{body}");
+    body["data"].clone()
+}
+
+async fn put_input(ctx: &Ctx, token: &str, run: i64, round: u32, words: &[u32]) -> (u16, Value) {
+    let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    let resp = ctx
+        .http
+        .put(ctx.url(&format!("/api/runs/{run}/rounds/{round}/secure/input")))
+        .bearer_auth(token)
+        .header("content-type", "application/octet-stream")
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+pub fn a_dropout_after_sharing_leaves_the_fedavg_of_the_rest(ctx: &Ctx) {
+    let model: ModelConfig = serde_json::from_value(
+        json!({"channels": 21, "dilations": [1, 2, 4, 8, 16, 8, 4, 2, 1], "classes": 3}),
+    )
+    .unwrap();
+    let p = model.parameter_count();
+    ctx.block_on(async {
+        let users = participants(ctx, "secagg", 4).await;
+        let robust = json!({"name": "s", "model": model, "aggregation": "median",
+            "secure_aggregation": true});
+        let (status, body) = send(
+            ctx,
+            Method::POST,
+            "/api/runs",
+            &token(&users[0]),
+            Some(robust),
+        )
+        .await;
+        assert_eq!(status, 422, "the median needs every upload: {body}");
+        let body = json!({"model": model, "round_timeout_secs": 8, "secure_aggregation": true,
+            "plan": {"max_num_examples": CAP}});
+        let others: Vec<_> = users[1..].iter().collect();
+        let run = create_run(ctx, &users[0], &others, body).await;
+        let global = download(
+            ctx,
+            &token(&users[0]),
+            &format!("/api/runs/{run}/model"),
+            &model,
+        )
+        .await;
+        let ctx_r1 = RoundContext { run, round: 1 };
+        let sites: Vec<Site> = users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| Site {
+                token: token(u),
+                secrets: RoundSecrets::derive(&[i as u8 + 1; 32], &ctx_r1),
+                values: global
+                    .iter()
+                    .zip(values(i as u64 + 1, p))
+                    .map(|(g, v)| g + 0.01 * v)
+                    .collect(),
+                examples: [200, 400, 600, 800][i],
+            })
+            .collect();
+        // A plaintext upload to a secure run is refused: the server never takes one.
+        let (status, refusal) = put_weights_of(ctx, &sites[0], &model, run).await;
+        assert_eq!(status, 409, "{refusal}");
+
+        // Keys. A forged advertisement (a small-order point: masks anyone could compute) and
+        // keys for another round are refused; the real ones fix the members.
+        let forged = json!({"c_pk": "00".repeat(32), "s_pk": "01".repeat(32)});
+        let (status, body) = secure(ctx, &sites[0], run, 1, "keys", forged).await;
+        assert_eq!(status, 422, "{body}");
+        let advert = serde_json::to_value(sites[0].secrets.advert()).unwrap();
+        let (status, body) = secure(ctx, &sites[0], run, 2, "keys", advert).await;
+        assert_eq!(status, 409, "round 2 has not opened: {body}");
+        for s in &sites {
+            let advert = serde_json::to_value(s.secrets.advert()).unwrap();
+            let (status, body) = secure(ctx, s, run, 1, "keys", advert).await;
+            assert_eq!(status, 200, "{body}");
+        }
+        let other_keys = RoundSecrets::derive(&[99; 32], &ctx_r1).advert();
+        let (status, body) = secure(
+            ctx,
+            &sites[0],
+            run,
+            1,
+            "keys",
+            serde_json::to_value(other_keys).unwrap(),
+        )
+        .await;
+        assert_eq!(status, 409, "keys cannot change once advertised: {body}");
+        let v = view(ctx, &sites[0].token, run, 1).await;
+        assert_eq!(v["phase"], "shares", "everyone advertised: {v}");
+        assert_eq!(v["threshold"], 3, "{v}");
+        let members: Vec<Peer> = serde_json::from_value(v["members"].clone()).unwrap();
+        assert_eq!(members.len(), 4);
+
+        // Shares: each member seals one for everyone. Shares from someone else's index are
+        // refused; so is a second batch.
+        let mut xs = vec![];
+        for (i, s) in sites.iter().enumerate() {
+            let me: u8 = view(ctx, &s.token, run, 1).await["me"].as_u64().unwrap() as u8;
+            xs.push(me);
+            let sealed =
+                client::seal_shares(&s.secrets, me, &members, 3, &ctx_r1, &[i as u8; 32]).unwrap();
+            if i == 0 {
+                let mut forged = sealed.clone();
+                forged.iter_mut().for_each(|c| c.from = me % 4 + 1);
+                let (status, body) =
+                    secure(ctx, s, run, 1, "shares", json!({"shares": forged})).await;
+                assert_eq!(status, 422, "{body}");
+            }
+            let (status, body) = secure(ctx, s, run, 1, "shares", json!({"shares": sealed})).await;
+            assert_eq!(status, 200, "{body}");
+            if i == 0 {
+                let (status, body) =
+                    secure(ctx, s, run, 1, "shares", json!({"shares": sealed})).await;
+                assert_eq!(status, 409, "twice: {body}");
+            }
+        }
+        let v = view(ctx, &sites[0].token, run, 1).await;
+        assert_eq!(v["phase"], "input", "{v}");
+
+        // Inputs: site 3 (the fourth) drops out now. A wrong-sized input is refused.
+        let mut stored_plain = vec![];
+        for (i, s) in sites.iter().enumerate().take(3) {
+            let me = xs[i];
+            let w = vector::weight(true, s.examples, Some(CAP));
+            let input = vector::encode(&s.values, &global, w, 0.5, 0.25, 4);
+            let masked = client::masked_input(&s.secrets, me, &members, &ctx_r1, &input);
+            if i == 0 {
+                let (status, body) = put_input(ctx, &s.token, run, 1, &masked[1..]).await;
+                assert_eq!(status, 422, "{body}");
+            }
+            let (status, body) = put_input(ctx, &s.token, run, 1, &masked).await;
+            assert_eq!(status, 200, "{body}");
+            if i == 0 {
+                let (status, body) = put_input(ctx, &s.token, run, 1, &masked).await;
+                assert_eq!(status, 409, "uploading twice: {body}");
+                stored_plain = input
+                    .iter()
+                    .map(|&w| fixed::decode(w))
+                    .collect::<Vec<f64>>();
+            }
+        }
+        // The fourth is waited for until the phase's deadline (a quarter of the timeout,
+        // at least 5 s), then the round goes on with three.
+        let mut v = view(ctx, &sites[0].token, run, 1).await;
+        for _ in 0..100 {
+            if v["phase"] == "reveal" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            v = view(ctx, &sites[0].token, run, 1).await;
+        }
+        assert_eq!(v["phase"], "reveal", "{v}");
+        assert_eq!(v["survivors"].as_array().unwrap().len(), 3, "{v}");
+
+        // What R2 holds of site 0's upload: uniform-looking words, uncorrelated with its update.
+        let key = format!("runs/{run}/rounds/1/secure/");
+        let listed = ctx
+            .http
+            .get(ctx.url(&format!("/api/_dev/objects?prefix={key}")))
+            .send()
+            .await
+            .unwrap();
+        let listed: Value = listed.json().await.unwrap();
+        assert_eq!(
+            listed["data"]["keys"].as_array().unwrap().len(),
+            3,
+            "{listed}"
+        );
+        let first = listed["data"]["keys"][0].as_str().unwrap().to_string();
+        let stored = ctx
+            .http
+            .get(ctx.url(&format!("/api/_dev/object?key={first}")))
+            .send()
+            .await
+            .unwrap();
+        let stored = stored.bytes().await.unwrap();
+        assert_eq!(stored.len(), vector::len(p) * 4);
+        let words: Vec<f64> = stored
+            .chunks_exact(4)
+            .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]) as f64)
+            .collect();
+        let r = correlation(&stored_plain, &words);
+        assert!(
+            r.abs() < 0.01,
+            "correlation of the stored vector with the update: {r}"
+        );
+
+        // Reveals: the three survivors reveal; site 3 cannot (its input did not count).
+        let senders: Vec<Peer> = members.clone();
+        let survivors: Vec<u8> = serde_json::from_value(v["survivors"].clone()).unwrap();
+        let (status, body) = secure(ctx, &sites[3], run, 1, "reveal", json!({"reveals": []})).await;
+        assert_eq!(status, 409, "{body}");
+        for (i, s) in sites.iter().enumerate().take(3) {
+            let mine = view(ctx, &s.token, run, 1).await;
+            let reveals = client::reveal(
+                &s.secrets,
+                xs[i],
+                &senders,
+                &serde_json::from_value::<Vec<SealedShare>>(mine["shares_for_me"].clone()).unwrap(),
+                &survivors,
+                3,
+                &ctx_r1,
+            )
+            .unwrap();
+            let (status, body) =
+                secure(ctx, s, run, 1, "reveal", json!({ "reveals": reveals })).await;
+            assert_eq!(status, 200, "{body}");
+        }
+        let detail = run_detail(ctx, &sites[0].token, run).await;
+        assert_eq!(detail["current_round"], 2, "{detail}");
+        assert_eq!(detail["history"][0]["metrics"]["uploads"], 3, "{detail}");
+        let got = download(
+            ctx,
+            &sites[0].token,
+            &format!("/api/runs/{run}/model"),
+            &model,
+        )
+        .await;
+        let weights: Vec<f64> = sites[..3].iter().map(|s| s.examples as f64).collect();
+        let total: f64 = weights.iter().sum();
+        let bound = fixed::sum_error_bound(3) / (total / CAP as f64);
+        let mut worst = 0.0f64;
+        for (i, g) in got.iter().enumerate() {
+            let plain = sites[..3]
+                .iter()
+                .zip(&weights)
+                .map(|(s, w)| w * s.values[i] as f64)
+                .sum::<f64>()
+                / total;
+            worst = worst.max((*g as f64 - plain).abs());
+        }
+        // Fixed-point bound plus one f32 rounding of values near 1.
+        assert!(
+            worst <= bound + 1.2e-7,
+            "worst error {worst}, bound {bound}"
+        );
+        let left = ctx
+            .http
+            .get(ctx.url(&format!("/api/_dev/objects?prefix={key}")))
+            .send()
+            .await
+            .unwrap();
+        let left: Value = left.json().await.unwrap();
+        assert_eq!(
+            left["data"]["keys"].as_array().unwrap().len(),
+            0,
+            "masked inputs deleted: {left}"
+        );
+    });
+}
+
+async fn put_weights_of(ctx: &Ctx, s: &Site, model: &ModelConfig, run: i64) -> (u16, Value) {
+    let body = safetensors_of(model, &s.values);
+    put_tensors(ctx, &s.token, run, 1, "weights", body, s.examples).await
+}
+
+fn correlation(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len() as f64;
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
+    let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
+    cov / (va * vb).sqrt()
+}
+
+pub fn three_cli_participants_take_a_secure_round(ctx: &Ctx) {
+    let model: ModelConfig =
+        serde_json::from_value(json!({"channels": 3, "dilations": [1, 2, 1], "classes": 3}))
+            .unwrap();
+    let (users, run, initial) = ctx.block_on(async {
+        let users = participants(ctx, "secjoin", 3).await;
+        let plan = json!({"local_steps": 2, "patch": 16, "batch": 1, "learning_rate": 3e-3,
+            "schedule": {"kind": "constant"}, "fix_batch_norm_from": null});
+        let body = json!({"model": model, "round_timeout_secs": 600, "plan": plan,
+            "secure_aggregation": true});
+        let run = create_run(ctx, &users[0], &[&users[1], &users[2]], body).await;
+        let initial = download(
+            ctx,
+            &token(&users[0]),
+            &format!("/api/runs/{run}/model"),
+            &model,
+        )
+        .await;
+        (users, run, initial)
+    });
+    let dir = std::env::temp_dir().join(format!("meshfed-secure-{run}"));
+    let threads: Vec<_> = users
+        .iter()
+        .enumerate()
+        .map(|(i, u)| {
+            let files = write_phantom(&dir, &i.to_string(), [20, 20, 20], i as u64);
+            let args = join_args(ctx, u, run, files, 1, i as u64, 120);
+            std::thread::spawn(move || join::run(args))
+        })
+        .collect();
+    for t in threads {
+        let reports = t.join().unwrap().expect("a secure join succeeds");
+        assert_eq!(reports.len(), 1, "{reports:?}");
+    }
+    ctx.block_on(async {
+        let detail = run_detail(ctx, &token(&users[0]), run).await;
+        assert_eq!(detail["current_round"], 2, "{detail}");
+        assert_eq!(detail["secure_aggregation"], true, "{detail}");
+        let closed = &detail["history"][0];
+        assert_eq!(closed["metrics"]["uploads"], 3, "{closed}");
+        let loss = closed["metrics"]["loss"].as_f64().unwrap();
+        assert!(
+            loss > 0.0 && loss < 10.0,
+            "the mean loss travelled masked: {closed}"
+        );
+        let global = download(
+            ctx,
+            &token(&users[0]),
+            &format!("/api/runs/{run}/model"),
+            &model,
+        )
+        .await;
+        assert_ne!(global, initial, "the unmasked average is a new model");
+        assert!(global.iter().all(|v| v.is_finite()));
+        let moved = global
+            .iter()
+            .zip(&initial)
+            .map(|(g, i)| (g - i).abs())
+            .fold(0.0f32, f32::max);
+        assert!(
+            moved < 1.0,
+            "an average of small updates, not masks: moved {moved}"
+        );
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}
