@@ -68,7 +68,7 @@ fn sealed_share() -> Value {
     json!({"type": "object", "required": ["from", "to", "ciphertext"], "additionalProperties": false,
            "properties": {"from": {"type": "integer", "minimum": 1, "maximum": 255},
                           "to": {"type": "integer", "minimum": 1, "maximum": 255},
-                          "ciphertext": {"type": "string", "pattern": "^([0-9a-f]{2})*$"}}})
+                          "ciphertext": {"type": "string", "pattern": "^[A-Za-z0-9+/]*={0,2}$"}}})
 }
 
 fn secure_round() -> Value {
@@ -233,7 +233,8 @@ pub(crate) const ROUTES: &[Route] = &[
             "properties": {"reveals": {"type": "array", "items": {"type": "object",
                 "required": ["about", "secret", "share"], "additionalProperties": false,
                 "properties": {"about": {"type": "integer", "minimum": 1, "maximum": 255},
-                    "secret": {"enum": ["self_mask", "mask_key"]}, "share": hex32()}}}}})),
+                    "secret": {"enum": ["self_mask", "mask_key"]},
+                    "share": {"type": "string", "pattern": "^[A-Za-z0-9+/]{43}=$"}}}}}})),
     },
     Route {
         method: "put",

@@ -47,6 +47,9 @@ fn peers(members: &[MemberRow], filter: impl Fn(&MemberRow) -> bool) -> EdgeResu
         .collect()
 }
 
+/// A test on a member: whether it is to act in a phase, or has.
+type Rule = fn(&MemberRow) -> bool;
+
 fn is_sender(m: &MemberRow) -> bool {
     index(m).is_some() && m.shared != 0
 }
@@ -75,54 +78,41 @@ impl RunCoordinator {
             let late = now >= row.phase_deadline_at;
             let threshold = row.threshold.unwrap_or(2).max(2) as usize;
             let next = now + phase_ms(live);
-            let (done, ready) = match row.phase()? {
-                SecurePhase::Keys => {
-                    let everyone = store::runs::participants(&db, run_id).await?;
-                    let needed = live.run.contributors_needed(everyone.len()).max(2);
-                    let all = everyone
-                        .iter()
-                        .filter(|p| p.active != 0)
-                        .all(|p| members.iter().any(|m| m.user_id == p.user_id));
-                    if members.len() >= needed && members.len() <= 255 && (all || late) {
-                        let indices: Vec<(String, u8)> = members
-                            .iter()
-                            .enumerate()
-                            .map(|(i, m)| (m.user_id.clone(), i as u8 + 1))
-                            .collect();
-                        let t = vector::threshold(members.len(), needed);
-                        store::secure::fix_keys(&db, run_id, round, &indices, t, next).await?;
-                        continue;
-                    }
-                    (0, usize::MAX) // waits for keys, past the deadline too
-                }
-                SecurePhase::Shares => {
-                    let members = members.iter().filter(|m| index(m).is_some());
-                    let shared = members.clone().filter(|m| is_sender(m)).count();
-                    (
-                        shared,
-                        if shared == members.count() {
-                            0
-                        } else {
-                            usize::MAX
-                        },
-                    )
-                }
-                SecurePhase::Input => {
-                    let senders = members.iter().filter(|m| is_sender(m)).count();
-                    let uploaded = members.iter().filter(|m| is_survivor(m)).count();
-                    (uploaded, if uploaded == senders { 0 } else { usize::MAX })
-                }
-                SecurePhase::Reveal => {
-                    let survivors = members.iter().filter(|m| is_survivor(m)).count();
-                    let revealed = members
-                        .iter()
-                        .filter(|m| is_survivor(m) && m.revealed != 0)
-                        .count();
-                    (revealed, if revealed == survivors { 0 } else { usize::MAX })
-                }
-            };
             let phase = row.phase()?;
-            let everyone_acted = ready == 0;
+            let everyone = store::runs::participants(&db, run_id).await?;
+            if phase == SecurePhase::Keys {
+                let needed = live.run.contributors_needed(everyone.len()).max(2);
+                let all = everyone
+                    .iter()
+                    .filter(|p| p.active != 0)
+                    .all(|p| members.iter().any(|m| m.user_id == p.user_id));
+                if members.len() >= needed && members.len() <= 255 && (all || late) {
+                    let indices: Vec<(String, u8)> = members
+                        .iter()
+                        .enumerate()
+                        .map(|(i, m)| (m.user_id.clone(), i as u8 + 1))
+                        .collect();
+                    let t = vector::threshold(members.len(), needed);
+                    store::secure::fix_keys(&db, run_id, round, &indices, t, next).await?;
+                    continue;
+                }
+            }
+            // Who is to act in this phase, and who has; an inactive member is not waited for.
+            let (expected, acted): (Rule, Rule) = match phase {
+                SecurePhase::Keys => (|_| false, |_| false),
+                SecurePhase::Shares => (|m| index(m).is_some(), is_sender),
+                SecurePhase::Input => (is_sender, is_survivor),
+                SecurePhase::Reveal => (is_survivor, |m| is_survivor(m) && m.revealed != 0),
+            };
+            let active = |m: &MemberRow| {
+                everyone
+                    .iter()
+                    .any(|p| p.user_id == m.user_id && p.active != 0)
+            };
+            let done = members.iter().filter(|m| acted(m)).count();
+            let everyone_acted = !members
+                .iter()
+                .any(|m| expected(m) && !acted(m) && active(m));
             if phase == SecurePhase::Keys || !(everyone_acted || late) {
                 live.deadline_ms = row.phase_deadline_at;
                 self.arm(row.phase_deadline_at).await?;

@@ -336,9 +336,23 @@ pub async fn reveals(db: &D1Database, run_id: i64, round: u32) -> EdgeResult<Vec
         .results()?;
     rows.into_iter()
         .map(|r| {
-            let json = serde_json::json!({"about": r.about_x, "secret": r.secret,
-                "share": r.share});
-            Ok((r.from_x as u8, serde_json::from_value(json)?))
+            let share: [u8; 32] = hex::decode(&r.share)
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| EdgeError::Internal("a stored share is not 32 bytes".into()))?;
+            let secret = match r.secret.as_str() {
+                "self_mask" => Secret::SelfMask,
+                _ => Secret::MaskKey,
+            };
+            let about = r.about_x as u8;
+            Ok((
+                r.from_x as u8,
+                Reveal {
+                    about,
+                    secret,
+                    share,
+                },
+            ))
         })
         .collect()
 }

@@ -31,7 +31,7 @@ pub struct Peer {
 pub struct SealedShare {
     pub from: u8,
     pub to: u8,
-    #[serde(with = "super::keys::hex_bytes")]
+    #[serde(with = "super::keys::base64_bytes")]
     pub ciphertext: Vec<u8>,
 }
 
@@ -50,7 +50,7 @@ pub enum Secret {
 pub struct Reveal {
     pub about: u8,
     pub secret: Secret,
-    #[serde(with = "super::keys::hex32")]
+    #[serde(with = "super::keys::base64_bytes")]
     pub share: [u8; 32],
 }
 

@@ -91,16 +91,23 @@ pub(super) mod hex32 {
     }
 }
 
-/// `Vec<u8>` as a hex string.
-pub(super) mod hex_bytes {
+/// Bytes as standard base64 (shares travel by the thousand: a third smaller than hex).
+pub(super) mod base64_bytes {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&hex::encode(v))
+    pub fn serialize<S: Serializer, B: AsRef<[u8]>>(v: &B, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(v.as_ref()))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        hex::decode(String::deserialize(d)?).map_err(serde::de::Error::custom)
+    pub fn deserialize<'de, D: Deserializer<'de>, B: TryFrom<Vec<u8>>>(
+        d: D,
+    ) -> Result<B, D::Error> {
+        let bytes = STANDARD
+            .decode(String::deserialize(d)?)
+            .map_err(serde::de::Error::custom)?;
+        B::try_from(bytes).map_err(|_| serde::de::Error::custom("wrong length"))
     }
 }
 

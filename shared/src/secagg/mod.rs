@@ -227,6 +227,39 @@ mod tests {
         assert_eq!(err, Err(SecAggError::WrongKey { about: 2 }));
     }
 
+    #[test]
+    fn shares_and_reveals_travel_as_base64_json() {
+        let share = SealedShare {
+            from: 1,
+            to: 2,
+            ciphertext: vec![7; 80],
+        };
+        let json = serde_json::to_value(&share).unwrap();
+        assert_eq!(json["ciphertext"].as_str().unwrap().len(), 108);
+        assert_eq!(serde_json::from_value::<SealedShare>(json).unwrap(), share);
+        let reveal = Reveal {
+            about: 3,
+            secret: Secret::MaskKey,
+            share: [9; 32],
+        };
+        let json = serde_json::to_value(&reveal).unwrap();
+        assert_eq!(json["secret"], "mask_key");
+        assert_eq!(
+            serde_json::from_value::<Reveal>(json.clone()).unwrap(),
+            reveal
+        );
+        let mut short = json;
+        short["share"] = serde_json::json!("AAAA");
+        assert!(
+            serde_json::from_value::<Reveal>(short).is_err(),
+            "32 bytes or nothing"
+        );
+        assert!(
+            !format!("{reveal:?}").contains("9, 9"),
+            "a share never shows in Debug"
+        );
+    }
+
     fn correlation(a: &[f64], b: &[f64]) -> f64 {
         let n = a.len() as f64;
         let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);

@@ -128,3 +128,91 @@ fn senders(view: &SecureRound) -> Vec<Peer> {
         .copied()
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::runs::SecureSent;
+
+    fn participant() -> Participant {
+        let trained = Trained {
+            global: vec![0.0; 4],
+            values: vec![0.1; 4],
+            weight: 1.0,
+            loss: 0.5,
+            dice: 0.5,
+        };
+        Participant::new(RoundContext { run: 1, round: 2 }, &[3; 64], trained)
+    }
+
+    fn view(phase: SecurePhase, sent: SecureSent, me: Option<u8>) -> SecureRound {
+        let members: Vec<Peer> = (1..=3u8)
+            .map(|x| Peer {
+                x,
+                keys: RoundSecrets::derive(&[x; 32], &RoundContext { run: 1, round: 2 }).advert(),
+            })
+            .collect();
+        SecureRound {
+            round: 2,
+            phase,
+            phase_deadline_at: String::new(),
+            advertised: 3,
+            threshold: Some(2),
+            me,
+            members,
+            senders: vec![1, 2, 3],
+            survivors: vec![1, 2],
+            shares_for_me: vec![],
+            vector_len: vector::len(4),
+            sent,
+        }
+    }
+
+    #[test]
+    fn each_phase_asks_for_its_step_once() {
+        let p = participant();
+        let none = SecureSent::default();
+        assert!(matches!(
+            p.next(&view(SecurePhase::Keys, none, None)),
+            Ok(Action::Keys(_))
+        ));
+        let keys = SecureSent { keys: true, ..none };
+        assert_eq!(
+            p.next(&view(SecurePhase::Keys, keys, None)),
+            Ok(Action::Wait)
+        );
+        let Ok(Action::Shares(req)) = p.next(&view(SecurePhase::Shares, keys, Some(1))) else {
+            panic!("shares expected");
+        };
+        assert_eq!(req.shares.len(), 3, "one per member, itself included");
+        let shared = SecureSent {
+            shares: true,
+            ..keys
+        };
+        assert_eq!(
+            p.next(&view(SecurePhase::Shares, shared, Some(1))),
+            Ok(Action::Wait)
+        );
+        let Ok(Action::Input(bytes)) = p.next(&view(SecurePhase::Input, shared, Some(1))) else {
+            panic!("input expected");
+        };
+        assert_eq!(bytes.len(), vector::len(4) * 4);
+        // Keys fixed without us, or our input not counted: said, not guessed.
+        assert_eq!(
+            p.next(&view(SecurePhase::Shares, keys, None)),
+            Err(SecAggError::NotMember)
+        );
+        let input = SecureSent {
+            input: true,
+            ..shared
+        };
+        assert_eq!(
+            p.next(&view(SecurePhase::Reveal, input, Some(3))),
+            Err(SecAggError::NotMember)
+        );
+        let mut closed = view(SecurePhase::Keys, none, None);
+        closed.round = 3;
+        assert_eq!(p.next(&closed), Ok(Action::Done), "the round moved on");
+        assert!(!format!("{p:?}").contains("secrets: Round"), "{p:?}");
+    }
+}

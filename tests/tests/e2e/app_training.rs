@@ -1,8 +1,9 @@
 //! Training in the browser: two people, one in a Chromium offering WebGPU (SwiftShader) and
 //! one without (CPU), pick a small volume cut from the sample T1 and its labels, see the
 //! slices, train locally, join a run together with a third participant on `meshfed join`,
-//! all three following the run's plan, and see round 2 with its chart; then segment. Both
-//! tabs refuse a plan too big for them.
+//! all three following the run's plan, and see round 2 with its chart; then both tabs, the
+//! CLI and a fourth participant who leaves after sharing take a securely aggregated round;
+//! then segment. Both tabs refuse a plan too big for them.
 
 use std::time::{Duration, Instant};
 
@@ -10,13 +11,14 @@ use fantoccini::{Client, Locator};
 use meshfed_e2e::browser::session_with;
 use meshfed_e2e::identity::{MfaUser, PASSWORD};
 use meshfed_e2e::participant::join_args;
-use meshfed_e2e::runs::{create_run, participants, run_detail, token};
+use meshfed_e2e::runs::{create_run, participants, run_detail, send, token};
 use meshfed_e2e::ui::{
     field, fill, heading_is, press, screenshot, sign_in_with_backup_code, wait_for, wait_within,
 };
 use meshfed_e2e::volumes::small_t1_and_labels;
 use meshfed_e2e::Ctx;
-use serde_json::json;
+use meshfed_shared::secagg::{client, Peer, RoundContext, RoundSecrets};
+use serde_json::{json, Value};
 
 /// Browser training is CPU-emulated here (SwiftShader or wasm): generous limits.
 const TRAINING: Duration = Duration::from_secs(600);
@@ -95,12 +97,77 @@ fn cli_participant(
     std::thread::spawn(move || meshfed_cli::join::run(args))
 }
 
+/// A participant of a secure round driven by hand with `shared::secagg`: it advertises its
+/// keys, sends its sealed shares, then marks itself inactive (it leaves before masking).
+struct Dropout {
+    token: String,
+    run: i64,
+    secrets: RoundSecrets,
+}
+
+impl Dropout {
+    async fn advertise(ctx: &Ctx, user: &MfaUser, run: i64) -> Self {
+        let secrets = RoundSecrets::derive(&[42; 32], &RoundContext { run, round: 1 });
+        let me = Self {
+            token: token(user),
+            run,
+            secrets,
+        };
+        let keys = serde_json::to_value(me.secrets.advert()).unwrap();
+        let (status, body) = me.post("keys", keys, ctx).await;
+        assert_eq!(status, 200, "{body}");
+        me
+    }
+
+    async fn post(&self, op: &str, body: Value, ctx: &Ctx) -> (u16, Value) {
+        let path = format!("/api/runs/{}/rounds/1/secure/{op}", self.run);
+        send(ctx, reqwest::Method::POST, &path, &self.token, Some(body)).await
+    }
+
+    async fn share_then_leave(&self, ctx: &Ctx) {
+        let path = format!("/api/runs/{}/rounds/1/secure", self.run);
+        let started = Instant::now();
+        let view = loop {
+            let (status, body) = send(ctx, reqwest::Method::GET, &path, &self.token, None).await;
+            assert_eq!(status, 200, "{body}");
+            if body["data"]["phase"] == "shares" {
+                break body["data"].clone();
+            }
+            assert!(
+                started.elapsed() < TRAINING,
+                "the others never advertised: {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        };
+        let members: Vec<Peer> = serde_json::from_value(view["members"].clone()).unwrap();
+        let me = view["me"].as_u64().unwrap() as u8;
+        let ctx_r1 = RoundContext {
+            run: self.run,
+            round: 1,
+        };
+        let sealed =
+            client::seal_shares(&self.secrets, me, &members, 3, &ctx_r1, &[7; 32]).unwrap();
+        let (status, body) = self.post("shares", json!({ "shares": sealed }), ctx).await;
+        assert_eq!(status, 200, "{body}");
+        let activate = format!("/api/runs/{}/activate", self.run);
+        let (status, body) = send(
+            ctx,
+            reqwest::Method::POST,
+            &activate,
+            &self.token,
+            Some(json!({"active": false})),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+}
+
 pub fn two_browsers_train_and_join_a_run_on_webgpu_and_cpu(ctx: &Ctx) {
     ctx.block_on(async {
         let (volume, labels) = small_t1_and_labels(24);
         let (volume, labels) = (volume.to_str().unwrap(), labels.to_str().unwrap());
-        let people = participants(ctx, "app_training", 3).await;
-        let (alice, bob, carol) = (&people[0], &people[1], &people[2]);
+        let people = participants(ctx, "app_training", 4).await;
+        let (alice, bob, carol, dave) = (&people[0], &people[1], &people[2], &people[3]);
         let plan = json!({"rounds": 10, "local_steps": 2, "patch": 16, "batch": 1,
             "fix_batch_norm_from": 1, "holdout": {"axis": "x", "fraction": 0.25}});
         let run = create_run(
@@ -120,6 +187,14 @@ pub fn two_browsers_train_and_join_a_run_on_webgpu_and_cpu(ctx: &Ctx) {
                 "plan": {"local_steps": 1, "patch": 128, "batch": 32}}),
         )
         .await;
+        let secure_run = create_run(
+            ctx,
+            alice,
+            &[bob, carol, dave],
+            json!({"name": "Secure", "plan": plan, "secure_aggregation": true}),
+        )
+        .await;
+        let dave = Dropout::advertise(ctx, dave, secure_run).await;
         let gpu = open_training(ctx, alice, true).await;
         let cpu = open_training(ctx, bob, false).await;
 
@@ -235,6 +310,33 @@ pub fn two_browsers_train_and_join_a_run_on_webgpu_and_cpu(ctx: &Ctx) {
         assert_eq!(reports[0].plan_version, 1, "{reports:?}");
         assert!(reports[0].validation.is_some(), "{reports:?}");
         screenshot(&gpu, "train-joined.png").await;
+
+        // A securely aggregated run: both tabs, `meshfed join` and a fourth participant who
+        // sends its shares and then leaves. The round goes on with the three; the server
+        // learns only their sum.
+        for client in [&gpu, &cpu] {
+            let option = format!("//select[@id='join-run']/option[@value='{secure_run}']");
+            wait_for(client, Locator::XPath(&option))
+                .await
+                .click()
+                .await
+                .unwrap();
+            press(client, "Join").await;
+        }
+        let cli = cli_participant(ctx, carol, secure_run, volume, labels);
+        dave.share_then_leave(ctx).await;
+        for client in [&gpu, &cpu] {
+            let done = "//p[@aria-label='Join result' and contains(., 'securely aggregated')]";
+            let result = wait_within(client, Locator::XPath(done), TRAINING).await;
+            let result = result.text().await.unwrap();
+            assert!(result.starts_with("Took part in round 1"), "{result}");
+        }
+        cli.join()
+            .unwrap()
+            .expect("meshfed join takes part securely");
+        let detail = run_detail(ctx, &token(alice), secure_run).await;
+        assert_eq!(detail["current_round"], 2, "{detail}");
+        assert_eq!(detail["history"][0]["metrics"]["uploads"], 3, "{detail}");
 
         // Neither tab follows a plan it cannot train: the one on CPU refuses it for its memory,
         // the one on WebGPU for the adapter's one-buffer limit, both in words, and nothing is

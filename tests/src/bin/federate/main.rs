@@ -16,7 +16,10 @@
 //!
 //! After `cargo xtask federate` has built everything:
 //! `cargo run -p meshfed-e2e --bin federate -- --bins DIR --labels L [--rounds 100]
-//!  [--eval-every 10] [--seeds 1,2,3] [--sites 4] [--out DIR]`
+//!  [--eval-every 10] [--seeds 1,2,3] [--sites 4] [--out DIR] [--dp SIGMA,CLIP]`
+//!
+//! With `--dp`, the run is DP-FedAvg (`plan.dp`, aggregation `mean`, δ = 1e-5) and each
+//! seed's table ends with the ε its rounds spent.
 
 mod arms;
 mod report;
@@ -42,6 +45,9 @@ pub struct Args {
     eval_every: u32,
     seeds: Vec<u64>,
     sites: usize,
+    /// DP-FedAvg (noise multiplier σ, clip norm C): the run averages with `mean` and every
+    /// site clips and noises its updates; the report adds ε at δ = 1e-5.
+    dp: Option<(f64, f64)>,
 }
 
 fn parse() -> Result<Args, String> {
@@ -55,6 +61,7 @@ fn parse() -> Result<Args, String> {
         eval_every: 10,
         seeds: vec![1, 2, 3],
         sites: 4,
+        dp: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -74,6 +81,16 @@ fn parse() -> Result<Args, String> {
             "--rounds" => args.rounds = count()?,
             "--eval-every" => args.eval_every = count()?,
             "--sites" => args.sites = count()? as usize,
+            "--dp" => {
+                let parts: Vec<f64> = value
+                    .split(',')
+                    .filter_map(|s| s.trim().parse().ok())
+                    .collect();
+                match parts[..] {
+                    [sigma, clip] if sigma > 0.0 && clip > 0.0 => args.dp = Some((sigma, clip)),
+                    _ => return Err(format!("--dp takes SIGMA,CLIP like 1,0.05, got {value:?}")),
+                }
+            }
             "--seeds" => {
                 args.seeds = value
                     .split(',')

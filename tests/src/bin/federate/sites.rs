@@ -87,12 +87,17 @@ pub fn one_seed(
     let config = model();
     let initial =
         file::to_safetensors(&config, &initial_weights(&config, seed), Default::default());
-    let plan = json!({"rounds": args.rounds, "fix_batch_norm_from": args.rounds / 2});
+    let mut plan = json!({"rounds": args.rounds, "fix_batch_norm_from": args.rounds / 2});
+    if let Some((sigma, clip)) = args.dp {
+        plan["dp"] = json!({"noise_multiplier": sigma, "clip_norm": clip, "delta": 1e-5});
+    }
     let (users, run) = ctx.block_on(async {
         let users = participants(ctx, &format!("fed{seed}s"), args.sites).await;
         let others: Vec<&MfaUser> = users[1..].iter().collect();
+        let aggregation = if args.dp.is_some() { "mean" } else { "fedavg" };
         let body = json!({
             "name": format!("federate seed {seed}"), "model": config, "plan": plan,
+            "aggregation": aggregation,
             "round_timeout_secs": 7200,
             "initial_weights_safetensors":
                 base64::engine::general_purpose::STANDARD.encode(&initial),
@@ -135,6 +140,17 @@ pub fn one_seed(
     let minutes = wait(&creator, run, &mut arms, rounds)?;
 
     let detail = run_detail(&creator, run)?;
+    let privacy = &detail["privacy"];
+    if !privacy.is_null() {
+        println!(
+            "[federate] seed {seed}: DP-FedAvg σ {} C {}: ε = {} at δ {} after {} rounds",
+            privacy["noise_multiplier"],
+            privacy["clip_norm"],
+            privacy["epsilon"],
+            privacy["delta"],
+            privacy["rounds_closed"]
+        );
+    }
     let validation: BTreeMap<u32, f64> = detail["history"]
         .as_array()
         .into_iter()
