@@ -13,6 +13,7 @@ mod chunked;
 mod close;
 mod live;
 mod secure;
+mod secure_calls;
 
 use serde::{Deserialize, Serialize};
 use worker::{
@@ -23,7 +24,7 @@ use crate::error::{error_response, EdgeError, EdgeResult};
 pub use live::CommitMeta;
 use meshfed_shared::api::runs::UploadReceipt;
 use meshfed_shared::RawEnvelope;
-pub use secure::{SecureCall, SecureOp};
+pub use secure_calls::{SecureCall, SecureOp};
 
 pub const BINDING: &str = "RUNS";
 const COUNTER_KEY: &str = "counter";

@@ -1,15 +1,11 @@
 //! A secure round in the run's object: the phases of [`meshfed_shared::secagg`] (keys,
 //! shares, masked inputs, reveals), each with a deadline, and the close that unmasks the sum.
 //! D1 and R2 hold everything (the object keeps nothing of it in memory), so a restart in any
-//! phase loses nothing, and each member's keys, shares, input and reveals are written once.
+//! phase loses nothing. What each participant's call may do is in [`super::secure_calls`].
 
 use meshfed_shared::aggregate::metrics::RoundMetrics;
-use meshfed_shared::api::runs::{
-    round_conflict, RevealRequest, SecurePhase, SecureRound, SecureSent, SharesRequest, UploadKind,
-};
-use meshfed_shared::secagg::{server, vector, KeyAdvert, Peer, RoundContext, Secret};
-use meshfed_shared::time::rfc3339_from_unix_ms;
-use meshfed_shared::{ApiError, ErrorCode};
+use meshfed_shared::api::runs::{SecurePhase, UploadKind};
+use meshfed_shared::secagg::{server, vector, Peer, RoundContext};
 
 use super::close::Outcome;
 use super::live::Live;
@@ -25,20 +21,15 @@ fn phase_ms(live: &Live) -> i64 {
     (live.run.round_timeout_secs * 1000 / 4).clamp(5_000, 300_000)
 }
 
-fn conflict(message: String) -> EdgeError {
-    ApiError::new(ErrorCode::Conflict, message).into()
-}
-
-fn invalid(message: &str) -> EdgeError {
-    ApiError::new(ErrorCode::UnprocessableEntity, message).into()
-}
-
 /// A member's index (members without one joined too late for this round's keys).
-fn index(m: &MemberRow) -> Option<u8> {
+pub(super) fn index(m: &MemberRow) -> Option<u8> {
     m.x.and_then(|x| u8::try_from(x).ok())
 }
 
-fn peers(members: &[MemberRow], filter: impl Fn(&MemberRow) -> bool) -> EdgeResult<Vec<Peer>> {
+pub(super) fn peers(
+    members: &[MemberRow],
+    filter: impl Fn(&MemberRow) -> bool,
+) -> EdgeResult<Vec<Peer>> {
     members
         .iter()
         .filter(|m| filter(m))
@@ -50,11 +41,11 @@ fn peers(members: &[MemberRow], filter: impl Fn(&MemberRow) -> bool) -> EdgeResu
 /// A test on a member: whether it is to act in a phase, or has.
 type Rule = fn(&MemberRow) -> bool;
 
-fn is_sender(m: &MemberRow) -> bool {
+pub(super) fn is_sender(m: &MemberRow) -> bool {
     index(m).is_some() && m.shared != 0
 }
 
-fn is_survivor(m: &MemberRow) -> bool {
+pub(super) fn is_survivor(m: &MemberRow) -> bool {
     is_sender(m) && m.input_key.is_some()
 }
 
@@ -172,7 +163,7 @@ impl RunCoordinator {
         }
         let senders = peers(members, is_sender)?;
         let survivor_x: Vec<u8> = survivors.iter().filter_map(|m| index(m)).collect();
-        let reveals = store::secure::reveals(&db, run_id, round).await?;
+        let reveals = store::secure_shares::reveals(&db, run_id, round).await?;
         let ctx = RoundContext { run: run_id, round };
         server::unmask(&mut sum, &senders, &survivor_x, &reveals, threshold, &ctx)
             .map_err(|e| EdgeError::Internal(format!("unmasking round {round}: {e}")))?;
@@ -213,241 +204,6 @@ impl RunCoordinator {
         }
         Ok(())
     }
-
-    /// One participant's call in a secure round: `view`, `keys`, `shares`, `input` or
-    /// `reveal`; answers what the round looks like to it afterwards.
-    pub(super) async fn secure_call(
-        &self,
-        guard: &mut Option<Live>,
-        run_id: i64,
-        call: &SecureCall,
-    ) -> EdgeResult<SecureRound> {
-        self.check(guard, run_id).await?;
-        let live = self.ensure(guard, run_id).await?;
-        if call.round != live.round {
-            return Err(round_conflict(call.round, live.round).into());
-        }
-        let len = vector::len(live.model.parameter_count());
-        let acted = self.act(live, run_id, call, len).await?;
-        if acted {
-            self.check(guard, run_id).await?;
-        }
-        let live = self.ensure(guard, run_id).await?;
-        self.view(live, run_id, &call.user_id, len).await
-    }
-
-    /// Applies the call if it is one that sends something; true if it did.
-    async fn act(
-        &self,
-        live: &Live,
-        run_id: i64,
-        call: &SecureCall,
-        len: usize,
-    ) -> EdgeResult<bool> {
-        let db = store::db(&self.env)?;
-        let round = live.round;
-        let row = store::secure::round(&db, run_id, round)
-            .await?
-            .ok_or_else(|| EdgeError::Internal("secure round missing".into()))?;
-        let phase = row.phase()?;
-        let members = store::secure::members(&db, run_id, round).await?;
-        let me = members.iter().find(|m| m.user_id == call.user_id);
-        let wrong_phase = |wanted: SecurePhase| {
-            conflict(format!(
-                "Round {round} is in its {} phase, not {}",
-                phase.as_str(),
-                wanted.as_str()
-            ))
-        };
-        match &call.op {
-            SecureOp::View => Ok(false),
-            SecureOp::Keys(keys) => {
-                if let Some(m) = me {
-                    return match m.keys()? == *keys {
-                        true => Ok(false), // the same advertisement again: nothing changes
-                        false => Err(conflict(format!(
-                            "You advertised other keys for round {round}; keys cannot change"
-                        ))),
-                    };
-                }
-                if phase != SecurePhase::Keys {
-                    return Err(wrong_phase(SecurePhase::Keys));
-                }
-                if members.iter().any(|m| {
-                    m.keys()
-                        .is_ok_and(|k| k.s_pk == keys.s_pk || k.c_pk == keys.c_pk)
-                }) {
-                    return Err(conflict("Another member advertised these keys".into()));
-                }
-                store::secure::advertise(&db, run_id, round, &call.user_id, keys).await?;
-                Ok(true)
-            }
-            SecureOp::Shares(req) => {
-                if phase != SecurePhase::Shares {
-                    return Err(wrong_phase(SecurePhase::Shares));
-                }
-                let m = me.filter(|m| index(m).is_some()).ok_or_else(|| {
-                    conflict(format!("You are not among round {round}'s members"))
-                })?;
-                if m.shared != 0 {
-                    return Err(conflict(format!(
-                        "You already sent your shares for round {round}"
-                    )));
-                }
-                let x = index(m).unwrap_or_default();
-                let mut to: Vec<u8> = req.shares.iter().map(|s| s.to).collect();
-                to.sort_unstable();
-                let mut expected: Vec<u8> = members.iter().filter_map(index).collect();
-                expected.sort_unstable();
-                if to != expected
-                    || req
-                        .shares
-                        .iter()
-                        .any(|s| s.from != x || s.ciphertext.len() != 80)
-                {
-                    return Err(invalid(
-                        "Send one sealed share (80 bytes) from your index to each member, yourself included",
-                    ));
-                }
-                store::secure::insert_shares(&db, run_id, round, &call.user_id, &req.shares)
-                    .await?;
-                Ok(true)
-            }
-            SecureOp::Input(bytes) => {
-                if phase != SecurePhase::Input {
-                    return Err(wrong_phase(SecurePhase::Input));
-                }
-                let m = me.filter(|m| is_sender(m)).ok_or_else(|| {
-                    conflict(format!(
-                        "Your shares did not reach round {round} in time; it goes on without you"
-                    ))
-                })?;
-                if m.input_key.is_some() {
-                    return Err(conflict(format!(
-                        "You already uploaded your input for round {round}"
-                    )));
-                }
-                if bytes.len() != len * 4 {
-                    return Err(invalid(&format!(
-                        "A masked input of this run is {len} little-endian u32 ({} bytes), not {} bytes",
-                        len * 4,
-                        bytes.len()
-                    )));
-                }
-                let key = format!("runs/{run_id}/rounds/{round}/secure/{}.u32", call.user_id);
-                blobs::put(&self.env, &key, bytes.clone()).await?;
-                store::secure::set_input(&db, run_id, round, &call.user_id, &key).await?;
-                Ok(true)
-            }
-            SecureOp::Reveal(req) => {
-                if phase != SecurePhase::Reveal {
-                    return Err(wrong_phase(SecurePhase::Reveal));
-                }
-                let m = me.filter(|m| is_survivor(m)).ok_or_else(|| {
-                    conflict(format!("Your masked input did not count in round {round}"))
-                })?;
-                if m.revealed != 0 {
-                    return Err(conflict(format!(
-                        "You already revealed your shares for round {round}"
-                    )));
-                }
-                let fits = |m: &MemberRow| {
-                    let x = index(m);
-                    let wanted = if is_survivor(m) {
-                        Secret::SelfMask
-                    } else {
-                        Secret::MaskKey
-                    };
-                    req.reveals
-                        .iter()
-                        .filter(|r| Some(r.about) == x && r.secret == wanted)
-                        .count()
-                        == 1
-                };
-                let senders = members.iter().filter(|m| is_sender(m));
-                if req.reveals.len() != senders.clone().count() || !senders.clone().all(fits) {
-                    return Err(invalid(
-                        "Reveal one share per sender: of the self-mask for a survivor, of the mask key for one that dropped",
-                    ));
-                }
-                let x = index(m).unwrap_or_default();
-                store::secure::insert_reveals(&db, run_id, round, &call.user_id, x, &req.reveals)
-                    .await?;
-                Ok(true)
-            }
-        }
-    }
-
-    async fn view(
-        &self,
-        live: &Live,
-        run_id: i64,
-        user_id: &str,
-        len: usize,
-    ) -> EdgeResult<SecureRound> {
-        let db = store::db(&self.env)?;
-        // The round may have closed: the caller then sees the next one's key phase.
-        let round = live.round;
-        store::secure::start(&db, run_id, round, live.deadline_ms).await?;
-        let row = store::secure::round(&db, run_id, round)
-            .await?
-            .ok_or_else(|| EdgeError::Internal("secure round missing".into()))?;
-        let phase = row.phase()?;
-        let members = store::secure::members(&db, run_id, round).await?;
-        let mine = members.iter().find(|m| m.user_id == user_id);
-        let me = mine.and_then(index);
-        let shares_for_me = match (me, phase) {
-            (Some(x), SecurePhase::Input | SecurePhase::Reveal) => {
-                let senders: Vec<u8> = members
-                    .iter()
-                    .filter(|m| is_sender(m))
-                    .filter_map(index)
-                    .collect();
-                store::secure::shares_to(&db, run_id, round, x)
-                    .await?
-                    .into_iter()
-                    .filter(|s| senders.contains(&s.from))
-                    .collect()
-            }
-            _ => vec![],
-        };
-        let later = |p: SecurePhase| phase as u8 >= p as u8;
-        Ok(SecureRound {
-            round,
-            phase,
-            phase_deadline_at: rfc3339_from_unix_ms(row.phase_deadline_at),
-            advertised: members.len() as u32,
-            threshold: row.threshold.map(|t| t as u32),
-            me,
-            members: peers(&members, |_| true)?,
-            senders: if later(SecurePhase::Input) {
-                members
-                    .iter()
-                    .filter(|m| is_sender(m))
-                    .filter_map(index)
-                    .collect()
-            } else {
-                vec![]
-            },
-            survivors: if later(SecurePhase::Reveal) {
-                members
-                    .iter()
-                    .filter(|m| is_survivor(m))
-                    .filter_map(index)
-                    .collect()
-            } else {
-                vec![]
-            },
-            shares_for_me,
-            vector_len: len,
-            sent: SecureSent {
-                keys: mine.is_some(),
-                shares: mine.is_some_and(|m| m.shared != 0),
-                input: mine.is_some_and(|m| m.input_key.is_some()),
-                reveal: mine.is_some_and(|m| m.revealed != 0),
-            },
-        })
-    }
 }
 
 /// Little-endian u32 words of a stored masked input.
@@ -461,21 +217,4 @@ fn words(bytes: &[u8], len: usize) -> EdgeResult<Vec<u32>> {
         .chunks_exact(4)
         .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
         .collect())
-}
-
-/// A participant's call, as the Worker hands it to the object.
-#[derive(Debug, Clone)]
-pub struct SecureCall {
-    pub user_id: String,
-    pub round: u32,
-    pub op: SecureOp,
-}
-
-#[derive(Debug, Clone)]
-pub enum SecureOp {
-    View,
-    Keys(KeyAdvert),
-    Shares(SharesRequest),
-    Input(Vec<u8>),
-    Reveal(RevealRequest),
 }

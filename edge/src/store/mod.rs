@@ -5,6 +5,7 @@ pub mod plans;
 pub mod rounds;
 pub mod runs;
 pub mod secure;
+pub mod secure_shares;
 pub mod sessions;
 pub mod sweep;
 pub mod users;

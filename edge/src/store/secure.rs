@@ -1,8 +1,9 @@
-//! The `secure_*` tables: each secure round's phase, its members and what they sent (keys,
-//! sealed shares, the R2 key of a masked input, revealed shares).
+//! The `secure_rounds` and `secure_members` tables: each secure round's phase, its members,
+//! their keys and what they have sent (the sealed shares and reveals themselves are in
+//! [`super::secure_shares`]).
 
 use meshfed_shared::api::runs::SecurePhase;
-use meshfed_shared::secagg::{KeyAdvert, Reveal, SealedShare, Secret};
+use meshfed_shared::secagg::KeyAdvert;
 use serde::Deserialize;
 use worker::{D1Database, D1PreparedStatement};
 
@@ -40,22 +41,7 @@ impl MemberRow {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
-struct ShareRow {
-    from_x: i64,
-    to_x: i64,
-    ciphertext: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct RevealRow {
-    pub from_x: i64,
-    pub about_x: i64,
-    pub secret: String,
-    pub share: String,
-}
-
-fn key(run_id: i64, round: u32) -> [wasm_bindgen::JsValue; 2] {
+pub(super) fn key(run_id: i64, round: u32) -> [wasm_bindgen::JsValue; 2] {
     [(run_id as f64).into(), round.into()]
 }
 
@@ -196,36 +182,7 @@ pub async fn set_phase(
     Ok(())
 }
 
-/// Stores one member's sealed shares and marks it as having shared; one transaction.
-pub async fn insert_shares(
-    db: &D1Database,
-    run_id: i64,
-    round: u32,
-    user_id: &str,
-    shares: &[SealedShare],
-) -> EdgeResult<()> {
-    let mut writes = vec![];
-    for s in shares {
-        writes.push(
-            db.prepare(
-                "INSERT INTO secure_shares (run_id, round, from_x, to_x, ciphertext) \
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )
-            .bind(&[
-                (run_id as f64).into(),
-                round.into(),
-                (s.from as f64).into(),
-                (s.to as f64).into(),
-                hex::encode(&s.ciphertext).into(),
-            ])?,
-        );
-    }
-    writes.push(mark(db, run_id, round, user_id, "shared = 1")?);
-    db.batch(writes).await?;
-    Ok(())
-}
-
-fn mark(
+pub(super) fn mark(
     db: &D1Database,
     run_id: i64,
     round: u32,
@@ -237,34 +194,6 @@ fn mark(
             "UPDATE secure_members SET {set} WHERE run_id = ?1 AND round = ?2 AND user_id = ?3"
         ))
         .bind(&[(run_id as f64).into(), round.into(), user_id.into()])?)
-}
-
-/// The sealed shares addressed to member `to` from the members in `senders`.
-pub async fn shares_to(
-    db: &D1Database,
-    run_id: i64,
-    round: u32,
-    to: u8,
-) -> EdgeResult<Vec<SealedShare>> {
-    let rows: Vec<ShareRow> = db
-        .prepare(
-            "SELECT from_x, to_x, ciphertext FROM secure_shares \
-             WHERE run_id = ?1 AND round = ?2 AND to_x = ?3 ORDER BY from_x",
-        )
-        .bind(&[(run_id as f64).into(), round.into(), (to as f64).into()])?
-        .all()
-        .await?
-        .results()?;
-    rows.into_iter()
-        .map(|r| {
-            Ok(SealedShare {
-                from: r.from_x as u8,
-                to: r.to_x as u8,
-                ciphertext: hex::decode(&r.ciphertext)
-                    .map_err(|e| EdgeError::Internal(format!("stored share: {e}")))?,
-            })
-        })
-        .collect()
 }
 
 pub async fn set_input(
@@ -287,74 +216,6 @@ pub async fn set_input(
     .run()
     .await?;
     Ok(())
-}
-
-/// Stores one survivor's reveals and marks it as having revealed; one transaction.
-pub async fn insert_reveals(
-    db: &D1Database,
-    run_id: i64,
-    round: u32,
-    user_id: &str,
-    from: u8,
-    reveals: &[Reveal],
-) -> EdgeResult<()> {
-    let mut writes = vec![];
-    for r in reveals {
-        let secret = match r.secret {
-            Secret::SelfMask => "self_mask",
-            Secret::MaskKey => "mask_key",
-        };
-        writes.push(
-            db.prepare(
-                "INSERT INTO secure_reveals (run_id, round, from_x, about_x, secret, share) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )
-            .bind(&[
-                (run_id as f64).into(),
-                round.into(),
-                (from as f64).into(),
-                (r.about as f64).into(),
-                secret.into(),
-                hex::encode(r.share).into(),
-            ])?,
-        );
-    }
-    writes.push(mark(db, run_id, round, user_id, "revealed = 1")?);
-    db.batch(writes).await?;
-    Ok(())
-}
-
-pub async fn reveals(db: &D1Database, run_id: i64, round: u32) -> EdgeResult<Vec<(u8, Reveal)>> {
-    let rows: Vec<RevealRow> = db
-        .prepare(
-            "SELECT from_x, about_x, secret, share FROM secure_reveals \
-             WHERE run_id = ?1 AND round = ?2",
-        )
-        .bind(&key(run_id, round))?
-        .all()
-        .await?
-        .results()?;
-    rows.into_iter()
-        .map(|r| {
-            let share: [u8; 32] = hex::decode(&r.share)
-                .ok()
-                .and_then(|b| b.try_into().ok())
-                .ok_or_else(|| EdgeError::Internal("a stored share is not 32 bytes".into()))?;
-            let secret = match r.secret.as_str() {
-                "self_mask" => Secret::SelfMask,
-                _ => Secret::MaskKey,
-            };
-            let about = r.about_x as u8;
-            Ok((
-                r.from_x as u8,
-                Reveal {
-                    about,
-                    secret,
-                    share,
-                },
-            ))
-        })
-        .collect()
 }
 
 /// Starts the round's secure phases over (too few stayed): everything sent is dropped.

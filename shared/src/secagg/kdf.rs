@@ -1,9 +1,15 @@
-//! HKDF-SHA256 (RFC 5869) and the ChaCha20 stream that expands a 32-byte seed into a mask of
+//! HKDF-SHA256 (RFC 5869) and the ChaCha12 stream that expands a 32-byte seed into a mask of
 //! elements of Z/2³². Every key and mask is bound to its run, round and purpose through the
 //! HKDF `info`, so no key material is ever used for two purposes or two rounds.
+//!
+//! Masks use 12 rounds, as `rand`'s `StdRng` does (Aumasson 2019, "Too Much Crypto": the best
+//! attack reaches 7): expanding the masks is the protocol's main cost, at the server's close
+//! above all (every survivor's self-mask and each dropout's mask with every survivor), and
+//! ChaCha12 does 12 rounds per block where ChaCha20 does 20 (`bench-secagg` measures both
+//! unmasking times in docs/privacy.md). Sealed shares keep ChaCha20-Poly1305.
 
 use chacha20::cipher::{KeyIvInit, StreamCipher};
-use chacha20::ChaCha20;
+use chacha20::ChaCha12;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -41,10 +47,10 @@ fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-/// `len` elements of Z/2³² from the ChaCha20 keystream of `seed` (little-endian words).
+/// `len` elements of Z/2³² from the ChaCha12 keystream of `seed` (little-endian words).
 pub fn mask(seed: &[u8; 32], len: usize) -> Vec<u32> {
     let mut bytes = vec![0u8; len * 4];
-    ChaCha20::new(seed.into(), &[0u8; 12].into()).apply_keystream(&mut bytes);
+    ChaCha12::new(seed.into(), &[0u8; 12].into()).apply_keystream(&mut bytes);
     bytes
         .chunks_exact(4)
         .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
@@ -53,7 +59,7 @@ pub fn mask(seed: &[u8; 32], len: usize) -> Vec<u32> {
 
 /// `target[i] += sign · mask(seed)[i]` in Z/2³², without holding the mask.
 pub fn apply_mask(target: &mut [u32], seed: &[u8; 32], add: bool) {
-    let mut cipher = ChaCha20::new(seed.into(), &[0u8; 12].into());
+    let mut cipher = ChaCha12::new(seed.into(), &[0u8; 12].into());
     let mut block = [0u8; 4096];
     for chunk in target.chunks_mut(1024) {
         let bytes = &mut block[..chunk.len() * 4];

@@ -4,7 +4,7 @@
 //! after masking, as long as `threshold` of them stay.
 //!
 //! Pure and deterministic given its entropy, so `meshfed join` and the browser's worker run
-//! the same bytes. Primitives: X25519 ([`keys`]), HKDF-SHA256 and a ChaCha20 mask stream
+//! the same bytes. Primitives: X25519 ([`keys`]), HKDF-SHA256 and a ChaCha12 mask stream
 //! ([`kdf`]), Shamir over GF(2⁸) ([`shamir`]), fixed point in Z/2³² ([`fixed`]).
 //! The participant's steps are in [`client`], the server's in [`server`].
 
