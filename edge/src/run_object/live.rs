@@ -47,6 +47,9 @@ pub struct Live {
     /// Σ wᵢ·xᵢ for the streaming methods; `None` for median and trimmed mean.
     pub sums: Option<RunningSum>,
     pub metrics: MetricSums,
+    /// The secure round whose phases this object has checked (its row exists, and
+    /// `deadline_ms` is its phase's deadline until the round moves on).
+    pub secure_checked: Option<u32>,
 }
 
 impl Live {
@@ -73,6 +76,7 @@ impl Live {
                 .is_streaming()
                 .then(|| RunningSum::new(model.parameter_count())),
             metrics: MetricSums::default(),
+            secure_checked: None,
             run,
         };
         for upload in store::rounds::uploads(&db, run_id, live.round).await? {

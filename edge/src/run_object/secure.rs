@@ -59,7 +59,9 @@ impl RunCoordinator {
         let live = self.ensure(guard, run_id).await?;
         let db = store::db(&self.env)?;
         let round = live.round;
-        store::secure::start(&db, run_id, round, live.deadline_ms).await?;
+        if live.secure_checked != Some(round) {
+            store::secure::start(&db, run_id, round, live.deadline_ms).await?;
+        }
         loop {
             let row = store::secure::round(&db, run_id, round)
                 .await?
@@ -105,6 +107,7 @@ impl RunCoordinator {
                 .iter()
                 .any(|m| expected(m) && !acted(m) && active(m));
             if phase == SecurePhase::Keys || !(everyone_acted || late) {
+                live.secure_checked = Some(round);
                 live.deadline_ms = row.phase_deadline_at;
                 self.arm(row.phase_deadline_at).await?;
                 return Ok(false);

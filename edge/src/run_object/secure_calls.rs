@@ -14,6 +14,7 @@ use super::secure::{index, is_sender, is_survivor, peers};
 use super::RunCoordinator;
 use crate::blobs;
 use crate::error::{EdgeError, EdgeResult};
+use crate::http::now_ms;
 use crate::store::{self, secure::MemberRow};
 
 fn conflict(message: String) -> EdgeError {
@@ -33,7 +34,15 @@ impl RunCoordinator {
         run_id: i64,
         call: &SecureCall,
     ) -> EdgeResult<SecureRound> {
-        self.check(guard, run_id).await?;
+        // Phases move on when someone acts (checked after each act below), at a deadline (the
+        // alarm) or when someone's activity changes (the Worker pokes): in between, the
+        // object's last check stands and a call need not repeat it.
+        let fresh = guard
+            .as_ref()
+            .is_some_and(|l| l.secure_checked == Some(l.round) && now_ms() < l.deadline_ms);
+        if !fresh {
+            self.check(guard, run_id).await?;
+        }
         let live = self.ensure(guard, run_id).await?;
         if call.round != live.round {
             return Err(round_conflict(call.round, live.round).into());
@@ -44,6 +53,11 @@ impl RunCoordinator {
             self.check(guard, run_id).await?;
         }
         let live = self.ensure(guard, run_id).await?;
+        if live.secure_checked != Some(live.round) {
+            // The call closed the round: the caller sees the next one's key phase.
+            let db = store::db(&self.env)?;
+            store::secure::start(&db, run_id, live.round, live.deadline_ms).await?;
+        }
         self.view(live, run_id, &call.user_id, len).await
     }
 
@@ -204,9 +218,7 @@ impl RunCoordinator {
         len: usize,
     ) -> EdgeResult<SecureRound> {
         let db = store::db(&self.env)?;
-        // The round may have closed: the caller then sees the next one's key phase.
         let round = live.round;
-        store::secure::start(&db, run_id, round, live.deadline_ms).await?;
         let row = store::secure::round(&db, run_id, round)
             .await?
             .ok_or_else(|| EdgeError::Internal("secure round missing".into()))?;
