@@ -15,7 +15,7 @@ use meshfed_shared::meshnet::net::{
 };
 use meshfed_shared::meshnet::{file, ModelConfig};
 use meshfed_shared::plan::{HeldOut, TrainingPlan, ValidationScore};
-use meshfed_shared::privacy::noise::privatize;
+use meshfed_shared::privacy::noise::{privatize, repair_variances};
 use meshfed_shared::secagg::participant::Trained;
 use meshfed_shared::secagg::vector;
 use meshfed_shared::training::smooth;
@@ -220,6 +220,9 @@ fn one_round(
             CliError::Usage(format!("no random numbers for the privacy noise: {e}"))
         })?;
         let done = privatize(&mut values, &global, dp, seed);
+        // Post-processing (free of privacy cost): noise must not leave a BatchNorm variance
+        // at or below zero, which the server refuses and inference divides by.
+        repair_variances(&config, &mut values);
         let clipped = if done.clipped { "clipped to" } else { "within" };
         eprintln!(
             "round {round}: update of norm {:.4} {clipped} {}, Gaussian noise of σ·C = {:.4} \

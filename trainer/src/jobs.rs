@@ -13,7 +13,8 @@ use meshfed_shared::meshnet::net::{
 use meshfed_shared::meshnet::net::{TrainConfig, Trainer};
 use meshfed_shared::meshnet::ModelConfig;
 use meshfed_shared::plan::HeldOut;
-use meshfed_shared::privacy::{noise::privatize, DifferentialPrivacy};
+use meshfed_shared::privacy::noise::{privatize, repair_variances};
+use meshfed_shared::privacy::DifferentialPrivacy;
 use meshfed_shared::training::{smooth, Progress, Reply, RoundRequest, TrainRequest};
 use meshfed_shared::volume::mean_dice;
 use meshfed_shared::volume::{Labels, Volume};
@@ -113,6 +114,8 @@ impl Stepped {
             getrandom::fill(&mut seed)
                 .map_err(|e| format!("No random numbers for the privacy noise: {e}"))?;
             privatize(&mut values, global, dp, seed);
+            // Post-processing (free of privacy cost): no BatchNorm variance at or below zero.
+            repair_variances(config, &mut values);
         }
         let meta = BTreeMap::from([("meshfed.local_steps".to_string(), self.done.to_string())]);
         Ok(file::to_safetensors(config, &values, meta))

@@ -53,9 +53,10 @@ pub fn privatize(
 /// The smallest BatchNorm variance a noised average may carry.
 pub const MIN_RUNNING_VAR: f32 = 1e-5;
 
-/// Post-processing of a DP round's average (it costs no privacy): noise can push a BatchNorm
-/// `running_var` to or below zero, which would divide by zero at inference; such values are
-/// raised to [`MIN_RUNNING_VAR`]. Returns how many were.
+/// Post-processing of a noised upload or a DP round's average (it costs no privacy): noise
+/// can push a BatchNorm `running_var` to or below zero, which the server refuses in an upload
+/// and inference would divide by; such values are raised to [`MIN_RUNNING_VAR`]. Returns how
+/// many were.
 pub fn repair_variances(model: &ModelConfig, values: &mut [f32]) -> usize {
     let (mut start, mut raised, total) = (0, 0, values.len());
     for p in model.params() {

@@ -42,7 +42,10 @@ fn main() {
         "dilations": [1, 2, 4, 8, 16, 8, 4, 2, 1, 1, 2, 4, 8, 16, 8, 4, 2], "classes": 3}))
     .unwrap();
     rt.block_on(async {
-        let users = participants(&ctx, "bsec", 64).await;
+        let mut users = vec![];
+        for wave in 0..4 {
+            users.extend(participants(&ctx, &format!("bsec{wave}x"), 16).await);
+        }
         println!(
             "{:>8} {:>3} | {:>10} {:>10} {:>6} | {:>9} {:>10} {:>9} {:>6}",
             "params",
