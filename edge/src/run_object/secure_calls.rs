@@ -114,12 +114,21 @@ impl RunCoordinator {
                 let m = me.filter(|m| index(m).is_some()).ok_or_else(|| {
                     conflict(format!("You are not among round {round}'s members"))
                 })?;
-                if m.shared != 0 {
-                    return Err(conflict(format!(
-                        "You already sent your shares for round {round}"
-                    )));
-                }
                 let x = index(m).unwrap_or_default();
+                if m.shared != 0 {
+                    // The same shares again (a retried request) change nothing; others are
+                    // refused: nobody may swap shares once the inputs can depend on them.
+                    let mut sent = store::secure_shares::shares_from(&db, run_id, round, x).await?;
+                    let mut again = req.shares.clone();
+                    sent.sort_by_key(|s| s.to);
+                    again.sort_by_key(|s| s.to);
+                    return match sent == again {
+                        true => Ok(false),
+                        false => Err(conflict(format!(
+                            "You already sent other shares for round {round}; they cannot change"
+                        ))),
+                    };
+                }
                 let mut to: Vec<u8> = req.shares.iter().map(|s| s.to).collect();
                 to.sort_unstable();
                 let mut expected: Vec<u8> = members.iter().filter_map(index).collect();
@@ -147,10 +156,13 @@ impl RunCoordinator {
                         "Your shares did not reach round {round} in time; it goes on without you"
                     ))
                 })?;
-                if m.input_key.is_some() {
-                    return Err(conflict(format!(
-                        "You already uploaded your input for round {round}"
-                    )));
+                if let Some(key) = &m.input_key {
+                    return match blobs::get(&self.env, key).await? == *bytes {
+                        true => Ok(false), // a retried upload
+                        false => Err(conflict(format!(
+                            "You already uploaded another input for round {round}; it cannot change"
+                        ))),
+                    };
                 }
                 if bytes.len() != len * 4 {
                     return Err(invalid(&format!(
@@ -172,9 +184,24 @@ impl RunCoordinator {
                     conflict(format!("Your masked input did not count in round {round}"))
                 })?;
                 if m.revealed != 0 {
-                    return Err(conflict(format!(
-                        "You already revealed your shares for round {round}"
-                    )));
+                    let x = index(m).unwrap_or_default();
+                    let mut sent: Vec<(u8, [u8; 32])> =
+                        store::secure_shares::reveals(&db, run_id, round)
+                            .await?
+                            .into_iter()
+                            .filter(|(from, _)| *from == x)
+                            .map(|(_, r)| (r.about, r.share))
+                            .collect();
+                    let mut again: Vec<(u8, [u8; 32])> =
+                        req.reveals.iter().map(|r| (r.about, r.share)).collect();
+                    sent.sort_unstable();
+                    again.sort_unstable();
+                    return match sent == again {
+                        true => Ok(false), // a retried request
+                        false => Err(conflict(format!(
+                            "You already revealed other shares for round {round}; they cannot change"
+                        ))),
+                    };
                 }
                 let fits = |m: &MemberRow| {
                     let x = index(m);

@@ -52,6 +52,34 @@ pub async fn insert_shares(
     Ok(())
 }
 
+/// The sealed shares member `from` sent.
+pub async fn shares_from(
+    db: &D1Database,
+    run_id: i64,
+    round: u32,
+    from: u8,
+) -> EdgeResult<Vec<SealedShare>> {
+    let rows: Vec<ShareRow> = db
+        .prepare(
+            "SELECT from_x, to_x, ciphertext FROM secure_shares \
+             WHERE run_id = ?1 AND round = ?2 AND from_x = ?3 ORDER BY to_x",
+        )
+        .bind(&[(run_id as f64).into(), round.into(), (from as f64).into()])?
+        .all()
+        .await?
+        .results()?;
+    rows.into_iter().map(sealed).collect()
+}
+
+fn sealed(r: ShareRow) -> EdgeResult<SealedShare> {
+    Ok(SealedShare {
+        from: r.from_x as u8,
+        to: r.to_x as u8,
+        ciphertext: hex::decode(&r.ciphertext)
+            .map_err(|e| EdgeError::Internal(format!("stored share: {e}")))?,
+    })
+}
+
 /// The sealed shares addressed to member `to` from the members in `senders`.
 pub async fn shares_to(
     db: &D1Database,
@@ -68,16 +96,7 @@ pub async fn shares_to(
         .all()
         .await?
         .results()?;
-    rows.into_iter()
-        .map(|r| {
-            Ok(SealedShare {
-                from: r.from_x as u8,
-                to: r.to_x as u8,
-                ciphertext: hex::decode(&r.ciphertext)
-                    .map_err(|e| EdgeError::Internal(format!("stored share: {e}")))?,
-            })
-        })
-        .collect()
+    rows.into_iter().map(sealed).collect()
 }
 
 /// Stores one survivor's reveals and marks it as having revealed; one transaction.

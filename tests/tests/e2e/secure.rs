@@ -156,9 +156,16 @@ pub fn a_dropout_after_sharing_leaves_the_fedavg_of_the_rest(ctx: &Ctx) {
             let (status, body) = secure(ctx, s, run, 1, "shares", json!({"shares": sealed})).await;
             assert_eq!(status, 200, "{body}");
             if i == 0 {
+                // The same shares again (a retried request) change nothing; other shares are
+                // refused.
                 let (status, body) =
                     secure(ctx, s, run, 1, "shares", json!({"shares": sealed})).await;
-                assert_eq!(status, 409, "twice: {body}");
+                assert_eq!(status, 200, "a retry: {body}");
+                let other =
+                    client::seal_shares(&s.secrets, me, &members, 3, &ctx_r1, &[77; 32]).unwrap();
+                let (status, body) =
+                    secure(ctx, s, run, 1, "shares", json!({ "shares": other })).await;
+                assert_eq!(status, 409, "other shares: {body}");
             }
         }
         let v = view(ctx, &sites[0].token, run, 1).await;
@@ -179,7 +186,11 @@ pub fn a_dropout_after_sharing_leaves_the_fedavg_of_the_rest(ctx: &Ctx) {
             assert_eq!(status, 200, "{body}");
             if i == 0 {
                 let (status, body) = put_input(ctx, &s.token, run, 1, &masked).await;
-                assert_eq!(status, 409, "uploading twice: {body}");
+                assert_eq!(status, 200, "a retry: {body}");
+                let mut other = masked.clone();
+                other[0] = other[0].wrapping_add(1);
+                let (status, body) = put_input(ctx, &s.token, run, 1, &other).await;
+                assert_eq!(status, 409, "another input: {body}");
                 stored_plain = input
                     .iter()
                     .map(|&w| fixed::decode(w))
