@@ -175,7 +175,9 @@ impl Server {
             let result = build(&self.bearer()?).send();
             let why = match &result {
                 Ok(res) if matches!(res.status().as_u16(), 502..=504) => res.status().to_string(),
-                Err(e) if e.is_connect() || e.is_timeout() => e.to_string(),
+                // A connection closed before its answer (`is_request`: hyper's
+                // IncompleteMessage) is asked again too: every call the CLI makes may repeat.
+                Err(e) if e.is_connect() || e.is_timeout() || e.is_request() => e.to_string(),
                 _ => String::new(),
             };
             if why.is_empty() || tries > RETRIES {
@@ -350,6 +352,37 @@ mod tests {
         let detail: serde_json::Value = signed_in(base).get_json("/api/runs/1").unwrap();
         assert_eq!(detail["current_round"], 3);
         assert_eq!(seen.try_iter().count(), 2, "one retry after the 503");
+    }
+
+    #[test]
+    fn a_connection_closed_before_its_answer_is_asked_again() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            // The first request's connection closes unanswered, as an overloaded proxy does.
+            let (first, _) = listener.accept().unwrap();
+            let mut line = String::new();
+            BufReader::new(&first).read_line(&mut line).unwrap();
+            drop(first);
+            let (mut second, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(second.try_clone().unwrap());
+            loop {
+                let mut header = String::new();
+                reader.read_line(&mut header).unwrap();
+                if header == "\r\n" {
+                    break;
+                }
+            }
+            let body = r#"{"success": true, "data": {"current_round": 4}, "message": "ok"}"#;
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+                 connection: close\r\n\r\n{body}",
+                body.len()
+            );
+            second.write_all(answer.as_bytes()).unwrap();
+        });
+        let detail: serde_json::Value = signed_in(base).get_json("/api/runs/1").unwrap();
+        assert_eq!(detail["current_round"], 4);
     }
 
     #[test]
