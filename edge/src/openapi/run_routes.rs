@@ -76,10 +76,11 @@ fn secure_round() -> Value {
         "x": {"type": "integer"}, "keys": {"type": "object", "required": ["c_pk", "s_pk"]}}});
     let xs = json!({"type": "array", "items": {"type": "integer"}});
     json!({"type": "object",
-           "required": ["round", "phase", "phase_deadline_at", "advertised", "threshold", "me",
+           "required": ["round", "attempt", "phase", "phase_deadline_at", "advertised", "threshold", "me",
                         "members", "senders", "survivors", "shares_for_me", "vector_len", "sent"],
            "properties": {
                "round": {"type": "integer"},
+               "attempt": {"type": "integer", "minimum": 0},
                "phase": {"enum": ["keys", "shares", "input", "reveal"]},
                "phase_deadline_at": {"type": "string"},
                "advertised": {"type": "integer"},

@@ -119,6 +119,9 @@ impl RunCoordinator {
                     phase.as_str()
                 );
                 let deadline = now + live.run.round_timeout_secs * 1000;
+                for key in members.iter().filter_map(|m| m.input_key.as_deref()) {
+                    blobs::delete(&self.env, key).await?;
+                }
                 store::secure::restart(&db, run_id, round, deadline).await?;
                 continue;
             }

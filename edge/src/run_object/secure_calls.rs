@@ -281,6 +281,7 @@ impl RunCoordinator {
         };
         Ok(SecureRound {
             round,
+            attempt: row.attempt as u32,
             phase,
             phase_deadline_at: rfc3339_from_unix_ms(row.phase_deadline_at),
             advertised: members.len() as u32,

@@ -14,6 +14,7 @@ pub struct SecureRoundRow {
     pub phase: String,
     pub phase_deadline_at: i64,
     pub threshold: Option<i64>,
+    pub attempt: i64,
 }
 
 impl SecureRoundRow {
@@ -48,7 +49,7 @@ pub(super) fn key(run_id: i64, round: u32) -> [wasm_bindgen::JsValue; 2] {
 pub async fn round(db: &D1Database, run_id: i64, round: u32) -> EdgeResult<Option<SecureRoundRow>> {
     Ok(db
         .prepare(
-            "SELECT phase, phase_deadline_at, threshold FROM secure_rounds \
+            "SELECT phase, phase_deadline_at, threshold, attempt FROM secure_rounds \
              WHERE run_id = ?1 AND round = ?2",
         )
         .bind(&key(run_id, round))?
@@ -218,7 +219,8 @@ pub async fn set_input(
     Ok(())
 }
 
-/// Starts the round's secure phases over (too few stayed): everything sent is dropped.
+/// Starts the round's secure phases over (too few stayed) as its next attempt: everything
+/// sent is dropped (the caller deletes the masked inputs from R2 first).
 pub async fn restart(db: &D1Database, run_id: i64, round: u32, deadline: i64) -> EdgeResult<()> {
     let mut writes = vec![];
     for table in ["secure_members", "secure_shares", "secure_reveals"] {
@@ -231,8 +233,8 @@ pub async fn restart(db: &D1Database, run_id: i64, round: u32, deadline: i64) ->
     }
     writes.push(
         db.prepare(
-            "UPDATE secure_rounds SET phase = 'keys', phase_deadline_at = ?3, threshold = NULL \
-             WHERE run_id = ?1 AND round = ?2",
+            "UPDATE secure_rounds SET phase = 'keys', phase_deadline_at = ?3, threshold = NULL, \
+             attempt = attempt + 1 WHERE run_id = ?1 AND round = ?2",
         )
         .bind(&[
             (run_id as f64).into(),

@@ -51,10 +51,17 @@ impl std::fmt::Debug for RoundSecrets {
 
 impl RoundSecrets {
     pub fn derive(entropy: &[u8; 32], ctx: &RoundContext) -> Self {
+        Self::derive_for_attempt(entropy, ctx, 0)
+    }
+
+    /// The secrets of `attempt` (how many times the round's keys started over): an aborted
+    /// attempt's keys and masks are never used again.
+    pub fn derive_for_attempt(entropy: &[u8; 32], ctx: &RoundContext, attempt: u32) -> Self {
+        let who = attempt.to_le_bytes();
         Self {
-            c_sk: hkdf(entropy, &ctx.info("c", &[])),
-            s_sk: hkdf(entropy, &ctx.info("s", &[])),
-            b: hkdf(entropy, &ctx.info("b", &[])),
+            c_sk: hkdf(entropy, &ctx.info("c", &who)),
+            s_sk: hkdf(entropy, &ctx.info("s", &who)),
+            b: hkdf(entropy, &ctx.info("b", &who)),
         }
     }
 

@@ -33,7 +33,7 @@ pub enum Action {
 
 pub struct Participant {
     ctx: RoundContext,
-    secrets: RoundSecrets,
+    keys: [u8; 32],
     coefficients: [u8; 32],
     trained: Trained,
 }
@@ -51,7 +51,7 @@ impl Participant {
         let keys: [u8; 32] = keys.try_into().unwrap_or([0; 32]);
         Self {
             ctx,
-            secrets: RoundSecrets::derive(&keys, &ctx),
+            keys,
             coefficients: coefficients.try_into().unwrap_or([0; 32]),
             trained,
         }
@@ -63,14 +63,15 @@ impl Participant {
             return Ok(Action::Done);
         }
         let sent = view.sent;
+        let secrets = RoundSecrets::derive_for_attempt(&self.keys, &self.ctx, view.attempt);
         match view.phase {
-            SecurePhase::Keys if !sent.keys => Ok(Action::Keys(self.secrets.advert())),
+            SecurePhase::Keys if !sent.keys => Ok(Action::Keys(secrets.advert())),
             SecurePhase::Keys => Ok(Action::Wait),
             SecurePhase::Shares if !sent.shares => {
                 let me = view.me.ok_or(SecAggError::NotMember)?;
                 let t = view.threshold.unwrap_or(2) as usize;
                 let shares = client::seal_shares(
-                    &self.secrets,
+                    &secrets,
                     me,
                     &view.members,
                     t,
@@ -93,8 +94,7 @@ impl Participant {
                     t.dice,
                     view.members.len(),
                 );
-                let masked =
-                    client::masked_input(&self.secrets, me, &senders(view), &self.ctx, &input);
+                let masked = client::masked_input(&secrets, me, &senders(view), &self.ctx, &input);
                 Ok(Action::Input(
                     masked.iter().flat_map(|w| w.to_le_bytes()).collect(),
                 ))
@@ -105,7 +105,7 @@ impl Participant {
                     return Err(SecAggError::NotMember);
                 }
                 let reveals = client::reveal(
-                    &self.secrets,
+                    &secrets,
                     me,
                     &senders(view),
                     &view.shares_for_me,
@@ -154,6 +154,7 @@ mod tests {
             .collect();
         SecureRound {
             round: 2,
+            attempt: 0,
             phase,
             phase_deadline_at: String::new(),
             advertised: 3,
@@ -210,6 +211,15 @@ mod tests {
             p.next(&view(SecurePhase::Reveal, input, Some(3))),
             Err(SecAggError::NotMember)
         );
+        let Ok(Action::Keys(first)) = p.next(&view(SecurePhase::Keys, none, None)) else {
+            panic!("keys expected");
+        };
+        let mut again = view(SecurePhase::Keys, none, None);
+        again.attempt = 1;
+        let Ok(Action::Keys(second)) = p.next(&again) else {
+            panic!("keys expected");
+        };
+        assert_ne!(first, second, "a round's keys that start over are fresh");
         let mut closed = view(SecurePhase::Keys, none, None);
         closed.round = 3;
         assert_eq!(p.next(&closed), Ok(Action::Done), "the round moved on");

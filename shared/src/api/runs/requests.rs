@@ -200,6 +200,12 @@ impl CreateRunRequest {
             )
             .with_details(serde_json::json!({ "field": "aggregation", "reason": reason })));
         }
+        if self.secure_aggregation && participants.len() + 1 > 255 {
+            return Err(ApiError::invalid_field(
+                "participants",
+                "a securely aggregated run takes at most 255 members, its creator included",
+            ));
+        }
         if self.secure_aggregation && !self.aggregation.is_streaming() {
             let reason = format!(
                 "{} needs every upload in the clear: secure aggregation gives the server only \

@@ -40,6 +40,10 @@ impl SecurePhase {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SecureRound {
     pub round: u32,
+    /// How many times the round's keys started over (a phase kept fewer than the threshold);
+    /// each attempt takes fresh keys.
+    #[serde(default)]
+    pub attempt: u32,
     pub phase: SecurePhase,
     /// When the phase goes on without those who have not acted (RFC 3339).
     pub phase_deadline_at: String,
