@@ -15,7 +15,10 @@ use super::RunCoordinator;
 use crate::blobs;
 use crate::error::{EdgeError, EdgeResult};
 use crate::http::now_ms;
-use crate::store::{self, secure::MemberRow};
+use crate::store::{
+    self,
+    secure::{MemberRow, SecureRoundRow},
+};
 
 fn conflict(message: String) -> EdgeError {
     ApiError::new(ErrorCode::Conflict, message).into()
@@ -48,7 +51,11 @@ impl RunCoordinator {
             return Err(round_conflict(call.round, live.round).into());
         }
         let len = vector::len(live.model.parameter_count());
-        let acted = self.act(live, run_id, call, len).await?;
+        // A view sends nothing: the polling call reads the round once, in `view`.
+        let acted = match call.op {
+            SecureOp::View => false,
+            _ => self.act(live, run_id, call, len).await?,
+        };
         if acted {
             self.check(guard, run_id).await?;
         }
@@ -71,11 +78,7 @@ impl RunCoordinator {
     ) -> EdgeResult<bool> {
         let db = store::db(&self.env)?;
         let round = live.round;
-        let row = store::secure::round(&db, run_id, round)
-            .await?
-            .ok_or_else(|| EdgeError::Internal("secure round missing".into()))?;
-        let phase = row.phase()?;
-        let members = store::secure::members(&db, run_id, round).await?;
+        let (_, phase, members) = round_state(&db, run_id, round).await?;
         let me = members.iter().find(|m| m.user_id == call.user_id);
         let wrong_phase = |wanted: SecurePhase| {
             conflict(format!(
@@ -246,11 +249,7 @@ impl RunCoordinator {
     ) -> EdgeResult<SecureRound> {
         let db = store::db(&self.env)?;
         let round = live.round;
-        let row = store::secure::round(&db, run_id, round)
-            .await?
-            .ok_or_else(|| EdgeError::Internal("secure round missing".into()))?;
-        let phase = row.phase()?;
-        let members = store::secure::members(&db, run_id, round).await?;
+        let (row, phase, members) = round_state(&db, run_id, round).await?;
         let mine = members.iter().find(|m| m.user_id == user_id);
         let me = mine.and_then(index);
         let shares_for_me = match (me, phase) {
@@ -317,4 +316,17 @@ pub enum SecureOp {
     Shares(SharesRequest),
     Input(Vec<u8>),
     Reveal(RevealRequest),
+}
+
+/// The open secure round's row, phase and members.
+async fn round_state(
+    db: &worker::D1Database,
+    run_id: i64,
+    round: u32,
+) -> EdgeResult<(SecureRoundRow, SecurePhase, Vec<MemberRow>)> {
+    let row = store::secure::round(db, run_id, round)
+        .await?
+        .ok_or_else(|| EdgeError::Internal("secure round missing".into()))?;
+    let phase = row.phase()?;
+    Ok((row, phase, store::secure::members(db, run_id, round).await?))
 }
