@@ -6,6 +6,7 @@ pub mod identity;
 pub mod mail_sink;
 pub mod participant;
 pub mod runs;
+pub mod secure;
 pub mod server;
 pub mod ui;
 pub mod volumes;

@@ -50,3 +50,24 @@ pub fn join_args(
         totp_secret: Some(user.secret.clone()),
     }
 }
+
+/// One `meshfed join` thread per user for `rounds` rounds, each with its own 20³ phantom
+/// scan (seeded by its position) written under `dir`.
+pub fn join_threads(
+    ctx: &Ctx,
+    users: &[MfaUser],
+    run: i64,
+    dir: &Path,
+    rounds: u32,
+) -> Vec<std::thread::JoinHandle<meshfed_cli::error::CliResult<Vec<meshfed_cli::join::RoundReport>>>>
+{
+    users
+        .iter()
+        .enumerate()
+        .map(|(i, u)| {
+            let files = write_phantom(dir, &i.to_string(), [20, 20, 20], i as u64);
+            let args = join_args(ctx, u, run, files, rounds, i as u64, 120);
+            std::thread::spawn(move || meshfed_cli::join::run(args))
+        })
+        .collect()
+}

@@ -11,14 +11,14 @@ use fantoccini::{Client, Locator};
 use meshfed_e2e::browser::session_with;
 use meshfed_e2e::identity::{MfaUser, PASSWORD};
 use meshfed_e2e::participant::join_args;
-use meshfed_e2e::runs::{create_run, participants, run_detail, send, token};
+use meshfed_e2e::runs::{create_run, participants, run_detail, token};
+use meshfed_e2e::secure::Dropout;
 use meshfed_e2e::ui::{
     field, fill, heading_is, press, screenshot, sign_in_with_backup_code, wait_for, wait_within,
 };
 use meshfed_e2e::volumes::small_t1_and_labels;
 use meshfed_e2e::Ctx;
-use meshfed_shared::secagg::{client, Peer, RoundContext, RoundSecrets};
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// Browser training is CPU-emulated here (SwiftShader or wasm): generous limits.
 const TRAINING: Duration = Duration::from_secs(600);
@@ -95,71 +95,6 @@ fn cli_participant(
     let files = (volume.into(), labels.into());
     let args = join_args(ctx, user, run, files, 1, 3, TRAINING.as_secs());
     std::thread::spawn(move || meshfed_cli::join::run(args))
-}
-
-/// A participant of a secure round driven by hand with `shared::secagg`: it advertises its
-/// keys, sends its sealed shares, then marks itself inactive (it leaves before masking).
-struct Dropout {
-    token: String,
-    run: i64,
-    secrets: RoundSecrets,
-}
-
-impl Dropout {
-    async fn advertise(ctx: &Ctx, user: &MfaUser, run: i64) -> Self {
-        let secrets = RoundSecrets::derive(&[42; 32], &RoundContext { run, round: 1 });
-        let me = Self {
-            token: token(user),
-            run,
-            secrets,
-        };
-        let keys = serde_json::to_value(me.secrets.advert()).unwrap();
-        let (status, body) = me.post("keys", keys, ctx).await;
-        assert_eq!(status, 200, "{body}");
-        me
-    }
-
-    async fn post(&self, op: &str, body: Value, ctx: &Ctx) -> (u16, Value) {
-        let path = format!("/api/runs/{}/rounds/1/secure/{op}", self.run);
-        send(ctx, reqwest::Method::POST, &path, &self.token, Some(body)).await
-    }
-
-    async fn share_then_leave(&self, ctx: &Ctx) {
-        let path = format!("/api/runs/{}/rounds/1/secure", self.run);
-        let started = Instant::now();
-        let view = loop {
-            let (status, body) = send(ctx, reqwest::Method::GET, &path, &self.token, None).await;
-            assert_eq!(status, 200, "{body}");
-            if body["data"]["phase"] == "shares" {
-                break body["data"].clone();
-            }
-            assert!(
-                started.elapsed() < TRAINING,
-                "the others never advertised: {body}"
-            );
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        };
-        let members: Vec<Peer> = serde_json::from_value(view["members"].clone()).unwrap();
-        let me = view["me"].as_u64().unwrap() as u8;
-        let ctx_r1 = RoundContext {
-            run: self.run,
-            round: 1,
-        };
-        let sealed =
-            client::seal_shares(&self.secrets, me, &members, 3, &ctx_r1, &[7; 32]).unwrap();
-        let (status, body) = self.post("shares", json!({ "shares": sealed }), ctx).await;
-        assert_eq!(status, 200, "{body}");
-        let activate = format!("/api/runs/{}/activate", self.run);
-        let (status, body) = send(
-            ctx,
-            reqwest::Method::POST,
-            &activate,
-            &self.token,
-            Some(json!({"active": false})),
-        )
-        .await;
-        assert_eq!(status, 200, "{body}");
-    }
 }
 
 pub fn two_browsers_train_and_join_a_run_on_webgpu_and_cpu(ctx: &Ctx) {

@@ -1,10 +1,9 @@
 //! `meshfed join` against the real Worker: two headless participants sign in with password and
 //! TOTP, train a phantom locally, upload, and the round closes into a new global model.
 
-use meshfed_cli::join;
 use meshfed_cli::server::Server;
 use meshfed_e2e::identity::PASSWORD;
-use meshfed_e2e::participant::{join_args, write_phantom};
+use meshfed_e2e::participant::join_threads;
 use meshfed_e2e::runs::*;
 use meshfed_e2e::Ctx;
 use meshfed_shared::meshnet::ModelConfig;
@@ -30,16 +29,7 @@ pub fn two_headless_participants_train_a_round(ctx: &Ctx) {
         (users, run, initial)
     });
     let dir = std::env::temp_dir().join(format!("meshfed-join-{run}"));
-    let threads: Vec<_> = users
-        .iter()
-        .enumerate()
-        .map(|(i, u)| {
-            // Each site has its own scan; it stays on disk here.
-            let files = write_phantom(&dir, &i.to_string(), [20, 20, 20], i as u64);
-            let args = join_args(ctx, u, run, files, 1, i as u64, 120);
-            std::thread::spawn(move || join::run(args))
-        })
-        .collect();
+    let threads = join_threads(ctx, &users, run, &dir, 1);
     let reports: Vec<_> = threads
         .into_iter()
         .map(|t| t.join().unwrap().expect("join succeeds"))

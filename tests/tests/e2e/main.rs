@@ -32,6 +32,7 @@ mod runs_refusals;
 mod runs_restart;
 mod runs_sizes;
 mod secure;
+mod secure_rounds;
 mod seed_datapod;
 mod seed_immunetworks;
 mod seed_runs;
@@ -123,8 +124,8 @@ const TESTS: &[(&str, TestFn)] = tests![
     join::a_participant_renews_its_sign_in_before_it_expires,
     privacy::participants_noise_their_updates_and_the_budget_ends_the_run,
     secure::a_dropout_after_sharing_leaves_the_fedavg_of_the_rest,
-    secure::three_cli_participants_take_a_secure_round,
-    secure::a_round_short_of_its_threshold_starts_over_with_fresh_keys,
+    secure_rounds::three_cli_participants_take_a_secure_round,
+    secure_rounds::a_round_short_of_its_threshold_starts_over_with_fresh_keys,
     plan::participants_follow_the_plan_and_a_patch_starts_next_round,
     plan::the_server_step_keeps_its_momentum_across_rounds,
     plan::a_run_given_no_model_trains_the_labs_recipe,

@@ -3,8 +3,7 @@
 //! accountant's figure for σ 2, δ 1e-5 matches Google's dp-accounting), and once the budget
 //! is spent no upload counts. The refusals a DP run needs are attacked here too.
 
-use meshfed_cli::join;
-use meshfed_e2e::participant::{join_args, write_phantom};
+use meshfed_e2e::participant::join_threads;
 use meshfed_e2e::runs::*;
 use meshfed_e2e::Ctx;
 use meshfed_shared::meshnet::ModelConfig;
@@ -71,15 +70,7 @@ pub fn participants_noise_their_updates_and_the_budget_ends_the_run(ctx: &Ctx) {
         (users, run, initial)
     });
     let dir = std::env::temp_dir().join(format!("meshfed-dp-{run}"));
-    let threads: Vec<_> = users
-        .iter()
-        .enumerate()
-        .map(|(i, u)| {
-            let files = write_phantom(&dir, &i.to_string(), [20, 20, 20], i as u64);
-            let args = join_args(ctx, u, run, files, 2, i as u64, 120);
-            std::thread::spawn(move || join::run(args))
-        })
-        .collect();
+    let threads = join_threads(ctx, &users, run, &dir, 2);
     for t in threads {
         let reports = t.join().unwrap().expect("join succeeds");
         assert_eq!(reports.len(), 2, "{reports:?}");

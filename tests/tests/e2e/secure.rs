@@ -3,15 +3,12 @@
 //!   after sending its shares; the round closes with the other three, and the global model is
 //!   their plaintext FedAvg to within the fixed-point bound. What R2 holds of one upload does
 //!   not correlate with that upload. Each tampering is refused and leaves the round unharmed.
-//! - three `meshfed join` participants train and take a secure round through every phase.
+//!
+//! The rounds the product's own participants take are in `secure_rounds.rs`.
 
-use meshfed_cli::join;
-use meshfed_e2e::participant::{join_args, write_phantom};
 use meshfed_e2e::runs::*;
 use meshfed_e2e::Ctx;
-use meshfed_shared::api::runs::SecureRound;
 use meshfed_shared::meshnet::ModelConfig;
-use meshfed_shared::secagg::participant::{Action, Participant, Trained};
 use meshfed_shared::secagg::{
     client, fixed, vector, Peer, RoundContext, RoundSecrets, SealedShare,
 };
@@ -39,7 +36,7 @@ async fn secure(
     send(ctx, Method::POST, &path, &site.token, Some(body)).await
 }
 
-async fn view(ctx: &Ctx, token: &str, run: i64, round: u32) -> Value {
+pub(crate) async fn view(ctx: &Ctx, token: &str, run: i64, round: u32) -> Value {
     let path = format!("/api/runs/{run}/rounds/{round}/secure");
     let (status, body) = send(ctx, Method::GET, &path, token, None).await;
     assert_eq!(status, 200, "{body}");
@@ -321,158 +318,4 @@ fn correlation(a: &[f64], b: &[f64]) -> f64 {
     let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
     let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
     cov / (va * vb).sqrt()
-}
-
-pub fn three_cli_participants_take_a_secure_round(ctx: &Ctx) {
-    let model: ModelConfig =
-        serde_json::from_value(json!({"channels": 3, "dilations": [1, 2, 1], "classes": 3}))
-            .unwrap();
-    let (users, run, initial) = ctx.block_on(async {
-        let users = participants(ctx, "secjoin", 3).await;
-        let plan = json!({"local_steps": 2, "patch": 16, "batch": 1, "learning_rate": 3e-3,
-            "schedule": {"kind": "constant"}, "fix_batch_norm_from": null});
-        let body = json!({"model": model, "round_timeout_secs": 600, "plan": plan,
-            "secure_aggregation": true});
-        let run = create_run(ctx, &users[0], &[&users[1], &users[2]], body).await;
-        let initial = download(
-            ctx,
-            &token(&users[0]),
-            &format!("/api/runs/{run}/model"),
-            &model,
-        )
-        .await;
-        (users, run, initial)
-    });
-    let dir = std::env::temp_dir().join(format!("meshfed-secure-{run}"));
-    let threads: Vec<_> = users
-        .iter()
-        .enumerate()
-        .map(|(i, u)| {
-            let files = write_phantom(&dir, &i.to_string(), [20, 20, 20], i as u64);
-            let args = join_args(ctx, u, run, files, 1, i as u64, 120);
-            std::thread::spawn(move || join::run(args))
-        })
-        .collect();
-    for t in threads {
-        let reports = t.join().unwrap().expect("a secure join succeeds");
-        assert_eq!(reports.len(), 1, "{reports:?}");
-    }
-    ctx.block_on(async {
-        let detail = run_detail(ctx, &token(&users[0]), run).await;
-        assert_eq!(detail["current_round"], 2, "{detail}");
-        assert_eq!(detail["secure_aggregation"], true, "{detail}");
-        let closed = &detail["history"][0];
-        assert_eq!(closed["metrics"]["uploads"], 3, "{closed}");
-        let loss = closed["metrics"]["loss"].as_f64().unwrap();
-        assert!(
-            loss > 0.0 && loss < 10.0,
-            "the mean loss travelled masked: {closed}"
-        );
-        let global = download(
-            ctx,
-            &token(&users[0]),
-            &format!("/api/runs/{run}/model"),
-            &model,
-        )
-        .await;
-        assert_ne!(global, initial, "the unmasked average is a new model");
-        assert!(global.iter().all(|v| v.is_finite()));
-        let moved = global
-            .iter()
-            .zip(&initial)
-            .map(|(g, i)| (g - i).abs())
-            .fold(0.0f32, f32::max);
-        assert!(
-            moved < 1.0,
-            "an average of small updates, not masks: moved {moved}"
-        );
-    });
-    let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// A phase that keeps fewer than the threshold starts the round's keys over, as its next
-/// attempt, and every participant then advertises fresh keys: nothing of the aborted attempt
-/// (keys, shares, masks) is used again.
-pub fn a_round_short_of_its_threshold_starts_over_with_fresh_keys(ctx: &Ctx) {
-    let model: ModelConfig =
-        serde_json::from_value(json!({"channels": 3, "dilations": [1, 2, 1], "classes": 3}))
-            .unwrap();
-    let p = model.parameter_count();
-    ctx.block_on(async {
-        let users = participants(ctx, "secrestart", 3).await;
-        let body = json!({"model": model, "round_timeout_secs": 8, "secure_aggregation": true});
-        let run = create_run(ctx, &users[0], &[&users[1], &users[2]], body).await;
-        let rctx = RoundContext { run, round: 1 };
-        let sites: Vec<(String, Participant)> = users
-            .iter()
-            .enumerate()
-            .map(|(i, u)| {
-                let trained = Trained {
-                    global: vec![0.0; p],
-                    values: vec![0.01; p],
-                    weight: 1.0,
-                    loss: 0.5,
-                    dice: 0.5,
-                };
-                (
-                    token(u),
-                    Participant::new(rctx, &[i as u8 + 1; 64], trained),
-                )
-            })
-            .collect();
-        let round_of = |v: Value| -> SecureRound { serde_json::from_value(v).unwrap() };
-        let mut first = vec![];
-        for (t, part) in &sites {
-            let Ok(Action::Keys(keys)) = part.next(&round_of(view(ctx, t, run, 1).await)) else {
-                panic!("keys first");
-            };
-            let path = format!("/api/runs/{run}/rounds/1/secure/keys");
-            let (status, body) = send(
-                ctx,
-                Method::POST,
-                &path,
-                t,
-                Some(serde_json::to_value(keys).unwrap()),
-            )
-            .await;
-            assert_eq!(status, 200, "{body}");
-            first.push(keys);
-        }
-        // Only the first sends its shares: one of a threshold of 2.
-        let (t0, p0) = &sites[0];
-        let Ok(Action::Shares(shares)) = p0.next(&round_of(view(ctx, t0, run, 1).await)) else {
-            panic!("shares next");
-        };
-        let path = format!("/api/runs/{run}/rounds/1/secure/shares");
-        let (status, body) = send(
-            ctx,
-            Method::POST,
-            &path,
-            t0,
-            Some(serde_json::to_value(shares).unwrap()),
-        )
-        .await;
-        assert_eq!(status, 200, "{body}");
-        // At the phase's deadline (5 s) the round's keys start over, as attempt 1.
-        let started = std::time::Instant::now();
-        let v = loop {
-            let v = view(ctx, t0, run, 1).await;
-            if v["attempt"] == 1 {
-                break v;
-            }
-            assert!(started.elapsed().as_secs() < 60, "no restart: {v}");
-            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        };
-        assert_eq!(v["phase"], "keys", "{v}");
-        assert_eq!(
-            v["advertised"], 0,
-            "the aborted attempt's keys are gone: {v}"
-        );
-        for ((t, part), old) in sites.iter().zip(&first) {
-            let Ok(Action::Keys(fresh)) = part.next(&round_of(view(ctx, t, run, 1).await)) else {
-                panic!("keys again");
-            };
-            assert_ne!(fresh, *old, "fresh keys for the new attempt");
-        }
-    });
 }
