@@ -27,6 +27,16 @@ impl Ctx {
         format!("{}{}", self.base, path)
     }
 
+    /// The same client and runtime against another server (a test's own `wrangler dev`).
+    pub fn with_base(&self, base: String) -> Ctx {
+        Ctx {
+            base,
+            http: self.http.clone(),
+            rt: Arc::clone(&self.rt),
+            webdriver: self.webdriver.clone(),
+        }
+    }
+
     /// Runs an async test body on the shared runtime.
     pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
         self.rt.block_on(f)

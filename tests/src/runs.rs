@@ -100,6 +100,21 @@ pub async fn put_tensors(
     body: Vec<u8>,
     num_examples: u64,
 ) -> (u16, Value) {
+    try_put_tensors(ctx, token, run, round, kind, body, num_examples)
+        .await
+        .unwrap()
+}
+
+/// [`put_tensors`], or the transport error when no answer came (the server went away).
+pub async fn try_put_tensors(
+    ctx: &Ctx,
+    token: &str,
+    run: i64,
+    round: u32,
+    kind: &str,
+    body: Vec<u8>,
+    num_examples: u64,
+) -> Result<(u16, Value), reqwest::Error> {
     let resp = ctx
         .http
         .put(ctx.url(&format!(
@@ -109,10 +124,10 @@ pub async fn put_tensors(
         .header("content-type", "application/octet-stream")
         .body(body)
         .send()
-        .await
-        .unwrap();
+        .await?;
     let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
+    let body = resp.bytes().await?;
+    Ok((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))
 }
 
 /// Downloads a model (or averaged gradients) as safetensors and returns its flat values.

@@ -65,6 +65,12 @@ pub fn start_with(
     launch(state, port, vars, Ready::Healthy)
 }
 
+/// Starts a server again on `state`, on the port it had, after it was stopped or killed
+/// (its migrations are already applied).
+pub fn resume(state: &Path, port: u16, vars: &[(&str, &str)]) -> Result<Server, String> {
+    start_on(state, Some(port), vars, Ready::Healthy)
+}
+
 /// A server in the production environment (`wrangler.toml` as committed, plus `vars`),
 /// counted as started once it answers at all: unconfigured, it refuses every request.
 pub fn start_production(state: &Path, vars: &[(&str, &str)]) -> Result<Server, String> {
@@ -80,6 +86,15 @@ fn launch(
     ready: Ready,
 ) -> Result<Server, String> {
     apply_migrations(state)?;
+    start_on(state, port, vars, ready)
+}
+
+fn start_on(
+    state: &Path,
+    port: Option<u16>,
+    vars: &[(&str, &str)],
+    ready: Ready,
+) -> Result<Server, String> {
     let options = |port| {
         let run = NEXT.fetch_add(1, Ordering::SeqCst);
         ServerOptions {

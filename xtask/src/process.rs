@@ -101,6 +101,20 @@ fn stop_pgid(pgid: i32, grace: Duration) -> bool {
     !group_alive(pgid)
 }
 
+/// SIGKILL to every process of the group at once, as a crash would end them (no chance to
+/// flush or answer), then waits up to 5 s until none is left. True when the group is gone.
+/// The [`Group`] still owns the leader: stop it afterwards to reap it.
+pub fn kill_group(pgid: i32) -> bool {
+    // SAFETY: signalling a process group this process created.
+    unsafe { libc::kill(-pgid, libc::SIGKILL) };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while group_alive(pgid) && Instant::now() < deadline {
+        reap_leader(pgid);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    !group_alive(pgid)
+}
+
 /// Reaps the group's leader once it has exited, so its zombie does not keep the group
 /// looking alive. Only the leader (pid == pgid) is touched: other children keep their status.
 fn reap_leader(pgid: i32) {

@@ -13,6 +13,7 @@ mod app_training;
 mod backup;
 mod deploy;
 mod errors;
+mod fault;
 mod health;
 mod join;
 mod login;
@@ -119,6 +120,7 @@ const TESTS: &[(&str, TestFn)] = tests![
     runs::one_upload_never_becomes_the_global_model,
     runs_gradients::gradients_long_poll_until_the_round_is_complete,
     runs_restart::a_round_carries_on_after_a_restart,
+    fault::killed_mid_upload_and_mid_close_rounds_lose_and_repeat_nothing,
     seed_runs::every_run_route_with_the_documents_examples,
     join::two_headless_participants_train_a_round,
     join::a_participant_renews_its_sign_in_before_it_expires,

@@ -2,27 +2,16 @@
 //! `wrangler dev` on the same state, the third closes the round with exactly the reference
 //! aggregate (nothing lost, nothing counted twice). Uses its own server.
 
-use std::sync::Arc;
-
 use meshfed_e2e::runs::*;
 use meshfed_e2e::{server, Ctx};
 use meshfed_shared::meshnet::ModelConfig;
 use serde_json::json;
 
-fn ctx_for(base: String, ctx: &Ctx) -> Ctx {
-    Ctx {
-        base,
-        http: ctx.http.clone(),
-        rt: Arc::clone(&ctx.rt),
-        webdriver: ctx.webdriver.clone(),
-    }
-}
-
 pub fn a_round_carries_on_after_a_restart(ctx: &Ctx) {
     let state = server::fresh_state_dir("runs-restart");
     let mut first = server::start_with(&state, None, server::SHARED_VARS).expect("server starts");
     let port = first.port;
-    let own = ctx_for(first.base_url(), ctx);
+    let own = ctx.with_base(first.base_url());
     let m = ModelConfig::model5(3);
     let uploads: Vec<(Vec<f32>, f64)> = (0..3)
         .map(|i| (values(500 + i, 5598), (i + 2) as f64))
