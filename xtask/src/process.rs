@@ -27,6 +27,20 @@ pub fn stop_groups_on_signal() {
     });
 }
 
+/// Also stops every live group when the process panics (after the panic's message): for
+/// programs whose panic ends them (the benchmarks, built with `panic = "abort"`), never for a
+/// test harness that catches its tests' panics.
+pub fn stop_groups_on_panic() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        report(info);
+        let groups: Vec<i32> = LIVE_GROUPS.lock().map(|g| g.clone()).unwrap_or_default();
+        for pgid in groups {
+            stop_pgid(pgid, Duration::from_secs(10));
+        }
+    }));
+}
+
 /// A child that leads its own process group.
 pub struct Group {
     child: Child,

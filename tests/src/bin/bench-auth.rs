@@ -19,6 +19,7 @@ const REQUESTS: usize = 800;
 
 fn main() {
     xtask::process::stop_groups_on_signal();
+    xtask::process::stop_groups_on_panic();
     let state = server::fresh_state_dir("bench");
     let vars = [("RATE_LIMIT_MULTIPLIER", "1000000")];
     let mut srv = server::start_with(&state, None, &vars).expect("server starts");

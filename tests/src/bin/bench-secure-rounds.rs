@@ -25,6 +25,7 @@ use serde_json::{json, Value};
 
 fn main() {
     xtask::process::stop_groups_on_signal();
+    xtask::process::stop_groups_on_panic();
     let state = server::fresh_state_dir("bench-secure-rounds");
     let vars = [("RATE_LIMIT_MULTIPLIER", "1000000")];
     let mut srv = server::start_with(&state, None, &vars).expect("server starts");

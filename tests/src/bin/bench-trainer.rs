@@ -189,6 +189,7 @@ fn median(mut values: Vec<f64>) -> f64 {
 
 fn main() {
     xtask::process::stop_groups_on_signal();
+    xtask::process::stop_groups_on_panic();
     let args = match parse() {
         Ok(a) => a,
         Err(e) => {
