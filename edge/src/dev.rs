@@ -10,6 +10,8 @@
 //! - `POST /api/_dev/sweep` `{"at_ms": n}` runs that sweep as if at time `n`;
 //! - `POST /api/_dev/bench/kdf` `{"iterations": n}` runs n Argon2id verifications (timed
 //!   from outside by the benchmark, since a Worker's clock stands still while it computes);
+//! - `GET /api/_dev/memory?run=ID` answers the WebAssembly linear memory of the Worker's
+//!   instance and of run ID's object (each only grows: the peak so far);
 //! - `GET /api/_dev/fail` fails inside the server (the 500 path).
 
 use meshfed_shared::ApiError;
@@ -91,6 +93,20 @@ pub async fn dispatch(
                 .ok_or_else(|| ApiError::invalid_field("key", "the R2 key to read"))?;
             let bytes = crate::blobs::get(env, &key).await?;
             Ok(Response::from_bytes(bytes)?)
+        }
+        (Method::Get, ["memory"]) => {
+            let url = req.url()?;
+            let run_id: i64 = url
+                .query_pairs()
+                .find(|(k, _)| k == "run")
+                .and_then(|(_, v)| v.parse().ok())
+                .ok_or_else(|| ApiError::invalid_field("run", "the run whose object to ask"))?;
+            let object = run_object::memory(env, run_id).await?;
+            let memory = serde_json::json!({
+                "worker_wasm_bytes": run_object::wasm_memory_bytes(),
+                "object_wasm_bytes": object,
+            });
+            json_ok(&memory, "Linear memory", 200)
         }
         (Method::Post, ["bench", "kdf"]) => bench_kdf(&mut req, cfg).await,
         (Method::Get, ["fail"]) => Err(EdgeError::Internal(

@@ -71,9 +71,10 @@ impl RunCoordinator {
         live: &Live,
         range: std::ops::Range<usize>,
     ) -> EdgeResult<Vec<f32>> {
+        let len = range.len();
         let ranges = chunks::byte_ranges(layout, &live.model, range)
             .map_err(|e| crate::error::EdgeError::Internal(format!("{key}: {e}")))?;
-        let mut values = Vec::new();
+        let mut values = Vec::with_capacity(len);
         for (offset, length) in ranges {
             let raw = blobs::get_range(&self.env, key, offset, length).await?;
             values.extend(safetensors::decode(&raw, DType::F32));

@@ -137,6 +137,7 @@ impl RunCoordinator {
             .model
             .flatten_named(&file.tensors)
             .map_err(|e| EdgeError::Internal(e.to_string()))?;
+        drop(file);
         let row = UploadRow {
             user_id: meta.user_id.clone(),
             kind: meta.kind.as_str().to_string(),

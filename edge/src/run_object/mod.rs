@@ -35,6 +35,25 @@ pub struct CounterReply {
     pub counter: u64,
 }
 
+/// How much linear memory the object's WebAssembly instance holds. It only ever grows, so
+/// it is the high-water mark of everything the instance has held at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoryReply {
+    pub wasm_bytes: u64,
+}
+
+/// This instance's WebAssembly linear memory in bytes (64 KiB pages; 0 natively).
+pub fn wasm_memory_bytes() -> u64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        core::arch::wasm32::memory_size(0) as u64 * 65_536
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        0
+    }
+}
+
 #[durable_object]
 pub struct RunCoordinator {
     state: State,
@@ -64,6 +83,9 @@ impl DurableObject for RunCoordinator {
                 storage.put(COUNTER_KEY, counter).await?;
                 Ok(Response::from_json(&CounterReply { counter })?)
             }
+            (Method::Get, "/memory") => Ok(Response::from_json(&MemoryReply {
+                wasm_bytes: wasm_memory_bytes(),
+            })?),
             (Method::Post, "/commit") => self.commit(&mut req).await,
             (Method::Post, "/poke") => self.poke(&req, false).await,
             (Method::Post, "/secure") => self.secure(&mut req).await,
@@ -299,6 +321,15 @@ async fn counter_call(
         )));
     }
     Ok(resp.json().await?)
+}
+
+/// The linear memory of run `run_id`'s object (development probe of its peak).
+pub async fn memory(env: &Env, run_id: i64) -> EdgeResult<u64> {
+    let mut init = RequestInit::new();
+    init.with_method(Method::Get);
+    let mut resp = call(env, &run_id.to_string(), "/memory", &mut init).await?;
+    let reply: MemoryReply = resp.json().await?;
+    Ok(reply.wasm_bytes)
 }
 
 /// Reads an object's probe counter without changing it (health check and dev probe).

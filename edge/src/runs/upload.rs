@@ -141,6 +141,8 @@ pub async fn accept(
         ("user_id".to_string(), member.user.id.clone()),
     ]);
     let encoded = blobs::encode(&model, &decoded.values, metadata);
+    let form = decoded.form;
+    drop(decoded); // the values live on in `encoded`: hold one copy while the object counts
     let unique = format!("{}-{}", &encoded.sha256[..12], crate::random::id()?);
     let key = blobs::upload_key(run_id, round, kind, &member.user.id, &unique);
     let bytes = encoded.bytes.len() as u64;
@@ -157,7 +159,7 @@ pub async fn accept(
         dice: metrics.dice,
         val_loss: metrics.val_loss,
         val_dice: metrics.val_dice,
-        form: decoded.form,
+        form,
     };
     let receipt = run_object::commit(env, run_id, &meta, encoded.bytes).await;
     if matches!(&receipt, Err(EdgeError::Api(e)) if e.code == ErrorCode::Conflict) {

@@ -1,0 +1,151 @@
+//! Memory of a robust round's close in the Worker: 32 participants upload a 1M-parameter
+//! MeshNet (one at a time, so no upload's decoding overlaps another's) to a median run, then a
+//! trimmed-mean run, against a real `wrangler dev`. Before the last upload and after it
+//! closed the round, the benchmark reads the WebAssembly linear memory of the Worker's
+//! instance and of the run's Durable Object (`GET /api/_dev/memory`): linear memory only
+//! grows, so the figure after the close is the peak of everything the instance held at once.
+//! The uploads alone are 32 × 4 MB = 128 MB; the target is a peak under 64 MB. The aggregate
+//! is checked against a median and trimmed mean computed here.
+//!
+//! `cargo run --release -p meshfed-e2e --bin bench-median-memory` after a build.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use meshfed_e2e::runs::{
+    create_run, participants, put_tensors, safetensors_of, send, token, values,
+};
+use meshfed_e2e::{server, Ctx};
+use meshfed_shared::meshnet::ModelConfig;
+use meshfed_shared::tensor::safetensors;
+use serde_json::{json, Value};
+
+const USERS: usize = 32;
+const TARGET_MB: f64 = 64.0;
+
+fn mb(bytes: &Value) -> f64 {
+    bytes.as_f64().expect("a byte count") / (1 << 20) as f64
+}
+
+/// Coordinate-wise median (`trim` 0) or trimmed mean of `uploads`, in f64.
+fn robust(uploads: &[Vec<f32>], trim: usize) -> Vec<f32> {
+    let n = uploads.len();
+    let mut column = vec![0f32; n];
+    (0..uploads[0].len())
+        .map(|i| {
+            for (c, u) in column.iter_mut().zip(uploads) {
+                *c = u[i];
+            }
+            column.sort_by(f32::total_cmp);
+            if trim == 0 {
+                ((column[(n - 1) / 2] as f64 + column[n / 2] as f64) / 2.0) as f32
+            } else {
+                let kept = &column[trim..n - trim];
+                (kept.iter().map(|&v| v as f64).sum::<f64>() / kept.len() as f64) as f32
+            }
+        })
+        .collect()
+}
+
+fn main() {
+    xtask::process::stop_groups_on_signal();
+    xtask::process::stop_groups_on_panic();
+    let state = server::fresh_state_dir("bench-median-memory");
+    let vars = [("RATE_LIMIT_MULTIPLIER", "1000000")];
+    let mut srv = server::start_with(&state, None, &vars).expect("server starts");
+    let ctx = Ctx {
+        base: srv.base_url(),
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(300))
+            .build()
+            .unwrap(),
+        rt: Arc::new(tokio::runtime::Runtime::new().unwrap()),
+        webdriver: String::new(),
+    };
+    let model = ModelConfig {
+        channels: 68,
+        ..ModelConfig::model5(3)
+    };
+    let p = model.parameter_count();
+    let uploads: Vec<Vec<f32>> = (0..USERS).map(|i| values(i as u64 + 7, p)).collect();
+    println!(
+        "{USERS} uploads of {p} parameters ({:.0} MB as f32), sent one at a time",
+        (USERS * p * 4) as f64 / (1 << 20) as f64
+    );
+    println!(
+        "{:<14} {:>22} {:>22} {:>12}",
+        "aggregation", "before last upload MB", "after the close MB", "aggregate"
+    );
+    ctx.rt.clone().block_on(async {
+        let users = participants(&ctx, "memory", USERS).await;
+        let tokens: Vec<String> = users.iter().map(token).collect();
+        let others: Vec<_> = users[1..].iter().collect();
+        let mut peak: f64 = 0.0;
+        for (aggregation, trim_fraction, trim) in
+            [("median", 0.0, 0), ("trimmed_mean", 0.1, USERS / 10)]
+        {
+            let settings = json!({"model": model, "aggregation": aggregation,
+                                  "trim_fraction": trim_fraction});
+            let run = create_run(&ctx, &users[0], &others, settings).await;
+            for (i, (t, values)) in tokens.iter().zip(&uploads).enumerate() {
+                if i == USERS - 1 {
+                    let before = memory(&ctx, &tokens[0], run).await;
+                    print!(
+                        "{aggregation:<14} {:>10.1} / {:>9.1} ",
+                        mb(&before["worker_wasm_bytes"]),
+                        mb(&before["object_wasm_bytes"])
+                    );
+                }
+                let body = safetensors_of(&model, values);
+                let (status, answer) = put_tensors(&ctx, t, run, 1, "weights", body, 10).await;
+                assert_eq!(status, 200, "{answer}");
+                assert_eq!(answer["data"]["closed"], i == USERS - 1, "{answer}");
+            }
+            let after = memory(&ctx, &tokens[0], run).await;
+            let got = download(&ctx, &tokens[0], run, &model).await;
+            let expected = robust(&uploads, trim);
+            let exact = got
+                .iter()
+                .zip(&expected)
+                .all(|(g, e)| (g - e).abs() <= 1e-6 * e.abs().max(1e-6));
+            assert!(
+                exact,
+                "{aggregation}: the aggregate differs from the reference"
+            );
+            let (worker, object) = (
+                mb(&after["worker_wasm_bytes"]),
+                mb(&after["object_wasm_bytes"]),
+            );
+            peak = peak.max(worker).max(object);
+            println!("{worker:>10.1} / {object:>9.1} {:>12}", "exact");
+        }
+        println!(
+            "(worker / object instance) peak linear memory {peak:.1} MB: {} the {TARGET_MB} MB \
+             target, {:.2}× of it",
+            if peak < TARGET_MB { "under" } else { "OVER" },
+            peak / TARGET_MB
+        );
+    });
+    assert!(srv.stop(), "server stopped");
+}
+
+async fn memory(ctx: &Ctx, token: &str, run: i64) -> Value {
+    let path = format!("/api/_dev/memory?run={run}");
+    let (status, body) = send(ctx, reqwest::Method::GET, &path, token, None).await;
+    assert_eq!(status, 200, "{body}");
+    body["data"].clone()
+}
+
+async fn download(ctx: &Ctx, token: &str, run: i64, model: &ModelConfig) -> Vec<f32> {
+    let resp = ctx
+        .http
+        .get(ctx.url(&format!("/api/runs/{run}/model")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["x-meshfed-round"], "2");
+    let bytes = resp.bytes().await.unwrap();
+    let file = safetensors::read(&bytes).expect("a safetensors model");
+    model.flatten_named(&file.tensors).expect("the run's model")
+}
