@@ -89,7 +89,22 @@ pub async fn detail_of(env: &Env, m: &Member) -> EdgeResult<RunDetail> {
         .await?
         .ok_or_else(|| EdgeError::Internal(format!("run {} has no open round", run.id)))?;
     let round_no = open.round as u32;
-    let uploads = store::rounds::uploads(&db, run.id, round_no).await?;
+    // Who has contributed to the open round: their upload, or in a secure round their
+    // masked input (a secure round stores no plain upload until it closes).
+    let uploaded: Vec<String> = if run.is_secure() {
+        store::secure::members(&db, run.id, round_no)
+            .await?
+            .into_iter()
+            .filter(|m| m.input_key.is_some())
+            .map(|m| m.user_id)
+            .collect()
+    } else {
+        store::rounds::uploads(&db, run.id, round_no)
+            .await?
+            .into_iter()
+            .map(|u| u.user_id)
+            .collect()
+    };
     let participants: Vec<Participant> = m
         .participants
         .iter()
@@ -98,7 +113,7 @@ pub async fn detail_of(env: &Env, m: &Member) -> EdgeResult<RunDetail> {
             username: p.username.clone(),
             active: p.active != 0,
             creator: p.user_id == run.creator_id,
-            uploaded: uploads.iter().any(|u| u.user_id == p.user_id),
+            uploaded: uploaded.contains(&p.user_id),
         })
         .collect();
     let active = participants.iter().filter(|p| p.active).count() as u32;
@@ -148,7 +163,7 @@ pub async fn detail_of(env: &Env, m: &Member) -> EdgeResult<RunDetail> {
             kind: open.kind(),
             opened_at: rfc3339_from_unix_ms(open.opened_at),
             deadline_at: rfc3339_from_unix_ms(open.deadline_at),
-            uploads: uploads.len() as u32,
+            uploads: uploaded.len() as u32,
             active_participants: active,
             needed_at_deadline: needed,
         },

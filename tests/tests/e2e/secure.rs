@@ -208,6 +208,13 @@ pub fn a_dropout_after_sharing_leaves_the_fedavg_of_the_rest(ctx: &Ctx) {
         }
         assert_eq!(v["phase"], "reveal", "{v}");
         assert_eq!(v["survivors"].as_array().unwrap().len(), 3, "{v}");
+        // The run page counts the masked inputs in as the round's uploads.
+        let detail = run_detail(ctx, &sites[0].token, run).await;
+        assert_eq!(detail["round"]["uploads"], 3, "{detail}");
+        let uploaded: Vec<bool> = (detail["participants"].as_array().unwrap().iter())
+            .map(|p| p["uploaded"] == true)
+            .collect();
+        assert_eq!(uploaded.iter().filter(|u| **u).count(), 3, "{detail}");
 
         // What R2 holds of site 0's upload: uniform-looking words, uncorrelated with its update.
         let key = format!("runs/{run}/rounds/1/secure/");
