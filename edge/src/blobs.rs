@@ -125,3 +125,79 @@ pub async fn list(env: &Env, prefix: &str) -> EdgeResult<Vec<String>> {
     let listed = env.bucket(BUCKET)?.list().prefix(prefix).execute().await?;
     Ok(listed.objects().iter().map(|o| o.key()).collect())
 }
+
+/// Starts an R2 multipart upload at `key`; its upload id.
+pub async fn start_multipart(env: &Env, key: &str) -> EdgeResult<String> {
+    let upload = env
+        .bucket(BUCKET)?
+        .create_multipart_upload(key)
+        .execute()
+        .await?;
+    Ok(upload.upload_id().await)
+}
+
+/// Stores part `part` of the multipart upload; its etag.
+pub async fn put_part(
+    env: &Env,
+    key: &str,
+    upload_id: &str,
+    part: u16,
+    bytes: Vec<u8>,
+) -> EdgeResult<String> {
+    let upload = env
+        .bucket(BUCKET)?
+        .resume_multipart_upload(key, upload_id)?;
+    Ok(upload.upload_part(part, bytes).await?.etag())
+}
+
+/// Joins the parts `(number, etag)` into the object `key`.
+pub async fn complete_multipart(
+    env: &Env,
+    key: &str,
+    upload_id: &str,
+    parts: &[(u16, String)],
+) -> EdgeResult<()> {
+    let upload = env
+        .bucket(BUCKET)?
+        .resume_multipart_upload(key, upload_id)?;
+    let parts = parts
+        .iter()
+        .map(|(n, etag)| worker::UploadedPart::new(*n, etag.clone()));
+    upload.complete(parts).await?;
+    Ok(())
+}
+
+/// Drops a multipart upload that will not be completed, and its parts.
+pub async fn abort_multipart(env: &Env, key: &str, upload_id: &str) -> EdgeResult<()> {
+    let upload = env
+        .bucket(BUCKET)?
+        .resume_multipart_upload(key, upload_id)?;
+    upload.abort().await?;
+    Ok(())
+}
+
+/// The object `key` of `bytes` bytes, read in 8 MiB ranges and checked against `sha256`
+/// (lowercase hex) as it streams: `Err(Ok(digest))` when the digest differs.
+pub async fn get_checked(
+    env: &Env,
+    key: &str,
+    bytes: u64,
+    sha256: &str,
+) -> EdgeResult<Result<Vec<u8>, String>> {
+    const STEP: u64 = 8 << 20;
+    let mut out = Vec::with_capacity(bytes as usize);
+    let mut hasher = Sha256::new();
+    let mut offset = 0;
+    while offset < bytes {
+        let chunk = get_range(env, key, offset, STEP.min(bytes - offset)).await?;
+        hasher.update(&chunk);
+        out.extend_from_slice(&chunk);
+        offset += chunk.len() as u64;
+    }
+    let digest = hex::encode(hasher.finalize());
+    Ok(if digest == sha256 {
+        Ok(out)
+    } else {
+        Err(digest)
+    })
+}

@@ -36,5 +36,10 @@ pub fn maybe_sweep(env: &Env, ctx: &Context) {
 pub async fn sweep(env: &Env, now: i64) -> EdgeResult<TableRows> {
     // Longer than any rate-limit window: twice an hour, or the MFA lockout where longer.
     let horizon = Config::from_env(env).lockout_secs.max(3600) * 2;
-    store::sweep::expired(&store::db(env)?, now, horizon).await
+    let mut swept = store::sweep::expired(&store::db(env)?, now, horizon).await?;
+    swept.push((
+        "part_uploads",
+        crate::runs::sweep_abandoned(env, now).await?,
+    ));
+    Ok(swept)
 }

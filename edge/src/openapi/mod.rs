@@ -12,6 +12,7 @@ use crate::health::VERSION;
 mod admin_routes;
 mod auth_routes;
 mod backup_routes;
+mod part_routes;
 mod plan_schema;
 mod routes;
 mod run_routes;
@@ -35,6 +36,8 @@ fn routes(cfg: &Config) -> impl Iterator<Item = &'static Route> + '_ {
         .chain(admin_routes::ROUTES)
         .chain(backup_routes::ROUTES)
         .chain(run_routes::ROUTES)
+        .chain(&part_routes::WEIGHTS)
+        .chain(&part_routes::GRADIENTS)
         .filter(move |r| !r.dev_only || cfg.is_development())
 }
 

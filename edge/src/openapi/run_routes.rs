@@ -92,7 +92,7 @@ fn secure_round() -> Value {
                "sent": {"type": "object", "required": ["keys", "shares", "input", "reveal"]}}})
 }
 
-fn receipt() -> Value {
+pub(super) fn receipt() -> Value {
     json!({"type": "object", "required": ["run_id", "round", "kind", "replaced", "sha256", "uploads", "closed", "current_round"],
            "properties": {"kind": {"enum": ["weights", "gradients"]}, "sha256": {"type": "string"}}})
 }

@@ -5,6 +5,7 @@
 mod access;
 mod create;
 mod download;
+mod parts;
 mod secure;
 mod upload;
 mod view;
@@ -12,9 +13,11 @@ mod view;
 pub use access::{caller_any_token, load_member, Member};
 pub use create::create_run;
 pub use download::{latest_gradients, wait_for_round, DEFAULT_WAIT_SECS};
+pub use parts::sweep_abandoned;
 pub use upload::{accept, upload_limit};
 pub use view::{set_activity, summaries};
 
+use meshfed_shared::api::runs::UploadKind;
 use worker::{Env, Method, Request, Response};
 
 use crate::config::Config;
@@ -30,6 +33,10 @@ pub async fn dispatch(
     let method = req.method();
     let id = |s: &str| access::parse_id(s, "run id");
     let round = |s: &str| access::parse_id(s, "round").map(|r| r as u32);
+    let at = |run: &str, r: &str, kind: &str| -> EdgeResult<(i64, u32, UploadKind)> {
+        let kind = UploadKind::parse(kind).unwrap_or(UploadKind::Weights);
+        Ok((id(run)?, round(r)?, kind))
+    };
     Some(match (method, rest) {
         (Method::Get, []) => view::list(req, env, cfg).await,
         (Method::Post, []) => create::post(req, env, cfg).await,
@@ -59,6 +66,25 @@ pub async fn dispatch(
                 (Err(e), _) | (_, Err(e)) => Err(e),
             }
         }
+        (Method::Post, [run, "rounds", r, kind @ ("weights" | "gradients"), "parts"]) => {
+            match at(run, r, kind) {
+                Ok(at) => parts::start(req, env, cfg, at).await,
+                Err(e) => Err(e),
+            }
+        }
+        (Method::Put, [run, "rounds", r, kind @ ("weights" | "gradients"), "parts", up, n]) => {
+            match at(run, r, kind) {
+                Ok(at) => parts::put_part(req, env, cfg, at, up, n).await,
+                Err(e) => Err(e),
+            }
+        }
+        (
+            Method::Post,
+            [run, "rounds", r, kind @ ("weights" | "gradients"), "parts", up, "complete"],
+        ) => match at(run, r, kind) {
+            Ok(at) => parts::complete(req, env, cfg, at, up).await,
+            Err(e) => Err(e),
+        },
         (Method::Get, [run, "rounds", r, "secure"]) => match (id(run), round(r)) {
             (Ok(run), Ok(r)) => secure::call(req, env, cfg, run, r, None).await,
             (Err(e), _) | (_, Err(e)) => Err(e),

@@ -22,11 +22,10 @@ use crate::http::{json_ok, read_body};
 use crate::run_object::{self, CommitMeta};
 use crate::store;
 
-/// The largest upload a run accepts: the configured limit, and never more than 64 bytes a
-/// parameter (pretty-printed JSON) plus 64 KiB of names and headers.
+/// The largest upload one request may carry: the configured limit, and never more than
+/// [`model_limit`] (larger uploads go in parts: `runs::parts`).
 pub fn upload_limit(cfg: &Config, model: &ModelConfig) -> usize {
-    cfg.max_upload_bytes
-        .min(64 * 1024 + model.parameter_count().saturating_mul(64))
+    cfg.max_upload_bytes.min(model_limit(model))
 }
 
 pub async fn put(
@@ -43,26 +42,64 @@ pub async fn put(
     let model = member.run.model()?;
     let body = read_body(&mut req, upload_limit(cfg, &model)).await?;
     let content_type = req.headers().get("content-type")?.unwrap_or_default();
-    let decoded = if content_type.contains("json") {
-        decode_json(&body, &model).map_err(ApiError::from)?
-    } else {
-        let url = req.url()?;
-        let q = |k: &str| {
-            url.query_pairs()
-                .find(|(n, _)| n == k)
-                .map(|(_, v)| v.to_string())
-        };
-        let fields = MetricFields {
-            num_examples: q("num_examples"),
-            loss: q("loss"),
-            dice: q("dice"),
-            val_loss: q("val_loss"),
-            val_dice: q("val_dice"),
-        };
-        decode_safetensors(&body, &model, &fields).map_err(ApiError::from)?
-    };
+    let decoded = decode(&body, content_type.contains("json"), &model, &req.url()?)?;
+    drop(body);
     let receipt = accept(env, &member, round, kind, decoded).await?;
     json_ok(&receipt, "Upload accepted", 200)
+}
+
+/// The largest upload a run's model allows whatever the requests: 64 bytes a parameter
+/// (pretty-printed JSON) plus 64 KiB of names and headers.
+pub fn model_limit(model: &ModelConfig) -> usize {
+    64 * 1024 + model.parameter_count().saturating_mul(64)
+}
+
+/// An upload's bytes as values and metrics: JSON (metrics inside), or safetensors with the
+/// metrics of `url`'s query (or the file's `__metadata__`).
+pub fn decode(
+    body: &[u8],
+    json: bool,
+    model: &ModelConfig,
+    url: &worker::Url,
+) -> EdgeResult<DecodedUpload> {
+    if json {
+        return Ok(decode_json(body, model).map_err(ApiError::from)?);
+    }
+    let q = |k: &str| {
+        url.query_pairs()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.to_string())
+    };
+    let fields = MetricFields {
+        num_examples: q("num_examples"),
+        loss: q("loss"),
+        dice: q("dice"),
+        val_loss: q("val_loss"),
+        val_dice: q("val_dice"),
+    };
+    Ok(decode_safetensors(body, model, &fields).map_err(ApiError::from)?)
+}
+
+/// Refuses an upload (or one in parts) that cannot count: a secure run takes only masked
+/// inputs, and a closed or future round none (a cheap early answer: the run's object decides
+/// for sure).
+pub async fn open_to_plain_uploads(env: &Env, member: &Member, round: u32) -> EdgeResult<()> {
+    if member.run.is_secure() {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "This run aggregates securely: the server takes only masked inputs \
+             (PUT /api/runs/{id}/rounds/{round}/secure/input, after the key and share phases)",
+        )
+        .into());
+    }
+    let db = store::db(env)?;
+    let current = store::rounds::open_round(&db, member.run.id)
+        .await?
+        .map_or(0, |r| r.round as u32);
+    if round != current {
+        return Err(round_conflict(round, current).into());
+    }
+    Ok(())
 }
 
 /// Stores a decoded upload and has the run's object count it.
@@ -104,22 +141,8 @@ pub async fn accept(
             Some(_) => {}
         }
     }
-    if member.run.is_secure() {
-        return Err(ApiError::new(
-            ErrorCode::Conflict,
-            "This run aggregates securely: the server takes only masked inputs \
-             (PUT /api/runs/{id}/rounds/{round}/secure/input, after the key and share phases)",
-        )
-        .into());
-    }
-    // A cheap early answer for a closed or future round; the run's object decides for sure.
+    open_to_plain_uploads(env, member, round).await?;
     let db = store::db(env)?;
-    let current = store::rounds::open_round(&db, run_id)
-        .await?
-        .map_or(0, |r| r.round as u32);
-    if round != current {
-        return Err(round_conflict(round, current).into());
-    }
     let plan = store::plans::of_round(&db, run_id, round).await?;
     if let Some(why) = plan.plan.uploads.refusal(kind) {
         return Err(ApiError::new(ErrorCode::Conflict, why)

@@ -1,6 +1,7 @@
 //! D1 access, one module per table group. Handlers call these; SQL lives nowhere else.
 
 pub mod codes;
+pub mod part_uploads;
 pub mod plans;
 pub mod rounds;
 pub mod runs;

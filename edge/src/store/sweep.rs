@@ -1,7 +1,8 @@
 //! Deleting what has expired, hourly (`crate::housekeeping`): emailed codes, challenge
 //! sessions, refresh tokens and denied token ids past their expiry (an expired one is refused
 //! whether or not its row exists, and a resend inherits attempts only from live codes), and
-//! rate-limit windows long closed.
+//! rate-limit windows long closed. (Uploads in parts left unfinished are swept by
+//! `runs::sweep_abandoned`, which aborts their R2 multipart uploads first.)
 
 use worker::D1Database;
 
@@ -79,5 +80,11 @@ pub async fn counts(db: &D1Database) -> EdgeResult<TableRows> {
         let row: Option<Count> = db.prepare(&sql).first(None).await?;
         out.push((table, row.map_or(0, |c| c.n)));
     }
+    // Abandoned uploads in parts are swept too (`runs::sweep_abandoned`, which aborts them).
+    let row: Option<Count> = db
+        .prepare("SELECT COUNT(*) AS n FROM part_uploads")
+        .first(None)
+        .await?;
+    out.push(("part_uploads", row.map_or(0, |c| c.n)));
     Ok(out)
 }

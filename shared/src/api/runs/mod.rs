@@ -2,12 +2,14 @@
 //! its participants, and the receipt for an upload.
 
 mod contributors;
+mod parts;
 mod requests;
 mod secure;
 
 use serde::{Deserialize, Serialize};
 
 pub use contributors::*;
+pub use parts::*;
 pub use requests::*;
 pub use secure::*;
 
