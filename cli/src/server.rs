@@ -2,6 +2,8 @@
 //! (refreshed before it expires, so a participant can take part for days), and the few routes
 //! a participant needs.
 
+mod parts;
+
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
@@ -257,6 +259,10 @@ impl Server {
         })?;
         if retried && res.status() == reqwest::StatusCode::CONFLICT {
             return Ok(None);
+        }
+        if res.status() == reqwest::StatusCode::PAYLOAD_TOO_LARGE {
+            // More than one request may carry here: in parts (still too large is a 413 again).
+            return self.put_weights_in_parts(run, round, &body, upload);
         }
         data(res).map(Some)
     }

@@ -28,6 +28,7 @@ mod rate_limits;
 mod register;
 mod runs;
 mod runs_gradients;
+mod runs_parts;
 mod runs_poisoning;
 mod runs_refusals;
 mod runs_restart;
@@ -121,6 +122,7 @@ const TESTS: &[(&str, TestFn)] = tests![
     runs_gradients::gradients_long_poll_until_the_round_is_complete,
     runs_restart::a_round_carries_on_after_a_restart,
     fault::killed_mid_upload_and_mid_close_rounds_lose_and_repeat_nothing,
+    runs_parts::an_upload_larger_than_a_request_counts_in_parts_and_attacks_fail,
     seed_runs::every_run_route_with_the_documents_examples,
     join::two_headless_participants_train_a_round,
     join::a_participant_renews_its_sign_in_before_it_expires,
