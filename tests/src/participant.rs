@@ -51,23 +51,31 @@ pub fn join_args(
     }
 }
 
-/// One `meshfed join` thread per user for `rounds` rounds, each with its own 20³ phantom
-/// scan (seeded by its position) written under `dir`.
-pub fn join_threads(
+/// One `meshfed join` per user, side by side, for `rounds` rounds, each with its own 20³
+/// phantom scan (seeded by its position) written under `dir`; waits for all of them and
+/// asserts that each succeeded and took part in every round. Their reports, per user.
+pub fn join_all(
     ctx: &Ctx,
     users: &[MfaUser],
     run: i64,
     dir: &Path,
     rounds: u32,
-) -> Vec<std::thread::JoinHandle<meshfed_cli::error::CliResult<Vec<meshfed_cli::join::RoundReport>>>>
-{
-    users
+) -> Vec<Vec<meshfed_cli::join::RoundReport>> {
+    let threads: Vec<_> = users
         .iter()
         .enumerate()
         .map(|(i, u)| {
             let files = write_phantom(dir, &i.to_string(), [20, 20, 20], i as u64);
             let args = join_args(ctx, u, run, files, rounds, i as u64, 120);
             std::thread::spawn(move || meshfed_cli::join::run(args))
+        })
+        .collect();
+    threads
+        .into_iter()
+        .map(|t| {
+            let reports = t.join().unwrap().expect("join succeeds");
+            assert_eq!(reports.len(), rounds as usize, "{reports:?}");
+            reports
         })
         .collect()
 }

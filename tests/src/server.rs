@@ -71,6 +71,26 @@ pub fn resume(state: &Path, port: u16, vars: &[(&str, &str)]) -> Result<Server, 
     start_on(state, Some(port), vars, Ready::Healthy)
 }
 
+/// A benchmark's own server with every rate limit lifted, its process groups stopped on
+/// Ctrl-C and on panic, and a context whose client waits up to `timeout` for an answer.
+pub fn for_benchmark(label: &str, timeout: std::time::Duration) -> (Server, crate::Ctx) {
+    xtask::process::stop_groups_on_signal();
+    xtask::process::stop_groups_on_panic();
+    let state = fresh_state_dir(label);
+    let vars = [("RATE_LIMIT_MULTIPLIER", "1000000")];
+    let srv = start_with(&state, None, &vars).expect("server starts");
+    let ctx = crate::Ctx {
+        base: srv.base_url(),
+        http: reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .expect("an HTTP client"),
+        rt: std::sync::Arc::new(tokio::runtime::Runtime::new().expect("a tokio runtime")),
+        webdriver: String::new(),
+    };
+    (srv, ctx)
+}
+
 /// A server in the production environment (`wrangler.toml` as committed, plus `vars`),
 /// counted as started once it answers at all: unconfigured, it refuses every request.
 pub fn start_production(state: &Path, vars: &[(&str, &str)]) -> Result<Server, String> {

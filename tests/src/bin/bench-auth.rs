@@ -7,7 +7,6 @@
 //! Run after a build (`cargo xtask test` or `cargo xtask dev` builds the Worker):
 //! `cargo run --release -p meshfed-e2e --bin bench-auth`
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use meshfed_e2e::identity::user_with_mfa;
@@ -18,18 +17,8 @@ const CONCURRENCY: usize = 8;
 const REQUESTS: usize = 800;
 
 fn main() {
-    xtask::process::stop_groups_on_signal();
-    xtask::process::stop_groups_on_panic();
-    let state = server::fresh_state_dir("bench");
-    let vars = [("RATE_LIMIT_MULTIPLIER", "1000000")];
-    let mut srv = server::start_with(&state, None, &vars).expect("server starts");
-    let rt = Arc::new(tokio::runtime::Runtime::new().unwrap());
-    let ctx = Ctx {
-        base: srv.base_url(),
-        http: reqwest::Client::new(),
-        rt: rt.clone(),
-        webdriver: String::new(),
-    };
+    let (mut srv, ctx) = server::for_benchmark("bench", Duration::from_secs(300));
+    let rt = ctx.rt.clone();
     rt.block_on(async {
         let kdf = |n: u32| {
             let ctx = &ctx;

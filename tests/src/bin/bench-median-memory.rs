@@ -9,7 +9,6 @@
 //!
 //! `cargo run --release -p meshfed-e2e --bin bench-median-memory [CHANNELS]` after a build.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use meshfed_e2e::runs::{
@@ -51,20 +50,7 @@ fn robust(uploads: &[Vec<f32>], trim: Option<usize>) -> Vec<f32> {
 }
 
 fn main() {
-    xtask::process::stop_groups_on_signal();
-    xtask::process::stop_groups_on_panic();
-    let state = server::fresh_state_dir("bench-median-memory");
-    let vars = [("RATE_LIMIT_MULTIPLIER", "1000000")];
-    let mut srv = server::start_with(&state, None, &vars).expect("server starts");
-    let ctx = Ctx {
-        base: srv.base_url(),
-        http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(300))
-            .build()
-            .unwrap(),
-        rt: Arc::new(tokio::runtime::Runtime::new().unwrap()),
-        webdriver: String::new(),
-    };
+    let (mut srv, ctx) = server::for_benchmark("bench-median-memory", Duration::from_secs(300));
     // `bench-median-memory [CHANNELS]`: 68 channels make 1M parameters.
     let channels = std::env::args()
         .nth(1)

@@ -8,7 +8,6 @@
 //!
 //! `cargo run --release -p meshfed-e2e --bin bench-rounds` after a build.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use meshfed_e2e::runs::{
@@ -28,21 +27,8 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 fn main() {
-    xtask::process::stop_groups_on_signal();
-    xtask::process::stop_groups_on_panic();
-    let state = server::fresh_state_dir("bench-rounds");
-    let vars = [("RATE_LIMIT_MULTIPLIER", "1000000")];
-    let mut srv = server::start_with(&state, None, &vars).expect("server starts");
-    let rt = Arc::new(tokio::runtime::Runtime::new().unwrap());
-    let ctx = Ctx {
-        base: srv.base_url(),
-        http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(300))
-            .build()
-            .unwrap(),
-        rt: rt.clone(),
-        webdriver: String::new(),
-    };
+    let (mut srv, ctx) = server::for_benchmark("bench-rounds", Duration::from_secs(300));
+    let rt = ctx.rt.clone();
     rt.block_on(async {
         let everyone = participants(&ctx, "bench", 64).await;
         let wide = ModelConfig {

@@ -10,7 +10,6 @@
 //!
 //! `cargo run --release -p meshfed-e2e --bin bench-secure-rounds` after a build.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use meshfed_e2e::identity::MfaUser;
@@ -24,21 +23,8 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 fn main() {
-    xtask::process::stop_groups_on_signal();
-    xtask::process::stop_groups_on_panic();
-    let state = server::fresh_state_dir("bench-secure-rounds");
-    let vars = [("RATE_LIMIT_MULTIPLIER", "1000000")];
-    let mut srv = server::start_with(&state, None, &vars).expect("server starts");
-    let rt = Arc::new(tokio::runtime::Runtime::new().unwrap());
-    let ctx = Ctx {
-        base: srv.base_url(),
-        http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(600))
-            .build()
-            .unwrap(),
-        rt: rt.clone(),
-        webdriver: String::new(),
-    };
+    let (mut srv, ctx) = server::for_benchmark("bench-secure-rounds", Duration::from_secs(600));
+    let rt = ctx.rt.clone();
     let wide: ModelConfig = serde_json::from_value(json!({"channels": 48,
         "dilations": [1, 2, 4, 8, 16, 8, 4, 2, 1, 1, 2, 4, 8, 16, 8, 4, 2], "classes": 3}))
     .unwrap();

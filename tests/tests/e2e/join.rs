@@ -3,7 +3,7 @@
 
 use meshfed_cli::server::Server;
 use meshfed_e2e::identity::PASSWORD;
-use meshfed_e2e::participant::join_threads;
+use meshfed_e2e::participant::join_all;
 use meshfed_e2e::runs::*;
 use meshfed_e2e::Ctx;
 use meshfed_shared::meshnet::ModelConfig;
@@ -29,11 +29,7 @@ pub fn two_headless_participants_train_a_round(ctx: &Ctx) {
         (users, run, initial)
     });
     let dir = std::env::temp_dir().join(format!("meshfed-join-{run}"));
-    let threads = join_threads(ctx, &users, run, &dir, 1);
-    let reports: Vec<_> = threads
-        .into_iter()
-        .map(|t| t.join().unwrap().expect("join succeeds"))
-        .collect();
+    let reports = join_all(ctx, &users, run, &dir, 1);
     assert!(
         reports.iter().all(|r| r.len() == 1 && r[0].round == 1),
         "{reports:?}"

@@ -3,7 +3,7 @@
 //! accountant's figure for σ 2, δ 1e-5 matches Google's dp-accounting), and once the budget
 //! is spent no upload counts. The refusals a DP run needs are attacked here too.
 
-use meshfed_e2e::participant::join_threads;
+use meshfed_e2e::participant::join_all;
 use meshfed_e2e::runs::*;
 use meshfed_e2e::Ctx;
 use meshfed_shared::meshnet::ModelConfig;
@@ -70,11 +70,7 @@ pub fn participants_noise_their_updates_and_the_budget_ends_the_run(ctx: &Ctx) {
         (users, run, initial)
     });
     let dir = std::env::temp_dir().join(format!("meshfed-dp-{run}"));
-    let threads = join_threads(ctx, &users, run, &dir, 2);
-    for t in threads {
-        let reports = t.join().unwrap().expect("join succeeds");
-        assert_eq!(reports.len(), 2, "{reports:?}");
-    }
+    join_all(ctx, &users, run, &dir, 2);
     ctx.block_on(async {
         let detail = run_detail(ctx, &token(&users[1]), run).await;
         assert_eq!(detail["current_round"], 3, "{detail}");

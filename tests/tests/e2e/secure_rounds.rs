@@ -2,7 +2,7 @@
 //! machine of `shared::secagg`: three `meshfed join` end to end, and a round left short of its
 //! threshold that starts over with fresh keys.
 
-use meshfed_e2e::participant::join_threads;
+use meshfed_e2e::participant::join_all;
 use meshfed_e2e::runs::*;
 use meshfed_e2e::Ctx;
 use meshfed_shared::api::runs::SecureRound;
@@ -35,11 +35,7 @@ pub fn three_cli_participants_take_a_secure_round(ctx: &Ctx) {
         (users, run, initial)
     });
     let dir = std::env::temp_dir().join(format!("meshfed-secure-{run}"));
-    let threads = join_threads(ctx, &users, run, &dir, 1);
-    for t in threads {
-        let reports = t.join().unwrap().expect("a secure join succeeds");
-        assert_eq!(reports.len(), 1, "{reports:?}");
-    }
+    join_all(ctx, &users, run, &dir, 1);
     ctx.block_on(async {
         let detail = run_detail(ctx, &token(&users[0]), run).await;
         assert_eq!(detail["current_round"], 2, "{detail}");
