@@ -145,6 +145,11 @@ pub async fn complete(
     if let Err(e) = blobs::delete(env, &row.r2_key).await {
         worker::console_log!("assembled upload {} stays in R2: {e}", row.r2_key);
     }
+    if outcome.is_err() {
+        // Failed before the parts were joined, their rows go now: drop them from R2 too (an
+        // upload already joined refuses the abort, which is then nothing to do).
+        let _ = blobs::abort_multipart(env, &row.r2_key, &row.r2_upload_id).await;
+    }
     store::part_uploads::delete(&db, &row.id).await?;
     json_ok(&outcome?, "Upload accepted", 200)
 }
@@ -196,13 +201,7 @@ async fn load(
                 && r.kind == kind.as_str()
         })
         .ok_or_else(|| ApiError::not_found(format!("Upload in parts {upload_id}")))?;
-    let (bytes, part_bytes) = (row.bytes as u64, row.part_bytes as u64);
-    let session = PartsSession {
-        upload_id: row.id.clone(),
-        bytes,
-        part_bytes,
-        parts: bytes.div_ceil(part_bytes),
-    };
+    let session = PartsSession::laid_out(row.id.clone(), row.bytes as u64, row.part_bytes as u64);
     Ok((member, row, session))
 }
 

@@ -95,24 +95,29 @@ impl PartsRequest {
             )
             .with_details(serde_json::json!({ "limit_bytes": limit })));
         }
-        let part_bytes = part_bytes.max(MIN_PART_BYTES);
-        let parts = self.bytes.div_ceil(part_bytes);
-        if parts > MAX_PARTS {
+        let session = PartsSession::laid_out(String::new(), self.bytes, part_bytes);
+        if session.parts > MAX_PARTS {
             return Err(ApiError::invalid_field(
                 "bytes",
                 "needs more than 10,000 parts at this server's part size",
             ));
         }
-        Ok(PartsSession {
-            upload_id: String::new(),
-            bytes: self.bytes,
-            part_bytes,
-            parts,
-        })
+        Ok(session)
     }
 }
 
 impl PartsSession {
+    /// An upload of `bytes` in parts of `part_bytes` (never under R2's minimum).
+    pub fn laid_out(upload_id: String, bytes: u64, part_bytes: u64) -> Self {
+        let part_bytes = part_bytes.max(MIN_PART_BYTES);
+        PartsSession {
+            upload_id,
+            bytes,
+            part_bytes,
+            parts: bytes.div_ceil(part_bytes),
+        }
+    }
+
     /// The exact size of part `n`, or why there is no such part.
     pub fn part_len(&self, n: u64) -> Result<u64, ApiError> {
         if !(1..=self.parts).contains(&n) {
