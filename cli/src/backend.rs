@@ -1,7 +1,7 @@
 //! Which burn device runs the work.
 
 use clap::ValueEnum;
-use meshfed_shared::burn::tensor::Device;
+use meshfed_meshnet::burn::tensor::Device;
 
 #[cfg(not(feature = "wgpu"))]
 use crate::error::CliError;

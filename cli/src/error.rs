@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
+use meshfed_meshnet::NetError;
 use meshfed_shared::meshnet::brainchop::BrainchopError;
 use meshfed_shared::meshnet::file::ModelFileError;
-use meshfed_shared::meshnet::net::NetError;
 use meshfed_shared::meshnet::SpecError;
 use meshfed_shared::volume::VolumeError;
 

@@ -9,10 +9,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Args;
+use meshfed_meshnet::{context_of, predict, prepare, validate, Participant, SegmentOptions};
 use meshfed_shared::api::runs::RunDetail;
-use meshfed_shared::meshnet::net::{
-    context_of, predict, prepare, validate, Participant, SegmentOptions,
-};
 use meshfed_shared::meshnet::{file, ModelConfig};
 use meshfed_shared::plan::{HeldOut, TrainingPlan, ValidationScore};
 use meshfed_shared::privacy::noise::{privatize, repair_variances};
@@ -188,8 +186,7 @@ fn one_round(
     let dev = device(args.backend)?;
     let scored = match &validation {
         Some(v) => {
-            let net = meshfed_shared::meshnet::net::MeshNetConfig::from(config.clone())
-                .load(&global, &dev)?;
+            let net = meshfed_meshnet::MeshNetConfig::from(config.clone()).load(&global, &dev)?;
             Some(validate(&net, v, &dev)?)
         }
         None => None,

@@ -1,11 +1,10 @@
 //! The native Meshfed tool's parts: NIfTI and model files, burn devices, progress, and one
-//! module per `meshfed` subcommand. `lab` holds the learning experiments (`meshfed-lab`).
+//! module per `meshfed` subcommand. The learning experiments (`meshfed-lab`) are `lab/`.
 
 pub mod backend;
 pub mod convert;
 pub mod error;
 pub mod join;
-pub mod lab;
 pub mod memory;
 pub mod model_io;
 pub mod phantom;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
-use meshfed_shared::meshnet::net::{finish, predict, prepare, MeshNetConfig, SegmentOptions};
+use meshfed_meshnet::{finish, predict, prepare, MeshNetConfig, SegmentOptions};
 use meshfed_shared::volume::{dice_per_class, CropBox, VolumeError};
 
 use crate::backend::{device, Backend};

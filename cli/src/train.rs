@@ -4,9 +4,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
-use meshfed_shared::meshnet::net::{
-    predict, prepare, MeshNetConfig, SegmentOptions, TrainConfig, Trainer,
-};
+use meshfed_meshnet::{predict, prepare, MeshNetConfig, SegmentOptions, TrainConfig, Trainer};
 use meshfed_shared::meshnet::{initial_weights, ModelConfig};
 use meshfed_shared::volume::{dice_per_class, VolumeError};
 

@@ -19,9 +19,5 @@ pub mod time;
 pub mod training;
 pub mod volume;
 
-/// burn itself, for crates that drive MeshNet (feature `burn`).
-#[cfg(feature = "burn")]
-pub use burn;
-
 pub use envelope::{ErrorBody, Failure, RawEnvelope, Success};
 pub use error::{ApiError, ErrorCode};

@@ -2,9 +2,9 @@
 //! backend (flex) in WebAssembly.
 
 use js_sys::{Promise, Reflect};
-use meshfed_shared::burn::tensor::Device;
-use meshfed_shared::meshnet::net::kernel_check::{gpu_kernel_difference, TOLERANCE};
-use meshfed_shared::meshnet::net::mesh_conv::use_gpu_kernels;
+use meshfed_meshnet::burn::tensor::Device;
+use meshfed_meshnet::kernel_check::{gpu_kernel_difference, TOLERANCE};
+use meshfed_meshnet::mesh_conv::use_gpu_kernels;
 use meshfed_shared::training::Backend;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;

@@ -5,12 +5,10 @@ use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+use meshfed_meshnet::{context_of, validate_async, Participant};
+use meshfed_meshnet::{finish, predict_async, LocalData, MeshNetConfig, SegmentOptions};
+use meshfed_meshnet::{TrainConfig, Trainer};
 use meshfed_shared::meshnet::file;
-use meshfed_shared::meshnet::net::{context_of, validate_async, Participant};
-use meshfed_shared::meshnet::net::{
-    finish, predict_async, LocalData, MeshNetConfig, SegmentOptions,
-};
-use meshfed_shared::meshnet::net::{TrainConfig, Trainer};
 use meshfed_shared::meshnet::ModelConfig;
 use meshfed_shared::plan::HeldOut;
 use meshfed_shared::privacy::noise::{privatize, repair_variances};
@@ -96,7 +94,7 @@ struct Stepped {
     loss: f32,
     dice: f64,
     ms_per_step: f64,
-    model: meshfed_shared::meshnet::net::MeshNet,
+    model: meshfed_meshnet::MeshNet,
 }
 
 impl Stepped {

@@ -15,7 +15,7 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use device::Chosen;
-use meshfed_shared::meshnet::net::LocalData;
+use meshfed_meshnet::LocalData;
 use wire::{outgoing, Incoming};
 
 #[derive(Default)]
@@ -25,7 +25,7 @@ struct State {
     busy: Cell<bool>,
     cancel: Rc<Cell<bool>>,
     /// The run being followed and what its rounds keep (the optimizer's state).
-    following: RefCell<Option<(i64, meshfed_shared::meshnet::net::Participant)>>,
+    following: RefCell<Option<(i64, meshfed_meshnet::Participant)>>,
 }
 
 fn scope() -> DedicatedWorkerGlobalScope {

@@ -66,7 +66,7 @@ pub fn run_bench(args: BenchArgs) -> Result<std::process::ExitCode, String> {
                 "--profile",
                 "native",
                 "-p",
-                "meshfed-cli",
+                "meshfed-lab",
                 "--bin",
                 "meshfed-lab",
             ]),

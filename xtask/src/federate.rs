@@ -24,8 +24,8 @@ pub fn run_federate(args: &[String]) -> Result<ExitCode, String> {
     step("meshfed and meshfed-lab (profile native)", || {
         run(
             cargo()
-                .args(["build", "--profile", "native", "-p", "meshfed-cli"])
-                .args(["--bin", "meshfed", "--bin", "meshfed-lab"]),
+                .args(["build", "--profile", "native", "-p", "meshfed-cli", "-p"])
+                .args(["meshfed-lab", "--bin", "meshfed", "--bin", "meshfed-lab"]),
             "see the compiler output above",
         )
     })?;

@@ -39,7 +39,7 @@ impl Tally {
 /// The packages of the native unit tests and of the end-to-end run: one set, so that both
 /// resolve the same features and share every compiled dependency. With burn's wgpu backend,
 /// so that the GPU kernels are tested natively (on lavapipe where there is no GPU).
-pub const NATIVE: [&str; 7] = [
+pub const NATIVE: [&str; 9] = [
     "--workspace",
     "--exclude",
     "meshfed-app",
@@ -47,6 +47,8 @@ pub const NATIVE: [&str; 7] = [
     "meshfed-trainer",
     "--features",
     "meshfed-cli/wgpu",
+    "--features",
+    "meshfed-lab/wgpu",
 ];
 
 pub fn run() -> Result<ExitCode, String> {

@@ -1,13 +1,10 @@
 //! MeshNet as the rest of Meshfed sees it without burn: its configuration, the names and
 //! shapes of its parameters (PyTorch state_dict naming), checking a set of tensors against
-//! them, and a seeded initial model.
+//! them, and a seeded initial model. MeshNet in burn is the `meshfed-meshnet` crate.
 
 pub mod brainchop;
-pub mod dilated_conv;
 pub mod file;
 mod init;
-#[cfg(feature = "burn")]
-pub mod net;
 mod spec;
 
 pub use init::{he_weights, initial_weights};

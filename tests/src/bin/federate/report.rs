@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use meshfed_cli::lab::{Scores, TAIL};
+use meshfed_lab::{Scores, TAIL};
 
 /// The figures after `rounds` rounds (`steps` summed local steps).
 #[derive(Debug, Clone, PartialEq)]

@@ -10,7 +10,7 @@ use meshfed_cli::volume_io;
 use meshfed_e2e::identity::{MfaUser, PASSWORD};
 use meshfed_e2e::runs::{create_run, participants};
 use meshfed_e2e::Ctx;
-use meshfed_shared::meshnet::net::{prepare, SegmentOptions};
+use meshfed_meshnet::{prepare, SegmentOptions};
 use meshfed_shared::meshnet::{file, initial_weights, ModelConfig};
 use meshfed_shared::plan::{Schedule, TrainingPlan};
 use meshfed_shared::volume::{CropBox, Volume};

@@ -5,7 +5,7 @@
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::{MeshNet, NetError};
-use crate::volume::{keep_largest_component, CropBox, Labels, Volume};
+use meshfed_shared::volume::{keep_largest_component, CropBox, Labels, Volume};
 
 /// brainchop's padding around the brain mask for model5_gw_ae.
 pub const DEFAULT_CROP_PADDING: usize = 18;

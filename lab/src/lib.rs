@@ -10,13 +10,13 @@ pub mod step_bench;
 
 use std::path::Path;
 
-use meshfed_shared::burn::tensor::Device;
-use meshfed_shared::meshnet::net::{predict, MeshNet, MeshNetConfig, TrainConfig, Trainer};
+use meshfed_meshnet::burn::tensor::Device;
+use meshfed_meshnet::{predict, MeshNet, MeshNetConfig, TrainConfig, Trainer};
 use meshfed_shared::meshnet::{he_weights, initial_weights, ModelConfig};
 use meshfed_shared::volume::{dice_per_class, CropBox, Labels, Volume};
 
-use crate::error::CliResult;
-use crate::volume_io;
+use meshfed_cli::error::CliResult;
+use meshfed_cli::volume_io;
 
 /// The data of an experiment, normalised and cropped to the brain.
 pub struct Split {

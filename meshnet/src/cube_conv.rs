@@ -22,14 +22,14 @@ use burn_cubecl::tensor::CubeTensor;
 use super::cube_kernels::{
     conv_kernel, mirror_kernel, sum_chunks_kernel, weight_grad_partial_kernel,
 };
-use crate::meshnet::dilated_conv::ConvShape;
+use crate::dilated_conv::ConvShape;
 
 /// The most partial sums per weight the weight gradient keeps (bounds its scratch memory).
 pub const MAX_CHUNKS: usize = 1024;
 
 /// Rows per weight-gradient chunk: as few rows as keep the partial sums (`weights × chunks`)
 /// within [`MAX_CHUNKS`] per weight and no larger than the convolution's output, so that the
-/// scratch buffer is never the largest buffer of a step (see [`crate::plan`]'s fit).
+/// scratch buffer is never the largest buffer of a step (see [`meshfed_shared::plan`]'s fit).
 pub fn rows_per_chunk(s: &ConvShape) -> usize {
     let slices = (s.batch * s.dims[0]).max(1);
     let height = s.dims[1].max(1);

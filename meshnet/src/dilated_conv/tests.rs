@@ -1,5 +1,5 @@
 use super::*;
-use crate::volume::Rng;
+use meshfed_shared::volume::Rng;
 
 fn random(n: usize, rng: &mut Rng) -> Vec<f32> {
     (0..n).map(|_| rng.unit() * 2.0 - 1.0).collect()

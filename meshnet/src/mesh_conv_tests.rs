@@ -3,7 +3,7 @@ use burn::nn::PaddingConfig3d;
 use burn::tensor::{Device, Tensor};
 
 use super::forward;
-use crate::meshnet::net::seeded_tensor;
+use crate::seeded_tensor;
 
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().try_to_vec::<f32>().unwrap()
@@ -28,7 +28,7 @@ fn the_kernels_match_burns_convolution_and_its_gradients() {
 
 /// The same on burn's wgpu backend (the GPU kernels; lavapipe on a machine without a GPU),
 /// and the GPU kernels' values equal the CPU kernels'.
-#[cfg(feature = "burn-wgpu")]
+#[cfg(feature = "wgpu")]
 #[test]
 fn the_gpu_kernels_match_burns_convolution_and_the_cpu_kernels() {
     let gpu = Device::wgpu(Default::default()).autodiff();
@@ -49,10 +49,10 @@ fn the_gpu_kernels_match_burns_convolution_and_the_cpu_kernels() {
 }
 
 /// The check the browser runs when WebGPU starts passes on wgpu.
-#[cfg(feature = "burn-wgpu")]
+#[cfg(feature = "wgpu")]
 #[test]
 fn the_start_up_check_passes_on_wgpu() {
-    use crate::meshnet::net::kernel_check::{gpu_kernel_difference, TOLERANCE};
+    use crate::kernel_check::{gpu_kernel_difference, TOLERANCE};
     use burn_cubecl::cubecl::future::block_on;
     let gpu = Device::wgpu(Default::default());
     let worst = block_on(gpu_kernel_difference(&gpu)).unwrap();

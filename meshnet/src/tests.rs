@@ -4,12 +4,12 @@
 use burn::tensor::Device;
 
 use super::*;
-use crate::meshnet::{brainchop, initial_weights, Activation, ModelConfig};
-use crate::volume::{mean_dice, phantom, Rng, Volume};
+use meshfed_shared::meshnet::{brainchop, initial_weights, Activation, ModelConfig};
+use meshfed_shared::volume::{mean_dice, phantom, Rng, Volume};
 
-const MODEL5_JSON: &[u8] = include_bytes!("../../../data/brainchop/model5_gw_ae/model.json");
+const MODEL5_JSON: &[u8] = include_bytes!("../../shared/data/brainchop/model5_gw_ae/model.json");
 const MODEL5_BIN: &[u8] =
-    include_bytes!("../../../data/brainchop/model5_gw_ae/group1-shard1of1.bin");
+    include_bytes!("../../shared/data/brainchop/model5_gw_ae/group1-shard1of1.bin");
 
 fn cpu() -> Device {
     Device::flex()
@@ -144,7 +144,7 @@ fn elu_and_batch_norm_models_load_and_read_back() {
     assert_eq!(net.values().unwrap(), values);
     assert!(matches!(
         MeshNetConfig::from(bn).load(&values[1..], &cpu()),
-        Err(crate::meshnet::SpecError::Count { .. })
+        Err(meshfed_shared::meshnet::SpecError::Count { .. })
     ));
 }
 

@@ -3,24 +3,23 @@
 
 use std::time::Instant;
 
-use meshfed_shared::burn::tensor::Device;
-use meshfed_shared::meshnet::net::TrainConfig;
-use meshfed_shared::meshnet::ModelConfig;
+use meshfed_meshnet::burn::tensor::Device;
 
-use super::{cosine_learning_rate, fresh_trainer, mean_fg, show, Init, Scores, Split};
-use crate::error::CliResult;
+use super::{cosine_learning_rate, fresh_trainer, mean_fg, show, Scores, Split};
+use crate::options::{positive, Common};
+use clap::Args;
+use meshfed_cli::error::CliResult;
 
+/// (a) A distillation's recipe, read straight from `meshfed-lab distill`'s flags.
+#[derive(Debug, Clone, Args)]
 pub struct DistillPlan {
-    pub model: ModelConfig,
+    #[command(flatten)]
+    pub common: Common,
+    #[arg(long, default_value_t = 2000, value_parser = positive)]
     pub steps: usize,
+    /// Score the model every this many steps (and after the last).
+    #[arg(long, default_value_t = 250, value_parser = positive)]
     pub eval_every: usize,
-    pub train: TrainConfig,
-    pub init: Init,
-    /// Cosine decay of the learning rate to 5% over the run.
-    pub cosine: bool,
-    /// Score the model with BatchNorm statistics measured afresh on this many training
-    /// patches (the running statistics are printed beside); 0: the running statistics.
-    pub precise_bn: usize,
 }
 
 /// What a distillation run ends with.
@@ -35,9 +34,9 @@ pub struct Outcome {
 /// Trains and prints Dice every `eval_every` steps.
 pub fn run(split: &Split, plan: &DistillPlan, device: &Device) -> CliResult<Outcome> {
     let mut trainer = fresh_trainer(
-        &plan.model,
-        plan.init,
-        plan.train.clone(),
+        &plan.common.model(),
+        plan.common.init,
+        plan.common.train(),
         (&split.train_volume, &split.train_labels),
         device,
     )?;
@@ -46,9 +45,9 @@ pub fn run(split: &Split, plan: &DistillPlan, device: &Device) -> CliResult<Outc
     let mut scores = Scores::default();
     let mut last = None;
     for step in 1..=plan.steps {
-        if plan.cosine {
+        if plan.common.cosine {
             let progress = (step - 1) as f64 / plan.steps as f64;
-            trainer.set_learning_rate(cosine_learning_rate(plan.train.learning_rate, progress));
+            trainer.set_learning_rate(cosine_learning_rate(plan.common.lr, progress));
         }
         losses.push(trainer.step(&split.train_volume, &split.train_labels)?);
         if step % plan.eval_every == 0 || step == plan.steps {
@@ -56,11 +55,11 @@ pub fn run(split: &Split, plan: &DistillPlan, device: &Device) -> CliResult<Outc
             let running = split.evaluate(&inference, device)?;
             let loss = losses.iter().sum::<f32>() / losses.len() as f32;
             losses.clear();
-            let (d, note, model) = if plan.precise_bn > 0 {
+            let (d, note, model) = if plan.common.precise_bn > 0 {
                 let model = trainer.precise_inference_model(
                     &split.train_volume,
                     &split.train_labels,
-                    plan.precise_bn,
+                    plan.common.precise_bn,
                 )?;
                 let d = split.evaluate(&model, device)?;
                 let note = format!(" (running statistics: {:.4})", mean_fg(&running));

@@ -4,59 +4,72 @@
 
 use std::time::Instant;
 
+use meshfed_meshnet::burn::tensor::{Device, Tensor};
+use meshfed_meshnet::{MeshNet, MeshNetConfig, TrainConfig, Trainer};
 use meshfed_shared::aggregate::agreement::update_agreement;
 use meshfed_shared::aggregate::drift::DriftCorrection;
 use meshfed_shared::aggregate::server::ServerMomentum;
 use meshfed_shared::aggregate::{Method, RunningSum};
-use meshfed_shared::burn::tensor::{Device, Tensor};
-use meshfed_shared::meshnet::net::{MeshNet, MeshNetConfig, TrainConfig, Trainer};
-use meshfed_shared::meshnet::ModelConfig;
 use meshfed_shared::volume::{CropBox, Labels, Volume};
 
 use super::{cosine_learning_rate, fresh_trainer, mean_fg, show, Init, Scores, Split};
-use crate::error::{CliError, CliResult};
+use crate::options::{positive, Common};
+use clap::Args;
+use meshfed_cli::error::{CliError, CliResult};
 
+/// (b) A federated simulation's recipe: the shared options and the federated ones, read
+/// straight from `meshfed-lab federated`'s flags.
+#[derive(Debug, Clone, Args)]
 pub struct FederatedPlan {
-    pub model: ModelConfig,
+    #[command(flatten)]
+    pub common: Common,
+    #[arg(long, default_value_t = 4, value_parser = positive)]
     pub sites: usize,
+    #[arg(long, default_value_t = 10, value_parser = positive)]
     pub rounds: usize,
+    #[arg(long, default_value_t = 50, value_parser = positive)]
     pub local_steps: usize,
-    pub train: TrainConfig,
-    pub init: Init,
-    /// Cosine decay of the learning rate to 5% over the rounds (as `distill` does over steps).
-    pub cosine: bool,
-    /// Start each site's Adam afresh every round (the old behaviour) instead of keeping each
-    /// site's optimizer state from round to round, as a participant's browser tab does.
+    /// Restart each site's Adam every round (by default each site keeps its own optimizer
+    /// state from round to round, as a participant's browser tab does).
+    #[arg(long)]
     pub reset_optimizer: bool,
-    /// The server's learning rate and momentum (FedAvgM); 1 and 0 are plain FedAvg.
+    /// The server's learning rate on the round's mean update (FedAvgM); 1 is FedAvg.
+    #[arg(long = "server-lr", default_value_t = 1.0)]
     pub server_learning_rate: f64,
+    /// The server's momentum across rounds (FedAvgM); 0 is FedAvg.
+    #[arg(long, default_value_t = 0.0)]
     pub server_momentum: f64,
-    /// After each round, measure the global model's BatchNorm statistics afresh on every
-    /// site's patches (pooled, block by block) instead of averaging each site's own.
+    /// Measure the global model's BatchNorm statistics afresh on the sites' patches (pooled,
+    /// block by block) after each round, instead of averaging the sites' own.
+    #[arg(long = "recompute-bn")]
     pub recompute_batch_norm: bool,
-    /// From this round on (1-based; 0: never) the sites train with BatchNorm's training
-    /// behaviour off (FixBN): every site normalises with the global model's running
-    /// statistics (kept fixed through its local steps, or measured afresh each round with
-    /// `recompute_batch_norm`) instead of with its own batches' statistics.
+    /// From this round on (1-based; 0: never), the sites train with BatchNorm on the global
+    /// model's running statistics, fixed, rather than on their own batches' (FixBN). With
+    /// --recompute-bn those statistics are measured afresh every round.
+    #[arg(long = "fix-bn-from", default_value_t = 0)]
     pub fixed_batch_norm_from: usize,
-    /// Also score each site's own model every round (before averaging): is the average worse
+    /// Also score each site's own model every round, before averaging: is the average worse
     /// than its parts (client drift), or are the parts poor too?
+    #[arg(long)]
     pub site_dice: bool,
+    /// How the training hemisphere is dealt to the sites.
+    #[arg(long, value_enum, default_value_t = SiteSplit::Slabs)]
     pub split: SiteSplit,
-    /// FedProx's μ: each site's loss also pulls towards the round's global model (0: off).
+    /// FedProx's μ: each site's loss also pulls towards the round's global model
+    /// (μ/2 · ‖w − global‖²); 0 is plain FedAvg.
+    #[arg(long = "prox-mu", default_value_t = 0.0)]
     pub proximal_mu: f32,
-    /// SCAFFOLD's drift correction ([`DriftCorrection`]) after each local step.
+    /// SCAFFOLD's drift correction: after each local step a site adds the gap between the
+    /// sites' mean raw update of the last round and its own, per step.
+    #[arg(long = "scaffold")]
     pub drift_correction: bool,
-    /// Calibrate the fresh model on one patch of every site (statistics pooled, as a
-    /// federated measurement would), instead of on the initiator's own four.
+    /// Calibrate the fresh model on one patch of every site (pooled, as a federated
+    /// measurement would), not on the initiator's (site 0) own patches.
+    #[arg(long)]
     pub pooled_calibration: bool,
     /// Score the global model every this many rounds (and after the last).
+    #[arg(long, default_value_t = 1, value_parser = positive)]
     pub eval_every: usize,
-    /// With `recompute_batch_norm`, score each evaluation with statistics measured on this
-    /// many patches pooled over the sites (an equal share each, from samplers of their own so
-    /// training is undisturbed); the round's sites × batch figure is printed beside. 0: score
-    /// on the round's sites × batch patches.
-    pub score_bn_patches: usize,
 }
 
 /// How the training hemisphere is dealt to the sites.
@@ -72,8 +85,8 @@ impl FederatedPlan {
     /// The learning rate of `round` (1-based): constant, or the cosine schedule sampled at
     /// the round's first step.
     fn learning_rate(&self, round: usize) -> f64 {
-        let lr = self.train.learning_rate;
-        if !self.cosine {
+        let lr = self.common.lr;
+        if !self.common.cosine {
             return lr;
         }
         cosine_learning_rate(lr, (round - 1) as f64 / self.rounds as f64)
@@ -110,13 +123,17 @@ fn initial_model(
     sites: &[(Volume, Labels)],
     device: &Device,
 ) -> CliResult<Vec<f32>> {
-    let pooled = plan.pooled_calibration && plan.init == Init::Calibrated;
-    let init = if pooled { Init::Pytorch } else { plan.init };
+    let pooled = plan.pooled_calibration && plan.common.init == Init::Calibrated;
+    let init = if pooled {
+        Init::Pytorch
+    } else {
+        plan.common.init
+    };
     let (volume, labels) = (&sites[0].0, &sites[0].1);
     let mut trainer = fresh_trainer(
-        &plan.model,
+        &plan.common.model(),
         init,
-        plan.train.clone(),
+        plan.common.train(),
         (volume, labels),
         device,
     )?;
@@ -148,10 +165,10 @@ fn site_trainer<'a>(
         }
         None => {
             let train = TrainConfig {
-                seed: plan.train.seed ^ ((round * 1000 + s) as u64),
-                ..plan.train.clone()
+                seed: plan.common.seed ^ ((round * 1000 + s) as u64),
+                ..plan.common.train()
             };
-            Trainer::new(net, plan.model.classes, train, ad)
+            Trainer::new(net, plan.common.model().classes, train, ad)
         }
     };
     kept.insert(trainer)
@@ -159,7 +176,7 @@ fn site_trainer<'a>(
 
 /// How many patches the round's own statistics are measured on.
 fn samples_of(plan: &FederatedPlan) -> usize {
-    plan.sites * plan.train.batch
+    plan.sites * plan.common.batch
 }
 
 /// One patch sampler per site for scoring, seeded apart from the sites' trainers.
@@ -169,17 +186,17 @@ fn scoring_samplers(
     global: &[f32],
     ad: &Device,
 ) -> CliResult<Vec<Trainer>> {
-    if plan.score_bn_patches == 0 || !plan.recompute_batch_norm {
+    if plan.common.precise_bn == 0 || !plan.recompute_batch_norm {
         return Ok(vec![]);
     }
     (0..sites)
         .map(|s| {
-            let net = MeshNetConfig::from(plan.model.clone()).load(global, ad)?;
+            let net = MeshNetConfig::from(plan.common.model()).load(global, ad)?;
             let train = TrainConfig {
-                seed: plan.train.seed ^ (0x5C0E_0000 + s as u64),
-                ..plan.train.clone()
+                seed: plan.common.seed ^ (0x5C0E_0000 + s as u64),
+                ..plan.common.train()
             };
-            Ok(Trainer::new(net, plan.model.classes, train, ad))
+            Ok(Trainer::new(net, plan.common.model().classes, train, ad))
         })
         .collect()
 }
@@ -190,7 +207,7 @@ fn scoring_patches(
     samplers: &mut [Trainer],
     sites: &[(Volume, Labels)],
 ) -> CliResult<Vec<Tensor<5>>> {
-    let per_site = plan.score_bn_patches.div_ceil(sites.len());
+    let per_site = plan.common.precise_bn.div_ceil(sites.len());
     let mut samples = vec![];
     for (sampler, (volume, labels)) in samplers.iter_mut().zip(sites) {
         samples.extend(sampler.sample_patch_batches(volume, labels, per_site)?);
@@ -209,7 +226,7 @@ pub struct Outcome {
 
 /// Runs FedAvg; prints Dice after each scored round.
 pub fn run(split: &Split, plan: &FederatedPlan, device: &Device) -> CliResult<Outcome> {
-    let config = plan.model.clone();
+    let config = plan.common.model();
     let ad = device.clone().autodiff();
     let sites = site_data(split, plan.sites, plan.split);
     let mut global = initial_model(plan, &sites, device)?;
@@ -280,7 +297,7 @@ pub fn run(split: &Split, plan: &FederatedPlan, device: &Device) -> CliResult<Ou
             }
             let mut samples = vec![];
             for (trainer, (volume, labels)) in trainers.iter_mut().flatten().zip(&sites) {
-                samples.push(trainer.sample_patches(volume, labels, plan.train.batch)?);
+                samples.push(trainer.sample_patches(volume, labels, plan.common.batch)?);
             }
             model = model.recompute_batch_norm(&samples)?;
             global = model.values()?;
@@ -317,39 +334,52 @@ pub fn run(split: &Split, plan: &FederatedPlan, device: &Device) -> CliResult<Ou
 #[cfg(test)]
 mod tests {
     use super::*;
-    use meshfed_shared::meshnet::initial_weights;
+    use meshfed_shared::meshnet::{initial_weights, ModelConfig};
     use meshfed_shared::volume::phantom;
 
+    /// The plan `meshfed-lab federated` builds from these flags (and `--precise-bn N`).
     fn plan(score_bn_patches: usize) -> FederatedPlan {
-        FederatedPlan {
-            model: ModelConfig {
-                channels: 2,
-                dilations: vec![1, 2],
-                ..ModelConfig::model5(3)
-            },
-            sites: 2,
-            rounds: 1,
-            local_steps: 1,
-            train: TrainConfig {
-                patch: 8,
-                batch: 2,
-                ..TrainConfig::default()
-            },
-            init: Init::Pytorch,
-            cosine: false,
-            reset_optimizer: false,
-            server_learning_rate: 1.0,
-            server_momentum: 0.0,
-            recompute_batch_norm: true,
-            fixed_batch_norm_from: 0,
-            site_dice: false,
-            split: SiteSplit::Slabs,
-            proximal_mu: 0.0,
-            drift_correction: false,
-            pooled_calibration: false,
-            eval_every: 1,
-            score_bn_patches,
+        #[derive(clap::Parser)]
+        struct Flags {
+            #[command(flatten)]
+            plan: FederatedPlan,
         }
+        let n = score_bn_patches.to_string();
+        let flags = [
+            "lab",
+            "--volume",
+            "t1.nii",
+            "--labels",
+            "l.nii",
+            "--patch",
+            "8",
+            "--batch",
+            "2",
+            "--init",
+            "pytorch",
+            "--sites",
+            "2",
+            "--rounds",
+            "1",
+            "--local-steps",
+            "1",
+            "--recompute-bn",
+            "--precise-bn",
+            &n,
+        ];
+        <Flags as clap::Parser>::parse_from(flags).plan
+    }
+
+    #[test]
+    fn the_flags_build_the_plan() {
+        let plan = plan(5);
+        assert_eq!((plan.sites, plan.rounds, plan.local_steps), (2, 1, 1));
+        assert!(plan.recompute_batch_norm && !plan.drift_correction);
+        assert_eq!(plan.server_learning_rate, 1.0);
+        assert_eq!(plan.common.init, Init::Pytorch);
+        let train = plan.common.train();
+        assert_eq!((train.patch, train.batch, train.seed), (8, 2, 1));
+        assert_eq!(plan.common.model(), ModelConfig::model5_gw_ae());
     }
 
     /// 5 scoring patches over 2 sites: 3 each, in chunks of at most a batch (2 + 1).
@@ -358,7 +388,7 @@ mod tests {
         let ad = Device::flex().autodiff();
         let plan = plan(5);
         let sites = vec![phantom([12, 12, 12], 1), phantom([12, 12, 12], 2)];
-        let global = initial_weights(&plan.model, 1);
+        let global = initial_weights(&plan.common.model(), 1);
         let mut samplers = scoring_samplers(&plan, sites.len(), &global, &ad).unwrap();
         assert_eq!(samplers.len(), 2);
         let patches = scoring_patches(&plan, &mut samplers, &sites).unwrap();
@@ -371,7 +401,7 @@ mod tests {
     #[test]
     fn no_scoring_samplers_unless_asked() {
         let ad = Device::flex().autodiff();
-        let global = initial_weights(&plan(0).model, 1);
+        let global = initial_weights(&plan(0).common.model(), 1);
         assert!(scoring_samplers(&plan(0), 2, &global, &ad)
             .unwrap()
             .is_empty());

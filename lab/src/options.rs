@@ -4,14 +4,14 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use meshfed_shared::meshnet::net::{Optimizer, TrainConfig};
+use meshfed_meshnet::{Optimizer, TrainConfig};
 use meshfed_shared::meshnet::{Activation, ModelConfig};
 
 use super::Init;
-use crate::backend::Backend;
+use meshfed_cli::backend::Backend;
 
 /// Data, recipe and model variant of `distill` and `federated`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct Common {
     #[arg(long)]
     pub volume: PathBuf,
@@ -99,5 +99,13 @@ impl Common {
                 },
             },
         }
+    }
+}
+
+/// A count that must be at least 1 (`--steps 0` would report a Dice of an untrained model).
+pub fn positive(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("expected a whole number of at least 1, got {s:?}")),
     }
 }

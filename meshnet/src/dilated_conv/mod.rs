@@ -11,7 +11,7 @@
 //!   browser);
 //! - the weight gradient sums row dot products in 8 lanes.
 //!
-//! Pure functions on slices; [`crate::meshnet::net`] wires them into burn's autodiff.
+//! Pure functions on slices; [`meshfed_meshnet`] wires them into burn's autodiff.
 
 #[cfg(target_arch = "x86_64")]
 mod blocked;
@@ -233,14 +233,14 @@ fn slabs_to_ncdhw(
 
 /// Runs `f(i, chunk)` on every `size`-element chunk of `data`, in parallel where rayon is on.
 fn for_each_chunk(data: &mut [f32], size: usize, f: impl Fn(usize, &mut [f32]) + Sync + Send) {
-    #[cfg(feature = "rayon")]
+    #[cfg(feature = "native-cpu")]
     {
         use rayon::prelude::*;
         data.par_chunks_mut(size)
             .enumerate()
             .for_each(|(i, c)| f(i, c));
     }
-    #[cfg(not(feature = "rayon"))]
+    #[cfg(not(feature = "native-cpu"))]
     data.chunks_mut(size).enumerate().for_each(|(i, c)| f(i, c));
 }
 
@@ -250,7 +250,7 @@ fn sum_over(count: usize, len: usize, part: impl Fn(usize) -> Vec<f32> + Sync + 
         a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
         a
     };
-    #[cfg(feature = "rayon")]
+    #[cfg(feature = "native-cpu")]
     {
         use rayon::prelude::*;
         (0..count)
@@ -258,7 +258,7 @@ fn sum_over(count: usize, len: usize, part: impl Fn(usize) -> Vec<f32> + Sync + 
             .map(part)
             .reduce(|| vec![0f32; len], add)
     }
-    #[cfg(not(feature = "rayon"))]
+    #[cfg(not(feature = "native-cpu"))]
     (0..count).map(part).fold(vec![0f32; len], add)
 }
 

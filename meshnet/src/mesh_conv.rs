@@ -1,5 +1,5 @@
 //! MeshNet's dilated 3×3×3 convolution as a burn backend extension, so that burn's CPU
-//! backend (flex) runs it, and its two gradients, with [`crate::meshnet::dilated_conv`]'s
+//! backend (flex) runs it, and its two gradients, with [`crate::dilated_conv`]'s
 //! direct kernels instead of im2col, and burn's cube backend (wgpu, WebGPU) with
 //! [`super::cube_conv`]. Any other convolution keeps burn's own: the trait's default
 //! bodies. Autodiff records one node per convolution whose backward pass calls the inner
@@ -17,17 +17,17 @@ use burn::backend::{backend_extension, Autodiff, Backend, Dispatch, Flex};
 use burn::nn::conv::Conv3d;
 use burn::tensor::{DType, Shape, Tensor, TensorData};
 
-use crate::meshnet::dilated_conv::{self, ConvShape};
-#[cfg(any(feature = "burn-wgpu", feature = "burn-webgpu"))]
+use crate::dilated_conv::{self, ConvShape};
+#[cfg(any(feature = "wgpu", feature = "webgpu"))]
 use burn_cubecl::tensor::CubeTensor;
 
-#[cfg(any(feature = "burn-wgpu", feature = "burn-webgpu"))]
+#[cfg(any(feature = "wgpu", feature = "webgpu"))]
 use super::cube_conv;
 
 /// 3×3×3 convolution with dilation and padding `dilation`, stride 1, one group, and a bias.
 #[backend_extension(
     Flex,
-    Cube: cfg(any(feature = "burn-wgpu", feature = "burn-webgpu")),
+    Cube: cfg(any(feature = "wgpu", feature = "webgpu")),
     Autodiff
 )]
 pub trait MeshConvBackend: Backend {
@@ -66,17 +66,17 @@ pub trait MeshConvBackend: Backend {
 /// Whether burn's cube backend (wgpu, WebGPU) runs MeshNet's convolutions with the direct
 /// kernels (the default) or with burn's own: for benchmarks that compare the two, and for a
 /// device whose kernels failed their check.
-#[cfg(any(feature = "burn-wgpu", feature = "burn-webgpu"))]
+#[cfg(any(feature = "wgpu", feature = "webgpu"))]
 static GPU_KERNELS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
 
 /// Chooses the direct kernels (`true`, the default) or burn's convolution on the GPU.
-#[cfg(any(feature = "burn-wgpu", feature = "burn-webgpu"))]
+#[cfg(any(feature = "wgpu", feature = "webgpu"))]
 pub fn use_gpu_kernels(on: bool) {
     GPU_KERNELS.store(on, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// Whether the GPU runs the direct kernels (see [`use_gpu_kernels`]).
-#[cfg(any(feature = "burn-wgpu", feature = "burn-webgpu"))]
+#[cfg(any(feature = "wgpu", feature = "webgpu"))]
 pub fn gpu_kernels() -> bool {
     GPU_KERNELS.load(std::sync::atomic::Ordering::Relaxed)
 }
@@ -146,7 +146,7 @@ impl MeshConvBackend for Flex {
 
 /// On the GPU (wgpu natively, WebGPU in the browser): the direct kernels of
 /// [`super::cube_conv`].
-#[cfg(any(feature = "burn-wgpu", feature = "burn-webgpu"))]
+#[cfg(any(feature = "wgpu", feature = "webgpu"))]
 impl MeshConvBackend for burn::backend::Cube {
     fn mesh_conv3d(x: CubeTensor, weight: CubeTensor, bias: CubeTensor, d: usize) -> CubeTensor {
         match cube_shape_of(&x, &weight, d) {
@@ -180,7 +180,7 @@ impl MeshConvBackend for burn::backend::Cube {
     }
 }
 
-#[cfg(any(feature = "burn-wgpu", feature = "burn-webgpu"))]
+#[cfg(any(feature = "wgpu", feature = "webgpu"))]
 fn cube_shape_of(x: &CubeTensor, weight: &CubeTensor, dilation: usize) -> Option<ConvShape> {
     let f32s = x.dtype == DType::F32 && weight.dtype == DType::F32;
     conv_shape(f32s, x.meta.shape(), weight.meta.shape(), dilation).filter(|_| gpu_kernels())

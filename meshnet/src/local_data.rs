@@ -2,7 +2,7 @@
 //! NIfTI bytes, normalised and cropped as segmentation crops (brain mask + padding).
 
 use super::{prepare, SegmentOptions};
-use crate::volume::{nifti, same_grid, CropBox, Labels, Volume};
+use meshfed_shared::volume::{nifti, same_grid, CropBox, Labels, Volume};
 
 /// The volume and labels as training and segmentation see them.
 #[derive(Debug, Clone)]

@@ -9,7 +9,9 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::{MeshNet, NetError};
-use crate::volume::{labelled_voxel, patch_around, patch_origins, same_grid, Labels, Rng, Volume};
+use meshfed_shared::volume::{
+    labelled_voxel, patch_around, patch_origins, same_grid, Labels, Rng, Volume,
+};
 
 /// How to train. Defaults: 32³ patches, one per step, Adam at 3e-3, cross-entropy plus soft
 /// Dice at weight 1 (cross-entropy alone collapses to background for hundreds of steps on
@@ -161,7 +163,7 @@ impl Trainer {
 
     /// FedProx: from the next step on, the loss also pulls the values towards `anchor` (the
     /// round's global model, flat) with strength `mu`, on the values `trainable` marks
-    /// ([`crate::meshnet::ModelConfig::trainable_mask`]). `mu` 0 removes the pull.
+    /// ([`meshfed_shared::meshnet::ModelConfig::trainable_mask`]). `mu` 0 removes the pull.
     pub fn set_proximal(&mut self, anchor: &[f32], trainable: &[bool], mu: f32) {
         self.proximal = (mu > 0.0).then(|| {
             let weight: Vec<f32> = trainable

@@ -9,7 +9,7 @@ use burn::tensor::activation::{elu, relu};
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::NetError;
-use crate::meshnet::{Activation, ModelConfig, SpecError};
+use meshfed_shared::meshnet::{Activation, ModelConfig, SpecError};
 
 /// A MeshNet: the parameter layout of [`ModelConfig`] plus training-only dropout.
 #[derive(Debug, Clone, PartialEq)]

@@ -4,8 +4,8 @@
 use burn::tensor::Device;
 
 use super::*;
-use crate::meshnet::{initial_weights, ModelConfig};
-use crate::volume::{phantom, Labels, Volume};
+use meshfed_shared::meshnet::{initial_weights, ModelConfig};
+use meshfed_shared::volume::{phantom, Labels, Volume};
 
 fn cpu() -> Device {
     Device::flex()

@@ -6,8 +6,8 @@
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::{MeshNet, MeshNetConfig, NetError, Optimizer, TrainConfig, Trainer};
-use crate::meshnet::ModelConfig;
-use crate::plan::{LocalOptimizer, TrainingPlan, Validation, ValidationScore};
+use meshfed_shared::meshnet::ModelConfig;
+use meshfed_shared::plan::{LocalOptimizer, TrainingPlan, Validation, ValidationScore};
 
 impl TrainConfig {
     /// The plan's local recipe; patch sampling seeded by `seed`.
@@ -106,9 +106,9 @@ pub fn context_of(model: &ModelConfig) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::meshnet::initial_weights;
-    use crate::plan::{Axis, Holdout};
-    use crate::volume::phantom;
+    use meshfed_shared::meshnet::initial_weights;
+    use meshfed_shared::plan::{Axis, Holdout};
+    use meshfed_shared::volume::phantom;
 
     fn tiny() -> ModelConfig {
         ModelConfig {
