@@ -4,7 +4,7 @@ use worker::{Env, Request};
 
 use crate::error::EdgeResult;
 use crate::http::now_ms;
-use crate::store;
+use crate::store::{self, audit_log};
 
 /// The client address for rate limits and the audit log (`CF-Connecting-IP`, set by
 /// Cloudflare at the edge; tests set it to act as distinct clients).
@@ -23,17 +23,12 @@ pub async fn record(
     client: &str,
     detail: Option<&str>,
 ) -> EdgeResult<()> {
-    let null = || wasm_bindgen::JsValue::NULL;
-    store::db(env)?
-        .prepare("INSERT INTO audit_log (at, user_id, event, client, detail) VALUES (?1, ?2, ?3, ?4, ?5)")
-        .bind(&[
-            (now_ms() as f64).into(),
-            user_id.map_or_else(null, Into::into),
-            event.into(),
-            client.into(),
-            detail.map_or_else(null, Into::into),
-        ])?
-        .run()
-        .await?;
-    Ok(())
+    let event = audit_log::Event {
+        at: now_ms(),
+        user_id,
+        event,
+        client,
+        detail,
+    };
+    audit_log::insert(&store::db(env)?, &event).await
 }

@@ -22,6 +22,7 @@ use crate::config::Config;
 use crate::error::{EdgeError, EdgeResult};
 use crate::http::{json_ok, now_ms, read_json};
 use crate::run_object;
+use crate::store::{self, dev_outbox};
 
 #[derive(Debug, Deserialize)]
 struct SweepAt {
@@ -147,14 +148,8 @@ fn r2_key(key: &str) -> String {
 }
 
 async fn write_probe(env: &Env, key: &str, note: &str) -> EdgeResult<()> {
-    env.d1("DB")?
-        .prepare(
-            "INSERT INTO meta (key, value, updated_at) VALUES (?1, ?2, ?3) \
-             ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-        )
-        .bind(&[format!("probe:{key}").into(), note.into(), (now_ms() as f64).into()])?
-        .run()
-        .await?;
+    let db = store::db(env)?;
+    store::meta::set(&db, &format!("probe:{key}"), note, now_ms()).await?;
     env.bucket("BLOBS")?
         .put(r2_key(key), note.as_bytes().to_vec())
         .execute()
@@ -163,12 +158,7 @@ async fn write_probe(env: &Env, key: &str, note: &str) -> EdgeResult<()> {
 }
 
 async fn read_probe(env: &Env, key: &str, counter: u64) -> EdgeResult<ProbeState> {
-    let d1_note: Option<String> = env
-        .d1("DB")?
-        .prepare("SELECT value FROM meta WHERE key = ?1")
-        .bind(&[format!("probe:{key}").into()])?
-        .first(Some("value"))
-        .await?;
+    let d1_note = store::meta::get(&store::db(env)?, &format!("probe:{key}")).await?;
     let r2_bytes = env
         .bucket("BLOBS")?
         .head(r2_key(key))
@@ -182,15 +172,6 @@ async fn read_probe(env: &Env, key: &str, counter: u64) -> EdgeResult<ProbeState
     })
 }
 
-/// One message in the development outbox.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct OutboxMessage {
-    pub to: String,
-    pub subject: String,
-    pub body: String,
-    pub created_at: i64,
-}
-
 async fn outbox(req: &Request, env: &Env) -> EdgeResult<Response> {
     let to = req
         .url()?
@@ -199,16 +180,7 @@ async fn outbox(req: &Request, env: &Env) -> EdgeResult<Response> {
         .map(|(_, v)| v.into_owned())
         .filter(|v| !v.trim().is_empty())
         .ok_or_else(|| ApiError::invalid_field("to", "the address whose mail to list"))?;
-    let messages: Vec<OutboxMessage> = env
-        .d1("DB")?
-        .prepare(
-            "SELECT to_addr AS \"to\", subject, body, created_at FROM dev_outbox \
-             WHERE to_addr = ?1 ORDER BY id DESC LIMIT 50",
-        )
-        .bind(&[to.trim().into()])?
-        .all()
-        .await?
-        .results()?;
+    let messages = dev_outbox::to(&store::db(env)?, to.trim()).await?;
     json_ok(&messages, "Development outbox", 200)
 }
 

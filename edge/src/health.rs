@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::error::{EdgeError, EdgeResult};
 use crate::http::{json_ok, now_ms};
 use crate::run_object;
+use crate::store;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -51,11 +52,7 @@ async fn timed(
 
 /// The first migration writes `schema_version`; reading it proves D1 is bound and migrated.
 async fn check_d1(env: &Env) -> EdgeResult<()> {
-    let version: Option<String> = env
-        .d1("DB")?
-        .prepare("SELECT value FROM meta WHERE key = 'schema_version'")
-        .first(Some("value"))
-        .await?;
+    let version = store::meta::schema_version(&store::db(env)?).await?;
     version
         .map(|_| ())
         .ok_or_else(|| EdgeError::Internal("D1 not migrated".into()))

@@ -11,6 +11,8 @@ use worker::{Env, Fetch, Headers, Method, Request, RequestInit};
 use crate::config::Config;
 use crate::error::{EdgeError, EdgeResult};
 use crate::http::now_ms;
+use crate::store;
+use crate::store::dev_outbox::{self, OutboxMessage};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Message {
@@ -21,16 +23,13 @@ pub struct Message {
 
 pub async fn send(env: &Env, cfg: &Config, message: &Message) -> EdgeResult<()> {
     if cfg.is_development() {
-        env.d1("DB")?
-            .prepare("INSERT INTO dev_outbox (to_addr, subject, body, created_at) VALUES (?1, ?2, ?3, ?4)")
-            .bind(&[
-                message.to.as_str().into(),
-                message.subject.as_str().into(),
-                message.text.as_str().into(),
-                (now_ms() as f64).into(),
-            ])?
-            .run()
-            .await?;
+        let kept = OutboxMessage {
+            to: message.to.clone(),
+            subject: message.subject.clone(),
+            body: message.text.clone(),
+            created_at: now_ms(),
+        };
+        dev_outbox::insert(&store::db(env)?, &kept).await?;
         return Ok(());
     }
     send_http(env, message).await

@@ -6,12 +6,11 @@
 
 use meshfed_shared::auth::rate_limit::{decide, window_start, Decision, Rule};
 use meshfed_shared::{ApiError, ErrorCode};
-use serde::Deserialize;
 use worker::{Env, Response};
 
-use crate::error::{EdgeError, EdgeResult};
+use crate::error::EdgeResult;
 use crate::http::now_ms;
-use crate::store;
+use crate::store::{self, rate_limits};
 
 /// Counts one request against `bucket` under `rule` (scaled by `multiplier`).
 pub async fn hit(env: &Env, bucket: &str, rule: Rule, multiplier: u32) -> EdgeResult<Decision> {
@@ -19,41 +18,16 @@ pub async fn hit(env: &Env, bucket: &str, rule: Rule, multiplier: u32) -> EdgeRe
         limit: rule.limit.saturating_mul(multiplier),
         ..rule
     };
-    #[derive(Deserialize)]
-    struct Row {
-        window_start: i64,
-        count: u32,
-    }
     let now = now_ms() / 1000;
     let start = window_start(rule, now);
-    let row: Option<Row> = store::db(env)?
-        .prepare(
-            "INSERT INTO rate_limits (bucket, window_start, count) VALUES (?1, ?2, 1) \
-             ON CONFLICT(bucket) DO UPDATE SET \
-               count = CASE WHEN rate_limits.window_start = excluded.window_start THEN rate_limits.count + 1 ELSE 1 END, \
-               window_start = excluded.window_start \
-             RETURNING window_start, count",
-        )
-        .bind(&[bucket.into(), (start as f64).into()])?
-        .first(None)
-        .await?;
-    let row =
-        row.ok_or_else(|| EdgeError::Internal("rate limit upsert returned nothing".into()))?;
+    let row = rate_limits::hit(&store::db(env)?, bucket, start).await?;
     Ok(decide(rule, row.window_start, row.count, now))
 }
 
 /// Takes back one request counted by `hit` in the window starting at `start` (a success that
 /// should not count against a failure limit). Nothing when that window has ended.
 pub async fn take_back(env: &Env, bucket: &str, start: i64) -> EdgeResult<()> {
-    store::db(env)?
-        .prepare(
-            "UPDATE rate_limits SET count = count - 1 \
-             WHERE bucket = ?1 AND window_start = ?2 AND count > 0",
-        )
-        .bind(&[bucket.into(), (start as f64).into()])?
-        .run()
-        .await?;
-    Ok(())
+    rate_limits::take_back(&store::db(env)?, bucket, start).await
 }
 
 /// Counts a request of `user_id` against the per-user limit of `class`; beyond it, the 429.

@@ -69,13 +69,12 @@ pub async fn update_profile(mut req: Request, env: &Env, cfg: &Config) -> EdgeRe
     }
     let db = store::db(env)?;
     let now = now_ms();
-    let org_value = org
-        .as_deref()
-        .map_or(wasm_bindgen::JsValue::NULL, Into::into);
-    db.prepare("UPDATE users SET first_name = ?2, last_name = ?3, organization = ?4, updated_at = ?5 WHERE id = ?1")
-        .bind(&[user.id.as_str().into(), first.as_str().into(), last.as_str().into(), org_value, (now as f64).into()])?
-        .run()
-        .await?;
+    let profile = store::accounts::Profile {
+        first_name: &first,
+        last_name: &last,
+        organization: org.as_deref(),
+    };
+    store::accounts::update_profile(&db, &user.id, &profile, now).await?;
     let mut message = "Profile updated successfully";
     if let Some(email) = body
         .email
@@ -145,16 +144,7 @@ pub async fn confirm_email(mut req: Request, env: &Env, cfg: &Config) -> EdgeRes
             ApiError::new(ErrorCode::AuthenticationFailed, "Invalid or expired code").into(),
         );
     };
-    let changed = store::changed_rows(
-        db.prepare("UPDATE OR IGNORE users SET email = ?2, updated_at = ?3 WHERE id = ?1")
-            .bind(&[
-                user.id.as_str().into(),
-                email.as_str().into(),
-                (now_ms() as f64).into(),
-            ])?,
-    )
-    .await?;
-    if changed != 1 {
+    if !store::accounts::change_email(&db, &user.id, &email, now_ms()).await? {
         return Err(ApiError::new(ErrorCode::UserExists, "Email already exists").into());
     }
     audit::record(env, Some(&user.id), "email_changed", &client_of(&req), None).await?;
@@ -231,11 +221,7 @@ fn check_new_password_alone(new: &Secret, confirm: &Secret) -> Result<(), ApiErr
 /// session.
 async fn store_password(env: &Env, user: &users::UserRow, new: &Secret) -> EdgeResult<()> {
     let hash = password::hash(new.expose(), &random::bytes()?);
-    store::db(env)?
-        .prepare("UPDATE users SET password_hash = ?2, failed_logins = 0, locked_until = NULL, updated_at = ?3 WHERE id = ?1")
-        .bind(&[user.id.as_str().into(), hash.into(), (now_ms() as f64).into()])?
-        .run()
-        .await?;
+    store::accounts::set_password(&store::db(env)?, &user.id, &hash, now_ms()).await?;
     session::revoke_all_sessions(env, &user.id).await
 }
 
@@ -355,11 +341,7 @@ pub async fn check_mnemonic(mut req: Request, env: &Env, cfg: &Config) -> EdgeRe
 
 /// Whether `sha3_256_hex` is the digest of the user's mnemonic (constant-time compare).
 pub async fn mnemonic_matches(env: &Env, user_id: &str, sha3_256_hex: &str) -> EdgeResult<bool> {
-    let stored: Option<String> = store::db(env)?
-        .prepare("SELECT mnemonic_sha3_256 FROM users WHERE id = ?1")
-        .bind(&[user_id.into()])?
-        .first(Some("mnemonic_sha3_256"))
-        .await?;
+    let stored = store::accounts::mnemonic_digest(&store::db(env)?, user_id).await?;
     let given = sha3_256_hex.trim().to_ascii_lowercase();
     Ok(stored.is_some_and(|s| constant_time_eq(s.as_bytes(), given.as_bytes())))
 }

@@ -1,7 +1,6 @@
 //! Administration (`admin:users`): list users, disable and enable an account, reset MFA,
 //! read the audit log. And `GET /api/users` (`read:users`): who can be invited to a run.
 
-use meshfed_shared::api::auth::AuditEntry;
 use meshfed_shared::{ApiError, ErrorCode};
 use worker::{Env, Method, Request, Response};
 
@@ -79,14 +78,7 @@ async fn set_disabled(
         )
         .into());
     }
-    store::db(env)?
-        .prepare("UPDATE users SET disabled = ?2 WHERE id = ?1")
-        .bind(&[
-            user.id.as_str().into(),
-            (if disabled { 1.0 } else { 0.0 }).into(),
-        ])?
-        .run()
-        .await?;
+    store::accounts::set_disabled(&store::db(env)?, &user.id, disabled).await?;
     if disabled {
         session::revoke_all_sessions(env, &user.id).await?;
     }
@@ -148,15 +140,7 @@ async fn audit_log(req: Request, env: &Env, cfg: &Config) -> EdgeResult<Response
         .unwrap_or(100)
         .clamp(1, 500);
     let user = param("user_id").unwrap_or_default();
-    let entries: Vec<AuditEntry> = store::db(env)?
-        .prepare(
-            "SELECT id, at, user_id, event, client, detail FROM audit_log \
-             WHERE (?1 = '' OR user_id = ?1) ORDER BY id DESC LIMIT ?2",
-        )
-        .bind(&[user.into(), f64::from(limit).into()])?
-        .all()
-        .await?
-        .results()?;
+    let entries = store::audit_log::latest(&store::db(env)?, &user, limit).await?;
     json_ok(&entries, "Audit log", 200)
 }
 

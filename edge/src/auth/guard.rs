@@ -49,25 +49,10 @@ pub async fn verify(
             other => ApiError::new(ErrorCode::TokenInvalid, format!("Invalid token: {other}")),
         })?;
     let db = store::db(env)?;
-    let revoked: Option<i64> = db
-        .prepare(
-            "SELECT 1 AS revoked FROM denied_jtis WHERE jti = ?1 \
-             UNION SELECT 1 FROM session_cutoffs WHERE user_id = ?2 AND not_before > ?3 \
-             UNION SELECT 1 FROM refresh_tokens WHERE family_id = ?4 AND user_id = ?2 \
-             AND revoked_at IS NOT NULL LIMIT 1",
-        )
-        .bind(&[
-            claims.jti.as_str().into(),
-            claims.user_id.as_str().into(),
-            (claims.iat as f64).into(),
-            claims
-                .sid
-                .as_deref()
-                .map_or(wasm_bindgen::JsValue::NULL, Into::into),
-        ])?
-        .first(Some("revoked"))
-        .await?;
-    if revoked.is_some() {
+    let sid = claims.sid.as_deref();
+    let revoked =
+        store::tokens::is_revoked(&db, &claims.jti, &claims.user_id, claims.iat, sid).await?;
+    if revoked {
         return Err(ApiError::new(ErrorCode::TokenInvalid, "Token has been revoked").into());
     }
     let user = users::find_by_id(&db, &claims.user_id)

@@ -5,12 +5,12 @@
 use ed25519_dalek::SigningKey;
 use meshfed_shared::auth::seal;
 use meshfed_shared::{ApiError, ErrorCode};
-use serde::Deserialize;
 use worker::Env;
 
 use crate::config::Config;
 use crate::error::{EdgeError, EdgeResult};
 use crate::http::now_ms;
+use crate::store::signing_keys;
 use crate::{random, store};
 
 pub struct ServerKeys {
@@ -64,7 +64,8 @@ pub fn refuse_unconfigured(env: &Env, cfg: &Config) -> Result<(), ApiError> {
     worker::console_error!("refusing to serve: {problem} (see README, Deploying)");
     Err(ApiError::new(
         ErrorCode::ServiceUnavailable,
-        "This Meshfed server is not configured yet: its operator must set the JWT_SIGNING_KEY secret",
+        "This Meshfed server is not configured yet: its operator must set the \
+         JWT_SIGNING_KEY secret",
     ))
 }
 
@@ -85,14 +86,8 @@ pub async fn load(env: &Env, cfg: &Config) -> EdgeResult<ServerKeys> {
             "JWT_SIGNING_KEY is not configured".into(),
         ));
     }
-    #[derive(Deserialize)]
-    struct Row {
-        kid: String,
-        private_key: String,
-    }
     let db = store::db(env)?;
-    let select = "SELECT kid, private_key FROM signing_keys ORDER BY created_at, kid LIMIT 1";
-    if let Some(row) = db.prepare(select).first::<Row>(None).await? {
+    if let Some(row) = signing_keys::first(&db).await? {
         return Ok(ServerKeys {
             sealing_secret: sealing_secret(env),
             kid: row.kid,
@@ -101,20 +96,9 @@ pub async fn load(env: &Env, cfg: &Config) -> EdgeResult<ServerKeys> {
     }
     let seed = random::bytes::<32>()?;
     let kid = format!("dev-{}", &random::id()?[..8]);
-    db.prepare(
-        "INSERT OR IGNORE INTO signing_keys (kid, private_key, created_at) VALUES (?1, ?2, ?3)",
-    )
-    .bind(&[
-        kid.as_str().into(),
-        hex::encode(seed).into(),
-        (now_ms() as f64).into(),
-    ])?
-    .run()
-    .await?;
+    signing_keys::insert(&db, &kid, &hex::encode(seed), now_ms()).await?;
     // Another request may have raced us: whichever key is first is the key.
-    let row = db
-        .prepare(select)
-        .first::<Row>(None)
+    let row = signing_keys::first(&db)
         .await?
         .ok_or_else(|| EdgeError::Internal("no signing key".into()))?;
     Ok(ServerKeys {

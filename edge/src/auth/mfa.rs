@@ -165,18 +165,7 @@ pub async fn disable(mut req: Request, env: &Env, cfg: &Config) -> EdgeResult<Re
 
 /// Removes a user's MFA secret and backup codes (disable, admin reset).
 pub async fn clear(env: &Env, user_id: &str) -> EdgeResult<()> {
-    let db = store::db(env)?;
-    db.batch(vec![
-        db.prepare(
-            "UPDATE users SET mfa_enabled = 0, mfa_secret_enc = NULL, mfa_pending_enc = NULL, \
-             mfa_last_step = NULL WHERE id = ?1",
-        )
-        .bind(&[user_id.into()])?,
-        db.prepare("DELETE FROM backup_codes WHERE user_id = ?1")
-            .bind(&[user_id.into()])?,
-    ])
-    .await?;
-    Ok(())
+    store::mfa::clear(&store::db(env)?, user_id).await
 }
 
 pub use super::mfa_setup::{begin_setup, enable, setup, verify};

@@ -43,22 +43,8 @@ pub async fn begin_setup(
             backup.push(code);
         }
     }
-    let db = store::db(env)?;
-    let mut batch = vec![
-        db.prepare("UPDATE users SET mfa_pending_enc = ?2 WHERE id = ?1")
-            .bind(&[user.id.as_str().into(), sealed.into()])?,
-        db.prepare("DELETE FROM backup_codes WHERE user_id = ?1 AND pending = 1")
-            .bind(&[user.id.as_str().into()])?,
-    ];
-    for code in &backup {
-        batch.push(
-            db.prepare(
-                "INSERT OR IGNORE INTO backup_codes (user_id, code_hash, pending) VALUES (?1, ?2, 1)",
-            )
-                .bind(&[user.id.as_str().into(), codes::digest_hex(code).into()])?,
-        );
-    }
-    db.batch(batch).await?;
+    let digests: Vec<String> = backup.iter().map(|c| codes::digest_hex(c)).collect();
+    store::mfa::stage(&store::db(env)?, &user.id, &sealed, &digests).await?;
     Ok((secret_b32, backup))
 }
 
@@ -80,21 +66,8 @@ pub async fn enable(
     let Some(step) = totp::verify(&secret, code, (now_ms() / 1000) as u64, None) else {
         return Ok(false);
     };
-    let db = store::db(env)?;
-    let id = user.id.as_str();
     // The new secret and its backup codes replace the old ones together.
-    db.batch(vec![
-        db.prepare(
-            "UPDATE users SET mfa_secret_enc = mfa_pending_enc, mfa_pending_enc = NULL, mfa_enabled = 1, \
-             mfa_last_step = ?2 WHERE id = ?1",
-        )
-        .bind(&[id.into(), (step as f64).into()])?,
-        db.prepare("DELETE FROM backup_codes WHERE user_id = ?1 AND pending = 0")
-            .bind(&[id.into()])?,
-        db.prepare("UPDATE backup_codes SET pending = 0 WHERE user_id = ?1")
-            .bind(&[id.into()])?,
-    ])
-    .await?;
+    store::mfa::enable(&store::db(env)?, &user.id, step).await?;
     audit::record(env, Some(&user.id), "mfa_enabled", client, None).await?;
     Ok(true)
 }

@@ -42,10 +42,8 @@ pub async fn check_second_factor(
     let code = code.trim();
     let invalid = || ApiError::new(ErrorCode::MfaInvalid, "Invalid MFA code");
     let accepted = if code.len() == 8 {
-        let result = store::changed_rows(db
-            .prepare("UPDATE backup_codes SET used_at = ?3 WHERE user_id = ?1 AND code_hash = ?2 AND used_at IS NULL AND pending = 0")
-            .bind(&[user.id.as_str().into(), codes::digest_hex(code).into(), (now_ms() as f64).into()])?).await?;
-        result == 1
+        let digest = codes::digest_hex(code);
+        store::mfa::use_backup_code(&db, &user.id, &digest, now_ms()).await?
     } else {
         let secret = user
             .mfa_secret_enc
@@ -54,17 +52,7 @@ pub async fn check_second_factor(
             .and_then(|b32| totp::base32_decode(&String::from_utf8_lossy(&b32)))
             .ok_or_else(invalid)?;
         match totp::verify(&secret, code, (now_ms() / 1000) as u64, None) {
-            Some(step) => {
-                let result = store::changed_rows(
-                    db.prepare(
-                        "UPDATE users SET mfa_last_step = ?2 WHERE id = ?1 \
-                         AND (mfa_last_step IS NULL OR mfa_last_step < ?2)",
-                    )
-                    .bind(&[user.id.as_str().into(), (step as f64).into()])?,
-                )
-                .await?;
-                result == 1
-            }
+            Some(step) => store::mfa::advance_step(&db, &user.id, step).await?,
             None => false,
         }
     };

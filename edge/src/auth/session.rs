@@ -37,22 +37,10 @@ pub async fn rotate(
     token: &str,
     client: &str,
 ) -> EdgeResult<meshfed_shared::api::auth::TokenSet> {
-    #[derive(Deserialize)]
-    struct Row {
-        family_id: String,
-        user_id: String,
-        expires_at: i64,
-        rotated_at: Option<i64>,
-        revoked_at: Option<i64>,
-    }
     let db = store::db(env)?;
     let hash = codes::digest_hex(token.trim());
     let now = now_ms();
-    let row: Option<Row> = db
-        .prepare("SELECT family_id, user_id, expires_at, rotated_at, revoked_at FROM refresh_tokens WHERE token_hash = ?1")
-        .bind(&[hash.as_str().into()])?
-        .first(None)
-        .await?;
+    let row = store::tokens::find_refresh(&db, &hash).await?;
     let invalid = |m: &str| ApiError::new(ErrorCode::TokenInvalid, m.to_string());
     let row = row.ok_or_else(|| invalid("Invalid refresh token"))?;
     if row.revoked_at.is_some() {
@@ -69,8 +57,7 @@ pub async fn rotate(
     if row.expires_at <= now {
         return Err(ApiError::new(ErrorCode::TokenExpired, "Refresh token has expired").into());
     }
-    let changed = store::changed_rows(db.prepare("UPDATE refresh_tokens SET rotated_at = ?2 WHERE token_hash = ?1 AND rotated_at IS NULL AND revoked_at IS NULL").bind(&[hash.as_str().into(), (now as f64).into()])?).await?;
-    if changed != 1 {
+    if !store::tokens::mark_rotated(&db, &hash, now).await? {
         revoke_family(env, &row.family_id, now).await?;
         return Err(invalid("Refresh token was already used").into());
     }
@@ -85,14 +72,7 @@ pub async fn rotate(
 }
 
 async fn revoke_family(env: &Env, family: &str, now: i64) -> EdgeResult<()> {
-    store::db(env)?
-        .prepare(
-            "UPDATE refresh_tokens SET revoked_at = ?2 WHERE family_id = ?1 AND revoked_at IS NULL",
-        )
-        .bind(&[family.into(), (now as f64).into()])?
-        .run()
-        .await?;
-    Ok(())
+    store::tokens::revoke_family(&store::db(env)?, family, now).await
 }
 
 pub async fn logout(mut req: Request, env: &Env, cfg: &Config) -> EdgeResult<Response> {
@@ -103,41 +83,15 @@ pub async fn logout(mut req: Request, env: &Env, cfg: &Config) -> EdgeResult<Res
         .unwrap_or_default();
     let db = store::db(env)?;
     let now = now_ms();
-    if let Some(token) = body.refresh_token {
-        db.prepare(
-            "UPDATE refresh_tokens SET revoked_at = ?3 WHERE revoked_at IS NULL AND family_id = \
-             (SELECT family_id FROM refresh_tokens WHERE token_hash = ?1 AND user_id = ?2)",
-        )
-        .bind(&[
-            codes::digest_hex(token.expose().trim()).into(),
-            caller.user.id.as_str().into(),
-            (now as f64).into(),
-        ])?
-        .run()
-        .await?;
-    }
     // The caller's own sign-in session ends with it, refresh token given or not: its id
     // token and every other token it issued are refused from now on.
-    if let Some(sid) = &caller.claims.sid {
-        db.prepare(
-            "UPDATE refresh_tokens SET revoked_at = ?3 \
-             WHERE revoked_at IS NULL AND family_id = ?1 AND user_id = ?2",
-        )
-        .bind(&[
-            sid.as_str().into(),
-            caller.user.id.as_str().into(),
-            (now as f64).into(),
-        ])?
-        .run()
-        .await?;
-    }
-    db.prepare("INSERT OR IGNORE INTO denied_jtis (jti, expires_at) VALUES (?1, ?2)")
-        .bind(&[
-            caller.claims.jti.as_str().into(),
-            ((caller.claims.exp * 1000) as f64).into(),
-        ])?
-        .run()
-        .await?;
+    let token_hash = body
+        .refresh_token
+        .map(|t| codes::digest_hex(t.expose().trim()));
+    let sid = caller.claims.sid.as_deref();
+    let user_id = caller.user.id.as_str();
+    store::tokens::revoke_own_family(&db, user_id, sid, token_hash.as_deref(), now).await?;
+    store::tokens::deny(&db, &caller.claims.jti, caller.claims.exp * 1000).await?;
     audit::record(env, Some(&caller.user.id), "logout", &client_of(&req), None).await?;
     json_ok(&json!({}), "Logout successful", 200)
 }
@@ -159,22 +113,7 @@ pub async fn logout_all(req: Request, env: &Env, cfg: &Config) -> EdgeResult<Res
 }
 
 pub async fn revoke_all_sessions(env: &Env, user_id: &str) -> EdgeResult<()> {
-    let db = store::db(env)?;
-    let now = now_ms();
-    db.batch(vec![
-        db.prepare(
-            "UPDATE refresh_tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
-        )
-        .bind(&[user_id.into(), (now as f64).into()])?,
-        // Tokens carry whole seconds: everything issued up to this second is revoked.
-        db.prepare(
-            "INSERT INTO session_cutoffs (user_id, not_before) VALUES (?1, ?2) \
-             ON CONFLICT(user_id) DO UPDATE SET not_before = excluded.not_before",
-        )
-        .bind(&[user_id.into(), ((now / 1000 + 1) as f64).into()])?,
-    ])
-    .await?;
-    Ok(())
+    store::tokens::revoke_all(&store::db(env)?, user_id, now_ms()).await
 }
 
 pub async fn me(req: Request, env: &Env, cfg: &Config) -> EdgeResult<Response> {

@@ -10,7 +10,7 @@ use super::keys::ServerKeys;
 use crate::error::EdgeResult;
 use crate::http::now_ms;
 use crate::random;
-use crate::store::{self, sessions, users::UserRow};
+use crate::store::{self, users::UserRow};
 
 pub const ACCESS_TTL_SECS: i64 = 30 * 60;
 pub const ID_TTL_SECS: i64 = 60 * 60;
@@ -56,22 +56,15 @@ pub async fn issue(
     let db = store::db(env)?;
     // Tokens issued before a user's cutoff are revoked (whole seconds): a token issued right
     // after a cutoff (a password change returning fresh tokens) must not fall before it.
-    let cutoff: Option<i64> = db
-        .prepare("SELECT not_before FROM session_cutoffs WHERE user_id = ?1")
-        .bind(&[user.id.as_str().into()])?
-        .first(Some("not_before"))
-        .await?;
+    let cutoff = store::tokens::cutoff(&db, &user.id).await?;
     let now = cutoff.map_or(now_ms / 1000, |c| c.max(now_ms / 1000));
     let refresh = codes::opaque_token(&random::bytes()?);
     let family = match family {
         Some(f) => f.to_string(),
         None => random::id()?,
     };
-    sessions::insert_refresh(&db, &refresh, &family, &user.id, now_ms).await?;
-    db.prepare("UPDATE users SET last_login = ?2 WHERE id = ?1")
-        .bind(&[user.id.as_str().into(), (now_ms as f64).into()])?
-        .run()
-        .await?;
+    store::tokens::insert_refresh(&db, &refresh, &family, &user.id, now_ms).await?;
+    store::accounts::record_login(&db, &user.id, now_ms).await?;
     let role_list = user.roles();
     Ok(TokenSet {
         access_token: Secret::new(sign(

@@ -4,6 +4,7 @@
 use meshfed_shared::auth::codes::digest_hex;
 use meshfed_shared::secret::constant_time_eq;
 use serde::Deserialize;
+use worker::query;
 use worker::D1Database;
 
 use crate::error::EdgeResult;
@@ -32,24 +33,25 @@ pub async fn issue(
     // The new code inherits the wrong guesses of the one it replaces while that one is live,
     // so asking for codes again gives a guesser no fresh attempts; they end with its lifetime.
     db.batch(vec![
-        db.prepare(
+        query!(
+            &db,
             "INSERT INTO email_codes (user_id, purpose, code_hash, payload, expires_at, attempts) \
              SELECT ?1, ?2, ?3, ?4, ?5, COALESCE((SELECT MAX(attempts) FROM email_codes \
                WHERE user_id = ?1 AND purpose = ?2 AND used_at IS NULL AND expires_at > ?6), 0)",
-        )
-        .bind(&[
-            user_id.into(),
-            purpose.into(),
-            digest_hex(code).into(),
-            payload.map_or(wasm_bindgen::JsValue::NULL, Into::into),
-            ((now + LIFETIME_MS) as f64).into(),
-            (now as f64).into(),
-        ])?,
-        db.prepare(
+            user_id,
+            purpose,
+            digest_hex(code),
+            payload,
+            now + LIFETIME_MS,
+            now
+        )?,
+        query!(
+            &db,
             "DELETE FROM email_codes WHERE user_id = ?1 AND purpose = ?2 AND used_at IS NULL \
              AND id < (SELECT MAX(id) FROM email_codes WHERE user_id = ?1 AND purpose = ?2)",
-        )
-        .bind(&[user_id.into(), purpose.into()])?,
+            user_id,
+            purpose
+        )?,
     ])
     .await?;
     Ok(())
@@ -91,27 +93,28 @@ pub async fn check(
     code: &str,
     now: i64,
 ) -> EdgeResult<Result<RightCode, CodeCheck>> {
-    let row: Option<RightCode> = db
-        .prepare(
-            "SELECT id, code_hash, payload FROM email_codes WHERE user_id = ?1 AND purpose = ?2 \
+    let row: Option<RightCode> = query!(
+        &db,
+        "SELECT id, code_hash, payload FROM email_codes WHERE user_id = ?1 AND purpose = ?2 \
              AND used_at IS NULL AND expires_at > ?3 AND attempts < ?4 ORDER BY id DESC LIMIT 1",
-        )
-        .bind(&[
-            user_id.into(),
-            purpose.into(),
-            (now as f64).into(),
-            (MAX_ATTEMPTS as f64).into(),
-        ])?
-        .first(None)
-        .await?;
+        user_id,
+        purpose,
+        now,
+        MAX_ATTEMPTS
+    )?
+    .first(None)
+    .await?;
     let Some(row) = row else {
         return Ok(Err(CodeCheck::Missing));
     };
     if !constant_time_eq(digest_hex(code.trim()).as_bytes(), row.code_hash.as_bytes()) {
-        db.prepare("UPDATE email_codes SET attempts = attempts + 1 WHERE id = ?1")
-            .bind(&[(row.id as f64).into()])?
-            .run()
-            .await?;
+        query!(
+            &db,
+            "UPDATE email_codes SET attempts = attempts + 1 WHERE id = ?1",
+            row.id
+        )?
+        .run()
+        .await?;
         return Ok(Err(CodeCheck::Wrong));
     }
     Ok(Ok(row))
@@ -119,10 +122,12 @@ pub async fn check(
 
 /// Consumes a code `check` found right; `false` when a concurrent request took it first.
 pub async fn take(db: &D1Database, code: &RightCode, now: i64) -> EdgeResult<bool> {
-    let changed = super::changed_rows(
-        db.prepare("UPDATE email_codes SET used_at = ?2 WHERE id = ?1 AND used_at IS NULL")
-            .bind(&[(code.id as f64).into(), (now as f64).into()])?,
-    )
+    let changed = super::changed_rows(query!(
+        &db,
+        "UPDATE email_codes SET used_at = ?2 WHERE id = ?1 AND used_at IS NULL",
+        code.id,
+        now
+    )?)
     .await?;
     Ok(changed == 1)
 }

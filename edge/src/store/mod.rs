@@ -1,14 +1,22 @@
 //! D1 access, one module per table group. Handlers call these; SQL lives nowhere else.
 
+pub mod accounts;
+pub mod audit_log;
 pub mod codes;
+pub mod dev_outbox;
+pub mod meta;
+pub mod mfa;
 pub mod part_uploads;
 pub mod plans;
+pub mod rate_limits;
 pub mod rounds;
 pub mod runs;
 pub mod secure;
 pub mod secure_shares;
 pub mod sessions;
+pub mod signing_keys;
 pub mod sweep;
+pub mod tokens;
 pub mod users;
 
 use worker::{D1Database, D1PreparedStatement, Env};

@@ -2,6 +2,7 @@
 //! progress (see `runs::parts`).
 
 use serde::Deserialize;
+use worker::query;
 use worker::D1Database;
 
 use crate::error::EdgeResult;
@@ -32,35 +33,38 @@ const COLUMNS: &str = "id, run_id, round, user_id, kind, format, bytes, sha256, 
                        r2_key, r2_upload_id, created_at";
 
 pub async fn insert(db: &D1Database, row: &PartUploadRow) -> EdgeResult<()> {
-    db.prepare(format!(
+    query!(
+        &db,
+        format!(
         "INSERT INTO part_uploads ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, \
          ?11, ?12)"
-    ))
-    .bind(&[
-        row.id.as_str().into(),
-        (row.run_id as f64).into(),
-        (row.round as f64).into(),
-        row.user_id.as_str().into(),
-        row.kind.as_str().into(),
-        row.format.as_str().into(),
-        (row.bytes as f64).into(),
-        row.sha256.as_str().into(),
-        (row.part_bytes as f64).into(),
-        row.r2_key.as_str().into(),
-        row.r2_upload_id.as_str().into(),
-        (row.created_at as f64).into(),
-    ])?
+    ),
+        row.id.as_str(),
+        row.run_id,
+        row.round,
+        row.user_id.as_str(),
+        row.kind.as_str(),
+        row.format.as_str(),
+        row.bytes,
+        row.sha256.as_str(),
+        row.part_bytes,
+        row.r2_key.as_str(),
+        row.r2_upload_id.as_str(),
+        row.created_at
+    )?
     .run()
     .await?;
     Ok(())
 }
 
 pub async fn find(db: &D1Database, id: &str) -> EdgeResult<Option<PartUploadRow>> {
-    Ok(db
-        .prepare(format!("SELECT {COLUMNS} FROM part_uploads WHERE id = ?1"))
-        .bind(&[id.into()])?
-        .first(None)
-        .await?)
+    Ok(query!(
+        &db,
+        format!("SELECT {COLUMNS} FROM part_uploads WHERE id = ?1"),
+        id
+    )?
+    .first(None)
+    .await?)
 }
 
 /// How many uploads `user_id` has in progress in run `run_id`.
@@ -69,11 +73,14 @@ pub async fn in_progress(db: &D1Database, run_id: i64, user_id: &str) -> EdgeRes
     struct Count {
         n: i64,
     }
-    let count: Option<Count> = db
-        .prepare("SELECT COUNT(*) AS n FROM part_uploads WHERE run_id = ?1 AND user_id = ?2")
-        .bind(&[(run_id as f64).into(), user_id.into()])?
-        .first(None)
-        .await?;
+    let count: Option<Count> = query!(
+        &db,
+        "SELECT COUNT(*) AS n FROM part_uploads WHERE run_id = ?1 AND user_id = ?2",
+        run_id,
+        user_id
+    )?
+    .first(None)
+    .await?;
     Ok(count.map_or(0, |c| c.n as usize))
 }
 
@@ -85,16 +92,15 @@ pub async fn put_part(
     etag: &str,
     bytes: u64,
 ) -> EdgeResult<()> {
-    db.prepare(
+    query!(
+        &db,
         "INSERT INTO part_upload_parts (upload_id, part, etag, bytes) VALUES (?1, ?2, ?3, ?4) \
          ON CONFLICT (upload_id, part) DO UPDATE SET etag = excluded.etag, bytes = excluded.bytes",
-    )
-    .bind(&[
-        upload_id.into(),
-        (part as f64).into(),
-        etag.into(),
-        (bytes as f64).into(),
-    ])?
+        upload_id,
+        part,
+        etag,
+        bytes
+    )?
     .run()
     .await?;
     Ok(())
@@ -102,21 +108,25 @@ pub async fn put_part(
 
 /// The parts received, in part order.
 pub async fn parts(db: &D1Database, upload_id: &str) -> EdgeResult<Vec<PartRow>> {
-    Ok(db
-        .prepare("SELECT part, etag FROM part_upload_parts WHERE upload_id = ?1 ORDER BY part")
-        .bind(&[upload_id.into()])?
-        .all()
-        .await?
-        .results()?)
+    Ok(query!(
+        &db,
+        "SELECT part, etag FROM part_upload_parts WHERE upload_id = ?1 ORDER BY part",
+        upload_id
+    )?
+    .all()
+    .await?
+    .results()?)
 }
 
 /// Forgets an upload in parts and its parts; one transaction.
 pub async fn delete(db: &D1Database, upload_id: &str) -> EdgeResult<()> {
     db.batch(vec![
-        db.prepare("DELETE FROM part_upload_parts WHERE upload_id = ?1")
-            .bind(&[upload_id.into()])?,
-        db.prepare("DELETE FROM part_uploads WHERE id = ?1")
-            .bind(&[upload_id.into()])?,
+        query!(
+            &db,
+            "DELETE FROM part_upload_parts WHERE upload_id = ?1",
+            upload_id
+        )?,
+        query!(&db, "DELETE FROM part_uploads WHERE id = ?1", upload_id)?,
     ])
     .await?;
     Ok(())
@@ -124,12 +134,12 @@ pub async fn delete(db: &D1Database, upload_id: &str) -> EdgeResult<()> {
 
 /// Uploads in parts started before `cutoff_ms` (abandoned: the sweep aborts them).
 pub async fn started_before(db: &D1Database, cutoff_ms: i64) -> EdgeResult<Vec<PartUploadRow>> {
-    Ok(db
-        .prepare(format!(
-            "SELECT {COLUMNS} FROM part_uploads WHERE created_at < ?1 LIMIT 100"
-        ))
-        .bind(&[(cutoff_ms as f64).into()])?
-        .all()
-        .await?
-        .results()?)
+    Ok(query!(
+        &db,
+        format!("SELECT {COLUMNS} FROM part_uploads WHERE created_at < ?1 LIMIT 100"),
+        cutoff_ms
+    )?
+    .all()
+    .await?
+    .results()?)
 }

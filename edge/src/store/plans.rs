@@ -3,6 +3,7 @@
 use meshfed_shared::api::runs::PlanVersion;
 use meshfed_shared::plan::TrainingPlan;
 use serde::Deserialize;
+use worker::query;
 use worker::{D1Database, D1PreparedStatement};
 
 use crate::error::{EdgeError, EdgeResult};
@@ -38,56 +39,55 @@ pub fn insert(
     plan: &TrainingPlan,
     now: i64,
 ) -> EdgeResult<D1PreparedStatement> {
-    Ok(db
-        .prepare(
-            "INSERT INTO run_plans (run_id, version, from_round, plan, created_at) \
+    Ok(query!(
+        &db,
+        "INSERT INTO run_plans (run_id, version, from_round, plan, created_at) \
              VALUES (?1, ?2, ?3, ?4, ?5)",
-        )
-        .bind(&[
-            (run_id as f64).into(),
-            version.into(),
-            from_round.into(),
-            serde_json::to_string(plan)?.into(),
-            (now as f64).into(),
-        ])?)
+        run_id,
+        version,
+        from_round,
+        serde_json::to_string(plan)?,
+        now
+    )?)
 }
 
 /// The plan round `round` trains with.
 pub async fn of_round(db: &D1Database, run_id: i64, round: u32) -> EdgeResult<PlanVersion> {
-    let row: Option<PlanRow> = db
-        .prepare(
-            "SELECT version, from_round, plan FROM run_plans WHERE run_id = ?1 \
+    let row: Option<PlanRow> = query!(
+        &db,
+        "SELECT version, from_round, plan FROM run_plans WHERE run_id = ?1 \
              AND from_round <= ?2 ORDER BY version DESC LIMIT 1",
-        )
-        .bind(&[(run_id as f64).into(), round.into()])?
-        .first(None)
-        .await?;
+        run_id,
+        round
+    )?
+    .first(None)
+    .await?;
     row.map_or(Ok(default_version()), |r| r.version())
 }
 
 /// The newest version (which may start after the current round).
 pub async fn latest(db: &D1Database, run_id: i64) -> EdgeResult<PlanVersion> {
-    let row: Option<PlanRow> = db
-        .prepare(
-            "SELECT version, from_round, plan FROM run_plans WHERE run_id = ?1 \
+    let row: Option<PlanRow> = query!(
+        &db,
+        "SELECT version, from_round, plan FROM run_plans WHERE run_id = ?1 \
              ORDER BY version DESC LIMIT 1",
-        )
-        .bind(&[(run_id as f64).into()])?
-        .first(None)
-        .await?;
+        run_id
+    )?
+    .first(None)
+    .await?;
     row.map_or(Ok(default_version()), |r| r.version())
 }
 
 /// Every version, oldest first (a run's history names the version of each round).
 pub async fn all(db: &D1Database, run_id: i64) -> EdgeResult<Vec<PlanVersion>> {
-    let rows: Vec<PlanRow> = db
-        .prepare(
-            "SELECT version, from_round, plan FROM run_plans WHERE run_id = ?1 ORDER BY version",
-        )
-        .bind(&[(run_id as f64).into()])?
-        .all()
-        .await?
-        .results()?;
+    let rows: Vec<PlanRow> = query!(
+        &db,
+        "SELECT version, from_round, plan FROM run_plans WHERE run_id = ?1 ORDER BY version",
+        run_id
+    )?
+    .all()
+    .await?
+    .results()?;
     if rows.is_empty() {
         return Ok(vec![default_version()]);
     }

@@ -5,7 +5,7 @@ use meshfed_shared::aggregate::metrics::{RoundMetrics, UploadMetrics};
 use meshfed_shared::api::runs::UploadKind;
 use meshfed_shared::api::upload::TensorForm;
 use serde::Deserialize;
-use wasm_bindgen::JsValue;
+use worker::query;
 use worker::{D1Database, D1PreparedStatement};
 
 use crate::error::EdgeResult;
@@ -93,14 +93,6 @@ impl UploadRow {
     }
 }
 
-fn opt_text(v: Option<&str>) -> JsValue {
-    v.map_or(JsValue::NULL, JsValue::from)
-}
-
-fn opt_f64(v: Option<f64>) -> JsValue {
-    v.map_or(JsValue::NULL, JsValue::from)
-}
-
 const ROUND_COLUMNS: &str = "round, kind, tensor_form, opened_at, deadline_at, model_key, \
                              closed_at, close_reason, aggregate_key, aggregate_bytes, \
                              aggregate_sha256, uploads, num_examples, loss, dice, val_loss, \
@@ -108,36 +100,42 @@ const ROUND_COLUMNS: &str = "round, kind, tensor_form, opened_at, deadline_at, m
 
 /// The open round (at most one per run).
 pub async fn open_round(db: &D1Database, run_id: i64) -> EdgeResult<Option<RoundRow>> {
-    Ok(db
-        .prepare(format!(
+    Ok(query!(
+        &db,
+        format!(
             "SELECT {ROUND_COLUMNS} FROM rounds WHERE run_id = ?1 AND closed_at IS NULL \
              ORDER BY round DESC LIMIT 1"
-        ))
-        .bind(&[(run_id as f64).into()])?
-        .first(None)
-        .await?)
+        ),
+        run_id
+    )?
+    .first(None)
+    .await?)
 }
 
 pub async fn round(db: &D1Database, run_id: i64, round: u32) -> EdgeResult<Option<RoundRow>> {
-    Ok(db
-        .prepare(format!(
-            "SELECT {ROUND_COLUMNS} FROM rounds WHERE run_id = ?1 AND round = ?2"
-        ))
-        .bind(&[(run_id as f64).into(), round.into()])?
-        .first(None)
-        .await?)
+    Ok(query!(
+        &db,
+        format!("SELECT {ROUND_COLUMNS} FROM rounds WHERE run_id = ?1 AND round = ?2"),
+        run_id,
+        round
+    )?
+    .first(None)
+    .await?)
 }
 
 /// Closed rounds, oldest first.
 pub async fn history(db: &D1Database, run_id: i64) -> EdgeResult<Vec<RoundRow>> {
-    Ok(db
-        .prepare(format!(
-            "SELECT {ROUND_COLUMNS} FROM rounds WHERE run_id = ?1 AND closed_at IS NOT NULL ORDER BY round"
-        ))
-        .bind(&[(run_id as f64).into()])?
-        .all()
-        .await?
-        .results()?)
+    Ok(query!(
+        &db,
+        format!(
+            "SELECT {ROUND_COLUMNS} FROM rounds WHERE run_id = ?1 AND closed_at IS NOT NULL \
+             ORDER BY round"
+        ),
+        run_id,
+    )?
+    .all()
+    .await?
+    .results()?)
 }
 
 /// The latest closed round of `kind`.
@@ -146,27 +144,31 @@ pub async fn latest_closed(
     run_id: i64,
     kind: UploadKind,
 ) -> EdgeResult<Option<RoundRow>> {
-    Ok(db
-        .prepare(format!(
+    Ok(query!(
+        &db,
+        format!(
             "SELECT {ROUND_COLUMNS} FROM rounds WHERE run_id = ?1 AND closed_at IS NOT NULL \
              AND kind = ?2 ORDER BY round DESC LIMIT 1"
-        ))
-        .bind(&[(run_id as f64).into(), kind.as_str().into()])?
-        .first(None)
-        .await?)
+        ),
+        run_id,
+        kind.as_str()
+    )?
+    .first(None)
+    .await?)
 }
 
 pub async fn uploads(db: &D1Database, run_id: i64, round: u32) -> EdgeResult<Vec<UploadRow>> {
-    Ok(db
-        .prepare(
-            "SELECT user_id, kind, r2_key, bytes, sha256, num_examples, loss, dice, val_loss, \
+    Ok(query!(
+        &db,
+        "SELECT user_id, kind, r2_key, bytes, sha256, num_examples, loss, dice, val_loss, \
              val_dice FROM uploads \
              WHERE run_id = ?1 AND round = ?2 ORDER BY user_id",
-        )
-        .bind(&[(run_id as f64).into(), round.into()])?
-        .all()
-        .await?
-        .results()?)
+        run_id,
+        round
+    )?
+    .all()
+    .await?
+    .results()?)
 }
 
 /// Inserts or replaces the upload that counts for (run, round, user), and fixes the round's
@@ -185,36 +187,39 @@ pub fn upsert_upload(
         TensorForm::Flat => "flat",
     };
     Ok(vec![
-        db.prepare(
-            "INSERT INTO uploads (run_id, round, user_id, kind, r2_key, bytes, sha256, num_examples, \
-             loss, dice, created_at, val_loss, val_dice) \
+        query!(
+            &db,
+            "INSERT INTO uploads (run_id, round, user_id, kind, r2_key, bytes, sha256, \
+             num_examples, loss, dice, created_at, val_loss, val_dice) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
              ON CONFLICT (run_id, round, user_id) DO UPDATE SET kind = excluded.kind, \
              r2_key = excluded.r2_key, bytes = excluded.bytes, sha256 = excluded.sha256, \
              num_examples = excluded.num_examples, loss = excluded.loss, dice = excluded.dice, \
              created_at = excluded.created_at, val_loss = excluded.val_loss, \
              val_dice = excluded.val_dice",
-        )
-        .bind(&[
-            (run_id as f64).into(),
-            round.into(),
-            upload.user_id.as_str().into(),
-            upload.kind.as_str().into(),
-            upload.r2_key.as_str().into(),
-            (upload.bytes as f64).into(),
-            upload.sha256.as_str().into(),
-            (upload.num_examples as f64).into(),
-            opt_f64(upload.loss),
-            opt_f64(upload.dice),
-            (now as f64).into(),
-            opt_f64(upload.val_loss),
-            opt_text(upload.val_dice.as_deref()),
-        ])?,
-        db.prepare(
+            run_id,
+            round,
+            upload.user_id.as_str(),
+            upload.kind.as_str(),
+            upload.r2_key.as_str(),
+            upload.bytes,
+            upload.sha256.as_str(),
+            upload.num_examples,
+            upload.loss,
+            upload.dice,
+            now,
+            upload.val_loss,
+            upload.val_dice.as_deref(),
+        )?,
+        query!(
+            &db,
             "UPDATE rounds SET kind = COALESCE(kind, ?1), tensor_form = COALESCE(tensor_form, ?2) \
              WHERE run_id = ?3 AND round = ?4",
-        )
-        .bind(&[upload.kind.as_str().into(), form.into(), (run_id as f64).into(), round.into()])?,
+            upload.kind.as_str(),
+            form,
+            run_id,
+            round,
+        )?,
     ])
 }
 
@@ -236,34 +241,32 @@ pub struct Closing<'a> {
 /// Closes the round and opens the next in one transaction.
 pub async fn close_round(db: &D1Database, c: &Closing<'_>) -> EdgeResult<()> {
     let m = &c.metrics;
+    let per_class = (!m.val_dice_per_class.is_empty())
+        .then(|| serde_json::to_string(&m.val_dice_per_class))
+        .transpose()?;
     db.batch(vec![
-        db.prepare(
+        query!(
+            &db,
             "UPDATE rounds SET closed_at = ?1, close_reason = ?2, aggregate_key = ?3, \
              aggregate_bytes = ?4, aggregate_sha256 = ?5, uploads = ?6, num_examples = ?7, \
              loss = ?8, dice = ?9, val_loss = ?12, val_dice = ?13, val_dice_per_class = ?14, \
              server_state_key = ?15 WHERE run_id = ?10 AND round = ?11 AND closed_at IS NULL",
-        )
-        .bind(&[
-            (c.now as f64).into(),
-            c.reason.into(),
-            c.aggregate_key.into(),
-            (c.aggregate_bytes as f64).into(),
-            c.aggregate_sha256.into(),
-            (m.uploads as f64).into(),
-            (m.num_examples as f64).into(),
-            opt_f64(m.loss),
-            opt_f64(m.dice),
-            (c.run_id as f64).into(),
-            c.round.into(),
-            opt_f64(m.val_loss),
-            opt_f64(m.val_dice),
-            if m.val_dice_per_class.is_empty() {
-                JsValue::NULL
-            } else {
-                serde_json::to_string(&m.val_dice_per_class)?.into()
-            },
-            opt_text(c.server_state_key),
-        ])?,
+            c.now,
+            c.reason,
+            c.aggregate_key,
+            c.aggregate_bytes,
+            c.aggregate_sha256,
+            m.uploads,
+            m.num_examples,
+            m.loss,
+            m.dice,
+            c.run_id,
+            c.round,
+            m.val_loss,
+            m.val_dice,
+            per_class,
+            c.server_state_key
+        )?,
         insert_round(
             db,
             c.run_id,
@@ -285,16 +288,14 @@ pub fn insert_round(
     deadline_at: i64,
     model_key: &str,
 ) -> EdgeResult<D1PreparedStatement> {
-    Ok(db
-        .prepare(
-            "INSERT OR IGNORE INTO rounds (run_id, round, opened_at, deadline_at, model_key) \
+    Ok(query!(
+        &db,
+        "INSERT OR IGNORE INTO rounds (run_id, round, opened_at, deadline_at, model_key) \
              VALUES (?1, ?2, ?3, ?4, ?5)",
-        )
-        .bind(&[
-            (run_id as f64).into(),
-            round.into(),
-            (opened_at as f64).into(),
-            (deadline_at as f64).into(),
-            model_key.into(),
-        ])?)
+        run_id,
+        round,
+        opened_at,
+        deadline_at,
+        model_key
+    )?)
 }

@@ -3,7 +3,7 @@
 use meshfed_shared::aggregate::Method;
 use meshfed_shared::meshnet::ModelConfig;
 use serde::Deserialize;
-use wasm_bindgen::JsValue;
+use worker::query;
 use worker::D1Database;
 
 use super::rounds::insert_round;
@@ -63,36 +63,40 @@ const RUN_COLUMNS_R: &str = "r.id, r.name, r.description, r.creator_id, r.model,
                              r.min_contributors, r.created_at, r.secure_aggregation";
 
 pub async fn find(db: &D1Database, id: i64) -> EdgeResult<Option<RunRow>> {
-    Ok(db
-        .prepare(format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"))
-        .bind(&[(id as f64).into()])?
-        .first(None)
-        .await?)
+    Ok(query!(
+        &db,
+        format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"),
+        id
+    )?
+    .first(None)
+    .await?)
 }
 
 /// Runs `user_id` takes part in, newest first.
 pub async fn of_user(db: &D1Database, user_id: &str) -> EdgeResult<Vec<RunRow>> {
-    Ok(db
-        .prepare(format!(
+    Ok(query!(
+        &db,
+        format!(
             "SELECT {RUN_COLUMNS_R} FROM runs r JOIN run_participants p ON p.run_id = r.id \
              WHERE p.user_id = ?1 ORDER BY r.id DESC"
-        ))
-        .bind(&[user_id.into()])?
-        .all()
-        .await?
-        .results()?)
+        ),
+        user_id
+    )?
+    .all()
+    .await?
+    .results()?)
 }
 
 pub async fn participants(db: &D1Database, run_id: i64) -> EdgeResult<Vec<ParticipantRow>> {
-    Ok(db
-        .prepare(
-            "SELECT p.user_id, u.email, u.username, p.active FROM run_participants p \
+    Ok(query!(
+        &db,
+        "SELECT p.user_id, u.email, u.username, p.active FROM run_participants p \
              JOIN users u ON u.id = p.user_id WHERE p.run_id = ?1 ORDER BY p.joined_at, u.email",
-        )
-        .bind(&[(run_id as f64).into()])?
-        .all()
-        .await?
-        .results()?)
+        run_id
+    )?
+    .all()
+    .await?
+    .results()?)
 }
 
 pub async fn set_active(
@@ -101,14 +105,13 @@ pub async fn set_active(
     user_id: &str,
     active: bool,
 ) -> EdgeResult<usize> {
-    crate::store::changed_rows(
-        db.prepare("UPDATE run_participants SET active = ?1 WHERE run_id = ?2 AND user_id = ?3")
-            .bind(&[
-                (active as i32).into(),
-                (run_id as f64).into(),
-                user_id.into(),
-            ])?,
-    )
+    crate::store::changed_rows(query!(
+        &db,
+        "UPDATE run_participants SET active = ?1 WHERE run_id = ?2 AND user_id = ?3",
+        (active as i32),
+        run_id,
+        user_id
+    )?)
     .await
 }
 
@@ -120,28 +123,26 @@ pub async fn insert_run(
     creator_id: &str,
     now: i64,
 ) -> EdgeResult<i64> {
-    let id: Option<i64> = db
-        .prepare(
-            "INSERT INTO runs (name, description, creator_id, model, aggregation, trim_fraction, \
+    let id: Option<i64> = query!(
+        &db,
+        "INSERT INTO runs (name, description, creator_id, model, aggregation, trim_fraction, \
              round_timeout_secs, min_participants, min_contributors, created_at, \
              secure_aggregation) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id",
-        )
-        .bind(&[
-            v.name.as_str().into(),
-            v.description.as_str().into(),
-            creator_id.into(),
-            serde_json::to_string(&v.model)?.into(),
-            v.aggregation.as_str().into(),
-            v.trim_fraction.into(),
-            (v.round_timeout_secs as f64).into(),
-            v.min_participants.map_or(JsValue::NULL, JsValue::from),
-            v.min_contributors.map_or(JsValue::NULL, JsValue::from),
-            (now as f64).into(),
-            (v.secure_aggregation as i32).into(),
-        ])?
-        .first(Some("id"))
-        .await?;
+        v.name.as_str(),
+        v.description.as_str(),
+        creator_id,
+        serde_json::to_string(&v.model)?,
+        v.aggregation.as_str(),
+        v.trim_fraction,
+        v.round_timeout_secs,
+        v.min_participants,
+        v.min_contributors,
+        now,
+        (v.secure_aggregation as i32)
+    )?
+    .first(Some("id"))
+    .await?;
     id.ok_or_else(|| EdgeError::Internal("run insert returned no id".into()))
 }
 
@@ -156,17 +157,14 @@ pub async fn add_participants_and_first_round(
 ) -> EdgeResult<()> {
     let mut batch = vec![super::plans::insert(db, run_id, 1, 1, plan, now)?];
     for user_id in user_ids {
-        batch.push(
-            db.prepare(
-                "INSERT OR IGNORE INTO run_participants (run_id, user_id, active, joined_at) \
+        batch.push(query!(
+            &db,
+            "INSERT OR IGNORE INTO run_participants (run_id, user_id, active, joined_at) \
                  VALUES (?1, ?2, 1, ?3)",
-            )
-            .bind(&[
-                (run_id as f64).into(),
-                user_id.as_str().into(),
-                (now as f64).into(),
-            ])?,
-        );
+            run_id,
+            user_id.as_str(),
+            now
+        )?);
     }
     batch.push(insert_round(db, run_id, 1, now, deadline, model_key)?);
     db.batch(batch).await?;
@@ -175,15 +173,15 @@ pub async fn add_participants_and_first_round(
 
 /// Removes a run whose creation failed half-way.
 pub async fn delete_run(db: &D1Database, run_id: i64) -> EdgeResult<()> {
-    let id: JsValue = (run_id as f64).into();
     db.batch(vec![
-        db.prepare("DELETE FROM run_participants WHERE run_id = ?1")
-            .bind(std::slice::from_ref(&id))?,
-        db.prepare("DELETE FROM rounds WHERE run_id = ?1")
-            .bind(std::slice::from_ref(&id))?,
-        db.prepare("DELETE FROM run_plans WHERE run_id = ?1")
-            .bind(std::slice::from_ref(&id))?,
-        db.prepare("DELETE FROM runs WHERE id = ?1").bind(&[id])?,
+        query!(
+            &db,
+            "DELETE FROM run_participants WHERE run_id = ?1",
+            run_id
+        )?,
+        query!(&db, "DELETE FROM rounds WHERE run_id = ?1", run_id)?,
+        query!(&db, "DELETE FROM run_plans WHERE run_id = ?1", run_id)?,
+        query!(&db, "DELETE FROM runs WHERE id = ?1", run_id)?,
     ])
     .await?;
     Ok(())
@@ -195,21 +193,17 @@ pub fn update_run(
     run_id: i64,
     u: &meshfed_shared::api::runs::UpdateRunRequest,
 ) -> EdgeResult<worker::D1PreparedStatement> {
-    let text = |v: &Option<String>| v.as_ref().map_or(JsValue::NULL, |s| s.trim().into());
-    db.prepare(
+    Ok(query!(
+        &db,
         "UPDATE runs SET name = COALESCE(?1, name), description = COALESCE(?2, description), \
          round_timeout_secs = COALESCE(?3, round_timeout_secs), \
          min_participants = COALESCE(?4, min_participants), \
          min_contributors = COALESCE(?5, min_contributors) WHERE id = ?6",
-    )
-    .bind(&[
-        text(&u.name),
-        text(&u.description),
-        u.round_timeout_secs
-            .map_or(JsValue::NULL, |t| (t as f64).into()),
-        u.min_participants.map_or(JsValue::NULL, JsValue::from),
-        u.min_contributors.map_or(JsValue::NULL, JsValue::from),
-        (run_id as f64).into(),
-    ])
-    .map_err(Into::into)
+        u.name.as_deref().map(str::trim),
+        u.description.as_deref().map(str::trim),
+        u.round_timeout_secs,
+        u.min_participants,
+        u.min_contributors,
+        run_id
+    )?)
 }

@@ -5,6 +5,7 @@
 use meshfed_shared::api::runs::SecurePhase;
 use meshfed_shared::secagg::KeyAdvert;
 use serde::Deserialize;
+use worker::query;
 use worker::{D1Database, D1PreparedStatement};
 
 use crate::error::{EdgeError, EdgeResult};
@@ -42,47 +43,44 @@ impl MemberRow {
     }
 }
 
-pub(super) fn key(run_id: i64, round: u32) -> [wasm_bindgen::JsValue; 2] {
-    [(run_id as f64).into(), round.into()]
-}
-
 pub async fn round(db: &D1Database, run_id: i64, round: u32) -> EdgeResult<Option<SecureRoundRow>> {
-    Ok(db
-        .prepare(
-            "SELECT phase, phase_deadline_at, threshold, attempt FROM secure_rounds \
+    Ok(query!(
+        &db,
+        "SELECT phase, phase_deadline_at, threshold, attempt FROM secure_rounds \
              WHERE run_id = ?1 AND round = ?2",
-        )
-        .bind(&key(run_id, round))?
-        .first(None)
-        .await?)
+        run_id,
+        round
+    )?
+    .first(None)
+    .await?)
 }
 
 /// Opens the round's key phase (nothing if it is open already).
 pub async fn start(db: &D1Database, run_id: i64, round: u32, deadline: i64) -> EdgeResult<()> {
-    db.prepare(
+    query!(
+        &db,
         "INSERT OR IGNORE INTO secure_rounds (run_id, round, phase, phase_deadline_at) \
          VALUES (?1, ?2, 'keys', ?3)",
-    )
-    .bind(&[
-        (run_id as f64).into(),
-        round.into(),
-        (deadline as f64).into(),
-    ])?
+        run_id,
+        round,
+        deadline
+    )?
     .run()
     .await?;
     Ok(())
 }
 
 pub async fn members(db: &D1Database, run_id: i64, round: u32) -> EdgeResult<Vec<MemberRow>> {
-    Ok(db
-        .prepare(
-            "SELECT user_id, x, c_pk, s_pk, shared, input_key, revealed FROM secure_members \
+    Ok(query!(
+        &db,
+        "SELECT user_id, x, c_pk, s_pk, shared, input_key, revealed FROM secure_members \
              WHERE run_id = ?1 AND round = ?2 ORDER BY user_id",
-        )
-        .bind(&key(run_id, round))?
-        .all()
-        .await?
-        .results()?)
+        run_id,
+        round
+    )?
+    .all()
+    .await?
+    .results()?)
 }
 
 pub async fn advertise(
@@ -93,17 +91,16 @@ pub async fn advertise(
     keys: &KeyAdvert,
 ) -> EdgeResult<()> {
     let json = serde_json::to_value(keys)?;
-    db.prepare(
+    query!(
+        &db,
         "INSERT INTO secure_members (run_id, round, user_id, c_pk, s_pk) \
          VALUES (?1, ?2, ?3, ?4, ?5)",
-    )
-    .bind(&[
-        (run_id as f64).into(),
-        round.into(),
-        user_id.into(),
-        json["c_pk"].as_str().unwrap_or_default().into(),
-        json["s_pk"].as_str().unwrap_or_default().into(),
-    ])?
+        run_id,
+        round,
+        user_id,
+        json["c_pk"].as_str().unwrap_or_default(),
+        json["s_pk"].as_str().unwrap_or_default()
+    )?
     .run()
     .await?;
     Ok(())
@@ -116,17 +113,15 @@ fn set_phase_statement(
     phase: SecurePhase,
     deadline: i64,
 ) -> EdgeResult<D1PreparedStatement> {
-    Ok(db
-        .prepare(
-            "UPDATE secure_rounds SET phase = ?3, phase_deadline_at = ?4 \
+    Ok(query!(
+        &db,
+        "UPDATE secure_rounds SET phase = ?3, phase_deadline_at = ?4 \
              WHERE run_id = ?1 AND round = ?2",
-        )
-        .bind(&[
-            (run_id as f64).into(),
-            round.into(),
-            phase.as_str().into(),
-            (deadline as f64).into(),
-        ])?)
+        run_id,
+        round,
+        phase.as_str(),
+        deadline
+    )?)
 }
 
 /// Fixes the members' indices and the threshold, and moves on to the shares; one transaction.
@@ -138,26 +133,23 @@ pub async fn fix_keys(
     threshold: usize,
     deadline: i64,
 ) -> EdgeResult<()> {
-    let mut writes = vec![db
-        .prepare("UPDATE secure_rounds SET threshold = ?3 WHERE run_id = ?1 AND round = ?2")
-        .bind(&[
-            (run_id as f64).into(),
-            round.into(),
-            (threshold as f64).into(),
-        ])?];
+    let mut writes = vec![query!(
+        &db,
+        "UPDATE secure_rounds SET threshold = ?3 WHERE run_id = ?1 AND round = ?2",
+        run_id,
+        round,
+        threshold
+    )?];
     for (user, x) in indices {
-        writes.push(
-            db.prepare(
-                "UPDATE secure_members SET x = ?4 WHERE run_id = ?1 AND round = ?2 \
+        writes.push(query!(
+            &db,
+            "UPDATE secure_members SET x = ?4 WHERE run_id = ?1 AND round = ?2 \
                  AND user_id = ?3",
-            )
-            .bind(&[
-                (run_id as f64).into(),
-                round.into(),
-                user.as_str().into(),
-                (*x as f64).into(),
-            ])?,
-        );
+            run_id,
+            round,
+            user.as_str(),
+            *x
+        )?);
     }
     writes.push(set_phase_statement(
         db,
@@ -190,11 +182,15 @@ pub(super) fn mark(
     user_id: &str,
     set: &str,
 ) -> EdgeResult<D1PreparedStatement> {
-    Ok(db
-        .prepare(format!(
+    Ok(query!(
+        &db,
+        format!(
             "UPDATE secure_members SET {set} WHERE run_id = ?1 AND round = ?2 AND user_id = ?3"
-        ))
-        .bind(&[(run_id as f64).into(), round.into(), user_id.into()])?)
+        ),
+        run_id,
+        round,
+        user_id
+    )?)
 }
 
 pub async fn set_input(
@@ -204,16 +200,15 @@ pub async fn set_input(
     user_id: &str,
     r2_key: &str,
 ) -> EdgeResult<()> {
-    db.prepare(
+    query!(
+        &db,
         "UPDATE secure_members SET input_key = ?4 WHERE run_id = ?1 AND round = ?2 \
          AND user_id = ?3",
-    )
-    .bind(&[
-        (run_id as f64).into(),
-        round.into(),
-        user_id.into(),
-        r2_key.into(),
-    ])?
+        run_id,
+        round,
+        user_id,
+        r2_key
+    )?
     .run()
     .await?;
     Ok(())
@@ -224,24 +219,21 @@ pub async fn set_input(
 pub async fn restart(db: &D1Database, run_id: i64, round: u32, deadline: i64) -> EdgeResult<()> {
     let mut writes = vec![];
     for table in ["secure_members", "secure_shares", "secure_reveals"] {
-        writes.push(
-            db.prepare(format!(
-                "DELETE FROM {table} WHERE run_id = ?1 AND round = ?2"
-            ))
-            .bind(&key(run_id, round))?,
-        );
+        writes.push(query!(
+            &db,
+            format!("DELETE FROM {table} WHERE run_id = ?1 AND round = ?2"),
+            run_id,
+            round
+        )?);
     }
-    writes.push(
-        db.prepare(
-            "UPDATE secure_rounds SET phase = 'keys', phase_deadline_at = ?3, threshold = NULL, \
+    writes.push(query!(
+        &db,
+        "UPDATE secure_rounds SET phase = 'keys', phase_deadline_at = ?3, threshold = NULL, \
              attempt = attempt + 1 WHERE run_id = ?1 AND round = ?2",
-        )
-        .bind(&[
-            (run_id as f64).into(),
-            round.into(),
-            (deadline as f64).into(),
-        ])?,
-    );
+        run_id,
+        round,
+        deadline
+    )?);
     db.batch(writes).await?;
     Ok(())
 }

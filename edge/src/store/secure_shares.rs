@@ -3,9 +3,10 @@
 
 use meshfed_shared::secagg::{Reveal, SealedShare, Secret};
 use serde::Deserialize;
+use worker::query;
 use worker::D1Database;
 
-use super::secure::{key, mark};
+use super::secure::mark;
 use crate::error::{EdgeError, EdgeResult};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -33,19 +34,16 @@ pub async fn insert_shares(
 ) -> EdgeResult<()> {
     let mut writes = vec![];
     for s in shares {
-        writes.push(
-            db.prepare(
-                "INSERT INTO secure_shares (run_id, round, from_x, to_x, ciphertext) \
+        writes.push(query!(
+            &db,
+            "INSERT INTO secure_shares (run_id, round, from_x, to_x, ciphertext) \
                  VALUES (?1, ?2, ?3, ?4, ?5)",
-            )
-            .bind(&[
-                (run_id as f64).into(),
-                round.into(),
-                (s.from as f64).into(),
-                (s.to as f64).into(),
-                hex::encode(&s.ciphertext).into(),
-            ])?,
-        );
+            run_id,
+            round,
+            s.from,
+            s.to,
+            hex::encode(&s.ciphertext)
+        )?);
     }
     writes.push(mark(db, run_id, round, user_id, "shared = 1")?);
     db.batch(writes).await?;
@@ -59,15 +57,17 @@ pub async fn shares_from(
     round: u32,
     from: u8,
 ) -> EdgeResult<Vec<SealedShare>> {
-    let rows: Vec<ShareRow> = db
-        .prepare(
-            "SELECT from_x, to_x, ciphertext FROM secure_shares \
+    let rows: Vec<ShareRow> = query!(
+        &db,
+        "SELECT from_x, to_x, ciphertext FROM secure_shares \
              WHERE run_id = ?1 AND round = ?2 AND from_x = ?3 ORDER BY to_x",
-        )
-        .bind(&[(run_id as f64).into(), round.into(), (from as f64).into()])?
-        .all()
-        .await?
-        .results()?;
+        run_id,
+        round,
+        from
+    )?
+    .all()
+    .await?
+    .results()?;
     rows.into_iter().map(sealed).collect()
 }
 
@@ -87,15 +87,17 @@ pub async fn shares_to(
     round: u32,
     to: u8,
 ) -> EdgeResult<Vec<SealedShare>> {
-    let rows: Vec<ShareRow> = db
-        .prepare(
-            "SELECT from_x, to_x, ciphertext FROM secure_shares \
+    let rows: Vec<ShareRow> = query!(
+        &db,
+        "SELECT from_x, to_x, ciphertext FROM secure_shares \
              WHERE run_id = ?1 AND round = ?2 AND to_x = ?3 ORDER BY from_x",
-        )
-        .bind(&[(run_id as f64).into(), round.into(), (to as f64).into()])?
-        .all()
-        .await?
-        .results()?;
+        run_id,
+        round,
+        to
+    )?
+    .all()
+    .await?
+    .results()?;
     rows.into_iter().map(sealed).collect()
 }
 
@@ -114,20 +116,17 @@ pub async fn insert_reveals(
             Secret::SelfMask => "self_mask",
             Secret::MaskKey => "mask_key",
         };
-        writes.push(
-            db.prepare(
-                "INSERT INTO secure_reveals (run_id, round, from_x, about_x, secret, share) \
+        writes.push(query!(
+            &db,
+            "INSERT INTO secure_reveals (run_id, round, from_x, about_x, secret, share) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )
-            .bind(&[
-                (run_id as f64).into(),
-                round.into(),
-                (from as f64).into(),
-                (r.about as f64).into(),
-                secret.into(),
-                hex::encode(r.share).into(),
-            ])?,
-        );
+            run_id,
+            round,
+            from,
+            r.about,
+            secret,
+            hex::encode(r.share)
+        )?);
     }
     writes.push(mark(db, run_id, round, user_id, "revealed = 1")?);
     db.batch(writes).await?;
@@ -135,15 +134,16 @@ pub async fn insert_reveals(
 }
 
 pub async fn reveals(db: &D1Database, run_id: i64, round: u32) -> EdgeResult<Vec<(u8, Reveal)>> {
-    let rows: Vec<RevealRow> = db
-        .prepare(
-            "SELECT from_x, about_x, secret, share FROM secure_reveals \
+    let rows: Vec<RevealRow> = query!(
+        &db,
+        "SELECT from_x, about_x, secret, share FROM secure_reveals \
              WHERE run_id = ?1 AND round = ?2",
-        )
-        .bind(&key(run_id, round))?
-        .all()
-        .await?
-        .results()?;
+        run_id,
+        round
+    )?
+    .all()
+    .await?
+    .results()?;
     rows.into_iter()
         .map(|r| {
             let share: [u8; 32] = hex::decode(&r.share)

@@ -4,6 +4,7 @@
 //! rate-limit windows long closed. (Uploads in parts left unfinished are swept by
 //! `runs::sweep_abandoned`, which aborts their R2 multipart uploads first.)
 
+use worker::query;
 use worker::D1Database;
 
 use super::changed_rows;
@@ -62,7 +63,7 @@ pub async fn expired(
             Cutoff::ExpiryMs => now_ms,
             Cutoff::WindowStartSecs => now_ms / 1000 - window_horizon_secs,
         };
-        let statement = db.prepare(sql).bind(&[(before as f64).into()])?;
+        let statement = query!(&db, sql, before)?;
         swept.push((table, changed_rows(statement).await?));
     }
     Ok(swept)

@@ -5,8 +5,8 @@ use meshfed_shared::api::auth::{UserProfile, ValidRegistration};
 use meshfed_shared::secret::Secret;
 use meshfed_shared::time::rfc3339_from_unix_ms;
 use serde::Deserialize;
-use wasm_bindgen::JsValue;
-use worker::D1Database;
+use worker::query;
+use worker::{D1Database, D1Type};
 
 use crate::error::EdgeResult;
 
@@ -64,7 +64,7 @@ impl UserRow {
 /// By username or email, case-insensitively.
 pub async fn find_by_login(db: &D1Database, login: &str) -> EdgeResult<Option<UserRow>> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE username = ?1 OR email = ?1 LIMIT 1");
-    Ok(db.prepare(sql).bind(&[login.into()])?.first(None).await?)
+    Ok(query!(&db, sql, login)?.first(None).await?)
 }
 
 /// Every user, oldest first (administration).
@@ -87,7 +87,7 @@ pub async fn directory(db: &D1Database) -> EdgeResult<Vec<DirectoryEntry>> {
 
 pub async fn find_by_id(db: &D1Database, id: &str) -> EdgeResult<Option<UserRow>> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE id = ?1");
-    Ok(db.prepare(sql).bind(&[id.into()])?.first(None).await?)
+    Ok(query!(&db, sql, id)?.first(None).await?)
 }
 
 /// Which of `username` and `email` are already taken (`"username"`, `"email"`).
@@ -101,14 +101,15 @@ pub async fn taken_fields(
         username_taken: i64,
         email_taken: i64,
     }
-    let row: Option<Taken> = db
-        .prepare(
-            "SELECT EXISTS(SELECT 1 FROM users WHERE username = ?1) AS username_taken, \
+    let row: Option<Taken> = query!(
+        &db,
+        "SELECT EXISTS(SELECT 1 FROM users WHERE username = ?1) AS username_taken, \
              EXISTS(SELECT 1 FROM users WHERE email = ?2) AS email_taken",
-        )
-        .bind(&[username.into(), email.into()])?
-        .first(None)
-        .await?;
+        username,
+        email
+    )?
+    .first(None)
+    .await?;
     let mut fields = Vec::new();
     if let Some(t) = row {
         if t.username_taken != 0 {
@@ -130,27 +131,21 @@ pub async fn insert(
     password_hash: &str,
     now: i64,
 ) -> EdgeResult<bool> {
-    let org: JsValue = reg
-        .organization
-        .as_deref()
-        .map_or(JsValue::NULL, JsValue::from);
-    let changes = super::changed_rows(
-        db.prepare(
-            "INSERT INTO users (id, username, email, first_name, last_name, organization, \
+    let org = reg.organization.as_deref();
+    let changes = super::changed_rows(query!(
+        &db,
+        "INSERT INTO users (id, username, email, first_name, last_name, organization, \
              password_hash, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) \
              ON CONFLICT DO NOTHING",
-        )
-        .bind(&[
-            id.into(),
-            reg.username.as_str().into(),
-            reg.email.as_str().into(),
-            reg.first_name.as_str().into(),
-            reg.last_name.as_str().into(),
-            org,
-            password_hash.into(),
-            (now as f64).into(),
-        ])?,
-    )
+        id,
+        reg.username.as_str(),
+        reg.email.as_str(),
+        reg.first_name.as_str(),
+        reg.last_name.as_str(),
+        org,
+        password_hash,
+        now
+    )?)
     .await?;
     Ok(changes == 1)
 }
@@ -163,18 +158,17 @@ pub async fn confirm(
     mnemonic: &meshfed_shared::auth::mnemonic::IssuedMnemonic,
     now: i64,
 ) -> EdgeResult<()> {
-    db.prepare(
+    query!(
+        &db,
         "UPDATE users SET confirmed = 1, roles = ?2, public_key = ?3, mnemonic_sha3_256 = ?4, \
          mnemonic_sha3_512 = ?5, updated_at = ?6 WHERE id = ?1",
-    )
-    .bind(&[
-        id.into(),
-        serde_json::to_string(roles)?.into(),
-        mnemonic.public_key_hex.as_str().into(),
-        mnemonic.digests.sha3_256_hex.as_str().into(),
-        mnemonic.digests.sha3_512_hex.as_str().into(),
-        (now as f64).into(),
-    ])?
+        id,
+        serde_json::to_string(roles)?,
+        mnemonic.public_key_hex.as_str(),
+        mnemonic.digests.sha3_256_hex.as_str(),
+        mnemonic.digests.sha3_512_hex.as_str(),
+        now
+    )?
     .run()
     .await?;
     Ok(())
@@ -194,20 +188,18 @@ pub async fn record_failure(
         failed_logins: i64,
         locked_until: Option<i64>,
     }
-    let row: Option<Row> = db
-        .prepare(
-            "UPDATE users SET \
+    let row: Option<Row> = query!(
+        &db,
+        "UPDATE users SET \
                locked_until = CASE WHEN failed_logins + 1 >= ?2 THEN ?3 ELSE locked_until END, \
                failed_logins = CASE WHEN failed_logins + 1 >= ?2 THEN 0 ELSE failed_logins + 1 END \
              WHERE id = ?1 RETURNING failed_logins, locked_until",
-        )
-        .bind(&[
-            id.into(),
-            (max_failures as f64).into(),
-            ((now + lock_ms) as f64).into(),
-        ])?
-        .first(None)
-        .await?;
+        id,
+        max_failures,
+        now + lock_ms
+    )?
+    .first(None)
+    .await?;
     Ok(row.map_or((0, None), |r| {
         let locked = r.locked_until.filter(|&t| t > now);
         (
@@ -222,10 +214,13 @@ pub async fn record_failure(
 }
 
 pub async fn clear_failures(db: &D1Database, id: &str) -> EdgeResult<()> {
-    db.prepare("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = ?1")
-        .bind(&[id.into()])?
-        .run()
-        .await?;
+    query!(
+        &db,
+        "UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = ?1",
+        id
+    )?
+    .run()
+    .await?;
     Ok(())
 }
 
@@ -242,13 +237,14 @@ pub async fn users_by_email(
     let mut out = vec![];
     for chunk in emails.chunks(50) {
         let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("?{i}")).collect();
-        let binds: Vec<JsValue> = chunk.iter().map(|e| e.as_str().into()).collect();
+        let binds: Vec<D1Type> = chunk.iter().map(|e| D1Type::Text(e)).collect();
         let rows: Vec<Row> = db
             .prepare(format!(
-                "SELECT id, email FROM users WHERE confirmed = 1 AND disabled = 0 AND lower(email) IN ({})",
+                "SELECT id, email FROM users WHERE confirmed = 1 AND disabled = 0 AND \
+                 lower(email) IN ({})",
                 marks.join(", ")
             ))
-            .bind(&binds)?
+            .bind_refs(&binds)?
             .all()
             .await?
             .results()?;
