@@ -1,7 +1,7 @@
 //! What the app's page and its training worker (a Web Worker running MeshNet with burn) say
 //! to each other, and the small sums a training view shows (ETA, smoothed loss).
 //!
-//! A message is a JSON [`Request`] or [`Reply`] plus named byte payloads that travel beside
+//! A message is a JSON [`WorkerRequest`] or [`WorkerReply`] plus named byte payloads that travel beside
 //! it: `volume` and `labels` (the NIfTI files' bytes, read from disk, never uploaded),
 //! `model` (a safetensors MeshNet) and `segmentation` (labels, Meshfed's layout).
 
@@ -37,7 +37,7 @@ impl Backend {
 /// Page → worker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Request {
+pub enum WorkerRequest {
     /// Bring up the device: WebGPU when the browser offers it (unless `cpu_only`), else CPU.
     Start { cpu_only: bool },
     /// Read the `volume` and `labels` payloads and keep them for training.
@@ -85,7 +85,7 @@ pub struct RoundRequest {
 /// Worker → page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Reply {
+pub enum WorkerReply {
     /// The worker's wasm has loaded and it listens: the page sends nothing before this.
     Alive,
     /// The device is up. `note` says why WebGPU was not used, when it was not.
@@ -182,15 +182,15 @@ mod tests {
 
     #[test]
     fn messages_have_a_kind_tag() {
-        let json = serde_json::to_string(&Request::Train(TrainRequest::default())).unwrap();
+        let json = serde_json::to_string(&WorkerRequest::Train(TrainRequest::default())).unwrap();
         assert!(json.starts_with(r#"{"kind":"train","steps":20"#), "{json}");
-        let back: Reply = serde_json::from_str(
+        let back: WorkerReply = serde_json::from_str(
             r#"{"kind":"ready","backend":"web_gpu","adapter":"x","note":null}"#,
         )
         .unwrap();
         assert_eq!(
             back,
-            Reply::Ready {
+            WorkerReply::Ready {
                 backend: Backend::WebGpu,
                 adapter: "x".into(),
                 note: None

@@ -13,7 +13,7 @@ use meshfed_shared::meshnet::ModelConfig;
 use meshfed_shared::plan::HeldOut;
 use meshfed_shared::privacy::noise::{privatize, repair_variances};
 use meshfed_shared::privacy::DifferentialPrivacy;
-use meshfed_shared::training::{smooth, Progress, Reply, RoundRequest, TrainRequest};
+use meshfed_shared::training::{smooth, Progress, RoundRequest, TrainRequest, WorkerReply};
 use meshfed_shared::volume::mean_dice;
 use meshfed_shared::volume::{Labels, Volume};
 
@@ -23,9 +23,9 @@ use crate::device::Chosen;
 const WASM_MEMORY_BYTES: u64 = 3 << 30;
 
 /// Reads the two NIfTI files and prepares them.
-pub fn load(volume: &[u8], labels: &[u8]) -> Result<(LocalData, Reply), String> {
+pub fn load(volume: &[u8], labels: &[u8]) -> Result<(LocalData, WorkerReply), String> {
     let data = LocalData::from_nifti(volume, labels)?;
-    let reply = Reply::Loaded {
+    let reply = WorkerReply::Loaded {
         dims: data.full_labels.dims,
         cropped: data.volume.dims,
         classes: data.classes,
@@ -54,7 +54,7 @@ pub async fn train(
     model: &[u8],
     cancel: Rc<Cell<bool>>,
     progress: impl Fn(&Progress),
-) -> Result<(Reply, Vec<u8>), String> {
+) -> Result<(WorkerReply, Vec<u8>), String> {
     let (config, values) = read_model(model, data)?;
     let ad = chosen.device.clone().autodiff();
     let net = MeshNetConfig::from(config.clone())
@@ -77,7 +77,7 @@ pub async fn train(
         progress,
     )
     .await?;
-    let reply = Reply::Trained {
+    let reply = WorkerReply::Trained {
         steps: s.done,
         cancelled: s.done < request.steps,
         loss: s.loss,
@@ -176,7 +176,7 @@ pub async fn follow_round(
     model: &[u8],
     cancel: Rc<Cell<bool>>,
     progress: impl Fn(&Progress),
-) -> Result<(Reply, Vec<u8>), String> {
+) -> Result<(WorkerReply, Vec<u8>), String> {
     let (config, global) = read_model(model, data)?;
     let plan = &request.plan;
     plan.takes_weights()?;
@@ -215,7 +215,7 @@ pub async fn follow_round(
     let total = plan.local_steps as usize;
     let data_pair = (&train_volume, &train_labels);
     let s = steps(chosen, trainer, data_pair, total, cancel, progress).await?;
-    let reply = Reply::RoundTrained {
+    let reply = WorkerReply::RoundTrained {
         steps: s.done,
         cancelled: s.done < total,
         loss: s.loss,
@@ -232,7 +232,7 @@ pub async fn segment(
     chosen: &Chosen,
     data: &LocalData,
     model: &[u8],
-) -> Result<(Reply, Vec<u8>), String> {
+) -> Result<(WorkerReply, Vec<u8>), String> {
     let (config, values) = read_model(model, data)?;
     let start = js_sys::Date::now();
     let net = MeshNetConfig::from(config.clone())
@@ -244,7 +244,7 @@ pub async fn segment(
     let dims = data.full_labels.dims;
     let labels = finish(&inside, data.crop, dims, &SegmentOptions::default());
     let dice = mean_dice(&labels.data, &data.full_labels.data, config.classes);
-    let reply = Reply::Segmented {
+    let reply = WorkerReply::Segmented {
         dice,
         ms: js_sys::Date::now() - start,
     };

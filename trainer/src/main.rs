@@ -9,7 +9,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use js_sys::Promise;
-use meshfed_shared::training::{Reply, Request, LABELS, MODEL, SEGMENTATION, VOLUME};
+use meshfed_shared::training::{WorkerReply, WorkerRequest, LABELS, MODEL, SEGMENTATION, VOLUME};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
@@ -32,13 +32,13 @@ fn scope() -> DedicatedWorkerGlobalScope {
     js_sys::global().unchecked_into()
 }
 
-fn post(reply: &Reply, payloads: &[(&str, &[u8])]) {
+fn post(reply: &WorkerReply, payloads: &[(&str, &[u8])]) {
     let _ = scope().post_message(&outgoing(reply, payloads));
 }
 
 fn fail(message: impl Into<String>) {
     post(
-        &Reply::Failed {
+        &WorkerReply::Failed {
             message: message.into(),
         },
         &[],
@@ -69,10 +69,10 @@ async fn handle(state: Rc<State>, incoming: Incoming) -> Result<(), String> {
             .ok_or_else(|| "Pick a volume and its label map first".to_string())
     };
     match &incoming.request {
-        Request::Start { cpu_only } => {
+        WorkerRequest::Start { cpu_only } => {
             let c = device::choose(*cpu_only).await;
             post(
-                &Reply::Ready {
+                &WorkerReply::Ready {
                     backend: c.backend,
                     adapter: c.adapter.clone(),
                     note: c.note.clone(),
@@ -81,28 +81,30 @@ async fn handle(state: Rc<State>, incoming: Incoming) -> Result<(), String> {
             );
             *state.chosen.borrow_mut() = Some(Rc::new(c));
         }
-        Request::Load => {
+        WorkerRequest::Load => {
             let (loaded, reply) =
                 jobs::load(&incoming.payload(VOLUME)?, &incoming.payload(LABELS)?)?;
             *state.data.borrow_mut() = Some(Rc::new(loaded));
             post(&reply, &[]);
         }
-        Request::Train(request) => {
+        WorkerRequest::Train(request) => {
             state.cancel.set(false);
             let (c, d) = (chosen()?, data()?);
             let model = incoming.payload(MODEL)?;
-            let progress =
-                |p: &meshfed_shared::training::Progress| post(&Reply::Progress(p.clone()), &[]);
+            let progress = |p: &meshfed_shared::training::Progress| {
+                post(&WorkerReply::Progress(p.clone()), &[])
+            };
             let (reply, bytes) =
                 jobs::train(&c, &d, request, &model, state.cancel.clone(), progress).await?;
             post(&reply, &[(MODEL, &bytes)]);
         }
-        Request::FollowRound(request) => {
+        WorkerRequest::FollowRound(request) => {
             state.cancel.set(false);
             let (c, d) = (chosen()?, data()?);
             let model = incoming.payload(MODEL)?;
-            let progress =
-                |p: &meshfed_shared::training::Progress| post(&Reply::Progress(p.clone()), &[]);
+            let progress = |p: &meshfed_shared::training::Progress| {
+                post(&WorkerReply::Progress(p.clone()), &[])
+            };
             // Another run (or none yet) starts with a fresh optimizer.
             let (run, mut participant) = state
                 .following
@@ -124,12 +126,12 @@ async fn handle(state: Rc<State>, incoming: Incoming) -> Result<(), String> {
             let (reply, bytes) = done?;
             post(&reply, &[(MODEL, &bytes)]);
         }
-        Request::Segment => {
+        WorkerRequest::Segment => {
             let (c, d) = (chosen()?, data()?);
             let (reply, labels) = jobs::segment(&c, &d, &incoming.payload(MODEL)?).await?;
             post(&reply, &[(SEGMENTATION, &labels)]);
         }
-        Request::Cancel => {}
+        WorkerRequest::Cancel => {}
     }
     Ok(())
 }
@@ -142,7 +144,7 @@ fn main() {
             Ok(i) => i,
             Err(e) => return fail(e),
         };
-        if incoming.request == Request::Cancel {
+        if incoming.request == WorkerRequest::Cancel {
             state.cancel.set(true);
             return;
         }
@@ -160,5 +162,5 @@ fn main() {
     scope().set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     on_message.forget();
     // Messages sent before this point were dropped: the page waits for this one.
-    post(&Reply::Alive, &[]);
+    post(&WorkerReply::Alive, &[]);
 }

@@ -2,12 +2,12 @@
 //! `meshfed_shared::training`).
 
 use js_sys::{Object, Reflect, Uint8Array};
-use meshfed_shared::training::{Reply, Request};
+use meshfed_shared::training::{WorkerReply, WorkerRequest};
 use wasm_bindgen::{JsCast, JsValue};
 
 /// A request and its payloads, as the page sent them.
 pub struct Incoming {
-    pub request: Request,
+    pub request: WorkerRequest,
     message: JsValue,
 }
 
@@ -33,7 +33,7 @@ impl Incoming {
 }
 
 /// `reply` with `payloads`, ready for `postMessage`.
-pub fn outgoing(reply: &Reply, payloads: &[(&str, &[u8])]) -> JsValue {
+pub fn outgoing(reply: &WorkerReply, payloads: &[(&str, &[u8])]) -> JsValue {
     let object = Object::new();
     let json = serde_json::to_string(reply).unwrap_or_default();
     let _ = Reflect::set(&object, &"json".into(), &json.into());

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use meshfed_shared::meshnet::{file, initial_weights, ModelConfig};
-use meshfed_shared::training::{Backend, Progress, Reply, Request, LABELS, VOLUME};
+use meshfed_shared::training::{Backend, Progress, WorkerReply, WorkerRequest, LABELS, VOLUME};
 use meshfed_shared::volume::{nifti, Labels, Volume};
 use wasm_bindgen::JsCast;
 use web_sys::HtmlInputElement;
@@ -28,9 +28,9 @@ pub struct CurrentModel {
 /// The device the worker trains on: backend, adapter, why not WebGPU (when it is not).
 pub type DeviceInfo = (Backend, String, Option<String>);
 
-/// What the training page's panels share.
+/// The training page's state, which its panels share (a context).
 #[derive(Clone, Copy)]
-pub struct Trainer {
+pub struct TrainingPage {
     pub worker: StoredValue<Option<TrainingWorker>, LocalStorage>,
     /// The device once the worker is up (backend, adapter, why not WebGPU), or why not.
     pub device: RwSignal<Option<Result<DeviceInfo, String>>>,
@@ -47,7 +47,7 @@ pub struct Trainer {
     pub cancelled: RwSignal<bool>,
 }
 
-impl Trainer {
+impl TrainingPage {
     pub fn ready(&self) -> bool {
         self.loaded.get().is_some()
             && matches!(self.device.get(), Some(Ok(_)))
@@ -95,7 +95,7 @@ enum Overlay {
 #[component]
 pub fn TrainPage() -> impl IntoView {
     let session = require_sign_in();
-    let trainer = Trainer {
+    let trainer = TrainingPage {
         worker: StoredValue::new_local(None),
         device: RwSignal::new(None),
         loaded: RwSignal::new(None),
@@ -207,22 +207,30 @@ async fn read_data(file: &web_sys::File, is_volume: bool) -> Result<(Vec<u8>, Da
 }
 
 /// Hands both files to the worker, which checks and prepares them.
-async fn load(trainer: Trainer, volume: Vec<u8>, labels: Vec<u8>, error: RwSignal<Option<String>>) {
+async fn load(
+    trainer: TrainingPage,
+    volume: Vec<u8>,
+    labels: Vec<u8>,
+    error: RwSignal<Option<String>>,
+) {
     let Some(worker) = trainer.worker() else {
         return;
     };
     let answer = worker
-        .call(&Request::Load, &[(VOLUME, &volume), (LABELS, &labels)])
+        .call(
+            &WorkerRequest::Load,
+            &[(VOLUME, &volume), (LABELS, &labels)],
+        )
         .await;
     match answer.map(|a| a.reply) {
-        Ok(Reply::Loaded { dims, classes, .. }) => trainer.loaded.set(Some((dims, classes))),
+        Ok(WorkerReply::Loaded { dims, classes, .. }) => trainer.loaded.set(Some((dims, classes))),
         Ok(_) => error.set(Some("The training worker answered out of turn".into())),
         Err(e) => error.set(Some(e)),
     }
 }
 
 /// Starts the worker and its device; the page shows which device trains.
-fn start_worker(trainer: Trainer) {
+fn start_worker(trainer: TrainingPage) {
     let worker = match TrainingWorker::spawn() {
         Ok(w) => w,
         Err(e) => return trainer.device.set(Some(Err(e))),
@@ -235,9 +243,11 @@ fn start_worker(trainer: Trainer) {
     });
     trainer.worker.set_value(Some(worker.clone()));
     spawn_local(async move {
-        let answer = worker.call(&Request::Start { cpu_only: false }, &[]).await;
+        let answer = worker
+            .call(&WorkerRequest::Start { cpu_only: false }, &[])
+            .await;
         trainer.device.set(Some(match answer.map(|a| a.reply) {
-            Ok(Reply::Ready {
+            Ok(WorkerReply::Ready {
                 backend,
                 adapter,
                 note,

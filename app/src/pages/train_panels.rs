@@ -7,18 +7,20 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_query_map;
 use meshfed_shared::meshnet::{brainchop, file};
-use meshfed_shared::training::{human_duration, Reply, Request, TrainRequest, MODEL, SEGMENTATION};
+use meshfed_shared::training::{
+    human_duration, TrainRequest, WorkerReply, WorkerRequest, MODEL, SEGMENTATION,
+};
 use meshfed_shared::volume::Labels;
 
-use super::train::{CurrentModel, Trainer};
+use super::train::{CurrentModel, TrainingPage};
 use crate::api;
 use crate::components::chart::LineChart;
 use crate::session::{signed_in_resource, Session};
 use crate::training::download::save;
 use crate::training::join::{join, JoinPlan, JoinView};
 
-fn trainer() -> Trainer {
-    expect_context::<Trainer>()
+fn trainer() -> TrainingPage {
+    expect_context::<TrainingPage>()
 }
 
 /// How a job ended: a status line named `label`, or an alert.
@@ -129,11 +131,11 @@ pub fn TrainPanel() -> impl IntoView {
         };
         spawn_local(async move {
             let answer = worker
-                .call(&Request::Train(request), &[(MODEL, &model)])
+                .call(&WorkerRequest::Train(request), &[(MODEL, &model)])
                 .await;
             t.busy.set(None);
             outcome.set(Some(answer.and_then(|a| match a.reply {
-                Reply::Trained { steps, cancelled, loss, dice, ms_per_step, .. } => {
+                WorkerReply::Trained { steps, cancelled, loss, dice, ms_per_step, .. } => {
                     let bytes = a.payload(MODEL).ok_or("The trained model is missing")?;
                     let description = format!("trained here, {steps} steps, Dice {dice:.3}");
                     t.model.set(Some(CurrentModel { bytes: Arc::new(bytes), description }));
@@ -174,7 +176,7 @@ pub fn TrainPanel() -> impl IntoView {
 /// The join loop's view onto the page.
 struct PageJoinView {
     status: RwSignal<Option<String>>,
-    trainer: Trainer,
+    trainer: TrainingPage,
 }
 
 impl JoinView for PageJoinView {
@@ -284,11 +286,11 @@ pub fn ModelPanel() -> impl IntoView {
         t.busy.set(Some("Segmenting".into()));
         spawn_local(async move {
             let answer = worker
-                .call(&Request::Segment, &[(MODEL, &model.bytes)])
+                .call(&WorkerRequest::Segment, &[(MODEL, &model.bytes)])
                 .await;
             t.busy.set(None);
             message.set(Some(answer.and_then(|a| {
-                let Reply::Segmented { dice, ms } = a.reply else {
+                let WorkerReply::Segmented { dice, ms } = a.reply else {
                     return Err("The training worker answered out of turn".to_string());
                 };
                 let data = a.payload(SEGMENTATION).ok_or("The segmentation is missing")?;

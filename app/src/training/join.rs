@@ -10,7 +10,7 @@ use meshfed_shared::api::runs::RunDetail;
 use meshfed_shared::meshnet::file;
 use meshfed_shared::secagg::participant::Trained;
 use meshfed_shared::secagg::vector;
-use meshfed_shared::training::{Reply, Request, RoundRequest, MODEL};
+use meshfed_shared::training::{RoundRequest, WorkerReply, WorkerRequest, MODEL};
 
 use super::worker::TrainingWorker;
 use crate::api::runs::{self as runs_api, LocalResult};
@@ -81,11 +81,11 @@ pub async fn join(
         };
         let answer = worker
             .call(
-                &Request::FollowRound(Box::new(request)),
+                &WorkerRequest::FollowRound(Box::new(request)),
                 &[(MODEL, &global)],
             )
             .await?;
-        let Reply::RoundTrained {
+        let WorkerReply::RoundTrained {
             cancelled,
             loss,
             dice,

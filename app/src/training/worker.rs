@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
-use meshfed_shared::training::{Progress, Reply, Request};
+use meshfed_shared::training::{Progress, WorkerReply, WorkerRequest};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{MessageEvent, Worker};
@@ -15,7 +15,7 @@ const LOADER: &str = "/meshfed-trainer_loader.js";
 
 /// A final reply and its payloads.
 pub struct Answer {
-    pub reply: Reply,
+    pub reply: WorkerReply,
     message: JsValue,
 }
 
@@ -54,12 +54,12 @@ impl Drop for Inner {
     }
 }
 
-fn decode(message: &JsValue) -> Reply {
+fn decode(message: &JsValue) -> WorkerReply {
     let json = Reflect::get(message, &"json".into())
         .ok()
         .and_then(|j| j.as_string())
         .unwrap_or_default();
-    serde_json::from_str(&json).unwrap_or_else(|e| Reply::Failed {
+    serde_json::from_str(&json).unwrap_or_else(|e| WorkerReply::Failed {
         message: format!("The training worker sent something unreadable: {e}"),
     })
 }
@@ -93,12 +93,12 @@ impl TrainingWorker {
                 let Some(inner) = weak.upgrade() else { return };
                 let message = event.data();
                 let reply = decode(&message);
-                if let Reply::Progress(p) = reply {
+                if let WorkerReply::Progress(p) = reply {
                     let f = inner.on_progress.borrow().clone();
                     if let Some(f) = f {
                         f(p);
                     }
-                } else if reply == Reply::Alive {
+                } else if reply == WorkerReply::Alive {
                     settle(&inner.alive_resolve, &JsValue::NULL);
                 } else {
                     settle(&inner.resolve, &message);
@@ -114,7 +114,7 @@ impl TrainingWorker {
                     .and_then(|m| m.as_string())
                     .unwrap_or_else(|| "it stopped".into());
                 let why = format!("The training worker failed: {what}");
-                let failed = Reply::Failed {
+                let failed = WorkerReply::Failed {
                     message: why.clone(),
                 };
                 let json = serde_json::to_string(&failed).unwrap_or_default();
@@ -148,7 +148,7 @@ impl TrainingWorker {
     /// returned as the error.
     pub async fn call(
         &self,
-        request: &Request,
+        request: &WorkerRequest,
         payloads: &[(&str, &[u8])],
     ) -> Result<Answer, String> {
         let json = serde_json::to_string(request).map_err(|e| e.to_string())?;
@@ -168,14 +168,14 @@ impl TrainingWorker {
             .await
             .map_err(|e| format!("The training worker stopped: {e:?}"))?;
         match decode(&message) {
-            Reply::Failed { message } => Err(message),
+            WorkerReply::Failed { message } => Err(message),
             reply => Ok(Answer { reply, message }),
         }
     }
 
     /// Asks the running training to stop after its current step (no reply of its own).
     pub fn cancel(&self) {
-        let json = serde_json::to_string(&Request::Cancel).unwrap_or_default();
+        let json = serde_json::to_string(&WorkerRequest::Cancel).unwrap_or_default();
         let _ = self.0.worker.post_message(&wire_message(&json, &[]));
     }
 }
