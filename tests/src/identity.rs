@@ -28,14 +28,10 @@ pub fn registration(username: &str, email: &str) -> Value {
 /// The mail the dev outbox holds for `to`, newest first.
 pub async fn outbox(ctx: &Ctx, to: &str) -> Vec<Value> {
     // Test addresses are plain ASCII; only '+' needs escaping in a query.
-    let url = format!(
-        "{}?to={}",
-        ctx.url("/api/_dev/outbox"),
-        to.replace('+', "%2B")
-    );
-    let resp = ctx.http.get(url).send().await.unwrap();
-    assert_eq!(resp.status(), 200);
-    let body: Value = resp.json().await.unwrap();
+    let url = format!("/api/_dev/outbox?to={}", to.replace('+', "%2B"));
+    let resp = ctx.get(&url).send().await;
+    assert_eq!(resp.status, 200);
+    let body: Value = resp.json();
     body["data"].as_array().expect("outbox is a list").clone()
 }
 
@@ -74,23 +70,19 @@ pub async fn registered_and_confirmed_as(
     email: String,
 ) -> (String, String, Value) {
     let resp = ctx
-        .http
-        .post(ctx.url("/api/auth/register"))
+        .post("/api/auth/register")
         .json(&registration(&username, &email))
         .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+        .await;
+    assert_eq!(resp.status, 201, "{}", resp.text());
     let code = latest_code(ctx, &email).await;
     let resp = ctx
-        .http
-        .post(ctx.url("/api/auth/confirm"))
+        .post("/api/auth/confirm")
         .json(&json!({"username": username, "code": code}))
         .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let body: Value = resp.json().await.unwrap();
+        .await;
+    assert_eq!(resp.status, 200);
+    let body: Value = resp.json();
     (username, email, body["data"].clone())
 }
 
@@ -113,23 +105,16 @@ pub async fn answer_challenge(ctx: &Ctx, username: &str, code: &str) -> (u16, Va
 
 /// POSTs JSON to `path`, returning status and body.
 pub async fn post(ctx: &Ctx, path: &str, body: Value, bearer: Option<&str>) -> (u16, Value) {
-    let mut req = ctx.http.post(ctx.url(path)).json(&body);
-    if let Some(token) = bearer {
-        req = req.bearer_auth(token);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
+    let call = ctx.post(path).json(&body).maybe_bearer(bearer);
+    call.send().await.status_json()
 }
 
 pub async fn get(ctx: &Ctx, path: &str, bearer: Option<&str>) -> (u16, Value) {
-    let mut req = ctx.http.get(ctx.url(path));
-    if let Some(token) = bearer {
-        req = req.bearer_auth(token);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
+    ctx.get(path)
+        .maybe_bearer(bearer)
+        .send()
+        .await
+        .status_json()
 }
 
 /// The TOTP code for `secret_b32` at now + `offset_secs`.

@@ -2,6 +2,7 @@
 //! state, a chromedriver, and the context every test receives.
 
 pub mod browser;
+pub mod http;
 pub mod identity;
 pub mod mail_sink;
 pub mod participant;

@@ -64,13 +64,11 @@ pub async fn send(
     token: &str,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let mut req = ctx.http.request(method, ctx.url(path)).bearer_auth(token);
+    let mut call = ctx.call(method, path).bearer(token);
     if let Some(b) = body {
-        req = req.json(&b);
+        call = call.json(&b);
     }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
+    call.send().await.status_json()
 }
 
 /// Deterministic values for participant `seed`.
@@ -116,33 +114,23 @@ pub async fn try_put_tensors(
     num_examples: u64,
 ) -> Result<(u16, Value), reqwest::Error> {
     let resp = ctx
-        .http
-        .put(ctx.url(&format!(
+        .put(&format!(
             "/api/runs/{run}/rounds/{round}/{kind}?num_examples={num_examples}&loss=0.5&dice=0.25"
-        )))
-        .bearer_auth(token)
+        ))
+        .bearer(token)
         .header("content-type", "application/octet-stream")
         .body(body)
-        .send()
+        .try_send()
         .await?;
-    let status = resp.status().as_u16();
-    let body = resp.bytes().await?;
-    Ok((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))
+    Ok(resp.status_json())
 }
 
 /// Downloads a model (or averaged gradients) as safetensors and returns its flat values.
 pub async fn download(ctx: &Ctx, token: &str, path: &str, model: &ModelConfig) -> Vec<f32> {
-    let resp = ctx
-        .http
-        .get(ctx.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200, "{path}");
-    assert_eq!(resp.headers()["content-type"], "application/octet-stream");
-    let bytes = resp.bytes().await.unwrap();
-    let file = safetensors::read(&bytes).expect("a safetensors answer");
+    let resp = ctx.get(path).bearer(token).send().await;
+    assert_eq!(resp.status, 200, "{path}");
+    assert_eq!(resp.headers["content-type"], "application/octet-stream");
+    let file = safetensors::read(&resp.bytes).expect("a safetensors answer");
     model.flatten_named(&file.tensors).expect("the run's model")
 }
 

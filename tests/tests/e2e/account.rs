@@ -9,15 +9,8 @@ use serde_json::{json, Value};
 const NEW_PASSWORD: &str = "Marble-Canyon-42";
 
 async fn put(ctx: &Ctx, path: &str, body: Value, bearer: &str) -> (u16, Value) {
-    let resp = ctx
-        .http
-        .put(ctx.url(path))
-        .json(&body)
-        .bearer_auth(bearer)
-        .send()
-        .await
-        .unwrap();
-    (resp.status().as_u16(), resp.json().await.unwrap())
+    let resp = ctx.put(path).json(&body).bearer(bearer).send().await;
+    (resp.status, resp.json())
 }
 
 fn token<'a>(set: &'a Value, name: &str) -> &'a str {

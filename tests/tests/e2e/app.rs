@@ -2,17 +2,18 @@
 
 use fantoccini::Locator;
 use meshfed_e2e::browser::session;
+use meshfed_e2e::http::Answer;
 use meshfed_e2e::ui::{field, screenshot, wait_for};
 use meshfed_e2e::Ctx;
 
 pub fn spa_fallback_serves_the_app_for_app_routes(ctx: &Ctx) {
     ctx.block_on(async {
         for path in ["/", "/login", "/some/deep/app/route"] {
-            let resp = ctx.http.get(ctx.url(path)).send().await.unwrap();
-            assert_eq!(resp.status(), 200, "{path}");
-            let ctype = resp.headers()["content-type"].to_str().unwrap().to_string();
+            let resp = ctx.get(path).send().await;
+            assert_eq!(resp.status, 200, "{path}");
+            let ctype = resp.headers["content-type"].to_str().unwrap().to_string();
             assert!(ctype.starts_with("text/html"), "{path}: {ctype}");
-            let html = resp.text().await.unwrap();
+            let html = resp.text();
             assert!(
                 html.contains("meshfed-app") && html.contains(".wasm"),
                 "{path}: {html}"
@@ -82,12 +83,12 @@ const COMMON_HEADERS: [&str; 6] = [
 
 pub fn app_and_api_send_the_security_headers_and_inline_scripts_are_blocked(ctx: &Ctx) {
     ctx.block_on(async {
-        let app = ctx.http.get(ctx.url("/login")).send().await.unwrap();
-        let api = ctx.http.get(ctx.url("/api/health")).send().await.unwrap();
-        let header = |resp: &reqwest::Response, name: &str| {
-            resp.headers()
+        let app = ctx.get("/login").send().await;
+        let api = ctx.get("/api/health").send().await;
+        let header = |resp: &Answer, name: &str| {
+            resp.headers
                 .get(name)
-                .unwrap_or_else(|| panic!("{} has no {name}", resp.url()))
+                .unwrap_or_else(|| panic!("no {name} header"))
                 .to_str()
                 .unwrap()
                 .to_string()
@@ -110,12 +111,8 @@ pub fn app_and_api_send_the_security_headers_and_inline_scripts_are_blocked(ctx:
         assert!(!script_src.contains("unsafe-inline"), "{script_src}");
         assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
         // The headers file is configuration, not an asset.
-        let file = ctx.http.get(ctx.url("/_headers")).send().await.unwrap();
-        assert!(!file
-            .text()
-            .await
-            .unwrap()
-            .contains("Content-Security-Policy:"));
+        let file = ctx.get("/_headers").send().await;
+        assert!(!file.text().contains("Content-Security-Policy:"));
 
         // In the browser the app starts under that policy, and an injected inline script
         // (what a stored XSS would add) does not run.

@@ -33,109 +33,53 @@ pub fn capability_reaches_only_its_own_prefix(ctx: &Ctx) {
         .await;
         let bob_cap = cap["data"]["token"].as_str().unwrap().to_string();
 
-        let object = ctx.url("/api/backup/objects/models/round-1.safetensors");
+        let object = "/api/backup/objects/models/round-1.safetensors";
         let put = ctx
-            .http
-            .put(&object)
-            .bearer_auth(&alice_cap)
+            .put(object)
+            .bearer(&alice_cap)
             .body(vec![7u8; 1000])
             .send()
-            .await
-            .unwrap();
-        assert_eq!(put.status(), 201);
-        let got = ctx
-            .http
-            .get(&object)
-            .bearer_auth(&alice_cap)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(got.status(), 200);
-        assert_eq!(got.bytes().await.unwrap().to_vec(), vec![7u8; 1000]);
+            .await;
+        assert_eq!(put.status, 201);
+        let got = ctx.get(object).bearer(&alice_cap).send().await;
+        assert_eq!(got.status, 200);
+        assert_eq!(got.bytes.clone(), vec![7u8; 1000]);
         let list: Value = ctx
-            .http
-            .get(ctx.url("/api/backup/objects"))
-            .bearer_auth(&alice_cap)
+            .get("/api/backup/objects")
+            .bearer(&alice_cap)
             .send()
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .json();
         assert_eq!(
             list["data"],
             json!([{"key": "models/round-1.safetensors", "size": 1000}])
         );
 
         // Bob's capability addresses Bob's folder: Alice's object is not there.
-        let theirs = ctx
-            .http
-            .get(&object)
-            .bearer_auth(&bob_cap)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(theirs.status(), 404);
+        let theirs = ctx.get(object).bearer(&bob_cap).send().await;
+        assert_eq!(theirs.status, 404);
         let bob_list: Value = ctx
-            .http
-            .get(ctx.url("/api/backup/objects"))
-            .bearer_auth(&bob_cap)
+            .get("/api/backup/objects")
+            .bearer(&bob_cap)
             .send()
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .json();
         assert_eq!(bob_list["data"], json!([]));
         // Empty segments are refused; dot segments never arrive (clients normalise them,
         // `valid_key`'s unit tests cover them), so `../x` is another route entirely.
         for (key, expected) in [("a//b", 400), ("dir/", 400), ("../x", 404)] {
-            let url = format!("{}/api/backup/objects/{key}", ctx.base);
-            let resp = ctx
-                .http
-                .put(&url)
-                .bearer_auth(&alice_cap)
-                .body("x")
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(resp.status(), expected, "{key}");
+            let url = format!("/api/backup/objects/{key}");
+            let resp = ctx.put(&url).bearer(&alice_cap).body("x").send().await;
+            assert_eq!(resp.status, expected, "{key}");
         }
         // An access token is not a capability, and a capability is not an access token.
-        let wrong = ctx
-            .http
-            .get(&object)
-            .bearer_auth(access(&alice))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(wrong.status(), 401);
-        let me = ctx
-            .http
-            .get(ctx.url("/api/auth/me"))
-            .bearer_auth(&alice_cap)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(me.status(), 401);
-        let del = ctx
-            .http
-            .delete(&object)
-            .bearer_auth(&alice_cap)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(del.status(), 200);
-        assert_eq!(
-            ctx.http
-                .get(&object)
-                .bearer_auth(&alice_cap)
-                .send()
-                .await
-                .unwrap()
-                .status(),
-            404
-        );
+        let wrong = ctx.get(object).bearer(access(&alice)).send().await;
+        assert_eq!(wrong.status, 401);
+        let me = ctx.get("/api/auth/me").bearer(&alice_cap).send().await;
+        assert_eq!(me.status, 401);
+        let del = ctx.delete(object).bearer(&alice_cap).send().await;
+        assert_eq!(del.status, 200);
+        assert_eq!(ctx.get(object).bearer(&alice_cap).send().await.status, 404);
 
         // Seed 002's temporary credentials carry the same capability.
         let id_token = alice.tokens["id_token"].as_str().unwrap();
@@ -152,14 +96,8 @@ pub fn capability_reaches_only_its_own_prefix(ctx: &Ctx) {
             "{temp}"
         );
         let seed_cap = temp["data"]["session_token"].as_str().unwrap();
-        let listed = ctx
-            .http
-            .get(ctx.url("/api/backup/objects"))
-            .bearer_auth(seed_cap)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(listed.status(), 200);
+        let listed = ctx.get("/api/backup/objects").bearer(seed_cap).send().await;
+        assert_eq!(listed.status, 200);
         let (status, bad) = post(
             ctx,
             "/users/awstempcredentials",

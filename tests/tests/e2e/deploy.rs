@@ -189,11 +189,9 @@ fn ctx_for(ctx: &Ctx, base: &str) -> Ctx {
 }
 
 async fn call(ctx: &Ctx, method: &str, path: &str, body: Value) -> (u16, Value) {
-    let req = match method {
-        "POST" => ctx.http.post(ctx.url(path)).json(&body),
-        _ => ctx.http.get(ctx.url(path)),
+    let call = match method {
+        "POST" => ctx.post(path).json(&body),
+        _ => ctx.get(path),
     };
-    let resp = req.send().await.expect("the Worker answers");
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
+    call.send().await.status_json()
 }

@@ -1,10 +1,11 @@
+use meshfed_e2e::http::Answer;
 use meshfed_e2e::Ctx;
 use serde_json::{json, Value};
 
 /// Asserts the failure envelope with `code` at `status` and returns it.
-pub async fn expect_failure(resp: reqwest::Response, status: u16, code: &str) -> Value {
-    assert_eq!(resp.status(), status, "status for {code}");
-    let body: Value = resp.json().await.expect("error responses are JSON");
+pub fn expect_failure(resp: Answer, status: u16, code: &str) -> Value {
+    assert_eq!(resp.status, status, "status for {code}");
+    let body: Value = resp.json();
     assert_eq!(body["success"], json!(false), "{body}");
     assert_eq!(body["error"]["code"], code, "{body}");
     assert!(!body["error"]["message"].as_str().unwrap().is_empty());
@@ -14,36 +15,26 @@ pub async fn expect_failure(resp: reqwest::Response, status: u16, code: &str) ->
 
 pub fn unknown_api_route_is_404_envelope(ctx: &Ctx) {
     ctx.block_on(async {
-        let resp = ctx
-            .http
-            .get(ctx.url("/api/no-such-route"))
-            .send()
-            .await
-            .unwrap();
-        let body = expect_failure(resp, 404, "NOT_FOUND").await;
+        let resp = ctx.get("/api/no-such-route").send().await;
+        let body = expect_failure(resp, 404, "NOT_FOUND");
         assert_eq!(body["error"]["details"]["path"], "/api/no-such-route");
         // Seed-style prefixes reach the Worker too, never the app.
-        let resp = ctx.http.post(ctx.url("/dev/unknown")).send().await.unwrap();
-        expect_failure(resp, 404, "NOT_FOUND").await;
+        let resp = ctx.post("/dev/unknown").send().await;
+        expect_failure(resp, 404, "NOT_FOUND");
     });
 }
 
 pub fn wrong_method_is_405_with_allow(ctx: &Ctx) {
     ctx.block_on(async {
-        let resp = ctx
-            .http
-            .delete(ctx.url("/api/health"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.headers()["allow"], "GET");
-        expect_failure(resp, 405, "METHOD_NOT_ALLOWED").await;
+        let resp = ctx.delete("/api/health").send().await;
+        assert_eq!(resp.headers["allow"], "GET");
+        expect_failure(resp, 405, "METHOD_NOT_ALLOWED");
         // A method nobody defines is not read as GET (workers-rs would): schemathesis found
         // `QUERY /api/_dev/fail` answering 500 and `QUERY /api/health` answering 200.
         for path in ["/api/health", "/api/_dev/fail", "/api/runs"] {
             let query = reqwest::Method::from_bytes(b"QUERY").unwrap();
-            let resp = ctx.http.request(query, ctx.url(path)).send().await.unwrap();
-            let body = expect_failure(resp, 405, "METHOD_NOT_ALLOWED").await;
+            let resp = ctx.call(query, path).send().await;
+            let body = expect_failure(resp, 405, "METHOD_NOT_ALLOWED");
             assert!(body["error"]["message"].as_str().unwrap().contains("QUERY"));
         }
     });
@@ -52,29 +43,19 @@ pub fn wrong_method_is_405_with_allow(ctx: &Ctx) {
 pub fn malformed_json_is_400_validation_error(ctx: &Ctx) {
     ctx.block_on(async {
         let resp = ctx
-            .http
-            .post(ctx.url("/api/_dev/probe/malformed"))
+            .post("/api/_dev/probe/malformed")
             .header("content-type", "application/json")
             .body(r#"{"note": "#)
             .send()
-            .await
-            .unwrap();
-        let body = expect_failure(resp, 400, "VALIDATION_ERROR").await;
+            .await;
+        let body = expect_failure(resp, 400, "VALIDATION_ERROR");
         assert_eq!(body["error"]["details"]["field"], "body");
         assert!(body["error"]["details"]["reason"]
             .as_str()
             .unwrap()
             .contains("line 1"));
         // Nothing was written.
-        let state: Value = ctx
-            .http
-            .get(ctx.url("/api/_dev/probe/malformed"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let state: Value = ctx.get("/api/_dev/probe/malformed").send().await.json();
         assert_eq!(state["data"]["d1_note"], Value::Null);
         assert_eq!(state["data"]["counter"], json!(0));
     });
@@ -82,21 +63,15 @@ pub fn malformed_json_is_400_validation_error(ctx: &Ctx) {
 
 pub fn mistyped_json_is_400_without_echo(ctx: &Ctx) {
     ctx.block_on(async {
-        let url = ctx.url("/api/_dev/probe/mistyped");
-        let resp = ctx
-            .http
-            .post(&url)
-            .json(&json!({"note": 987654321}))
-            .send()
-            .await
-            .unwrap();
-        let body = expect_failure(resp, 400, "VALIDATION_ERROR").await;
+        let url = "/api/_dev/probe/mistyped";
+        let resp = ctx.post(url).json(&json!({"note": 987654321})).send().await;
+        let body = expect_failure(resp, 400, "VALIDATION_ERROR");
         assert!(
             !body.to_string().contains("987654321"),
             "value echoed: {body}"
         );
-        let resp = ctx.http.post(&url).json(&json!({})).send().await.unwrap();
-        let body = expect_failure(resp, 400, "VALIDATION_ERROR").await;
+        let resp = ctx.post(url).json(&json!({})).send().await;
+        let body = expect_failure(resp, 400, "VALIDATION_ERROR");
         assert!(body["error"]["details"]["reason"]
             .as_str()
             .unwrap()
@@ -108,38 +83,21 @@ pub fn oversized_body_is_413(ctx: &Ctx) {
     ctx.block_on(async {
         let limit = 1024 * 1024;
         let note = "x".repeat(limit);
-        let url = ctx.url("/api/_dev/probe/oversized");
-        let resp = ctx
-            .http
-            .post(&url)
-            .json(&json!({ "note": note }))
-            .send()
-            .await
-            .unwrap();
-        let body = expect_failure(resp, 413, "PAYLOAD_TOO_LARGE").await;
+        let url = "/api/_dev/probe/oversized";
+        let resp = ctx.post(url).json(&json!({ "note": note })).send().await;
+        let body = expect_failure(resp, 413, "PAYLOAD_TOO_LARGE");
         assert_eq!(body["error"]["details"]["limit_bytes"], json!(limit));
         // Just under the limit is accepted.
         let note = "x".repeat(limit - 20);
-        let resp = ctx
-            .http
-            .post(&url)
-            .json(&json!({ "note": note }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 201);
+        let resp = ctx.post(url).json(&json!({ "note": note })).send().await;
+        assert_eq!(resp.status, 201);
     });
 }
 
 pub fn internal_error_is_500_without_detail(ctx: &Ctx) {
     ctx.block_on(async {
-        let resp = ctx
-            .http
-            .get(ctx.url("/api/_dev/fail"))
-            .send()
-            .await
-            .unwrap();
-        let body = expect_failure(resp, 500, "INTERNAL_ERROR").await;
+        let resp = ctx.get("/api/_dev/fail").send().await;
+        let body = expect_failure(resp, 500, "INTERNAL_ERROR");
         assert_eq!(body["error"]["message"], "Internal server error");
         assert!(body["error"].get("details").is_none());
         assert!(!body.to_string().contains("secret-internal-detail"));
@@ -178,8 +136,8 @@ pub fn form_posts_to_json_routes_are_415(ctx: &Ctx) {
         ];
         for (path, kind, body) in attempts {
             let resp = post_typed(ctx, path, kind, body).await;
-            assert_eq!(resp.status(), 415, "{path}");
-            let body: Value = resp.json().await.unwrap();
+            assert_eq!(resp.status, 415, "{path}");
+            let body: Value = resp.json();
             // Each route family answers in its own shape.
             match path {
                 p if p.starts_with("/api/") => {
@@ -197,30 +155,21 @@ pub fn form_posts_to_json_routes_are_415(ctx: &Ctx) {
         assert_eq!(probe["data"]["d1_note"], Value::Null, "{probe}");
         // The form left nothing behind: the same registration as JSON succeeds.
         let resp = post_typed(ctx, "/api/auth/register", "application/json", json_text).await;
-        assert_eq!(resp.status(), 201);
+        assert_eq!(resp.status, 201);
     });
 }
 
-async fn post_typed(ctx: &Ctx, path: &str, content_type: &str, body: String) -> reqwest::Response {
-    ctx.http
-        .post(ctx.url(path))
+async fn post_typed(ctx: &Ctx, path: &str, content_type: &str, body: String) -> Answer {
+    ctx.post(path)
         .header("content-type", content_type)
         .body(body)
         .send()
         .await
-        .unwrap()
 }
 
 async fn probe_state(ctx: &Ctx, key: &str) -> Value {
-    let url = ctx.url(&format!("/api/_dev/probe/{key}"));
-    ctx.http
-        .get(url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    let url = format!("/api/_dev/probe/{key}");
+    ctx.get(&url).send().await.json()
 }
 
 /// A chunked body has no Content-Length to refuse by: the Worker counts it as it streams and

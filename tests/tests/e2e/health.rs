@@ -3,13 +3,13 @@ use serde_json::{json, Value};
 
 pub fn reports_version_and_every_binding(ctx: &Ctx) {
     ctx.block_on(async {
-        let resp = ctx.http.get(ctx.url("/api/health")).send().await.unwrap();
-        assert_eq!(resp.status(), 200);
-        assert!(resp.headers()["content-type"]
+        let resp = ctx.get("/api/health").send().await;
+        assert_eq!(resp.status, 200);
+        assert!(resp.headers["content-type"]
             .to_str()
             .unwrap()
             .starts_with("application/json"));
-        let body: Value = resp.json().await.unwrap();
+        let body: Value = resp.json();
         assert_eq!(body["success"], json!(true));
         assert_eq!(body["message"], "Meshfed is healthy");
         assert!(body["timestamp"].as_str().unwrap().ends_with('Z'));
@@ -32,53 +32,26 @@ pub fn reports_version_and_every_binding(ctx: &Ctx) {
 
 pub fn probe_round_trips_through_d1_r2_and_do(ctx: &Ctx) {
     ctx.block_on(async {
-        let url = ctx.url("/api/_dev/probe/roundtrip");
-        let before: Value = ctx
-            .http
-            .get(&url)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let url = "/api/_dev/probe/roundtrip";
+        let before: Value = ctx.get(url).send().await.json();
         assert_eq!(
             before["data"],
             json!({"key": "roundtrip", "d1_note": null,
                                            "r2_bytes": null, "counter": 0})
         );
         for expected in 1..=2u64 {
-            let resp = ctx
-                .http
-                .post(&url)
-                .json(&json!({"note": "hello"}))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(resp.status(), 201);
-            let body: Value = resp.json().await.unwrap();
+            let resp = ctx.post(url).json(&json!({"note": "hello"})).send().await;
+            assert_eq!(resp.status, 201);
+            let body: Value = resp.json();
             assert_eq!(body["data"]["counter"], json!(expected));
         }
-        let after: Value = ctx
-            .http
-            .get(&url)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let after: Value = ctx.get(url).send().await.json();
         assert_eq!(
             after["data"],
             json!({"key": "roundtrip", "d1_note": "hello",
                                           "r2_bytes": 5, "counter": 2})
         );
-        let bad = ctx
-            .http
-            .get(ctx.url("/api/_dev/probe/no%20spaces"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(bad.status(), 400);
+        let bad = ctx.get("/api/_dev/probe/no%20spaces").send().await;
+        assert_eq!(bad.status, 400);
     });
 }

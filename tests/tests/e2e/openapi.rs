@@ -2,19 +2,15 @@
 //! GET route is called and its real answer validated against the documented schema, and so
 //! are the error answers other tests provoke.
 
+use meshfed_e2e::http::Call;
 use meshfed_e2e::runs::{create_run, participants, token};
 use meshfed_e2e::Ctx;
 use serde_json::{json, Value};
 
 async fn document(ctx: &Ctx) -> Value {
-    let resp = ctx
-        .http
-        .get(ctx.url("/api/openapi.json"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    resp.json().await.unwrap()
+    let resp = ctx.get("/api/openapi.json").send().await;
+    assert_eq!(resp.status, 200);
+    resp.json()
 }
 
 pub fn document_is_openapi_3_1_with_routes(ctx: &Ctx) {
@@ -81,9 +77,9 @@ pub fn real_responses_match_the_document(ctx: &Ctx) {
                 continue;
             }
             let concrete = path.replace("{key}", "openapi");
-            let resp = ctx.http.get(ctx.url(&concrete)).send().await.unwrap();
-            let status = resp.status().as_u16();
-            let body: Value = resp.json().await.unwrap();
+            let resp = ctx.get(&concrete).send().await;
+            let status = resp.status;
+            let body: Value = resp.json();
             assert_valid(&doc, path, "get", status, &body);
             checked += 1;
         }
@@ -91,30 +87,22 @@ pub fn real_responses_match_the_document(ctx: &Ctx) {
 
         // POST with a body, and the error answers, against their documented responses.
         let probe = "/api/_dev/probe/{key}";
-        let url = ctx.url("/api/_dev/probe/openapi");
-        let cases: Vec<(reqwest::RequestBuilder, &str, &str)> = vec![
+        let url = "/api/_dev/probe/openapi";
+        let cases: Vec<(Call, &str, &str)> = vec![
+            (ctx.post(url).json(&json!({"note": "n"})), probe, "post"),
+            (ctx.post(url).body("{"), probe, "post"),
             (
-                ctx.http.post(&url).json(&json!({"note": "n"})),
+                ctx.post(url).body(vec![b' '; 1024 * 1024 + 1]),
                 probe,
                 "post",
             ),
-            (ctx.http.post(&url).body("{"), probe, "post"),
-            (
-                ctx.http.post(&url).body(vec![b' '; 1024 * 1024 + 1]),
-                probe,
-                "post",
-            ),
-            (
-                ctx.http.get(ctx.url("/api/_dev/probe/bad%20key")),
-                probe,
-                "get",
-            ),
+            (ctx.get("/api/_dev/probe/bad%20key"), probe, "get"),
         ];
         let mut statuses = vec![];
         for (req, path, method) in cases {
-            let resp = req.send().await.unwrap();
-            let status = resp.status().as_u16();
-            let body: Value = resp.json().await.unwrap();
+            let resp = req.send().await;
+            let status = resp.status;
+            let body: Value = resp.json();
             assert_valid(&doc, path, method, status, &body);
             statuses.push(status);
         }
@@ -135,37 +123,29 @@ pub fn auth_responses_match_the_document(ctx: &Ctx) {
     ctx.block_on(async {
         let doc = document(ctx).await;
         let (username, email) = unique_user("oas");
-        let post = |path: &str, body: Value| ctx.http.post(ctx.url(path)).json(&body).send();
+        let post = |path: &str, body: Value| ctx.post(path).json(&body).send();
         let mut seen = vec![];
         let mut check = |path: &'static str, status: u16, body: Value| {
             assert_valid(&doc, path, "post", status, &body);
             seen.push((path, status));
         };
         let register = "/api/auth/register";
-        let resp = post(register, registration(&username, &email))
-            .await
-            .unwrap();
-        check(register, resp.status().as_u16(), resp.json().await.unwrap());
-        let resp = post(register, registration(&username, &email))
-            .await
-            .unwrap();
-        check(register, resp.status().as_u16(), resp.json().await.unwrap());
-        let resp = post(register, json!({"username": "x"})).await.unwrap();
-        check(register, resp.status().as_u16(), resp.json().await.unwrap());
+        let resp = post(register, registration(&username, &email)).await;
+        check(register, resp.status, resp.json());
+        let resp = post(register, registration(&username, &email)).await;
+        check(register, resp.status, resp.json());
+        let resp = post(register, json!({"username": "x"})).await;
+        check(register, resp.status, resp.json());
         let confirm = "/api/auth/confirm";
         let code = latest_code(ctx, &email).await;
         let wrong = if code == "999999" { "999998" } else { "999999" };
-        let resp = post(confirm, json!({"username": username, "code": wrong}))
-            .await
-            .unwrap();
-        check(confirm, resp.status().as_u16(), resp.json().await.unwrap());
-        let resp = post(confirm, json!({"username": username, "code": code}))
-            .await
-            .unwrap();
-        check(confirm, resp.status().as_u16(), resp.json().await.unwrap());
+        let resp = post(confirm, json!({"username": username, "code": wrong})).await;
+        check(confirm, resp.status, resp.json());
+        let resp = post(confirm, json!({"username": username, "code": code})).await;
+        check(confirm, resp.status, resp.json());
         let resend = "/api/auth/confirm/resend";
-        let resp = post(resend, json!({"username": username})).await.unwrap();
-        check(resend, resp.status().as_u16(), resp.json().await.unwrap());
+        let resp = post(resend, json!({"username": username})).await;
+        check(resend, resp.status, resp.json());
         assert_eq!(
             seen,
             [

@@ -10,22 +10,21 @@ pub fn state_survives_a_restart(ctx: &Ctx) {
     let state = server::fresh_state_dir("restart");
     let mut first = server::start(&state, None).expect("first server starts");
     let port = first.port;
-    let url = format!("{}/api/_dev/probe/persist", first.base_url());
+    let url = "/api/_dev/probe/persist";
+    let on_first = ctx.with_base(first.base_url());
     let written: Value = ctx.block_on(async {
-        let http = &ctx.http;
-        http.post(&url)
+        on_first
+            .post(url)
             .json(&json!({"note": "kept"}))
             .send()
-            .await
-            .unwrap();
-        let resp = http
-            .post(&url)
+            .await;
+        let resp = on_first
+            .post(url)
             .json(&json!({"note": "kept"}))
             .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 201);
-        resp.json().await.unwrap()
+            .await;
+        assert_eq!(resp.status, 201);
+        resp.json()
     });
     assert_eq!(written["data"]["counter"], json!(2));
 
@@ -35,31 +34,20 @@ pub fn state_survives_a_restart(ctx: &Ctx) {
     assert_eq!(health_status(port), None, "nothing answers on the old port");
 
     let mut second = server::start(&state, Some(port)).expect("server restarts on the same state");
+    let on_second = ctx.with_base(second.base_url());
     ctx.block_on(async {
-        let read: Value = ctx
-            .http
-            .get(&url)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let read = on_second.get(url).send().await.json();
         assert_eq!(
             read["data"],
             json!({"key": "persist", "d1_note": "kept", "r2_bytes": 4,
                                          "counter": 2})
         );
-        let bumped: Value = ctx
-            .http
-            .post(&url)
+        let bumped = on_second
+            .post(url)
             .json(&json!({"note": "again"}))
             .send()
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .json();
         assert_eq!(bumped["data"]["counter"], json!(3));
     });
     assert!(second.stop(), "second server stopped");

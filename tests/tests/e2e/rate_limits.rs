@@ -25,15 +25,13 @@ struct Answer {
 
 async fn send(ctx: &Ctx, path: &str, client: &str, body: Value) -> Answer {
     let resp = ctx
-        .http
-        .post(ctx.url(path))
+        .post(path)
         .header("cf-connecting-ip", client)
         .json(&body)
         .send()
-        .await
-        .unwrap();
+        .await;
     let header = |name: &str| {
-        resp.headers()
+        resp.headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
@@ -45,12 +43,12 @@ async fn send(ctx: &Ctx, path: &str, client: &str, body: Value) -> Answer {
         header("retry-after"),
     );
     Answer {
-        status: resp.status().as_u16(),
+        status: resp.status,
         limit: limit.and_then(|v| v.parse().ok()),
         remaining: remaining.and_then(|v| v.parse().ok()),
         reset: reset.and_then(|v| v.parse().ok()),
         retry_after: retry.and_then(|v| v.parse().ok()),
-        body: resp.json().await.unwrap(),
+        body: resp.json(),
     }
 }
 
@@ -257,32 +255,26 @@ fn runs_and_uploads_are_limited_per_user(ctx: &Ctx) {
         let refusal = loop {
             let body = json!({"name": "burst", "participants": [users[1].email], "classes": 3});
             let resp = ctx
-                .http
-                .post(ctx.url("/api/runs"))
-                .bearer_auth(token(&users[0]))
+                .post("/api/runs")
+                .bearer(token(&users[0]))
                 .json(&body)
                 .send()
-                .await
-                .unwrap();
-            if resp.status() == 429 || created.len() >= 45 {
+                .await;
+            if resp.status == 429 || created.len() >= 45 {
                 break resp;
             }
-            assert_eq!(resp.status(), 201);
-            created.push(
-                resp.json::<Value>().await.unwrap()["data"]["id"]
-                    .as_i64()
-                    .unwrap(),
-            );
+            assert_eq!(resp.status, 201);
+            created.push(resp.json()["data"]["id"].as_i64().unwrap());
         };
         assert_eq!(
-            refusal.status(),
+            refusal.status,
             429,
             "no refusal after {} runs",
             created.len()
         );
         assert!(created.len() >= 20, "{} runs before the 429", created.len());
-        assert!(refusal.headers().contains_key("retry-after"));
-        let body: Value = refusal.json().await.unwrap();
+        assert!(refusal.headers.contains_key("retry-after"));
+        let body: Value = refusal.json();
         assert_eq!(body["error"]["code"], "RATE_LIMIT_EXCEEDED");
         assert_eq!(body["error"]["details"]["limit"], 20);
 

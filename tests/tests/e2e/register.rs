@@ -10,14 +10,12 @@ pub fn register_then_confirm_issues_a_mnemonic_once(ctx: &Ctx) {
     ctx.block_on(async {
         let (username, email) = unique_user("reg");
         let resp = ctx
-            .http
-            .post(ctx.url("/api/auth/register"))
+            .post("/api/auth/register")
             .json(&registration(&username, &email))
             .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 201);
-        let body: Value = resp.json().await.unwrap();
+            .await;
+        assert_eq!(resp.status, 201);
+        let body: Value = resp.json();
         let user = &body["data"];
         assert_eq!(user["username"], username.as_str());
         assert_eq!(user["email"], email.as_str());
@@ -33,21 +31,15 @@ pub fn register_then_confirm_issues_a_mnemonic_once(ctx: &Ctx) {
         let code = latest_code(ctx, &email).await;
         let wrong = if code == "000000" { "000001" } else { "000000" };
         let confirm = |code: String| {
-            ctx.http
-                .post(ctx.url("/api/auth/confirm"))
+            ctx.post("/api/auth/confirm")
                 .json(&json!({"username": username, "code": code}))
                 .send()
         };
-        expect_failure(
-            confirm(wrong.into()).await.unwrap(),
-            401,
-            "AUTHENTICATION_FAILED",
-        )
-        .await;
+        expect_failure(confirm(wrong.into()).await, 401, "AUTHENTICATION_FAILED");
 
-        let resp = confirm(code.clone()).await.unwrap();
-        assert_eq!(resp.status(), 200);
-        let data: Value = resp.json::<Value>().await.unwrap()["data"].clone();
+        let resp = confirm(code.clone()).await;
+        assert_eq!(resp.status, 200);
+        let data: Value = resp.json()["data"].clone();
         let words: Vec<&str> = data["mnemonic"].as_str().unwrap().split(' ').collect();
         assert_eq!(words.len(), 12);
         assert!(words
@@ -58,8 +50,8 @@ pub fn register_then_confirm_issues_a_mnemonic_once(ctx: &Ctx) {
         assert!(public.chars().all(|c| c.is_ascii_hexdigit()));
         assert_eq!(data["roles"], json!(["user"]));
 
-        let again = confirm(code).await.unwrap();
-        let body = expect_failure(again, 400, "VALIDATION_ERROR").await;
+        let again = confirm(code).await;
+        let body = expect_failure(again, 400, "VALIDATION_ERROR");
         assert_eq!(body["error"]["message"], "User is already confirmed");
     });
 }
@@ -80,65 +72,40 @@ pub fn register_validates_every_field(ctx: &Ctx) {
             for (k, v) in patch.as_object().unwrap() {
                 body[k] = v.clone();
             }
-            let resp = ctx
-                .http
-                .post(ctx.url("/api/auth/register"))
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            let failure = expect_failure(resp, 400, "VALIDATION_ERROR").await;
+            let resp = ctx.post("/api/auth/register").json(&body).send().await;
+            let failure = expect_failure(resp, 400, "VALIDATION_ERROR");
             assert_eq!(
                 failure["error"]["details"]["field"], field,
                 "{patch}: {failure}"
             );
         }
         let resp = ctx
-            .http
-            .post(ctx.url("/api/auth/register"))
+            .post("/api/auth/register")
             .json(&json!({"username": 5}))
             .send()
-            .await
-            .unwrap();
-        expect_failure(resp, 400, "VALIDATION_ERROR").await;
+            .await;
+        expect_failure(resp, 400, "VALIDATION_ERROR");
         // Nothing was created: the same username registers fine afterwards.
         let resp = ctx
-            .http
-            .post(ctx.url("/api/auth/register"))
+            .post("/api/auth/register")
             .json(&registration(&username, &email))
             .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 201);
+            .await;
+        assert_eq!(resp.status, 201);
     });
 }
 
 pub fn duplicate_username_or_email_is_409(ctx: &Ctx) {
     ctx.block_on(async {
         let (username, email) = unique_user("dup");
-        let register = |body: Value| {
-            ctx.http
-                .post(ctx.url("/api/auth/register"))
-                .json(&body)
-                .send()
-        };
-        assert_eq!(
-            register(registration(&username, &email))
-                .await
-                .unwrap()
-                .status(),
-            201
-        );
+        let register = |body: Value| ctx.post("/api/auth/register").json(&body).send();
+        assert_eq!(register(registration(&username, &email)).await.status, 201);
         let (other_name, other_email) = unique_user("dup");
-        let same_name = register(registration(&username.to_uppercase(), &other_email))
-            .await
-            .unwrap();
-        let body = expect_failure(same_name, 409, "USER_EXISTS").await;
+        let same_name = register(registration(&username.to_uppercase(), &other_email)).await;
+        let body = expect_failure(same_name, 409, "USER_EXISTS");
         assert_eq!(body["error"]["details"]["field"], "username");
-        let same_email = register(registration(&other_name, &email.to_uppercase()))
-            .await
-            .unwrap();
-        let body = expect_failure(same_email, 409, "USER_EXISTS").await;
+        let same_email = register(registration(&other_name, &email.to_uppercase())).await;
+        let body = expect_failure(same_email, 409, "USER_EXISTS");
         assert_eq!(body["error"]["details"]["field"], "email");
     });
 }
@@ -147,34 +114,30 @@ pub fn resend_replaces_the_code_and_reveals_nothing(ctx: &Ctx) {
     ctx.block_on(async {
         let (username, email) = unique_user("resend");
         let resp = ctx
-            .http
-            .post(ctx.url("/api/auth/register"))
+            .post("/api/auth/register")
             .json(&registration(&username, &email))
             .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 201);
+            .await;
+        assert_eq!(resp.status, 201);
         let first = latest_code(ctx, &email).await;
         let resend = |who: &str| {
-            ctx.http
-                .post(ctx.url("/api/auth/confirm/resend"))
+            ctx.post("/api/auth/confirm/resend")
                 .json(&json!({"username": who}))
                 .send()
         };
-        let known: Value = resend(&username).await.unwrap().json().await.unwrap();
-        let unknown: Value = resend("nobody_at_all").await.unwrap().json().await.unwrap();
+        let known: Value = resend(&username).await.json();
+        let unknown: Value = resend("nobody_at_all").await.json();
         assert_eq!(known["message"], unknown["message"]);
         assert_eq!(outbox(ctx, &email).await.len(), 2);
         let second = latest_code(ctx, &email).await;
         let confirm = |code: &str| {
-            ctx.http
-                .post(ctx.url("/api/auth/confirm"))
+            ctx.post("/api/auth/confirm")
                 .json(&json!({"username": username, "code": code}))
                 .send()
         };
         if first != second {
-            expect_failure(confirm(&first).await.unwrap(), 401, "AUTHENTICATION_FAILED").await;
+            expect_failure(confirm(&first).await, 401, "AUTHENTICATION_FAILED");
         }
-        assert_eq!(confirm(&second).await.unwrap().status(), 200);
+        assert_eq!(confirm(&second).await.status, 200);
     });
 }

@@ -74,14 +74,12 @@ pub fn three_participants_through_three_rounds(ctx: &Ctx) {
         assert!(history[2]["aggregate_sha256"].as_str().unwrap().len() == 64);
         // JSON by Accept is the same model.
         let resp = ctx
-            .http
-            .get(ctx.url(&format!("/api/runs/{run}/rounds/2/model")))
-            .bearer_auth(token(&users[0]))
+            .get(&format!("/api/runs/{run}/rounds/2/model"))
+            .bearer(token(&users[0]))
             .header("accept", "application/json")
             .send()
-            .await
-            .unwrap();
-        let body: Value = resp.json().await.unwrap();
+            .await;
+        let body: Value = resp.json();
         assert_eq!(body["data"]["round"], 2);
         let head = &body["data"]["tensors"]["model.9.bias"];
         let safet = download(
@@ -172,12 +170,10 @@ pub fn a_replacement_upload_counts_once(ctx: &Ctx) {
         // The replaced upload's blob is gone from R2: one upload blob is left.
         let prefix = format!("runs/{run}/rounds/1/weights/");
         let objects = ctx
-            .http
-            .get(ctx.url(&format!("/api/_dev/objects?prefix={prefix}")))
+            .get(&format!("/api/_dev/objects?prefix={prefix}"))
             .send()
-            .await
-            .unwrap();
-        let objects: Value = objects.json().await.unwrap();
+            .await;
+        let objects: Value = objects.json();
         let keys = objects["data"]["keys"].as_array().expect("a key list");
         assert_eq!(keys.len(), 1, "{objects}");
         let (s, _) = put_weights(ctx, &users[1], run, 1, &z, 2).await;

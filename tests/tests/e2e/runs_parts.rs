@@ -19,16 +19,14 @@ const PART_CAP: &str = "5242880";
 /// `method path` as `token` with a raw body.
 async fn raw(ctx: &Ctx, method: Method, path: &str, token: &str, body: Vec<u8>) -> (u16, Value) {
     let resp = ctx
-        .http
-        .request(method, ctx.url(path))
-        .bearer_auth(token)
+        .call(method, path)
+        .bearer(token)
         .header("content-type", "application/octet-stream")
         .body(body)
         .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
+        .await;
+    let status = resp.status;
+    (status, resp.json())
 }
 
 /// Starts an upload in parts of `body`, declaring `sha256`; the session.
@@ -260,13 +258,13 @@ fn now_ms() -> u64 {
 }
 
 async fn dev_json(ctx: &Ctx, method: Method, path: &str, body: Option<Value>) -> Value {
-    let mut req = ctx.http.request(method, ctx.url(path));
+    let mut call = ctx.call(method, path);
     if let Some(b) = body {
-        req = req.json(&b);
+        call = call.json(&b);
     }
-    let resp = req.send().await.unwrap();
-    assert_eq!(resp.status(), 200, "{path}");
-    resp.json::<Value>().await.unwrap()["data"].clone()
+    let resp = call.send().await;
+    assert_eq!(resp.status, 200, "{path}");
+    resp.json()["data"].clone()
 }
 
 async fn r2_keys(ctx: &Ctx, prefix: &str) -> usize {

@@ -136,30 +136,26 @@ pub fn bad_uploads_are_refused_and_nothing_counts(ctx: &Ctx) {
             .contains("non-finite"));
         // Ragged JSON: 422 naming the tensor; malformed JSON: 400.
         let resp = ctx
-            .http
-            .put(ctx.url(&format!("/api/runs/{run}/rounds/1/weights")))
-            .bearer_auth(&t)
+            .put(&format!("/api/runs/{run}/rounds/1/weights"))
+            .bearer(&t)
             .json(&json!({"weights": {"model.0.0.weight": [[1, 2], [3]]}, "num_examples": 1}))
             .send()
-            .await
-            .unwrap();
-        let status = resp.status().as_u16();
-        let body: Value = resp.json().await.unwrap();
+            .await;
+        let status = resp.status;
+        let body: Value = resp.json();
         assert_eq!(
             (status, body["error"]["details"]["tensor"].clone()),
             (422, json!("model.0.0.weight")),
             "{body}"
         );
         let resp = ctx
-            .http
-            .put(ctx.url(&format!("/api/runs/{run}/rounds/1/weights")))
-            .bearer_auth(&t)
+            .put(&format!("/api/runs/{run}/rounds/1/weights"))
+            .bearer(&t)
             .header("content-type", "application/json")
             .body("{\"weights\": ")
             .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 400);
+            .await;
+        assert_eq!(resp.status, 400);
         // Too large for the model: 413 before reading.
         let (status, body) =
             put_tensors(ctx, &t, run, 1, "weights", vec![0u8; 600 * 1024], 1).await;
@@ -169,14 +165,12 @@ pub fn bad_uploads_are_refused_and_nothing_counts(ctx: &Ctx) {
         );
         // FedAvg needs num_examples.
         let resp = ctx
-            .http
-            .put(ctx.url(&format!("/api/runs/{run}/rounds/1/weights")))
-            .bearer_auth(&t)
+            .put(&format!("/api/runs/{run}/rounds/1/weights"))
+            .bearer(&t)
             .body(safetensors_of(&m, &values(3, 5598)))
             .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 400);
+            .await;
+        assert_eq!(resp.status, 400);
         // Inactive participants cannot upload; activation brings them back.
         let (status, _) = send(
             ctx,

@@ -46,16 +46,14 @@ pub(crate) async fn view(ctx: &Ctx, token: &str, run: i64, round: u32) -> Value 
 async fn put_input(ctx: &Ctx, token: &str, run: i64, round: u32, words: &[u32]) -> (u16, Value) {
     let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
     let resp = ctx
-        .http
-        .put(ctx.url(&format!("/api/runs/{run}/rounds/{round}/secure/input")))
-        .bearer_auth(token)
+        .put(&format!("/api/runs/{run}/rounds/{round}/secure/input"))
+        .bearer(token)
         .header("content-type", "application/octet-stream")
         .body(bytes)
         .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
+        .await;
+    let status = resp.status;
+    (status, resp.json())
 }
 
 pub fn a_dropout_after_sharing_leaves_the_fedavg_of_the_rest(ctx: &Ctx) {
@@ -219,12 +217,10 @@ pub fn a_dropout_after_sharing_leaves_the_fedavg_of_the_rest(ctx: &Ctx) {
         // What R2 holds of site 0's upload: uniform-looking words, uncorrelated with its update.
         let key = format!("runs/{run}/rounds/1/secure/");
         let listed = ctx
-            .http
-            .get(ctx.url(&format!("/api/_dev/objects?prefix={key}")))
+            .get(&format!("/api/_dev/objects?prefix={key}"))
             .send()
-            .await
-            .unwrap();
-        let listed: Value = listed.json().await.unwrap();
+            .await;
+        let listed: Value = listed.json();
         assert_eq!(
             listed["data"]["keys"].as_array().unwrap().len(),
             3,
@@ -232,12 +228,10 @@ pub fn a_dropout_after_sharing_leaves_the_fedavg_of_the_rest(ctx: &Ctx) {
         );
         let first = listed["data"]["keys"][0].as_str().unwrap().to_string();
         let stored = ctx
-            .http
-            .get(ctx.url(&format!("/api/_dev/object?key={first}")))
+            .get(&format!("/api/_dev/object?key={first}"))
             .send()
-            .await
-            .unwrap();
-        let stored = stored.bytes().await.unwrap();
+            .await;
+        let stored = stored.bytes;
         assert_eq!(stored.len(), vector::len(p) * 4);
         let words: Vec<f64> = stored
             .chunks_exact(4)
@@ -299,12 +293,10 @@ pub fn a_dropout_after_sharing_leaves_the_fedavg_of_the_rest(ctx: &Ctx) {
             "worst error {worst}, bound {bound}"
         );
         let left = ctx
-            .http
-            .get(ctx.url(&format!("/api/_dev/objects?prefix={key}")))
+            .get(&format!("/api/_dev/objects?prefix={key}"))
             .send()
-            .await
-            .unwrap();
-        let left: Value = left.json().await.unwrap();
+            .await;
+        let left: Value = left.json();
         assert_eq!(
             left["data"]["keys"].as_array().unwrap().len(),
             0,

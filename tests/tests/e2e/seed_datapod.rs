@@ -5,12 +5,13 @@ use meshfed_e2e::Ctx;
 use serde_json::{json, Value};
 
 async fn call(ctx: &Ctx, path: &str, body: Value, auth: Option<&str>) -> (u16, Value) {
-    let mut req = ctx.http.post(ctx.url(path)).json(&body);
+    let mut call = ctx.post(path).json(&body);
     if let Some(token) = auth {
-        req = req.header("authorization", token);
+        call = call.header("authorization", token);
     }
-    let resp = req.send().await.unwrap();
-    (resp.status().as_u16(), resp.json().await.unwrap())
+    let (status, body) = call.send().await.status_json();
+    assert!(!body.is_null(), "{path} answers JSON");
+    (status, body)
 }
 
 fn ok(status: u16, body: &Value) {

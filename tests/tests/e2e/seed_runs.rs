@@ -14,15 +14,13 @@ async fn call(
     token: &str,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let mut req = ctx
-        .http
-        .request(method, ctx.url(path))
-        .header("authorization", token);
+    let mut call = ctx.call(method, path).header("authorization", token);
     if let Some(b) = body {
-        req = req.json(&b);
+        call = call.json(&b);
     }
-    let resp = req.send().await.unwrap();
-    (resp.status().as_u16(), resp.json().await.unwrap())
+    let (status, body) = call.send().await.status_json();
+    assert!(!body.is_null(), "{path} answers JSON");
+    (status, body)
 }
 
 async fn post(ctx: &Ctx, path: &str, token: &str, body: Value) -> Value {

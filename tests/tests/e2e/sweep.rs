@@ -9,27 +9,16 @@ use meshfed_e2e::{server, Ctx};
 use serde_json::Value;
 
 async fn rows(ctx: &Ctx) -> Value {
-    let resp = ctx
-        .http
-        .get(ctx.url("/api/_dev/rows"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    resp.json::<Value>().await.unwrap()["data"].clone()
+    let resp = ctx.get("/api/_dev/rows").send().await;
+    assert_eq!(resp.status, 200);
+    resp.json()["data"].clone()
 }
 
 async fn sweep_at(ctx: &Ctx, time_ms: u128) -> Value {
     let body = serde_json::json!({ "at_ms": time_ms as u64 });
-    let resp = ctx
-        .http
-        .post(ctx.url("/api/_dev/sweep"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    resp.json::<Value>().await.unwrap()["data"].clone()
+    let resp = ctx.post("/api/_dev/sweep").json(&body).send().await;
+    assert_eq!(resp.status, 200);
+    resp.json()["data"].clone()
 }
 
 pub fn the_hourly_sweep_deletes_only_what_expired(ctx: &Ctx) {
@@ -47,14 +36,12 @@ pub fn the_hourly_sweep_deletes_only_what_expired(ctx: &Ctx) {
         let users = participants(&local, "sweep", 1).await;
         let login = serde_json::json!({"username": users[0].username, "password": "wrong-Pass-1"});
         let resp = local
-            .http
-            .post(local.url("/api/auth/login"))
+            .post("/api/auth/login")
             .header("cf-connecting-ip", "198.51.100.7")
             .json(&login)
             .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 401);
+            .await;
+        assert_eq!(resp.status, 401);
         let before = rows(&local).await;
         for table in [
             "email_codes",
@@ -82,14 +69,8 @@ pub fn the_hourly_sweep_deletes_only_what_expired(ctx: &Ctx) {
         }
         // The account itself stays: its password still opens a sign-in (the MFA step).
         let again = serde_json::json!({"username": users[0].username, "password": PASSWORD});
-        let resp = local
-            .http
-            .post(local.url("/api/auth/login"))
-            .json(&again)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200, "the account signs in as before");
+        let resp = local.post("/api/auth/login").json(&again).send().await;
+        assert_eq!(resp.status, 200, "the account signs in as before");
     });
     assert!(own.stop());
 }
