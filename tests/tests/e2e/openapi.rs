@@ -220,12 +220,7 @@ pub fn schemathesis_finds_no_server_error_or_schema_break(ctx: &Ctx) {
     // Again as a signed-in participant of two runs (one secure), so the operations behind
     // sign-in see their own inputs rather than 401. Signing out (everywhere) is left out: it
     // would end the session for the operations after it.
-    let here = Ctx {
-        base: own.base_url(),
-        http: ctx.http.clone(),
-        rt: ctx.rt.clone(),
-        webdriver: String::new(),
-    };
+    let here = ctx.with_base(own.base_url());
     let bearer = here.block_on(async {
         let users = participants(&here, "st", 2).await;
         for secure in [false, true] {

@@ -213,12 +213,7 @@ fn login_is_limited_per_account_across_clients(ctx: &Ctx) {
 pub fn seed_003_limits_on_a_server_with_production_settings(ctx: &Ctx) {
     let state = server::fresh_state_dir("ratelimit");
     let mut own = server::start(&state, None).expect("rate-limit server starts");
-    let local = Ctx {
-        base: own.base_url(),
-        http: ctx.http.clone(),
-        rt: ctx.rt.clone(),
-        webdriver: ctx.webdriver.clone(),
-    };
+    let local = ctx.with_base(own.base_url());
     // The shared server answers with scaled limits, still announcing them.
     ctx.block_on(async {
         let a = send(

@@ -18,12 +18,7 @@ pub fn optional_mfa_expired_sessions_and_lockout_end(ctx: &Ctx) {
         ("RATE_LIMIT_MULTIPLIER", "1000"),
     ];
     let mut own = server::start_with(&state, None, &vars).expect("short-timer server starts");
-    let ctx = Ctx {
-        base: own.base_url(),
-        http: ctx.http.clone(),
-        rt: ctx.rt.clone(),
-        webdriver: ctx.webdriver.clone(),
-    };
+    let ctx = ctx.with_base(own.base_url());
     let ctx = &ctx;
     ctx.block_on(async {
         let (username, _, _) = registered_and_confirmed(ctx, "timer").await;

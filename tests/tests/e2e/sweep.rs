@@ -24,12 +24,7 @@ async fn sweep_at(ctx: &Ctx, time_ms: u128) -> Value {
 pub fn the_hourly_sweep_deletes_only_what_expired(ctx: &Ctx) {
     let state = server::fresh_state_dir("sweep");
     let mut own = server::start(&state, None).expect("sweep server starts");
-    let local = Ctx {
-        base: own.base_url(),
-        http: ctx.http.clone(),
-        rt: ctx.rt.clone(),
-        webdriver: ctx.webdriver.clone(),
-    };
+    let local = ctx.with_base(own.base_url());
     local.block_on(async {
         // Registration, confirmation, MFA and sign-in leave codes, a challenge session and
         // refresh tokens; a request naming its client leaves a rate-limit window.
