@@ -11,8 +11,7 @@ use worker::{Env, Fetch, Headers, Method, Request, RequestInit};
 use crate::config::Config;
 use crate::error::{EdgeError, EdgeResult};
 use crate::http::now_ms;
-use crate::store;
-use crate::store::dev_outbox::{self, OutboxMessage};
+use crate::store::{self, dev_outbox};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Message {
@@ -23,13 +22,8 @@ pub struct Message {
 
 pub async fn send(env: &Env, cfg: &Config, message: &Message) -> EdgeResult<()> {
     if cfg.is_development() {
-        let kept = OutboxMessage {
-            to: message.to.clone(),
-            subject: message.subject.clone(),
-            body: message.text.clone(),
-            created_at: now_ms(),
-        };
-        dev_outbox::insert(&store::db(env)?, &kept).await?;
+        let db = store::db(env)?;
+        dev_outbox::insert(&db, &message.to, &message.subject, &message.text, now_ms()).await?;
         return Ok(());
     }
     send_http(env, message).await

@@ -110,8 +110,7 @@ pub async fn put_part(
     }
     let etag = blobs::put_part(env, &row.r2_key, &row.r2_upload_id, part as u16, body).await?;
     let db = store::db(env)?;
-    store::part_uploads::put_part(&db, &row.id, part, &etag, expected).await?;
-    let received = store::part_uploads::parts(&db, &row.id).await?.len() as u64;
+    let received = store::part_uploads::put_part(&db, &row.id, part, &etag, expected).await?;
     let receipt = PartReceipt {
         upload_id: row.id,
         part,

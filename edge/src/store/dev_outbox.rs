@@ -16,14 +16,21 @@ pub struct OutboxMessage {
     pub created_at: i64,
 }
 
-pub async fn insert(db: &D1Database, message: &OutboxMessage) -> EdgeResult<()> {
+/// Keeps a message to `to` instead of sending it.
+pub async fn insert(
+    db: &D1Database,
+    to: &str,
+    subject: &str,
+    body: &str,
+    now: i64,
+) -> EdgeResult<()> {
     query!(
         &db,
         "INSERT INTO dev_outbox (to_addr, subject, body, created_at) VALUES (?1, ?2, ?3, ?4)",
-        message.to.as_str(),
-        message.subject.as_str(),
-        message.body.as_str(),
-        message.created_at
+        to,
+        subject,
+        body,
+        now
     )?
     .run()
     .await?;

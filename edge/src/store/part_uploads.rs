@@ -5,7 +5,7 @@ use serde::Deserialize;
 use worker::query;
 use worker::D1Database;
 
-use crate::error::EdgeResult;
+use crate::error::{EdgeError, EdgeResult};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct PartUploadRow {
@@ -84,26 +84,46 @@ pub async fn in_progress(db: &D1Database, run_id: i64, user_id: &str) -> EdgeRes
     Ok(count.map_or(0, |c| c.n as usize))
 }
 
-/// Records part `part` (a part sent again replaces its earlier etag).
+/// Records part `part` (a part sent again replaces its earlier etag); how many parts the
+/// upload has received now, counted in the same transaction.
 pub async fn put_part(
     db: &D1Database,
     upload_id: &str,
     part: u64,
     etag: &str,
     bytes: u64,
-) -> EdgeResult<()> {
-    query!(
-        &db,
-        "INSERT INTO part_upload_parts (upload_id, part, etag, bytes) VALUES (?1, ?2, ?3, ?4) \
-         ON CONFLICT (upload_id, part) DO UPDATE SET etag = excluded.etag, bytes = excluded.bytes",
-        upload_id,
-        part,
-        etag,
-        bytes
-    )?
-    .run()
-    .await?;
-    Ok(())
+) -> EdgeResult<u64> {
+    #[derive(Deserialize)]
+    struct Count {
+        n: u64,
+    }
+    let results = db
+        .batch(vec![
+            query!(
+                &db,
+                "INSERT INTO part_upload_parts (upload_id, part, etag, bytes) \
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (upload_id, part) \
+                 DO UPDATE SET etag = excluded.etag, bytes = excluded.bytes",
+                upload_id,
+                part,
+                etag,
+                bytes
+            )?,
+            query!(
+                &db,
+                "SELECT COUNT(*) AS n FROM part_upload_parts WHERE upload_id = ?1",
+                upload_id
+            )?,
+        ])
+        .await?;
+    let counted: Vec<Count> = match results.last() {
+        Some(r) => r.results()?,
+        None => vec![],
+    };
+    counted
+        .first()
+        .map(|c| c.n)
+        .ok_or_else(|| EdgeError::Internal("counting an upload's parts returned nothing".into()))
 }
 
 /// The parts received, in part order.

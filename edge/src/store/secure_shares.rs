@@ -57,13 +57,36 @@ pub async fn shares_from(
     round: u32,
     from: u8,
 ) -> EdgeResult<Vec<SealedShare>> {
+    shares(db, run_id, round, "from_x = ?3 ORDER BY to_x", from).await
+}
+
+/// The sealed shares addressed to member `to`.
+pub async fn shares_to(
+    db: &D1Database,
+    run_id: i64,
+    round: u32,
+    to: u8,
+) -> EdgeResult<Vec<SealedShare>> {
+    shares(db, run_id, round, "to_x = ?3 ORDER BY from_x", to).await
+}
+
+/// The round's sealed shares that meet `condition` (on member `x`, `?3`).
+async fn shares(
+    db: &D1Database,
+    run_id: i64,
+    round: u32,
+    condition: &str,
+    x: u8,
+) -> EdgeResult<Vec<SealedShare>> {
     let rows: Vec<ShareRow> = query!(
         &db,
-        "SELECT from_x, to_x, ciphertext FROM secure_shares \
-             WHERE run_id = ?1 AND round = ?2 AND from_x = ?3 ORDER BY to_x",
+        format!(
+            "SELECT from_x, to_x, ciphertext FROM secure_shares \
+             WHERE run_id = ?1 AND round = ?2 AND {condition}"
+        ),
         run_id,
         round,
-        from
+        x
     )?
     .all()
     .await?
@@ -78,27 +101,6 @@ fn sealed(r: ShareRow) -> EdgeResult<SealedShare> {
         ciphertext: hex::decode(&r.ciphertext)
             .map_err(|e| EdgeError::Internal(format!("stored share: {e}")))?,
     })
-}
-
-/// The sealed shares addressed to member `to` from the members in `senders`.
-pub async fn shares_to(
-    db: &D1Database,
-    run_id: i64,
-    round: u32,
-    to: u8,
-) -> EdgeResult<Vec<SealedShare>> {
-    let rows: Vec<ShareRow> = query!(
-        &db,
-        "SELECT from_x, to_x, ciphertext FROM secure_shares \
-             WHERE run_id = ?1 AND round = ?2 AND to_x = ?3 ORDER BY from_x",
-        run_id,
-        round,
-        to
-    )?
-    .all()
-    .await?
-    .results()?;
-    rows.into_iter().map(sealed).collect()
 }
 
 /// Stores one survivor's reveals and marks it as having revealed; one transaction.
