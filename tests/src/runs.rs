@@ -134,6 +134,11 @@ pub async fn download(ctx: &Ctx, token: &str, path: &str, model: &ModelConfig) -
     model.flatten_named(&file.tensors).expect("the run's model")
 }
 
+/// The run's current global model (`GET /api/runs/{run}/model`) as flat values.
+pub async fn current_model(ctx: &Ctx, token: &str, run: i64, model: &ModelConfig) -> Vec<f32> {
+    download(ctx, token, &format!("/api/runs/{run}/model"), model).await
+}
+
 /// Σ wᵢ·xᵢ / Σ wᵢ in float64, rounded once to f32.
 pub fn reference(uploads: &[(Vec<f32>, f64)]) -> Vec<f32> {
     let total: f64 = uploads.iter().map(|u| u.1).sum();

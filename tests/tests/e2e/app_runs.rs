@@ -4,7 +4,7 @@
 use fantoccini::{Client, Locator};
 use meshfed_e2e::browser::session;
 use meshfed_e2e::identity::{MfaUser, PASSWORD};
-use meshfed_e2e::runs::{participants, put_weights, values};
+use meshfed_e2e::runs::{current_model, participants, put_weights, values};
 use meshfed_e2e::ui::{
     button, fill, heading_is, press, screenshot, sign_in_with_backup_code, texts, wait_for,
 };
@@ -118,13 +118,7 @@ pub fn create_a_run_see_participants_then_the_round_history(ctx: &Ctx) {
             .unwrap()
             .load()
             .unwrap();
-        let global = meshfed_e2e::runs::download(
-            ctx,
-            &meshfed_e2e::runs::token(alice),
-            &format!("/api/runs/{run}/model"),
-            &config,
-        )
-        .await;
+        let global = current_model(ctx, &meshfed_e2e::runs::token(alice), run, &config).await;
         assert_eq!(
             global, pretrained,
             "the run starts from brainchop's weights"

@@ -237,6 +237,6 @@ async fn assert_round_counted_once(
         (&json!(USERS), &json!(total as u64)),
         "round {round}: {record}"
     );
-    let got = download(ctx, token, &format!("/api/runs/{run}/model"), model).await;
+    let got = current_model(ctx, token, run, model).await;
     assert_close(&got, &reference(&uploads.values));
 }

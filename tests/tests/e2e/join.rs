@@ -19,13 +19,7 @@ pub fn two_headless_participants_train_a_round(ctx: &Ctx) {
             "schedule": {"kind": "constant"}, "fix_batch_norm_from": null});
         let body = json!({"model": model, "round_timeout_secs": 600, "plan": plan});
         let run = create_run(ctx, &users[0], &[&users[1]], body).await;
-        let initial = download(
-            ctx,
-            &token(&users[0]),
-            &format!("/api/runs/{run}/model"),
-            &model,
-        )
-        .await;
+        let initial = current_model(ctx, &token(&users[0]), run, &model).await;
         (users, run, initial)
     });
     let dir = std::env::temp_dir().join(format!("meshfed-join-{run}"));
@@ -45,13 +39,7 @@ pub fn two_headless_participants_train_a_round(ctx: &Ctx) {
         let closed = &detail["history"][0];
         assert_eq!(closed["metrics"]["uploads"], 2, "{closed}");
         assert!(closed["metrics"]["loss"].as_f64().is_some(), "{closed}");
-        let global = download(
-            ctx,
-            &token(&users[1]),
-            &format!("/api/runs/{run}/model"),
-            &model,
-        )
-        .await;
+        let global = current_model(ctx, &token(&users[1]), run, &model).await;
         assert_eq!(global.len(), initial.len());
         assert_ne!(global, initial, "the round's average is a new model");
         assert!(global.iter().all(|v| v.is_finite()));

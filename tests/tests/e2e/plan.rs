@@ -121,13 +121,7 @@ pub fn participants_follow_the_plan_and_a_patch_starts_next_round(ctx: &Ctx) {
             body["data"]["next_plan"]["plan"]["patch"], 12,
             "the rest is kept"
         );
-        let initial = download(
-            ctx,
-            &token(&users[0]),
-            &format!("/api/runs/{run}/model"),
-            &model,
-        )
-        .await;
+        let initial = current_model(ctx, &token(&users[0]), run, &model).await;
         (users, run, initial)
     });
 
@@ -140,13 +134,7 @@ pub fn participants_follow_the_plan_and_a_patch_starts_next_round(ctx: &Ctx) {
     );
     let (stats, trained) = split_mask(&model);
     let after_one = ctx.block_on(async {
-        let global = download(
-            ctx,
-            &token(&users[1]),
-            &format!("/api/runs/{run}/model"),
-            &model,
-        )
-        .await;
+        let global = current_model(ctx, &token(&users[1]), run, &model).await;
         let detail = run_detail(ctx, &token(&users[1]), run).await;
         assert_eq!(detail["current_round"], 2, "{detail}");
         assert_eq!(
@@ -182,15 +170,8 @@ pub fn participants_follow_the_plan_and_a_patch_starts_next_round(ctx: &Ctx) {
         reports.iter().all(|r| r[0].plan_version == 2),
         "{reports:?}"
     );
-    let after_two = ctx.block_on(async {
-        download(
-            ctx,
-            &token(&users[1]),
-            &format!("/api/runs/{run}/model"),
-            &model,
-        )
-        .await
-    });
+    let after_two =
+        ctx.block_on(async { current_model(ctx, &token(&users[1]), run, &model).await });
     assert!(
         stats.iter().any(|&i| after_two[i] != after_one[i]),
         "plan v2 turned FixBN off: the statistics move again"
@@ -232,13 +213,7 @@ pub fn the_server_step_keeps_its_momentum_across_rounds(ctx: &Ctx) {
                 velocity[i] = 0.5 * velocity[i] + delta;
                 global[i] += 2.0 * velocity[i];
             }
-            let got = download(
-                ctx,
-                &token(&users[1]),
-                &format!("/api/runs/{run}/model"),
-                &model,
-            )
-            .await;
+            let got = current_model(ctx, &token(&users[1]), run, &model).await;
             let expected: Vec<f32> = global.iter().map(|&g| g as f32).collect();
             for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
                 assert!(
@@ -281,13 +256,7 @@ pub fn a_run_given_no_model_trains_the_labs_recipe(ctx: &Ctx) {
         assert_eq!(data["plan"]["plan"]["fix_batch_norm_from"], 200);
         assert_eq!(data["min_contributors"], 2);
         let run = data["id"].as_i64().unwrap();
-        let global = download(
-            ctx,
-            &token(&users[0]),
-            &format!("/api/runs/{run}/model"),
-            &recipe,
-        )
-        .await;
+        let global = current_model(ctx, &token(&users[0]), run, &recipe).await;
         assert_eq!(
             recipe.check_statistics(&global),
             Ok(()),
@@ -306,7 +275,7 @@ pub fn a_run_starts_from_a_brainchop_preset(ctx: &Ctx) {
         assert_eq!(status, 201, "{resp}");
         let run = resp["data"]["id"].as_i64().unwrap();
         assert_eq!(resp["data"]["model"]["channels"], 11, "{resp}");
-        let global = download(ctx, &token(&users[0]), &format!("/api/runs/{run}/model"), &config).await;
+        let global = current_model(ctx, &token(&users[0]), run, &config).await;
         assert_eq!(global, pretrained, "brainchop's weights, bit for bit");
         for body in [
             json!({"name": "x", "preset": "model99"}),

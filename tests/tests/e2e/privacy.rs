@@ -60,13 +60,7 @@ pub fn participants_noise_their_updates_and_the_budget_ends_the_run(ctx: &Ctx) {
             assert_eq!(status, 422, "{body}");
             assert_eq!(body["error"]["details"]["field"], "plan.dp", "{body}");
         }
-        let initial = download(
-            ctx,
-            &token(&users[0]),
-            &format!("/api/runs/{run}/model"),
-            &model,
-        )
-        .await;
+        let initial = current_model(ctx, &token(&users[0]), run, &model).await;
         (users, run, initial)
     });
     let dir = std::env::temp_dir().join(format!("meshfed-dp-{run}"));
@@ -80,13 +74,7 @@ pub fn participants_noise_their_updates_and_the_budget_ends_the_run(ctx: &Ctx) {
         assert_eq!(privacy["rounds_closed"], 2, "{privacy}");
         // Each round's mean carries noise of σC/√2 per value from two participants: over two
         // rounds the model moved by about σC·√P, plus at most C per round of real update.
-        let global = download(
-            ctx,
-            &token(&users[1]),
-            &format!("/api/runs/{run}/model"),
-            &model,
-        )
-        .await;
+        let global = current_model(ctx, &token(&users[1]), run, &model).await;
         let moved = global
             .iter()
             .zip(&initial)

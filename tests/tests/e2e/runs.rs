@@ -18,13 +18,7 @@ pub fn three_participants_through_three_rounds(ctx: &Ctx) {
         let users = participants(ctx, "rounds", 3).await;
         let run = create_run(ctx, &users[0], &[&users[1], &users[2]], json!({})).await;
         let m = model5();
-        let initial = download(
-            ctx,
-            &token(&users[1]),
-            &format!("/api/runs/{run}/model"),
-            &m,
-        )
-        .await;
+        let initial = current_model(ctx, &token(&users[1]), run, &m).await;
         assert_eq!(initial.len(), 5598);
         assert!(
             initial[..135].iter().all(|v| v.abs() <= 1.0 / 27f32.sqrt()),
@@ -53,13 +47,7 @@ pub fn three_participants_through_three_rounds(ctx: &Ctx) {
             )
             .await;
             assert_close(&got, &expect);
-            let current = download(
-                ctx,
-                &token(&users[2]),
-                &format!("/api/runs/{run}/model"),
-                &m,
-            )
-            .await;
+            let current = current_model(ctx, &token(&users[2]), run, &m).await;
             assert_eq!(current, got, "the current model is the latest aggregate");
         }
         let detail = run_detail(ctx, &token(&users[1]), run).await;
@@ -178,13 +166,7 @@ pub fn a_replacement_upload_counts_once(ctx: &Ctx) {
         assert_eq!(keys.len(), 1, "{objects}");
         let (s, _) = put_weights(ctx, &users[1], run, 1, &z, 2).await;
         assert_eq!(s, 200);
-        let got = download(
-            ctx,
-            &token(&users[1]),
-            &format!("/api/runs/{run}/model"),
-            &m,
-        )
-        .await;
+        let got = current_model(ctx, &token(&users[1]), run, &m).await;
         assert_close(&got, &reference(&[(y, 6.0), (z, 2.0)]));
     });
 }
@@ -239,13 +221,7 @@ pub fn a_deadline_closes_a_round_with_k_of_n(ctx: &Ctx) {
         }
         assert_eq!(detail["round"]["round"], 2, "{detail}");
         assert_eq!(detail["history"][0]["reason"], "deadline");
-        let got = download(
-            ctx,
-            &token(&users[2]),
-            &format!("/api/runs/{run}/model"),
-            &m,
-        )
-        .await;
+        let got = current_model(ctx, &token(&users[2]), run, &m).await;
         assert_close(&got, &reference(&[(a, 1.0), (b, 1.0)]));
         // Round 2 with one upload of the two needed: after its deadline it waits.
         put_weights(ctx, &users[2], run, 2, &values(9, 5598), 1).await;
@@ -287,13 +263,7 @@ pub fn deactivating_the_last_missing_participant_closes_the_round(ctx: &Ctx) {
             body["data"]["round"]["round"], 2,
             "everyone still active had uploaded"
         );
-        let got = download(
-            ctx,
-            &token(&users[2]),
-            &format!("/api/runs/{run}/model"),
-            &m,
-        )
-        .await;
+        let got = current_model(ctx, &token(&users[2]), run, &m).await;
         let median: Vec<f32> = a
             .iter()
             .zip(&b)
@@ -310,13 +280,7 @@ pub fn one_upload_never_becomes_the_global_model(ctx: &Ctx) {
         let users = participants(ctx, "alone", 2).await;
         let run = create_run(ctx, &users[0], &[&users[1]], json!({"aggregation": "mean"})).await;
         let m = model5();
-        let initial = download(
-            ctx,
-            &token(&users[0]),
-            &format!("/api/runs/{run}/model"),
-            &m,
-        )
-        .await;
+        let initial = current_model(ctx, &token(&users[0]), run, &m).await;
         let (a, b) = (values(71, 5598), values(72, 5598));
         let (s, _) = put_weights(ctx, &users[0], run, 1, &a, 1).await;
         assert_eq!(s, 200);
@@ -327,13 +291,7 @@ pub fn one_upload_never_becomes_the_global_model(ctx: &Ctx) {
             "one upload does not close a round"
         );
         assert_eq!(body["data"]["min_contributors"], 2);
-        let now = download(
-            ctx,
-            &token(&users[0]),
-            &format!("/api/runs/{run}/model"),
-            &m,
-        )
-        .await;
+        let now = current_model(ctx, &token(&users[0]), run, &m).await;
         assert_eq!(now, initial, "the published model is still the initial one");
         // Nor can the creator lower the bar to one.
         let (s, body) = send(
@@ -350,13 +308,7 @@ pub fn one_upload_never_becomes_the_global_model(ctx: &Ctx) {
         assert_eq!(s, 200);
         let (s, closed) = put_weights(ctx, &users[1], run, 1, &b, 1).await;
         assert_eq!((s, &closed["data"]["closed"]), (200, &json!(true)));
-        let got = download(
-            ctx,
-            &token(&users[0]),
-            &format!("/api/runs/{run}/model"),
-            &m,
-        )
-        .await;
+        let got = current_model(ctx, &token(&users[0]), run, &m).await;
         assert_close(&got, &reference(&[(a, 1.0), (b, 1.0)]));
     });
 }

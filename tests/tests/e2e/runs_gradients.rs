@@ -58,13 +58,7 @@ pub fn gradients_long_poll_until_the_round_is_complete(ctx: &Ctx) {
             &m,
         )
         .await;
-        let current = download(
-            ctx,
-            &token(&users[0]),
-            &format!("/api/runs/{run}/model"),
-            &m,
-        )
-        .await;
+        let current = current_model(ctx, &token(&users[0]), run, &m).await;
         assert_eq!(initial, current);
         let (s, body) = put_tensors(
             ctx,

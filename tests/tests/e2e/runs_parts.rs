@@ -242,7 +242,7 @@ pub fn an_upload_larger_than_a_request_counts_in_parts_and_attacks_fail(ctx: &Ct
         .expect("answered on the first try");
     assert!(receipt.closed && receipt.uploads == 2, "{receipt:?}");
     local.block_on(async {
-        let got = download(&local, &t[0], &format!("/api/runs/{run}/model"), &model).await;
+        let got = current_model(&local, &t[0], run, &model).await;
         assert_close(&got, &reference(&uploads));
         let left = r2_keys(&local, &format!("runs/{run}/rounds/1/parts/")).await;
         assert_eq!(left, 0, "no part left in R2");

@@ -252,13 +252,7 @@ pub fn an_upload_of_the_other_kind_cannot_take_the_round(ctx: &Ctx) {
             let (status, body) = put_weights(ctx, user, run, 1, v, 1).await;
             assert_eq!(status, 200, "{body}");
         }
-        let model = download(
-            ctx,
-            &token(&users[0]),
-            &format!("/api/runs/{run}/model"),
-            &m,
-        )
-        .await;
+        let model = current_model(ctx, &token(&users[0]), run, &m).await;
         assert_close(&model, &reference(&[(a, 1.0), (b, 1.0)]));
     });
 }

@@ -72,13 +72,7 @@ pub fn a_round_carries_on_after_a_restart(ctx: &Ctx) {
             (200, json!(true), json!(3)),
             "{b}"
         );
-        let got = download(
-            &own,
-            &token(&users[0]),
-            &format!("/api/runs/{run}/model"),
-            &m,
-        )
-        .await;
+        let got = current_model(&own, &token(&users[0]), run, &m).await;
         assert_close(&got, &reference(&uploads));
         let detail = run_detail(&own, &token(&users[0]), run).await;
         assert_eq!(detail["history"][0]["metrics"]["num_examples"], 2 + 3 + 4);

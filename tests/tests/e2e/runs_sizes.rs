@@ -49,7 +49,7 @@ pub fn every_preset_uploads_in_both_formats(ctx: &Ctx) {
             let (status, answer) = put_tensors(ctx, &t1, run, 1, "weights", body, 1).await;
             assert_eq!(status, 200, "{channels} channels, safetensors: {answer}");
             assert_eq!(answer["data"]["closed"], true, "{answer}");
-            let got = download(ctx, &t0, &format!("/api/runs/{run}/model"), &model).await;
+            let got = current_model(ctx, &t0, run, &model).await;
             assert_close(&got, &reference(&[(a, 3.0), (b, 1.0)]));
         }
         assert!(

@@ -79,13 +79,7 @@ pub fn a_dropout_after_sharing_leaves_the_fedavg_of_the_rest(ctx: &Ctx) {
             "plan": {"max_num_examples": CAP}});
         let others: Vec<_> = users[1..].iter().collect();
         let run = create_run(ctx, &users[0], &others, body).await;
-        let global = download(
-            ctx,
-            &token(&users[0]),
-            &format!("/api/runs/{run}/model"),
-            &model,
-        )
-        .await;
+        let global = current_model(ctx, &token(&users[0]), run, &model).await;
         let ctx_r1 = RoundContext { run, round: 1 };
         let sites: Vec<Site> = users
             .iter()
@@ -267,13 +261,7 @@ pub fn a_dropout_after_sharing_leaves_the_fedavg_of_the_rest(ctx: &Ctx) {
         let detail = run_detail(ctx, &sites[0].token, run).await;
         assert_eq!(detail["current_round"], 2, "{detail}");
         assert_eq!(detail["history"][0]["metrics"]["uploads"], 3, "{detail}");
-        let got = download(
-            ctx,
-            &sites[0].token,
-            &format!("/api/runs/{run}/model"),
-            &model,
-        )
-        .await;
+        let got = current_model(ctx, &sites[0].token, run, &model).await;
         let weights: Vec<f64> = sites[..3].iter().map(|s| s.examples as f64).collect();
         let total: f64 = weights.iter().sum();
         let bound = fixed::sum_error_bound(3) / (total / CAP as f64);

@@ -25,13 +25,7 @@ pub fn three_cli_participants_take_a_secure_round(ctx: &Ctx) {
         let body = json!({"model": model, "round_timeout_secs": 600, "plan": plan,
             "secure_aggregation": true});
         let run = create_run(ctx, &users[0], &[&users[1], &users[2]], body).await;
-        let initial = download(
-            ctx,
-            &token(&users[0]),
-            &format!("/api/runs/{run}/model"),
-            &model,
-        )
-        .await;
+        let initial = current_model(ctx, &token(&users[0]), run, &model).await;
         (users, run, initial)
     });
     let dir = std::env::temp_dir().join(format!("meshfed-secure-{run}"));
@@ -47,13 +41,7 @@ pub fn three_cli_participants_take_a_secure_round(ctx: &Ctx) {
             loss > 0.0 && loss < 10.0,
             "the mean loss travelled masked: {closed}"
         );
-        let global = download(
-            ctx,
-            &token(&users[0]),
-            &format!("/api/runs/{run}/model"),
-            &model,
-        )
-        .await;
+        let global = current_model(ctx, &token(&users[0]), run, &model).await;
         assert_ne!(global, initial, "the unmasked average is a new model");
         assert!(global.iter().all(|v| v.is_finite()));
         let moved = global
