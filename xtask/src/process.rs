@@ -103,16 +103,7 @@ fn stop_pgid(pgid: i32, grace: Duration) -> bool {
         reap_leader(pgid);
         std::thread::sleep(Duration::from_millis(50));
     }
-    if group_alive(pgid) {
-        // SAFETY: as above.
-        unsafe { libc::kill(-pgid, libc::SIGKILL) };
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while group_alive(pgid) && Instant::now() < deadline {
-            reap_leader(pgid);
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-    !group_alive(pgid)
+    !group_alive(pgid) || kill_group(pgid)
 }
 
 /// SIGKILL to every process of the group at once, as a crash would end them (no chance to
