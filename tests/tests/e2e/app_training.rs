@@ -65,6 +65,16 @@ async fn text_of(client: &Client, label: &str, limit: Duration) -> String {
         .unwrap()
 }
 
+/// Picks run `run` in the page's list of runs to join.
+async fn choose_run(client: &Client, run: i64) {
+    let option = format!("//select[@id='join-run']/option[@value='{run}']");
+    wait_for(client, Locator::XPath(&option))
+        .await
+        .click()
+        .await
+        .unwrap();
+}
+
 async fn pick_files(client: &Client, volume: &str, labels: &str) {
     field(client, "T1 volume (NIfTI, .nii or .nii.gz)")
         .await
@@ -210,12 +220,7 @@ pub fn two_browsers_train_and_join_a_run_on_webgpu_and_cpu(ctx: &Ctx) {
         // All three join the run for one round as its plan says (2 local steps of 16³): the
         // page shows the plan instead of asking, and a headless `meshfed join` takes part too.
         for client in [&gpu, &cpu] {
-            let option = format!("//select[@id='join-run']/option[@value='{run}']");
-            wait_for(client, Locator::XPath(&option))
-                .await
-                .click()
-                .await
-                .unwrap();
+            choose_run(client, run).await;
             let plan = text_of(client, "Training plan", TRAINING).await;
             assert!(
                 plan.starts_with("This run trains 2 local steps of 16³, batch 1"),
@@ -250,12 +255,7 @@ pub fn two_browsers_train_and_join_a_run_on_webgpu_and_cpu(ctx: &Ctx) {
         // sends its shares and then leaves. The round goes on with the three; the server
         // learns only their sum.
         for client in [&gpu, &cpu] {
-            let option = format!("//select[@id='join-run']/option[@value='{secure_run}']");
-            wait_for(client, Locator::XPath(&option))
-                .await
-                .click()
-                .await
-                .unwrap();
+            choose_run(client, secure_run).await;
             press(client, "Join").await;
         }
         let cli = cli_participant(ctx, carol, secure_run, volume, labels);
@@ -280,12 +280,7 @@ pub fn two_browsers_train_and_join_a_run_on_webgpu_and_cpu(ctx: &Ctx) {
             (&cpu, "a browser tab training on its CPU has 3.0 GiB free"),
             (&gpu, "in one buffer"),
         ] {
-            let option = format!("//select[@id='join-run']/option[@value='{too_big}']");
-            wait_for(client, Locator::XPath(&option))
-                .await
-                .click()
-                .await
-                .unwrap();
+            choose_run(client, too_big).await;
             press(client, "Join").await;
             let refusal =
                 "//p[@aria-label='Join result' and contains(., 'This run trains batch 32')]";

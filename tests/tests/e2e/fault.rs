@@ -13,29 +13,25 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use meshfed_e2e::runs::*;
 use meshfed_e2e::{server, Ctx};
 use meshfed_shared::meshnet::ModelConfig;
+use meshfed_shared::volume::Rng;
 use serde_json::{json, Value};
 use xtask::process::kill_group;
 
 const KILLS: u32 = 20;
 const USERS: usize = 3;
 
-/// The moments to kill at: splitmix64 from the seed.
-struct KillTimes(u64);
+/// The moments to kill at, from the seed.
+struct KillTimes(Rng);
 
 impl KillTimes {
     fn within(&mut self, window: Duration) -> Duration {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        Duration::from_micros(z % (window.as_micros() as u64).max(1))
+        Duration::from_micros(self.0.next_u64() % (window.as_micros() as u64).max(1))
     }
 }
 
 /// How one participant's upload ended.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Answer {
+enum Ending {
     /// 200: counted in the round.
     Counted,
     /// 409, the round already closed: an earlier send (whose answer was lost) closed it.
@@ -44,15 +40,15 @@ enum Answer {
     Lost,
 }
 
-fn answer(result: Result<(u16, Value), reqwest::Error>, round: u32) -> Answer {
+fn ending(result: Result<(u16, Value), reqwest::Error>, round: u32) -> Ending {
     match result {
-        Err(_) => Answer::Lost,
+        Err(_) => Ending::Lost,
         Ok((200, body)) => {
             assert_eq!(body["data"]["round"], round, "{body}");
-            Answer::Counted
+            Ending::Counted
         }
         Ok((409, body)) if body["error"]["details"]["current_round"] == round + 1 => {
-            Answer::ClosedBefore
+            Ending::ClosedBefore
         }
         Ok((status, body)) => panic!("round {round}: upload answered {status}: {body}"),
     }
@@ -89,7 +85,7 @@ async fn send_round(
     uploads: &Uploads,
     pending: &[usize],
     kill: Option<(Duration, i32)>,
-) -> (Vec<(usize, Answer)>, bool) {
+) -> (Vec<(usize, Ending)>, bool) {
     let outstanding = AtomicUsize::new(pending.len());
     let sends = futures_util::future::join_all(pending.iter().map(|&i| {
         let outstanding = &outstanding;
@@ -98,7 +94,7 @@ async fn send_round(
             let body = uploads.bodies[i].clone();
             let sent = try_put_tensors(ctx, &tokens[i], run, round, "weights", body, weight).await;
             outstanding.fetch_sub(1, Ordering::SeqCst);
-            (i, answer(sent, round))
+            (i, ending(sent, round))
         }
     }));
     let killer = async {
@@ -130,7 +126,7 @@ pub fn killed_mid_upload_and_mid_close_rounds_lose_and_repeat_nothing(ctx: &Ctx)
                 .map_or(1, |d| d.as_nanos() as u64)
         });
     println!("[fault] kill times from seed {seed} (MESHFED_FAULT_SEED={seed} repeats them)");
-    let mut times = KillTimes(seed);
+    let mut times = KillTimes(Rng::new(seed));
     // Rounds 1 and 2 run unharmed and measure how long each kind of attempt takes: the
     // kill moments are drawn within that window.
     let (mut upload_window, mut close_window) = (Duration::ZERO, Duration::ZERO);
@@ -149,7 +145,7 @@ pub fn killed_mid_upload_and_mid_close_rounds_lose_and_repeat_nothing(ctx: &Ctx)
         if closing {
             let (answers, _) = own.block_on(send_round(&own, at, &uploads, &[0, 1], None));
             assert!(
-                answers.iter().all(|a| a.1 == Answer::Counted),
+                answers.iter().all(|a| a.1 == Ending::Counted),
                 "{answers:?}"
             );
             pending = vec![USERS - 1];
@@ -174,7 +170,7 @@ pub fn killed_mid_upload_and_mid_close_rounds_lose_and_repeat_nothing(ctx: &Ctx)
                 kills += 1;
                 assert!(srv.stop(), "the killed server's group is gone");
                 srv = server::resume(&state, port, server::SHARED_VARS).expect("restarts");
-                if closing && answers[0].1 == Answer::Lost {
+                if closing && answers[0].1 == Ending::Lost {
                     let detail = own.block_on(run_detail(&own, &tokens[0], run));
                     let closed = detail["current_round"] != round;
                     let counted = detail["round"]["uploads"] == USERS;
@@ -182,13 +178,13 @@ pub fn killed_mid_upload_and_mid_close_rounds_lose_and_repeat_nothing(ctx: &Ctx)
                 }
             }
             for (_, a) in &answers {
-                lost += u32::from(*a == Answer::Lost);
+                lost += u32::from(*a == Ending::Lost);
                 // (Three resent at once can also meet a round closed by the other two.)
-                closed_unanswered += u32::from(closing && *a == Answer::ClosedBefore);
+                closed_unanswered += u32::from(closing && *a == Ending::ClosedBefore);
             }
             pending = answers
                 .iter()
-                .filter(|a| a.1 == Answer::Lost)
+                .filter(|a| a.1 == Ending::Lost)
                 .map(|a| a.0)
                 .collect();
         }
