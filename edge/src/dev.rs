@@ -1,4 +1,5 @@
-//! Development-only routes under `/api/_dev/` (404 unless `ENVIRONMENT = "development"`).
+//! Development-only routes under `/api/_dev/` (404 unless `ENVIRONMENT = "development"`;
+//! the route table serves them).
 //! They let the end-to-end tests exercise each binding and the error paths directly:
 //! - `POST /api/_dev/probe/{key}` `{"note": "…"}` writes the note to D1 and R2 and bumps the
 //!   Durable Object counter named after the key;
@@ -16,7 +17,7 @@
 
 use meshfed_shared::ApiError;
 use serde::{Deserialize, Serialize};
-use worker::{Env, Method, Request, Response};
+use worker::{Env, Request, Response};
 
 use crate::config::Config;
 use crate::error::{EdgeError, EdgeResult};
@@ -46,78 +47,76 @@ pub struct ProbeState {
     pub counter: u64,
 }
 
-pub async fn dispatch(
-    mut req: Request,
-    env: &Env,
-    cfg: &Config,
-    rest: &[&str],
-) -> EdgeResult<Response> {
-    match (req.method(), rest) {
-        (Method::Get, ["probe", key]) => {
-            let key = valid_key(key)?;
-            let counter = run_object::ping(env, &do_name(key)).await?;
-            json_ok(&read_probe(env, key, counter).await?, "Probe read", 200)
-        }
-        (Method::Post, ["probe", key]) => {
-            let key = valid_key(key)?;
-            let body: ProbeWrite = read_json(&mut req, cfg.max_body_bytes).await?;
-            write_probe(env, key, &body.note).await?;
-            let counter = run_object::increment(env, &do_name(key)).await?;
-            json_ok(&read_probe(env, key, counter).await?, "Probe written", 201)
-        }
-        (Method::Get, ["outbox"]) => outbox(&req, env).await,
-        (Method::Get, ["rows"]) => {
-            let counts = crate::store::sweep::counts(&crate::store::db(env)?).await?;
-            json_ok(&per_table(counts), "Row counts", 200)
-        }
-        (Method::Post, ["sweep"]) => {
-            let body: SweepAt = read_json(&mut req, cfg.max_body_bytes).await?;
-            let swept = crate::housekeeping::sweep(env, body.at_ms).await?;
-            json_ok(&per_table(swept), "Swept", 200)
-        }
-        (Method::Get, ["objects"]) => {
-            let url = req.url()?;
-            let prefix = url
-                .query_pairs()
-                .find(|(k, _)| k == "prefix")
-                .map(|(_, v)| v.to_string())
-                .ok_or_else(|| ApiError::invalid_field("prefix", "the R2 key prefix to list"))?;
-            let keys = crate::blobs::list(env, &prefix).await?;
-            json_ok(&serde_json::json!({ "keys": keys }), "R2 objects", 200)
-        }
-        (Method::Get, ["object"]) => {
-            let url = req.url()?;
-            let key = url
-                .query_pairs()
-                .find(|(k, _)| k == "key")
-                .map(|(_, v)| v.to_string())
-                .ok_or_else(|| ApiError::invalid_field("key", "the R2 key to read"))?;
-            let bytes = crate::blobs::get(env, &key).await?;
-            Ok(Response::from_bytes(bytes)?)
-        }
-        (Method::Get, ["memory"]) => {
-            let url = req.url()?;
-            let run_id: i64 = url
-                .query_pairs()
-                .find(|(k, _)| k == "run")
-                .and_then(|(_, v)| v.parse().ok())
-                .ok_or_else(|| ApiError::invalid_field("run", "the run whose object to ask"))?;
-            let object = run_object::memory(env, run_id).await?;
-            let memory = serde_json::json!({
-                "worker_wasm_bytes": run_object::wasm_memory_bytes(),
-                "object_wasm_bytes": object,
-            });
-            json_ok(&memory, "Linear memory", 200)
-        }
-        (Method::Post, ["bench", "kdf"]) => bench_kdf(&mut req, cfg).await,
-        (Method::Get, ["fail"]) => Err(EdgeError::Internal(
-            "deliberate failure: secret-internal-detail must not reach the client".into(),
-        )),
-        _ => Err(
-            ApiError::not_found(format!("No development route /api/_dev/{}", rest.join("/")))
-                .into(),
-        ),
-    }
+/// `GET /api/_dev/probe/{key}`.
+pub async fn probe(env: &Env, key: &str) -> EdgeResult<Response> {
+    let key = valid_key(key)?;
+    let counter = run_object::ping(env, &do_name(key)).await?;
+    json_ok(&read_probe(env, key, counter).await?, "Probe read", 200)
+}
+
+/// `POST /api/_dev/probe/{key}`.
+pub async fn write(mut req: Request, env: &Env, cfg: &Config, key: &str) -> EdgeResult<Response> {
+    let key = valid_key(key)?;
+    let body: ProbeWrite = read_json(&mut req, cfg.max_body_bytes).await?;
+    write_probe(env, key, &body.note).await?;
+    let counter = run_object::increment(env, &do_name(key)).await?;
+    json_ok(&read_probe(env, key, counter).await?, "Probe written", 201)
+}
+
+/// `GET /api/_dev/rows`.
+pub async fn rows(_req: Request, env: &Env, _cfg: &Config) -> EdgeResult<Response> {
+    let counts = crate::store::sweep::counts(&crate::store::db(env)?).await?;
+    json_ok(&per_table(counts), "Row counts", 200)
+}
+
+/// `POST /api/_dev/sweep`.
+pub async fn sweep(mut req: Request, env: &Env, cfg: &Config) -> EdgeResult<Response> {
+    let body: SweepAt = read_json(&mut req, cfg.max_body_bytes).await?;
+    let swept = crate::housekeeping::sweep(env, body.at_ms).await?;
+    json_ok(&per_table(swept), "Swept", 200)
+}
+
+/// `GET /api/_dev/objects?prefix=P`.
+pub async fn objects(req: Request, env: &Env, _cfg: &Config) -> EdgeResult<Response> {
+    let prefix = query(&req, "prefix", "the R2 key prefix to list")?;
+    let keys = crate::blobs::list(env, &prefix).await?;
+    json_ok(&serde_json::json!({ "keys": keys }), "R2 objects", 200)
+}
+
+/// `GET /api/_dev/object?key=K`.
+pub async fn object(req: Request, env: &Env, _cfg: &Config) -> EdgeResult<Response> {
+    let key = query(&req, "key", "the R2 key to read")?;
+    let bytes = crate::blobs::get(env, &key).await?;
+    Ok(Response::from_bytes(bytes)?)
+}
+
+/// `GET /api/_dev/memory?run=ID`.
+pub async fn memory(req: Request, env: &Env, _cfg: &Config) -> EdgeResult<Response> {
+    let run_id: i64 = query(&req, "run", "the run whose object to ask")?
+        .parse()
+        .map_err(|_| ApiError::invalid_field("run", "the run whose object to ask"))?;
+    let object = run_object::memory(env, run_id).await?;
+    let memory = serde_json::json!({
+        "worker_wasm_bytes": run_object::wasm_memory_bytes(),
+        "object_wasm_bytes": object,
+    });
+    json_ok(&memory, "Linear memory", 200)
+}
+
+/// `GET /api/_dev/fail`: the 500 path.
+pub async fn fail(_req: Request, _env: &Env, _cfg: &Config) -> EdgeResult<Response> {
+    Err(EdgeError::Internal(
+        "deliberate failure: secret-internal-detail must not reach the client".into(),
+    ))
+}
+
+/// The query parameter `name`, else 400 explaining it as `what`.
+fn query(req: &Request, name: &str, what: &str) -> EdgeResult<String> {
+    req.url()?
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.to_string())
+        .ok_or_else(|| ApiError::invalid_field(name, what).into())
 }
 
 /// `{"table": rows, …}`.
@@ -172,7 +171,8 @@ async fn read_probe(env: &Env, key: &str, counter: u64) -> EdgeResult<ProbeState
     })
 }
 
-async fn outbox(req: &Request, env: &Env) -> EdgeResult<Response> {
+/// `GET /api/_dev/outbox?to=ADDRESS`.
+pub async fn outbox(req: Request, env: &Env, _cfg: &Config) -> EdgeResult<Response> {
     let to = req
         .url()?
         .query_pairs()
@@ -184,12 +184,13 @@ async fn outbox(req: &Request, env: &Env) -> EdgeResult<Response> {
     json_ok(&messages, "Development outbox", 200)
 }
 
-async fn bench_kdf(req: &mut Request, cfg: &Config) -> EdgeResult<Response> {
+/// `POST /api/_dev/bench/kdf`.
+pub async fn bench_kdf(mut req: Request, _env: &Env, cfg: &Config) -> EdgeResult<Response> {
     #[derive(Deserialize)]
     struct Bench {
         iterations: u32,
     }
-    let body: Bench = read_json(req, cfg.max_body_bytes).await?;
+    let body: Bench = read_json(&mut req, cfg.max_body_bytes).await?;
     let n = body.iterations.min(50);
     let mut matched = 0;
     for _ in 0..n {

@@ -16,6 +16,7 @@ mod openapi;
 mod random;
 mod rate_limit;
 mod router;
+mod routes;
 mod run_object;
 mod runs;
 mod security_headers;

@@ -1,13 +1,12 @@
-//! Request routing: one `match` on method and path segments, so every route is visible in one
-//! place. Handlers return [`EdgeResult`]; this module turns failures into the error envelope.
+//! Request routing by the one route table (`routes`). Handlers return [`EdgeResult`]; this
+//! module turns failures into the error envelope.
 
 use meshfed_shared::{ApiError, ErrorCode};
-use worker::{Env, Method, Request, Response};
+use worker::{Env, Request, Response};
 
 use crate::config::Config;
-use crate::error::EdgeError;
 use crate::error::{error_response, EdgeResult};
-use crate::{auth, backup, dev, health, openapi, rate_limit, runs, security_headers, seeds};
+use crate::{auth, rate_limit, routes, security_headers};
 use meshfed_shared::auth::rate_limit::Decision;
 
 pub async fn handle(req: Request, env: Env) -> worker::Result<Response> {
@@ -46,98 +45,25 @@ async fn respond(req: Request, env: Env) -> worker::Result<Response> {
 
 type Routed = (EdgeResult<Response>, Option<Decision>);
 
+/// The route table's answer: match (404/405), the route's per-client rate limit, its token
+/// requirement, then its handler. The rate decision's headers go on whatever the answer is.
 async fn dispatch(req: Request, env: &Env, cfg: &Config, path: &str) -> Routed {
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let method = req.method();
-    let result = match (&method, segments.as_slice()) {
-        (Method::Get, ["api", "health"]) => health::get(env, cfg).await,
-        (Method::Get, ["api", "openapi.json"]) => openapi::get(cfg),
-        (Method::Get, [".well-known", "jwks.json"]) => auth::session::jwks(env, cfg).await,
-        (_, ["api", "auth", rest @ ..]) => match auth::dispatch(req, env, cfg, rest).await {
-            Some(routed) => return routed,
-            None => Err(unmatched(&method, path, cfg).into()),
-        },
-        (Method::Get, ["api", "users"]) => auth::admin::directory(req, env, cfg).await,
-        (_, ["api", "admin", rest @ ..]) => {
-            match auth::admin::dispatch(req, env, cfg, rest).await {
-                Some(result) => result,
-                None => Err(unmatched(&method, path, cfg).into()),
-            }
-        }
-        (_, ["api", "backup", "objects", ..]) => backup::objects(req, env, cfg).await,
-        (_, ["api", "runs", rest @ ..]) => match runs::dispatch(req, env, cfg, rest).await {
-            Some(result) => result,
-            None => Err(unmatched(&method, path, cfg).into()),
-        },
-        (_, ["dev", rest @ ..]) => {
-            let decision = match seed_limit(&req, env, cfg, rest).await {
-                Ok(d) => d,
-                Err(refused) => return refused,
-            };
-            let done = match rest {
-                ["login" | "identityadd"] => {
-                    seeds::immunetworks::dispatch(req, env, cfg, rest).await
-                }
-                _ => seeds::immunetworks_runs::dispatch(req, env, cfg, rest).await,
-            };
-            match done {
-                Some(done) => return (done.map_err(EdgeError::from), decision),
-                None => Err(unmatched(&method, path, cfg).into()),
-            }
-        }
-        (_, ["users" | "mnemonics", rest @ ..]) => {
-            let decision = match seed_limit(&req, env, cfg, rest).await {
-                Ok(d) => d,
-                Err(refused) => return refused,
-            };
-            match seeds::datapod::dispatch(req, env, cfg, &segments).await {
-                Some(done) => return (done.map_err(EdgeError::from), decision),
-                None => Err(unmatched(&method, path, cfg).into()),
-            }
-        }
-        (_, ["api", "_dev", rest @ ..]) if cfg.is_development() => {
-            dev::dispatch(req, env, cfg, rest).await
-        }
-        _ => Err(unmatched(&method, path, cfg).into()),
+    let (route, params) = match routes::find(&req.method(), path, cfg) {
+        Ok(found) => found,
+        Err(unmatched) => return (Err(unmatched.into()), None),
     };
-    (result, None)
-}
-
-/// The seeds' identity routes share the canonical routes' client limits (else they would be a
-/// way around them). `Err` carries the finished refusal.
-async fn seed_limit(
-    req: &Request,
-    env: &Env,
-    cfg: &Config,
-    rest: &[&str],
-) -> Result<Option<Decision>, Routed> {
-    let class = match rest {
-        ["login"] => "login",
-        ["signup" | "identityadd"] => "register",
-        ["forgot-password"] => "forgot-password",
-        // The seeds' run routes are token-authenticated like `/api/runs`, which has no
-        // per-client limit: a round of uploads must not be throttled.
-        [route] if crate::seeds::immunetworks_runs::ROUTES.contains(route) => return Ok(None),
-        _ => "auth",
+    let decision = match route.rate {
+        Some(rule) => match auth::client_limit(&req, env, cfg, rule).await {
+            Ok(decision) => decision,
+            Err(e) => return (Err(e), None),
+        },
+        None => None,
     };
-    match auth::client_limit(req, env, cfg, class).await {
-        Ok(Some(d)) if !d.allowed => Err((Err(rate_limit::exceeded(&d).into()), Some(d))),
-        Ok(d) => Ok(d),
-        Err(e) => Err((Err(e), None)),
+    if let Some(refused) = decision.filter(|d| !d.allowed) {
+        return (Err(rate_limit::exceeded(&refused).into()), decision);
     }
-}
-
-/// 405 with `Allow` when the path is a documented route under another method, else 404.
-fn unmatched(method: &Method, path: &str, cfg: &Config) -> ApiError {
-    let allowed = openapi::methods_for_path(path, cfg);
-    if allowed.is_empty() {
-        return ApiError::new(ErrorCode::NotFound, format!("No route for {method} {path}"))
-            .with_details(serde_json::json!({ "path": path }));
+    if let Err(refused) = routes::refuse_missing_token(route, &req) {
+        return (Err(refused.into()), decision);
     }
-    let allow = allowed.join(", ");
-    ApiError::new(
-        ErrorCode::MethodNotAllowed,
-        format!("{method} is not allowed on {path}"),
-    )
-    .with_details(serde_json::json!({ "path": path, "allow": allow }))
+    ((route.handler)(req, env, cfg, params).await, decision)
 }

@@ -2,7 +2,7 @@
 //! read the audit log. And `GET /api/users` (`read:users`): who can be invited to a run.
 
 use meshfed_shared::{ApiError, ErrorCode};
-use worker::{Env, Method, Request, Response};
+use worker::{Env, Request, Response};
 
 use super::{guard, keys, mfa, session};
 use crate::audit::{self, client_of};
@@ -13,22 +13,6 @@ use crate::store::{self, users};
 
 pub const ADMIN: &str = "admin:users";
 pub const READ_USERS: &str = "read:users";
-
-pub async fn dispatch(
-    req: Request,
-    env: &Env,
-    cfg: &Config,
-    rest: &[&str],
-) -> Option<EdgeResult<Response>> {
-    Some(match (req.method(), rest) {
-        (Method::Get, ["users"]) => list_users(req, env, cfg).await,
-        (Method::Post, ["users", id, "disable"]) => set_disabled(req, env, cfg, id, true).await,
-        (Method::Post, ["users", id, "enable"]) => set_disabled(req, env, cfg, id, false).await,
-        (Method::Post, ["users", id, "mfa", "reset"]) => reset_mfa(req, env, cfg, id).await,
-        (Method::Get, ["audit"]) => audit_log(req, env, cfg).await,
-        _ => return None,
-    })
-}
 
 /// The caller, who must hold `permission` (403 `PERMISSION_DENIED` otherwise).
 async fn authorized(
@@ -49,7 +33,7 @@ async fn authorized(
     Ok(caller)
 }
 
-async fn list_users(req: Request, env: &Env, cfg: &Config) -> EdgeResult<Response> {
+pub async fn list_users(req: Request, env: &Env, cfg: &Config) -> EdgeResult<Response> {
     authorized(&req, env, cfg, ADMIN).await?;
     let rows: Vec<users::UserRow> = users::all(&store::db(env)?).await?;
     let profiles: Vec<_> = rows.iter().map(users::UserRow::profile).collect();
@@ -62,7 +46,7 @@ async fn target(env: &Env, id: &str) -> EdgeResult<users::UserRow> {
         .ok_or_else(|| ApiError::from_code(ErrorCode::UserNotFound))?)
 }
 
-async fn set_disabled(
+pub async fn set_disabled(
     req: Request,
     env: &Env,
     cfg: &Config,
@@ -107,7 +91,7 @@ async fn set_disabled(
     )
 }
 
-async fn reset_mfa(req: Request, env: &Env, cfg: &Config, id: &str) -> EdgeResult<Response> {
+pub async fn reset_mfa(req: Request, env: &Env, cfg: &Config, id: &str) -> EdgeResult<Response> {
     let admin = authorized(&req, env, cfg, ADMIN).await?;
     let user = target(env, id).await?;
     mfa::clear(env, &user.id).await?;
@@ -127,7 +111,7 @@ async fn reset_mfa(req: Request, env: &Env, cfg: &Config, id: &str) -> EdgeResul
 }
 
 /// `GET /api/admin/audit?user_id=…&limit=…` (newest first, at most 500).
-async fn audit_log(req: Request, env: &Env, cfg: &Config) -> EdgeResult<Response> {
+pub async fn audit_log(req: Request, env: &Env, cfg: &Config) -> EdgeResult<Response> {
     authorized(&req, env, cfg, ADMIN).await?;
     let url = req.url()?;
     let param = |name: &str| {

@@ -22,39 +22,19 @@ use crate::error::{EdgeError, EdgeResult};
 use crate::http::{parse_json, read_json_body};
 use crate::store::{self, users};
 
-pub async fn dispatch(
+/// One of seed 002's routes: `POST /users/{route}`, or `POST /mnemonics/check-mnemonic`.
+pub async fn handle(
     mut req: Request,
     env: &Env,
     cfg: &Config,
-    path: &[&str],
-) -> Option<worker::Result<Response>> {
-    let route = match path {
-        ["users", r] => *r,
-        ["mnemonics", "check-mnemonic"] => "check-mnemonic",
-        _ => return None,
-    };
-    let known = [
-        "signup",
-        "confirm-signup",
-        "login",
-        "associate-mfa",
-        "verify-mfa",
-        "post-login-mfa",
-        "mfa-settings",
-        "forgot-password",
-        "confirm-password",
-        "check-mnemonic",
-        "awstempcredentials",
-    ];
-    if req.method() != worker::Method::Post || !known.contains(&route) {
-        return None;
-    }
+    route: &'static str,
+) -> worker::Result<Response> {
     let body: Value = match read_json_body(&mut req, cfg.max_body_bytes)
         .await
         .and_then(|b| parse_json(&b))
     {
         Ok(v) => v,
-        Err(e) => return Some(failure(e, "body")),
+        Err(e) => return failure(e, "body"),
     };
     let client = client_of(&req);
     let result = match route {
@@ -70,7 +50,7 @@ pub async fn dispatch(
         "awstempcredentials" => temp_credentials(env, cfg, body).await,
         _ => check_mnemonic(&req, env, cfg, body).await,
     };
-    Some(result.or_else(|e| failure(e, route)))
+    result.or_else(|e| failure(e, route))
 }
 
 pub(super) fn reply(status: u16, message: Option<&str>, data: Value) -> EdgeResult<Response> {

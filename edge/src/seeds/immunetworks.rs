@@ -8,7 +8,7 @@ use meshfed_shared::api::auth::{LoginRequest, RegisterRequest, TokenSet};
 use meshfed_shared::secret::Secret;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use worker::{Env, Method, Request, Response};
+use worker::{Env, Request, Response};
 
 use crate::audit::client_of;
 use crate::auth::login::{self, LoginOutcome};
@@ -18,17 +18,13 @@ use crate::error::{EdgeError, EdgeResult};
 use crate::http::{parse_json, read_json_body};
 use crate::random;
 
-pub async fn dispatch(
+/// `POST /dev/login` (`route` "login") or `POST /dev/identityadd`.
+pub async fn handle(
     mut req: Request,
     env: &Env,
     cfg: &Config,
-    rest: &[&str],
-) -> Option<worker::Result<Response>> {
-    let route = match (req.method(), rest) {
-        (Method::Post, ["login"]) => "login",
-        (Method::Post, ["identityadd"]) => "identityadd",
-        _ => return None,
-    };
+    route: &'static str,
+) -> worker::Result<Response> {
     let client = client_of(&req);
     let result = match read_json_body(&mut req, cfg.max_body_bytes)
         .await
@@ -38,7 +34,7 @@ pub async fn dispatch(
         Ok(body) => identity_add(env, cfg, body).await,
         Err(e) => Err(e),
     };
-    Some(result.or_else(|e| failure(e, route)))
+    result.or_else(|e| failure(e, route))
 }
 
 /// `{"statusCode": N, "body": {"error": CODE, "message": …}}` at HTTP status N.

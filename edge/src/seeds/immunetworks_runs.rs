@@ -16,7 +16,7 @@ use meshfed_shared::tensor::nested_json::JsonTensors;
 use meshfed_shared::ApiError;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use worker::{Env, Method as HttpMethod, Request, Response};
+use worker::{Env, Request, Response};
 
 use super::immunetworks::failure;
 use crate::audit::client_of;
@@ -27,33 +27,13 @@ use crate::http::{parse_json, read_json_body};
 use crate::runs::{self, Member};
 use crate::store;
 
-/// The run routes under `/dev/`.
-pub const ROUTES: &[&str] = &[
-    "user_runs",
-    "runs_update",
-    "runs",
-    "activate",
-    "weights",
-    "weightsavg",
-    "results",
-    "agggrad",
-];
-
-pub async fn dispatch(
+/// One of the run routes under `/dev/` (`route` is the path's last segment).
+pub async fn handle(
     mut req: Request,
     env: &Env,
     cfg: &Config,
-    rest: &[&str],
-) -> Option<worker::Result<Response>> {
-    let route = match (req.method(), rest) {
-        (HttpMethod::Get, ["user_runs"]) => "user_runs",
-        (
-            HttpMethod::Post,
-            [r @ ("runs_update" | "runs" | "activate" | "weights" | "weightsavg" | "results"
-            | "agggrad")],
-        ) => r,
-        _ => return None,
-    };
+    route: &'static str,
+) -> worker::Result<Response> {
     let result = async {
         let user = runs::caller_any_token(&req, env, cfg).await?;
         if route == "user_runs" {
@@ -87,7 +67,7 @@ pub async fn dispatch(
         }
     }
     .await;
-    Some(result.or_else(|e| failure(e, route)))
+    result.or_else(|e| failure(e, route))
 }
 
 fn wrapped(body: Value) -> EdgeResult<Response> {

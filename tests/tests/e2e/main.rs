@@ -2,6 +2,7 @@
 //! own state) and a chromedriver, runs every trial against them, then stops both process
 //! groups and fails if anything is left running.
 
+mod access;
 mod account;
 mod account_guessing;
 mod admin;
@@ -73,6 +74,7 @@ const TESTS: &[(&str, TestFn)] = tests![
     errors::form_posts_to_json_routes_are_415,
     deploy::the_committed_configuration_bundles_as_production,
     deploy::production_serves_nothing_until_configured_and_mails_through_the_provider,
+    access::every_operation_behind_a_token_refuses_a_request_without_one,
     openapi::document_is_openapi_3_1_with_routes,
     openapi::real_responses_match_the_document,
     openapi::auth_responses_match_the_document,

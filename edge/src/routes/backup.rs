@@ -2,7 +2,10 @@
 
 use serde_json::json;
 
-use super::{failure, success, Route};
+use worker::Method;
+
+use super::{handle, Access, Audience, Route};
+use crate::openapi::{failure, success};
 
 fn capability() -> serde_json::Value {
     json!({"type": "object", "required": ["token", "prefix", "endpoint", "expires_at"],
@@ -13,18 +16,24 @@ fn capability() -> serde_json::Value {
 
 pub(crate) const ROUTES: &[Route] = &[
     Route {
-        method: "post",
+        method: Method::Post,
         path: "/api/auth/backup-credentials",
-        dev_only: false,
+        audience: Audience::Api,
+        access: Access::Token,
+        rate: Some("auth"),
+        handler: handle!(crate::backup::credentials),
         summary:
             "A 1-hour capability for PUT/GET/LIST/DELETE under backups/<user_id>/ (access token)",
         responses: || vec![(200, success(capability())), (401, failure())],
         request: None,
     },
     Route {
-        method: "get",
+        method: Method::Get,
         path: "/api/backup/objects",
-        dev_only: false,
+        audience: Audience::Api,
+        access: Access::Capability,
+        rate: None,
+        handler: handle!(crate::backup::objects),
         summary: "List the caller's backup objects (Bearer: backup capability)",
         responses: || {
             vec![
@@ -40,9 +49,12 @@ pub(crate) const ROUTES: &[Route] = &[
         request: None,
     },
     Route {
-        method: "put",
-        path: "/api/backup/objects/{key}",
-        dev_only: false,
+        method: Method::Put,
+        path: "/api/backup/objects/{key..}",
+        audience: Audience::Api,
+        access: Access::Capability,
+        rate: None,
+        handler: handle!(crate::backup::objects),
         summary: "Store a backup object (raw body; Bearer: backup capability)",
         responses: || {
             vec![
@@ -58,17 +70,23 @@ pub(crate) const ROUTES: &[Route] = &[
         request: None,
     },
     Route {
-        method: "get",
-        path: "/api/backup/objects/{key}",
-        dev_only: false,
+        method: Method::Get,
+        path: "/api/backup/objects/{key..}",
+        audience: Audience::Api,
+        access: Access::Capability,
+        rate: None,
+        handler: handle!(crate::backup::objects),
         summary: "Read a backup object (application/octet-stream; Bearer: backup capability)",
         responses: || vec![(400, failure()), (401, failure()), (404, failure())],
         request: None,
     },
     Route {
-        method: "delete",
-        path: "/api/backup/objects/{key}",
-        dev_only: false,
+        method: Method::Delete,
+        path: "/api/backup/objects/{key..}",
+        audience: Audience::Api,
+        access: Access::Capability,
+        rate: None,
+        handler: handle!(crate::backup::objects),
         summary: "Delete a backup object (Bearer: backup capability)",
         responses: || vec![(200, success(json!({"type": "object"}))), (401, failure())],
         request: None,

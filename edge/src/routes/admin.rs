@@ -2,7 +2,11 @@
 
 use serde_json::json;
 
-use super::{failure, schema_ref, success, Route};
+use worker::Method;
+
+use super::{handle, Access, Audience, Route};
+use crate::auth::admin;
+use crate::openapi::{failure, schema_ref, success};
 
 fn users_list() -> serde_json::Value {
     success(json!({"type": "array", "items": schema_ref("UserProfile")}))
@@ -10,9 +14,12 @@ fn users_list() -> serde_json::Value {
 
 pub(crate) const ROUTES: &[Route] = &[
     Route {
-        method: "get",
+        method: Method::Get,
         path: "/api/users",
-        dev_only: false,
+        audience: Audience::Api,
+        access: Access::Permission(admin::READ_USERS),
+        rate: None,
+        handler: handle!(admin::directory),
         summary: "Confirmed, active users' usernames and emails (read:users), to invite to runs",
         responses: || {
             vec![
@@ -29,17 +36,25 @@ pub(crate) const ROUTES: &[Route] = &[
         request: None,
     },
     Route {
-        method: "get",
+        method: Method::Get,
         path: "/api/admin/users",
-        dev_only: false,
+        audience: Audience::Api,
+        access: Access::Permission(admin::ADMIN),
+        rate: None,
+        handler: handle!(admin::list_users),
         summary: "Every user (admin:users)",
         responses: || vec![(200, users_list()), (401, failure()), (403, failure())],
         request: None,
     },
     Route {
-        method: "post",
+        method: Method::Post,
         path: "/api/admin/users/{id}/disable",
-        dev_only: false,
+        audience: Audience::Api,
+        access: Access::Permission(admin::ADMIN),
+        rate: None,
+        handler: handle!(
+            |req, env, cfg, p| admin::set_disabled(req, env, cfg, p.get("id"), true).await
+        ),
         summary: "Disable an account and revoke its sessions (admin:users)",
         responses: || {
             vec![
@@ -51,9 +66,14 @@ pub(crate) const ROUTES: &[Route] = &[
         request: None,
     },
     Route {
-        method: "post",
+        method: Method::Post,
         path: "/api/admin/users/{id}/enable",
-        dev_only: false,
+        audience: Audience::Api,
+        access: Access::Permission(admin::ADMIN),
+        rate: None,
+        handler: handle!(
+            |req, env, cfg, p| admin::set_disabled(req, env, cfg, p.get("id"), false).await
+        ),
         summary: "Enable an account (admin:users)",
         responses: || {
             vec![
@@ -65,9 +85,12 @@ pub(crate) const ROUTES: &[Route] = &[
         request: None,
     },
     Route {
-        method: "post",
+        method: Method::Post,
         path: "/api/admin/users/{id}/mfa/reset",
-        dev_only: false,
+        audience: Audience::Api,
+        access: Access::Permission(admin::ADMIN),
+        rate: None,
+        handler: handle!(|req, env, cfg, p| admin::reset_mfa(req, env, cfg, p.get("id")).await),
         summary: "Remove a user's MFA so they set it up again at the next login (admin:users)",
         responses: || {
             vec![
@@ -79,9 +102,12 @@ pub(crate) const ROUTES: &[Route] = &[
         request: None,
     },
     Route {
-        method: "get",
+        method: Method::Get,
         path: "/api/admin/audit",
-        dev_only: false,
+        audience: Audience::Api,
+        access: Access::Permission(admin::ADMIN),
+        rate: None,
+        handler: handle!(admin::audit_log),
         summary: "The audit log, newest first; ?user_id= and ?limit= (admin:users)",
         responses: || {
             vec![

@@ -2,7 +2,13 @@
 
 use serde_json::{json, Value};
 
-use super::{failure, success, Route};
+use meshfed_shared::api::runs::UploadKind;
+use worker::Method;
+
+use super::{handle, Access, Audience, Route};
+use crate::openapi::run_schemas::receipt;
+use crate::openapi::{failure, success};
+use crate::runs::parts;
 
 fn parts_request() -> Value {
     json!({"type": "object", "required": ["bytes", "sha256", "format"], "additionalProperties": false,
@@ -24,35 +30,53 @@ fn part_receipt() -> Value {
 }
 
 macro_rules! parts_routes {
-    ($kind:literal) => {
+    ($kind:literal, $variant:ident) => {
         [
             Route {
-                method: "post",
+                method: Method::Post,
                 path: concat!("/api/runs/{id}/rounds/{round}/", $kind, "/parts"),
-                dev_only: false,
+                audience: Audience::Api,
+                access: Access::Member,
+                rate: None,
+                handler: handle!(|req, env, cfg, p| {
+                    let at = (p.run()?, p.round()?, UploadKind::$variant);
+                    parts::start(req, env, cfg, at).await
+                }),
                 summary: concat!("Start an upload of ", $kind, " in parts (larger than one request may carry): its size, SHA-256 and format; answers the part size"),
                 responses: || vec![(201, success(session())), (400, failure()), (403, failure()), (409, failure()), (413, failure()), (422, failure())],
                 request: Some(parts_request),
             },
             Route {
-                method: "put",
+                method: Method::Put,
                 path: concat!("/api/runs/{id}/rounds/{round}/", $kind, "/parts/{upload_id}/{part}"),
-                dev_only: false,
+                audience: Audience::Api,
+                access: Access::Member,
+                rate: None,
+                handler: handle!(|req, env, cfg, p| {
+                    let at = (p.run()?, p.round()?, UploadKind::$variant);
+                    parts::put_part(req, env, cfg, at, p.get("upload_id"), p.get("part")).await
+                }),
                 summary: "Send part n (1-based; every part but the last exactly part_bytes), in any order",
                 responses: || vec![(200, success(part_receipt())), (404, failure()), (413, failure()), (422, failure())],
                 request: None,
             },
             Route {
-                method: "post",
+                method: Method::Post,
                 path: concat!("/api/runs/{id}/rounds/{round}/", $kind, "/parts/{upload_id}/complete"),
-                dev_only: false,
+                audience: Audience::Api,
+                access: Access::Member,
+                rate: None,
+                handler: handle!(|req, env, cfg, p| {
+                    let at = (p.run()?, p.round()?, UploadKind::$variant);
+                    parts::complete(req, env, cfg, at, p.get("upload_id")).await
+                }),
                 summary: "Join the parts, check the declared SHA-256 and count the upload (metrics in the query, as for a single request)",
-                responses: || vec![(200, success(super::run_routes::receipt())), (404, failure()), (409, failure()), (422, failure())],
+                responses: || vec![(200, success(receipt())), (404, failure()), (409, failure()), (422, failure())],
                 request: None,
             },
         ]
     };
 }
 
-pub(crate) const WEIGHTS: [Route; 3] = parts_routes!("weights");
-pub(crate) const GRADIENTS: [Route; 3] = parts_routes!("gradients");
+pub(crate) const WEIGHTS: [Route; 3] = parts_routes!("weights", Weights);
+pub(crate) const GRADIENTS: [Route; 3] = parts_routes!("gradients", Gradients);

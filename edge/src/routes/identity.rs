@@ -2,13 +2,20 @@
 
 use serde_json::json;
 
-use super::{failure, schema_ref, success, Route};
+use worker::Method;
+
+use super::{handle, Access, Audience, Route};
+use crate::auth::{login, mfa, register, session};
+use crate::openapi::{failure, schema_ref, success};
 
 pub(crate) const ROUTES: &[Route] = &[
     Route {
-        method: "post",
+        method: Method::Post,
         path: "/api/auth/register",
-        dev_only: false,
+        audience: Audience::Api,
+        access: Access::Public,
+        rate: Some("register"),
+        handler: handle!(register::register),
         summary: "Register (seed 003 rules); a 6-digit confirmation code is emailed",
         responses: || {
             vec![
@@ -20,9 +27,12 @@ pub(crate) const ROUTES: &[Route] = &[
         request: Some(|| schema_ref("RegisterRequest")),
     },
     Route {
-        method: "post",
+        method: Method::Post,
         path: "/api/auth/confirm",
-        dev_only: false,
+        audience: Audience::Api,
+        access: Access::Public,
+        rate: Some("auth"),
+        handler: handle!(register::confirm),
         summary: "Confirm with the emailed code; returns the BIP39 mnemonic this once",
         responses: || {
             vec![
@@ -37,9 +47,12 @@ pub(crate) const ROUTES: &[Route] = &[
         }),
     },
     Route {
-        method: "post",
+        method: Method::Post,
         path: "/api/auth/confirm/resend",
-        dev_only: false,
+        audience: Audience::Api,
+        access: Access::Public,
+        rate: Some("auth"),
+        handler: handle!(register::resend),
         summary: "Email a new confirmation code (same answer whether or not the account exists)",
         responses: || vec![(200, success(json!({"type": "object"})))],
         request: Some(|| {
@@ -48,9 +61,12 @@ pub(crate) const ROUTES: &[Route] = &[
         }),
     },
     Route {
-        method: "post",
+        method: Method::Post,
         path: "/api/auth/login",
-        dev_only: false,
+        audience: Audience::Api,
+        access: Access::Public,
+        rate: Some("login"),
+        handler: handle!(login::login),
         summary: "Sign in by username or email: tokens, or an MFA challenge with a one-use session",
         responses: || {
             vec![
@@ -69,9 +85,12 @@ pub(crate) const ROUTES: &[Route] = &[
         request: Some(|| schema_ref("LoginRequest")),
     },
     Route {
-        method: "post",
+        method: Method::Post,
         path: "/api/auth/mfa/setup",
-        dev_only: false,
+        audience: Audience::Api,
+        access: Access::TokenOrSession,
+        rate: Some("auth"),
+        handler: handle!(mfa::setup),
         summary: "Start TOTP setup (access token, or the MFA_SETUP session): secret, QR, backup \
                   codes; replacing a working MFA needs the password and a current code",
         responses: || {
@@ -85,9 +104,12 @@ pub(crate) const ROUTES: &[Route] = &[
         request: Some(|| schema_ref("MfaRequest")),
     },
     Route {
-        method: "post",
+        method: Method::Post,
         path: "/api/auth/mfa/verify",
-        dev_only: false,
+        audience: Audience::Api,
+        access: Access::TokenOrSession,
+        rate: Some("auth"),
+        handler: handle!(mfa::verify),
         summary: "Verify a code and enable MFA; with a sign-in session, returns tokens",
         responses: || {
             vec![
@@ -103,9 +125,12 @@ pub(crate) const ROUTES: &[Route] = &[
         request: Some(|| schema_ref("MfaRequest")),
     },
     Route {
-        method: "post",
+        method: Method::Post,
         path: "/api/auth/mfa/challenge",
-        dev_only: false,
+        audience: Audience::Api,
+        access: Access::Public,
+        rate: Some("auth"),
+        handler: handle!(mfa::challenge),
         summary: "Answer the SOFTWARE_TOKEN_MFA challenge with a TOTP or backup code (5 wrong \
                   codes per account lock the second factor: 423)",
         responses: || {
@@ -119,9 +144,12 @@ pub(crate) const ROUTES: &[Route] = &[
         request: Some(|| schema_ref("MfaRequest")),
     },
     Route {
-        method: "post",
+        method: Method::Post,
         path: "/api/auth/mfa/disable",
-        dev_only: false,
+        audience: Audience::Api,
+        access: Access::Token,
+        rate: Some("auth"),
+        handler: handle!(mfa::disable),
         summary: "Disable MFA (access token, password, code) where MFA is optional",
         responses: || {
             vec![
@@ -134,9 +162,12 @@ pub(crate) const ROUTES: &[Route] = &[
         request: Some(|| schema_ref("MfaRequest")),
     },
     Route {
-        method: "post",
+        method: Method::Post,
         path: "/api/auth/refresh",
-        dev_only: false,
+        audience: Audience::Api,
+        access: Access::Public,
+        rate: Some("refresh"),
+        handler: handle!(session::refresh),
         summary: "Rotate a refresh token; presenting a used one revokes its whole family",
         responses: || {
             vec![
@@ -151,33 +182,45 @@ pub(crate) const ROUTES: &[Route] = &[
         }),
     },
     Route {
-        method: "post",
+        method: Method::Post,
         path: "/api/auth/logout",
-        dev_only: false,
+        audience: Audience::Api,
+        access: Access::Token,
+        rate: Some("auth"),
+        handler: handle!(session::logout),
         summary: "Revoke the refresh token's family and deny this access token until it expires",
         responses: || vec![(200, success(json!({"type": "object"}))), (401, failure())],
         request: None,
     },
     Route {
-        method: "post",
+        method: Method::Post,
         path: "/api/auth/logout-all",
-        dev_only: false,
+        audience: Audience::Api,
+        access: Access::Token,
+        rate: Some("auth"),
+        handler: handle!(session::logout_all),
         summary: "Revoke every session of the caller",
         responses: || vec![(200, success(json!({"type": "object"}))), (401, failure())],
         request: None,
     },
     Route {
-        method: "get",
+        method: Method::Get,
         path: "/api/auth/me",
-        dev_only: false,
+        audience: Audience::Api,
+        access: Access::Token,
+        rate: Some("auth"),
+        handler: handle!(session::me),
         summary: "The caller's profile",
         responses: || vec![(200, success(schema_ref("UserProfile"))), (401, failure())],
         request: None,
     },
     Route {
-        method: "get",
+        method: Method::Get,
         path: "/.well-known/jwks.json",
-        dev_only: false,
+        audience: Audience::Api,
+        access: Access::Public,
+        rate: None,
+        handler: handle!(|_req, env, cfg, _p| session::jwks(env, cfg).await),
         summary: "Public keys (Ed25519, EdDSA) that verify Meshfed's JWTs",
         responses: || {
             vec![(
