@@ -17,7 +17,7 @@ pub const CAPABILITY_TTL_SECS: i64 = 60 * 60;
 /// Largest object one PUT may store (`BACKUP_MAX_BYTES`, default 25 MiB).
 pub const DEFAULT_MAX_OBJECT_BYTES: usize = 25 * 1024 * 1024;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Capability {
     pub token: meshfed_shared::secret::Secret,
     pub prefix: String,

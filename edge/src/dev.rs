@@ -36,7 +36,7 @@ struct ProbeWrite {
 }
 
 /// What the three bindings hold for one probe key.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ProbeState {
     pub key: String,
     /// The note stored in D1, if any.

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// One binding's live check (D1 query, R2 head, Durable Object ping).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BindingCheck {
     /// `"d1"`, `"r2"` or `"durable_object"`.
     pub name: String,
@@ -15,7 +15,7 @@ pub struct BindingCheck {
     pub error: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HealthReport {
     /// `"ok"` when every check passed, else `"degraded"`.
     pub status: String,

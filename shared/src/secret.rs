@@ -5,7 +5,7 @@ use subtle::ConstantTimeEq;
 
 /// Holds a secret string. `Debug` prints `[redacted]`; there is no `Display`. Comparison is in
 /// constant time. Serialises transparently, so request and response DTOs can carry it.
-#[derive(Clone, Default, Serialize, Deserialize)]
+#[derive(Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct Secret(String);
 

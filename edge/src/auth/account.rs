@@ -19,7 +19,7 @@ use crate::random;
 use crate::store::codes::{self, CodeCheck};
 use crate::store::{self, users};
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct ProfileUpdate {
     pub first_name: Option<String>,
     pub last_name: Option<String>,
@@ -126,7 +126,7 @@ pub async fn update_profile(mut req: Request, env: &Env, cfg: &Config) -> EdgeRe
     json_ok(&updated.profile(), message, 200)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct CodeOnly {
     pub code: Secret,
 }
@@ -154,7 +154,7 @@ pub async fn confirm_email(mut req: Request, env: &Env, cfg: &Config) -> EdgeRes
     json_ok(&updated.profile(), "Email changed", 200)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct ChangePassword {
     pub current_password: Secret,
     pub new_password: Secret,
@@ -225,7 +225,7 @@ async fn store_password(env: &Env, user: &users::UserRow, new: &Secret) -> EdgeR
     session::revoke_all_sessions(env, &user.id).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct ForgotPassword {
     #[serde(alias = "username")]
     pub email: String,
@@ -268,7 +268,7 @@ pub async fn send_reset_code(env: &Env, cfg: &Config, login: &str) -> EdgeResult
     Ok(())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct ResetPassword {
     pub username: String,
     #[serde(alias = "token")]
@@ -316,7 +316,7 @@ pub async fn reset_with_code(env: &Env, body: &ResetPassword, client: &str) -> E
     audit::record(env, Some(&user.id), "password_reset", client, None).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct MnemonicCheck {
     /// sha3-256 hex of the mnemonic as issued.
     #[serde(alias = "hash", alias = "sha3_256")]

@@ -20,7 +20,7 @@ use crate::store::{self, users, users::UserRow};
 pub const ISSUER: &str = "Meshfed";
 pub const SETUP_VERIFY: &str = "MFA_SETUP_VERIFY";
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct MfaRequest {
     #[serde(default)]
     pub session: Option<Secret>,

@@ -101,7 +101,7 @@ pub fn fresh_code() -> EdgeResult<String> {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct ConfirmRequest {
     pub username: String,
     pub code: Secret,
@@ -157,7 +157,7 @@ pub async fn confirm_user(env: &Env, username: &str, code: &str) -> EdgeResult<C
     })
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct ResendRequest {
     /// Username or email.
     pub username: String,

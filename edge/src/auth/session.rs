@@ -15,7 +15,7 @@ use crate::error::EdgeResult;
 use crate::http::{json_ok, now_ms, read_json};
 use crate::store::{self, users};
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct RefreshRequest {
     #[serde(default)]
     pub refresh_token: Option<Secret>,

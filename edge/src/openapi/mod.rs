@@ -10,9 +10,9 @@ use crate::error::EdgeResult;
 use crate::health::VERSION;
 use crate::routes::{self, Access, Audience, Route};
 
-pub(crate) mod plan_schema;
 pub(crate) mod run_schemas;
 mod schemas;
+pub(crate) use schemas::dto;
 use schemas::schemas;
 
 pub fn get(cfg: &Config) -> EdgeResult<Response> {
@@ -129,5 +129,50 @@ mod tests {
         assert_eq!(object["parameters"][0]["name"], "key");
         let dev = document(&cfg("development"));
         assert!(dev["paths"]["/api/_dev/probe/{key}"]["post"].is_object());
+    }
+
+    /// Every `$ref` anywhere in `value`.
+    fn refs(value: &Value, found: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(r)) = map.get("$ref") {
+                    found.push(r.clone());
+                }
+                map.values().for_each(|v| refs(v, found));
+            }
+            Value::Array(items) => items.iter().for_each(|v| refs(v, found)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_reference_resolves_to_a_derived_component() {
+        let doc = document(&cfg("development"));
+        let mut found = vec![];
+        refs(&doc, &mut found);
+        assert!(found.len() > 50, "{} references", found.len());
+        for r in &found {
+            let name = r.strip_prefix("#/components/schemas/").expect(r);
+            assert!(
+                doc["components"]["schemas"].get(name).is_some(),
+                "{r} dangles"
+            );
+        }
+        let schemas = &doc["components"]["schemas"];
+        // Derived from the DTOs: the run detail's flattened header and the plan inside it.
+        let detail = &schemas["RunDetail"];
+        for field in ["id", "name", "model", "plan", "history", "privacy"] {
+            assert!(
+                detail["properties"].get(field).is_some(),
+                "RunDetail.{field}"
+            );
+        }
+        assert!(schemas["TrainingPlan"]["properties"].is_object());
+        let username = &schemas["RegisterRequest"]["properties"]["username"];
+        assert_eq!(username["minLength"], 3);
+        assert_eq!(
+            schemas["RegisterRequest"]["properties"]["password"]["writeOnly"],
+            true
+        );
     }
 }

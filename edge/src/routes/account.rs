@@ -4,8 +4,12 @@ use serde_json::json;
 use worker::Method;
 
 use super::{handle, Access, Audience, Route};
-use crate::auth::account;
-use crate::openapi::{failure, schema_ref, success};
+use meshfed_shared::api::auth::{TokenSet, UserProfile};
+
+use crate::auth::account::{
+    self, ChangePassword, CodeOnly, ForgotPassword, MnemonicCheck, ProfileUpdate, ResetPassword,
+};
+use crate::openapi::{dto, failure, success};
 
 pub(crate) const ROUTES: &[Route] = &[
     Route {
@@ -19,23 +23,12 @@ pub(crate) const ROUTES: &[Route] = &[
             "Change my name or organization; a new email (with my password) waits for its code",
         responses: || {
             vec![
-                (200, success(schema_ref("UserProfile"))),
+                (200, success(dto::<UserProfile>())),
                 (400, failure()),
                 (401, failure()),
             ]
         },
-        request: Some(|| {
-            object(
-                &[
-                    "first_name",
-                    "last_name",
-                    "organization",
-                    "email",
-                    "password",
-                ],
-                &[],
-            )
-        }),
+        request: Some(dto::<ProfileUpdate>),
     },
     Route {
         method: Method::Post,
@@ -47,12 +40,12 @@ pub(crate) const ROUTES: &[Route] = &[
         summary: "Confirm a new email with the code sent to it",
         responses: || {
             vec![
-                (200, success(schema_ref("UserProfile"))),
+                (200, success(dto::<UserProfile>())),
                 (400, failure()),
                 (401, failure()),
             ]
         },
-        request: Some(|| object(&["code"], &["code"])),
+        request: Some(dto::<CodeOnly>),
     },
     Route {
         method: Method::Post,
@@ -64,15 +57,12 @@ pub(crate) const ROUTES: &[Route] = &[
         summary: "Change my password: other sessions end, fresh tokens for this one",
         responses: || {
             vec![
-                (200, success(schema_ref("TokenSet"))),
+                (200, success(dto::<TokenSet>())),
                 (400, failure()),
                 (401, failure()),
             ]
         },
-        request: Some(|| {
-            let fields = ["current_password", "new_password", "confirm_password"];
-            object(&fields, &fields)
-        }),
+        request: Some(dto::<ChangePassword>),
     },
     Route {
         method: Method::Post,
@@ -89,7 +79,7 @@ pub(crate) const ROUTES: &[Route] = &[
                 (429, failure()),
             ]
         },
-        request: Some(|| object(&["email"], &["email"])),
+        request: Some(dto::<ForgotPassword>),
     },
     Route {
         method: Method::Post,
@@ -106,10 +96,7 @@ pub(crate) const ROUTES: &[Route] = &[
                 (401, failure()),
             ]
         },
-        request: Some(|| {
-            let fields = ["username", "code", "new_password", "confirm_password"];
-            object(&fields, &fields)
-        }),
+        request: Some(dto::<ResetPassword>),
     },
     Route {
         method: Method::Post,
@@ -124,15 +111,6 @@ pub(crate) const ROUTES: &[Route] = &[
                 "properties": {"matches": {"type": "boolean"}}});
             vec![(200, success(matches)), (400, failure()), (401, failure())]
         },
-        request: Some(|| object(&["mnemonic_hash"], &["mnemonic_hash"])),
+        request: Some(dto::<MnemonicCheck>),
     },
 ];
-
-/// A request body of string `fields`, `required` among them.
-fn object(fields: &[&str], required: &[&str]) -> serde_json::Value {
-    let properties: serde_json::Map<String, serde_json::Value> = fields
-        .iter()
-        .map(|f| (f.to_string(), json!({"type": "string"})))
-        .collect();
-    json!({"type": "object", "required": required, "properties": properties})
-}

@@ -1,15 +1,15 @@
 //! Administration routes and the user directory.
 
+use meshfed_shared::api::auth::{AuditEntry, DirectoryEntry, UserProfile};
 use serde_json::json;
-
 use worker::Method;
 
 use super::{handle, Access, Audience, Route};
 use crate::auth::admin;
-use crate::openapi::{failure, schema_ref, success};
+use crate::openapi::{dto, failure, success};
 
 fn users_list() -> serde_json::Value {
-    success(json!({"type": "array", "items": schema_ref("UserProfile")}))
+    success(json!({"type": "array", "items": dto::<UserProfile>()}))
 }
 
 pub(crate) const ROUTES: &[Route] = &[
@@ -25,9 +25,7 @@ pub(crate) const ROUTES: &[Route] = &[
             vec![
                 (
                     200,
-                    success(json!({"type": "array", "items": {"type": "object",
-                    "required": ["username", "email"], "additionalProperties": false,
-                    "properties": {"username": {"type": "string"}, "email": {"type": "string"}}}})),
+                    success(json!({"type": "array", "items": dto::<DirectoryEntry>()})),
                 ),
                 (401, failure()),
                 (403, failure()),
@@ -58,7 +56,7 @@ pub(crate) const ROUTES: &[Route] = &[
         summary: "Disable an account and revoke its sessions (admin:users)",
         responses: || {
             vec![
-                (200, success(schema_ref("UserProfile"))),
+                (200, success(dto::<UserProfile>())),
                 (403, failure()),
                 (404, failure()),
             ]
@@ -77,7 +75,7 @@ pub(crate) const ROUTES: &[Route] = &[
         summary: "Enable an account (admin:users)",
         responses: || {
             vec![
-                (200, success(schema_ref("UserProfile"))),
+                (200, success(dto::<UserProfile>())),
                 (403, failure()),
                 (404, failure()),
             ]
@@ -94,7 +92,7 @@ pub(crate) const ROUTES: &[Route] = &[
         summary: "Remove a user's MFA so they set it up again at the next login (admin:users)",
         responses: || {
             vec![
-                (200, success(schema_ref("UserProfile"))),
+                (200, success(dto::<UserProfile>())),
                 (403, failure()),
                 (404, failure()),
             ]
@@ -113,9 +111,7 @@ pub(crate) const ROUTES: &[Route] = &[
             vec![
                 (
                     200,
-                    success(json!({"type": "array", "items": {"type": "object",
-                    "required": ["id", "at", "user_id", "event", "client", "detail"],
-                    "properties": {"event": {"type": "string"}, "at": {"type": "integer"}}}})),
+                    success(json!({"type": "array", "items": dto::<AuditEntry>()})),
                 ),
                 (401, failure()),
                 (403, failure()),

@@ -5,14 +5,8 @@ use serde_json::json;
 use worker::Method;
 
 use super::{handle, Access, Audience, Route};
-use crate::openapi::{failure, success};
-
-fn capability() -> serde_json::Value {
-    json!({"type": "object", "required": ["token", "prefix", "endpoint", "expires_at"],
-           "additionalProperties": false,
-           "properties": {"token": {"type": "string"}, "prefix": {"type": "string", "pattern": "^backups/"},
-                          "endpoint": {"type": "string"}, "expires_at": {"type": "string"}}})
-}
+use crate::backup::Capability;
+use crate::openapi::{dto, failure, success};
 
 pub(crate) const ROUTES: &[Route] = &[
     Route {
@@ -24,7 +18,7 @@ pub(crate) const ROUTES: &[Route] = &[
         handler: handle!(crate::backup::credentials),
         summary:
             "A 1-hour capability for PUT/GET/LIST/DELETE under backups/<user_id>/ (access token)",
-        responses: || vec![(200, success(capability())), (401, failure())],
+        responses: || vec![(200, success(dto::<Capability>())), (401, failure())],
         request: None,
     },
     Route {

@@ -6,7 +6,14 @@ use worker::Method;
 
 use super::{handle, Access, Audience, Route};
 use crate::auth::{login, mfa, register, session};
-use crate::openapi::{failure, schema_ref, success};
+use meshfed_shared::api::auth::{
+    Confirmation, LoginChallenge, LoginRequest, MfaSetup, RegisterRequest, TokenSet, UserProfile,
+};
+
+use crate::auth::mfa::MfaRequest;
+use crate::auth::register::{ConfirmRequest, ResendRequest};
+use crate::auth::session::RefreshRequest;
+use crate::openapi::{dto, failure, success};
 
 pub(crate) const ROUTES: &[Route] = &[
     Route {
@@ -19,12 +26,12 @@ pub(crate) const ROUTES: &[Route] = &[
         summary: "Register (seed 003 rules); a 6-digit confirmation code is emailed",
         responses: || {
             vec![
-                (201, success(schema_ref("UserProfile"))),
+                (201, success(dto::<UserProfile>())),
                 (400, failure()),
                 (409, failure()),
             ]
         },
-        request: Some(|| schema_ref("RegisterRequest")),
+        request: Some(dto::<RegisterRequest>),
     },
     Route {
         method: Method::Post,
@@ -36,15 +43,12 @@ pub(crate) const ROUTES: &[Route] = &[
         summary: "Confirm with the emailed code; returns the BIP39 mnemonic this once",
         responses: || {
             vec![
-                (200, success(schema_ref("Confirmation"))),
+                (200, success(dto::<Confirmation>())),
                 (400, failure()),
                 (401, failure()),
             ]
         },
-        request: Some(|| {
-            json!({"type": "object", "required": ["username", "code"],
-                   "properties": {"username": {"type": "string"}, "code": {"type": "string"}}})
-        }),
+        request: Some(dto::<ConfirmRequest>),
     },
     Route {
         method: Method::Post,
@@ -55,10 +59,7 @@ pub(crate) const ROUTES: &[Route] = &[
         handler: handle!(register::resend),
         summary: "Email a new confirmation code (same answer whether or not the account exists)",
         responses: || vec![(200, success(json!({"type": "object"})))],
-        request: Some(|| {
-            json!({"type": "object", "required": ["username"],
-                   "properties": {"username": {"type": "string"}}})
-        }),
+        request: Some(dto::<ResendRequest>),
     },
     Route {
         method: Method::Post,
@@ -72,9 +73,7 @@ pub(crate) const ROUTES: &[Route] = &[
             vec![
                 (
                     200,
-                    success(
-                        json!({"oneOf": [schema_ref("TokenSet"), schema_ref("LoginChallenge")]}),
-                    ),
+                    success(json!({"oneOf": [dto::<TokenSet>(), dto::<LoginChallenge>()]})),
                 ),
                 (400, failure()),
                 (401, failure()),
@@ -82,7 +81,7 @@ pub(crate) const ROUTES: &[Route] = &[
                 (423, failure()),
             ]
         },
-        request: Some(|| schema_ref("LoginRequest")),
+        request: Some(dto::<LoginRequest>),
     },
     Route {
         method: Method::Post,
@@ -95,13 +94,13 @@ pub(crate) const ROUTES: &[Route] = &[
                   codes; replacing a working MFA needs the password and a current code",
         responses: || {
             vec![
-                (200, success(schema_ref("MfaSetup"))),
+                (200, success(dto::<MfaSetup>())),
                 (400, failure()),
                 (401, failure()),
                 (423, failure()),
             ]
         },
-        request: Some(|| schema_ref("MfaRequest")),
+        request: Some(dto::<MfaRequest>),
     },
     Route {
         method: Method::Post,
@@ -115,14 +114,14 @@ pub(crate) const ROUTES: &[Route] = &[
             vec![
                 (
                     200,
-                    success(json!({"oneOf": [schema_ref("TokenSet"), {"type": "object",
+                    success(json!({"oneOf": [dto::<TokenSet>(), {"type": "object",
                     "required": ["mfa_enabled"], "properties": {"mfa_enabled": {"const": true}}}]})),
                 ),
                 (400, failure()),
                 (401, failure()),
             ]
         },
-        request: Some(|| schema_ref("MfaRequest")),
+        request: Some(dto::<MfaRequest>),
     },
     Route {
         method: Method::Post,
@@ -135,13 +134,13 @@ pub(crate) const ROUTES: &[Route] = &[
                   codes per account lock the second factor: 423)",
         responses: || {
             vec![
-                (200, success(schema_ref("TokenSet"))),
+                (200, success(dto::<TokenSet>())),
                 (400, failure()),
                 (401, failure()),
                 (423, failure()),
             ]
         },
-        request: Some(|| schema_ref("MfaRequest")),
+        request: Some(dto::<MfaRequest>),
     },
     Route {
         method: Method::Post,
@@ -159,7 +158,7 @@ pub(crate) const ROUTES: &[Route] = &[
                 (423, failure()),
             ]
         },
-        request: Some(|| schema_ref("MfaRequest")),
+        request: Some(dto::<MfaRequest>),
     },
     Route {
         method: Method::Post,
@@ -171,15 +170,12 @@ pub(crate) const ROUTES: &[Route] = &[
         summary: "Rotate a refresh token; presenting a used one revokes its whole family",
         responses: || {
             vec![
-                (200, success(schema_ref("TokenSet"))),
+                (200, success(dto::<TokenSet>())),
                 (400, failure()),
                 (401, failure()),
             ]
         },
-        request: Some(|| {
-            json!({"type": "object", "required": ["refresh_token"],
-                               "properties": {"refresh_token": {"type": "string"}}})
-        }),
+        request: Some(dto::<RefreshRequest>),
     },
     Route {
         method: Method::Post,
@@ -211,7 +207,7 @@ pub(crate) const ROUTES: &[Route] = &[
         rate: Some("auth"),
         handler: handle!(session::me),
         summary: "The caller's profile",
-        responses: || vec![(200, success(schema_ref("UserProfile"))), (401, failure())],
+        responses: || vec![(200, success(dto::<UserProfile>())), (401, failure())],
         request: None,
     },
     Route {

@@ -1,33 +1,13 @@
 //! Uploads in parts (`runs::parts`): the same three routes for weights and gradients.
 
-use serde_json::{json, Value};
-
-use meshfed_shared::api::runs::UploadKind;
+use meshfed_shared::api::runs::{
+    PartReceipt, PartsRequest, PartsSession, UploadKind, UploadReceipt,
+};
 use worker::Method;
 
 use super::{handle, Access, Audience, Route};
-use crate::openapi::run_schemas::receipt;
-use crate::openapi::{failure, success};
+use crate::openapi::{dto, failure, success};
 use crate::runs::parts;
-
-fn parts_request() -> Value {
-    json!({"type": "object", "required": ["bytes", "sha256", "format"], "additionalProperties": false,
-        "properties": {"bytes": {"type": "integer", "minimum": 1},
-            "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-            "format": {"enum": ["safetensors", "json"]}}})
-}
-
-fn session() -> Value {
-    json!({"type": "object", "required": ["upload_id", "bytes", "part_bytes", "parts"],
-        "properties": {"upload_id": {"type": "string"}, "bytes": {"type": "integer"},
-            "part_bytes": {"type": "integer"}, "parts": {"type": "integer"}}})
-}
-
-fn part_receipt() -> Value {
-    json!({"type": "object", "required": ["upload_id", "part", "bytes", "received", "parts"],
-        "properties": {"upload_id": {"type": "string"}, "part": {"type": "integer"},
-            "bytes": {"type": "integer"}, "received": {"type": "integer"}, "parts": {"type": "integer"}}})
-}
 
 macro_rules! parts_routes {
     ($kind:literal, $variant:ident) => {
@@ -43,8 +23,8 @@ macro_rules! parts_routes {
                     parts::start(req, env, cfg, at).await
                 }),
                 summary: concat!("Start an upload of ", $kind, " in parts (larger than one request may carry): its size, SHA-256 and format; answers the part size"),
-                responses: || vec![(201, success(session())), (400, failure()), (403, failure()), (409, failure()), (413, failure()), (422, failure())],
-                request: Some(parts_request),
+                responses: || vec![(201, success(dto::<PartsSession>())), (400, failure()), (403, failure()), (409, failure()), (413, failure()), (422, failure())],
+                request: Some(dto::<PartsRequest>),
             },
             Route {
                 method: Method::Put,
@@ -57,7 +37,7 @@ macro_rules! parts_routes {
                     parts::put_part(req, env, cfg, at, p.get("upload_id"), p.get("part")).await
                 }),
                 summary: "Send part n (1-based; every part but the last exactly part_bytes), in any order",
-                responses: || vec![(200, success(part_receipt())), (404, failure()), (413, failure()), (422, failure())],
+                responses: || vec![(200, success(dto::<PartReceipt>())), (404, failure()), (413, failure()), (422, failure())],
                 request: None,
             },
             Route {
@@ -71,7 +51,7 @@ macro_rules! parts_routes {
                     parts::complete(req, env, cfg, at, p.get("upload_id")).await
                 }),
                 summary: "Join the parts, check the declared SHA-256 and count the upload (metrics in the query, as for a single request)",
-                responses: || vec![(200, success(receipt())), (404, failure()), (409, failure()), (422, failure())],
+                responses: || vec![(200, success(dto::<UploadReceipt>())), (404, failure()), (409, failure()), (422, failure())],
                 request: None,
             },
         ]

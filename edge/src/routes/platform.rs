@@ -6,7 +6,11 @@ use worker::Method;
 
 use super::{handle, Access, Audience, Route};
 use crate::dev;
-use crate::openapi::{failure, schema_ref, success};
+use meshfed_shared::health::HealthReport;
+
+use crate::dev::ProbeState;
+use crate::openapi::{dto, failure, success};
+use crate::store::dev_outbox::OutboxMessage;
 
 pub(crate) const ROUTES: &[Route] = &[
     Route {
@@ -17,7 +21,7 @@ pub(crate) const ROUTES: &[Route] = &[
         rate: None,
         handler: handle!(|_req, env, cfg, _p| crate::health::get(env, cfg).await),
         summary: "Version and a live check of D1, R2 and the run Durable Object",
-        responses: || vec![(200, success(schema_ref("HealthReport"))), (503, failure())],
+        responses: || vec![(200, success(dto::<HealthReport>())), (503, failure())],
         request: None,
     },
     Route {
@@ -48,7 +52,7 @@ pub(crate) const ROUTES: &[Route] = &[
             vec![
                 (
                     200,
-                    success(json!({"type": "array", "items": schema_ref("OutboxMessage")})),
+                    success(json!({"type": "array", "items": dto::<OutboxMessage>()})),
                 ),
                 (400, failure()),
             ]
@@ -63,7 +67,7 @@ pub(crate) const ROUTES: &[Route] = &[
         rate: None,
         handler: handle!(|_req, env, _cfg, p| dev::probe(env, p.get("key")).await),
         summary: "Development only: read a probe's D1 note, R2 object size and DO counter",
-        responses: || vec![(200, success(schema_ref("ProbeState"))), (400, failure())],
+        responses: || vec![(200, success(dto::<ProbeState>())), (400, failure())],
         request: None,
     },
     Route {
@@ -76,7 +80,7 @@ pub(crate) const ROUTES: &[Route] = &[
         summary: "Development only: write a probe to D1 and R2 and bump its DO counter",
         responses: || {
             vec![
-                (201, success(schema_ref("ProbeState"))),
+                (201, success(dto::<ProbeState>())),
                 (400, failure()),
                 (413, failure()),
             ]

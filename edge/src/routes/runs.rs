@@ -4,11 +4,14 @@ use serde_json::json;
 use worker::Method;
 
 use super::{handle, Access, Audience, Route};
-use crate::openapi::plan_schema::plan_request;
-use crate::openapi::run_schemas::{
-    create_request, detail, hex32, receipt, sealed_share, secure_round, summary, tensors,
+use meshfed_shared::api::runs::{
+    ActivateRequest, CreateRunRequest, RevealRequest, RunDetail, RunSummary, SecureRound,
+    SharesRequest, UpdateRunRequest, UploadReceipt,
 };
-use crate::openapi::{failure, success};
+use meshfed_shared::secagg::keys::KeyAdvert;
+
+use crate::openapi::run_schemas::tensors;
+use crate::openapi::{dto, failure, success};
 use crate::runs::{create, download, secure, upload, view};
 
 pub(crate) const ROUTES: &[Route] = &[
@@ -20,7 +23,7 @@ pub(crate) const ROUTES: &[Route] = &[
         rate: None,
         handler: handle!(view::list),
         summary: "The runs I take part in, newest first",
-        responses: || vec![(200, success(json!({"type": "array", "items": summary()}))), (401, failure())],
+        responses: || vec![(200, success(json!({"type": "array", "items": dto::<RunSummary>()}))), (401, failure())],
         request: None,
     },
     Route {
@@ -31,8 +34,8 @@ pub(crate) const ROUTES: &[Route] = &[
         rate: None,
         handler: handle!(create::post),
         summary: "Create a run (participants by email; model, aggregation, timeout, k of n, initial weights)",
-        responses: || vec![(201, success(detail())), (400, failure()), (401, failure()), (422, failure())],
-        request: Some(create_request),
+        responses: || vec![(201, success(dto::<RunDetail>())), (400, failure()), (401, failure()), (422, failure())],
+        request: Some(dto::<CreateRunRequest>),
     },
     Route {
         method: Method::Get,
@@ -42,7 +45,7 @@ pub(crate) const ROUTES: &[Route] = &[
         rate: None,
         handler: handle!(|req, env, cfg, p| view::detail(req, env, cfg, p.run()?).await),
         summary: "A run: participants, the current round and its state, per-round history",
-        responses: || vec![(200, success(detail())), (403, failure()), (404, failure())],
+        responses: || vec![(200, success(dto::<RunDetail>())), (403, failure()), (404, failure())],
         request: None,
     },
     Route {
@@ -53,13 +56,8 @@ pub(crate) const ROUTES: &[Route] = &[
         rate: None,
         handler: handle!(|req, env, cfg, p| view::update(req, env, cfg, p.run()?).await),
         summary: "Change a run's name, description, timeout, k of n or training plan (creator only; a plan from the next round)",
-        responses: || vec![(200, success(detail())), (400, failure()), (403, failure()), (422, failure())],
-        request: Some(|| json!({"type": "object", "additionalProperties": false, "properties": {
-            "name": {"type": "string"}, "description": {"type": "string"},
-            "round_timeout_secs": {"type": "integer", "minimum": 1},
-            "min_participants": {"type": "integer", "minimum": 1},
-            "min_contributors": {"type": "integer", "minimum": 1},
-            "plan": plan_request()}})),
+        responses: || vec![(200, success(dto::<RunDetail>())), (400, failure()), (403, failure()), (422, failure())],
+        request: Some(dto::<UpdateRunRequest>),
     },
     Route {
         method: Method::Post,
@@ -69,8 +67,8 @@ pub(crate) const ROUTES: &[Route] = &[
         rate: None,
         handler: handle!(|req, env, cfg, p| view::activate(req, env, cfg, p.run()?).await),
         summary: "Mark myself active or inactive in a run ({active: bool})",
-        responses: || vec![(200, success(detail())), (403, failure()), (404, failure())],
-        request: Some(|| json!({"type": "object", "required": ["active"], "properties": {"active": {"type": "boolean"}}})),
+        responses: || vec![(200, success(dto::<RunDetail>())), (403, failure()), (404, failure())],
+        request: Some(dto::<ActivateRequest>),
     },
     Route {
         method: Method::Get,
@@ -108,7 +106,7 @@ pub(crate) const ROUTES: &[Route] = &[
             upload::put(req, env, cfg, run, round, "weights").await
         }),
         summary: "Upload weights (safetensors with ?num_examples=&loss=&dice=&val_loss=&val_dice=, or JSON); replaces my earlier upload",
-        responses: || vec![(200, success(receipt())), (400, failure()), (409, failure()), (413, failure()), (422, failure())],
+        responses: || vec![(200, success(dto::<UploadReceipt>())), (400, failure()), (409, failure()), (413, failure()), (422, failure())],
         request: None,
     },
     Route {
@@ -122,7 +120,7 @@ pub(crate) const ROUTES: &[Route] = &[
             secure::call(req, env, cfg, run, round, None).await
         }),
         summary: "A secure round as I see it: its phase and deadline, members' keys, senders, survivors, the shares sealed for me",
-        responses: || vec![(200, success(secure_round())), (403, failure()), (404, failure()), (409, failure())],
+        responses: || vec![(200, success(dto::<SecureRound>())), (403, failure()), (404, failure()), (409, failure())],
         request: None,
     },
     Route {
@@ -136,9 +134,8 @@ pub(crate) const ROUTES: &[Route] = &[
             secure::call(req, env, cfg, run, round, Some("keys")).await
         }),
         summary: "Advertise my round keys (X25519 c_pk and s_pk, hex) in a secure round's key phase",
-        responses: || vec![(200, success(secure_round())), (400, failure()), (409, failure()), (422, failure())],
-        request: Some(|| json!({"type": "object", "required": ["c_pk", "s_pk"], "additionalProperties": false,
-            "properties": {"c_pk": hex32(), "s_pk": hex32()}})),
+        responses: || vec![(200, success(dto::<SecureRound>())), (400, failure()), (409, failure()), (422, failure())],
+        request: Some(dto::<KeyAdvert>),
     },
     Route {
         method: Method::Post,
@@ -151,9 +148,8 @@ pub(crate) const ROUTES: &[Route] = &[
             secure::call(req, env, cfg, run, round, Some("shares")).await
         }),
         summary: "Send my sealed shares, one per member (shares phase)",
-        responses: || vec![(200, success(secure_round())), (400, failure()), (409, failure()), (422, failure())],
-        request: Some(|| json!({"type": "object", "required": ["shares"], "additionalProperties": false,
-            "properties": {"shares": {"type": "array", "items": sealed_share()}}})),
+        responses: || vec![(200, success(dto::<SecureRound>())), (400, failure()), (409, failure()), (422, failure())],
+        request: Some(dto::<SharesRequest>),
     },
     Route {
         method: Method::Put,
@@ -166,7 +162,7 @@ pub(crate) const ROUTES: &[Route] = &[
             secure::call(req, env, cfg, run, round, Some("input")).await
         }),
         summary: "Upload my masked input: vector_len little-endian u32 (input phase)",
-        responses: || vec![(200, success(secure_round())), (409, failure()), (413, failure()), (422, failure())],
+        responses: || vec![(200, success(dto::<SecureRound>())), (409, failure()), (413, failure()), (422, failure())],
         request: None,
     },
     Route {
@@ -180,13 +176,8 @@ pub(crate) const ROUTES: &[Route] = &[
             secure::call(req, env, cfg, run, round, Some("reveal")).await
         }),
         summary: "Reveal one share per sender: a survivor's self-mask, a dropped member's mask key (reveal phase)",
-        responses: || vec![(200, success(secure_round())), (400, failure()), (409, failure()), (422, failure())],
-        request: Some(|| json!({"type": "object", "required": ["reveals"], "additionalProperties": false,
-            "properties": {"reveals": {"type": "array", "items": {"type": "object",
-                "required": ["about", "secret", "share"], "additionalProperties": false,
-                "properties": {"about": {"type": "integer", "minimum": 1, "maximum": 255},
-                    "secret": {"enum": ["self_mask", "mask_key"]},
-                    "share": {"type": "string", "pattern": "^[A-Za-z0-9+/]{43}=$"}}}}}})),
+        responses: || vec![(200, success(dto::<SecureRound>())), (400, failure()), (409, failure()), (422, failure())],
+        request: Some(dto::<RevealRequest>),
     },
     Route {
         method: Method::Put,
@@ -199,7 +190,7 @@ pub(crate) const ROUTES: &[Route] = &[
             upload::put(req, env, cfg, run, round, "gradients").await
         }),
         summary: "Upload gradients for synchronous distributed SGD (same formats as weights)",
-        responses: || vec![(200, success(receipt())), (400, failure()), (409, failure()), (413, failure()), (422, failure())],
+        responses: || vec![(200, success(dto::<UploadReceipt>())), (400, failure()), (409, failure()), (413, failure()), (422, failure())],
         request: None,
     },
     Route {

@@ -8,7 +8,7 @@ use worker::D1Database;
 use crate::error::EdgeResult;
 
 /// One message in the development outbox.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OutboxMessage {
     pub to: String,
     pub subject: String,

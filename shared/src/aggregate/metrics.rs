@@ -20,7 +20,7 @@ pub struct UploadMetrics {
 }
 
 /// The round's summary as shown in a run's history.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RoundMetrics {
     pub uploads: u64,
     pub num_examples: u64,

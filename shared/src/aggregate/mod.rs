@@ -21,7 +21,9 @@ pub mod server;
 use serde::{Deserialize, Serialize};
 
 /// How a round's uploads become one model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
     /// Weighted by `num_examples`.

@@ -6,18 +6,25 @@ use crate::auth::validation::{self, FieldError};
 use crate::secret::Secret;
 
 /// `POST /api/auth/register`. `name` (seed 002) is accepted in place of first/last name.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RegisterRequest {
+    #[schemars(length(min = 3, max = 50), pattern(r"^[A-Za-z0-9_]+$"))]
     pub username: String,
+    #[schemars(email)]
     pub email: String,
+    #[schemars(length(min = 8), extend("writeOnly" = true))]
     pub password: Secret,
     #[serde(default)]
+    #[schemars(length(min = 1, max = 100))]
     pub first_name: Option<String>,
     #[serde(default)]
+    #[schemars(length(min = 1, max = 100))]
     pub last_name: Option<String>,
+    /// Seed 002: split into first and last name.
     #[serde(default)]
     pub name: Option<String>,
     #[serde(default)]
+    #[schemars(length(min = 1, max = 200))]
     pub organization: Option<String>,
 }
 
@@ -95,7 +102,7 @@ impl RegisterRequest {
 }
 
 /// A user as the API shows them (seed 003's `data` of register and me).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UserProfile {
     pub id: String,
     pub username: String,
@@ -177,22 +184,23 @@ mod tests {
     }
 }
 
-/// `POST /api/auth/login`. `username` may be the email address; `mfa_token` (seed 003) lets
-/// a client with MFA enabled sign in in one call.
 /// Returned once, at confirmation: the only time the mnemonic (and its private key) exist
 /// outside the person's own records.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Confirmation {
     pub username: String,
     pub email: String,
+    /// 12 BIP39 words, shown once.
     pub mnemonic: Secret,
+    #[schemars(pattern(r"^[0-9a-f]{64}$"))]
     pub public_key: String,
+    #[schemars(pattern(r"^[0-9a-f]{64}$"))]
     pub private_key: Secret,
     pub roles: Vec<String>,
 }
 
 /// `POST /api/auth/mfa/setup`: shown once.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MfaSetup {
     pub secret: Secret,
     pub otpauth_uri: Secret,
@@ -204,14 +212,14 @@ pub struct MfaSetup {
 }
 
 /// `GET /api/users`: a confirmed, enabled user who can be invited to a run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DirectoryEntry {
     pub username: String,
     pub email: String,
 }
 
 /// `GET /api/admin/audit`: one security event (`at` in Unix milliseconds).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AuditEntry {
     pub id: i64,
     pub at: i64,
@@ -221,16 +229,21 @@ pub struct AuditEntry {
     pub detail: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// `POST /api/auth/login`. `username` may be the email address; `mfa_token` (seed 003) lets
+/// a client with MFA enabled sign in in one call.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LoginRequest {
+    /// The username or the email address.
     pub username: String,
+    #[schemars(extend("writeOnly" = true))]
     pub password: Secret,
+    /// The TOTP code, when MFA is on.
     #[serde(default)]
     pub mfa_token: Option<Secret>,
 }
 
 /// The user as tokens describe them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UserSummary {
     pub id: String,
     pub username: String,
@@ -240,7 +253,7 @@ pub struct UserSummary {
 }
 
 /// A successful sign-in or refresh.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TokenSet {
     pub access_token: Secret,
     pub id_token: Secret,
@@ -257,7 +270,7 @@ pub const CHALLENGE_SOFTWARE_TOKEN: &str = "SOFTWARE_TOKEN_MFA";
 
 /// Sign-in needs a second step: set MFA up, or answer a TOTP challenge, with `session`
 /// (usable once, for 3 minutes).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LoginChallenge {
     pub requires_mfa: bool,
     pub challenge: String,

@@ -9,7 +9,7 @@ use crate::tensor::{NamedTensors, Tensor};
 
 /// The shape of a MeshNet. The default is brainchop's `model5_gw_ae` (5 channels, dilations
 /// 1 2 4 8 16 8 4 2 1, 3 classes, no BatchNorm: 5,598 parameters).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
     #[serde(default = "one")]
@@ -26,7 +26,9 @@ pub struct ModelConfig {
 }
 
 /// The activation after each 3×3×3 block.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Activation {
     #[default]

@@ -25,7 +25,7 @@ pub use server_step::ServerStep;
 pub use uploads::Uploads;
 
 /// Every field is set: a plan as the run stores and serves it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrainingPlan {
     /// The rounds the plan is laid out for: the cosine schedule reaches its floor here.
@@ -67,7 +67,7 @@ pub struct TrainingPlan {
 }
 
 /// The learning rate over rounds.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Schedule {
     Constant,
@@ -80,7 +80,7 @@ pub enum Schedule {
 
 /// The optimizer each participant steps with; its state stays with the participant from
 /// round to round.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum LocalOptimizer {
     Adam,
@@ -90,14 +90,14 @@ pub enum LocalOptimizer {
 /// Which part of its labelled volume a participant keeps out of training and scores the
 /// received global model on every round: the last `fraction` of its (brain-cropped) volume
 /// along `axis`. `fraction` 0 holds nothing out (no validation).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Holdout {
     pub axis: Axis,
     pub fraction: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Axis {
     X,

@@ -11,7 +11,7 @@ use super::{
 use crate::privacy::DifferentialPrivacy;
 use crate::{ApiError, ErrorCode};
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlanRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// How the global model of round r+1 follows from round r's and the round's average.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ServerStep {
     /// The new global model is the average.

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::runs::UploadKind;
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Uploads {
     #[default]

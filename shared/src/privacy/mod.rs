@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 pub use accountant::Gaussian;
 
 /// A plan's differential privacy, fixed at the run's creation.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DifferentialPrivacy {
     /// σ: each participant adds Gaussian noise of standard deviation σ·C to every value.
@@ -27,7 +27,7 @@ pub struct DifferentialPrivacy {
 }
 
 /// What a run has spent, as `GET /api/runs/{id}` reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PrivacySpent {
     pub noise_multiplier: f64,
     pub clip_norm: f64,

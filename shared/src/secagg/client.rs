@@ -20,24 +20,26 @@ use super::shamir::{self, Share};
 use super::SecAggError;
 
 /// A participant of the round: its index (1-based, its Shamir x) and advertised keys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Peer {
     pub x: u8,
     pub keys: KeyAdvert,
 }
 
 /// An encrypted pair of shares from one participant to another.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SealedShare {
     pub from: u8,
     pub to: u8,
     #[serde(with = "super::keys::base64_bytes")]
+    #[schemars(with = "String", pattern(r"^[A-Za-z0-9+/]*={0,2}$"))]
     pub ciphertext: Vec<u8>,
 }
 
 /// Which of a peer's secrets a share belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[schemars(rename = "ShareSecret")]
 pub enum Secret {
     /// The self-mask seed of a peer whose input counts.
     SelfMask,
@@ -46,11 +48,12 @@ pub enum Secret {
 }
 
 /// One share revealed to the server for unmasking.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Reveal {
     pub about: u8,
     pub secret: Secret,
     #[serde(with = "super::keys::base64_bytes")]
+    #[schemars(with = "String", pattern(r"^[A-Za-z0-9+/]{43}=$"))]
     pub share: [u8; 32],
 }
 

@@ -10,11 +10,13 @@ use super::kdf::{hkdf, RoundContext};
 use super::SecAggError;
 
 /// The two public keys a participant advertises for a round (hex in JSON).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct KeyAdvert {
     #[serde(with = "hex32")]
+    #[schemars(with = "String", pattern(r"^[0-9a-f]{64}$"))]
     pub c_pk: [u8; 32],
     #[serde(with = "hex32")]
+    #[schemars(with = "String", pattern(r"^[0-9a-f]{64}$"))]
     pub s_pk: [u8; 32],
 }
 

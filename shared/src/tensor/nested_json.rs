@@ -34,6 +34,20 @@ pub fn read_list(json: &[u8]) -> Result<Vec<Tensor>, TensorError> {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct JsonTensors(pub NamedTensors);
 
+impl schemars::JsonSchema for JsonTensors {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "JsonTensors".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "object",
+            "description": "Tensors by name, each a nested array of numbers",
+            "additionalProperties": {"type": ["array", "number"]}
+        })
+    }
+}
+
 impl<'de> de::Deserialize<'de> for JsonTensors {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let failure = RefCell::new(None);

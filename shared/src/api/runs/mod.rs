@@ -34,14 +34,14 @@ pub fn round_conflict(requested: u32, current: u32) -> ApiError {
 }
 
 /// `POST /api/runs/{id}/activate`.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActivateRequest {
     pub active: bool,
 }
 
 /// What every view of a run starts with.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunHeader {
     pub id: i64,
     pub name: String,
@@ -58,7 +58,7 @@ pub struct RunHeader {
 }
 
 /// A run in `GET /api/runs`: the header and how many take part.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunSummary {
     #[serde(flatten)]
     pub run: RunHeader,
@@ -66,7 +66,7 @@ pub struct RunSummary {
 }
 
 /// One participant as the run shows them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Participant {
     pub email: String,
     pub username: String,
@@ -77,7 +77,7 @@ pub struct Participant {
 }
 
 /// Whether a round takes weights or gradients (fixed by its first upload).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum UploadKind {
     Weights,
@@ -103,7 +103,7 @@ impl UploadKind {
 
 /// The current round. `state` is `open` before the deadline and `waiting` after it while
 /// fewer than `min_participants` have uploaded.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RoundStatus {
     pub round: u32,
     pub state: String,
@@ -117,7 +117,7 @@ pub struct RoundStatus {
 }
 
 /// A version of a run's plan: from which round it applies, and what it says.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PlanVersion {
     pub version: u32,
     pub from_round: u32,
@@ -151,7 +151,7 @@ impl PlanVersion {
 }
 
 /// A closed round in a run's history.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RoundRecord {
     pub round: u32,
     /// The plan version the round trained with.
@@ -166,7 +166,7 @@ pub struct RoundRecord {
 }
 
 /// `GET /api/runs/{id}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunDetail {
     /// The header only: `participants` here is the list, not the summary's count.
     #[serde(flatten)]
@@ -191,7 +191,7 @@ pub struct RunDetail {
 }
 
 /// The answer to an accepted upload.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UploadReceipt {
     pub run_id: i64,
     pub round: u32,

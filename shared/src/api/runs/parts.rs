@@ -14,7 +14,7 @@ pub const MIN_PART_BYTES: u64 = 5 << 20;
 pub const MAX_PARTS: u64 = 10_000;
 
 /// How the assembled upload is encoded (the single-request route's `Content-Type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PartsFormat {
     Safetensors,
@@ -22,7 +22,7 @@ pub enum PartsFormat {
 }
 
 /// `POST …/parts`: the upload to come.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PartsRequest {
     /// The whole upload's size in bytes.
@@ -33,7 +33,7 @@ pub struct PartsRequest {
 }
 
 /// The answer to `POST …/parts`: where to send the parts and how large each is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PartsSession {
     pub upload_id: String,
     pub bytes: u64,
@@ -44,7 +44,7 @@ pub struct PartsSession {
 }
 
 /// The answer to `PUT …/parts/{upload_id}/{n}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PartReceipt {
     pub upload_id: String,
     pub part: u64,

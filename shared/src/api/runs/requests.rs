@@ -15,7 +15,7 @@ pub const MAX_ROUND_TIMEOUT_SECS: u64 = 30 * 24 * 3600;
 pub const MAX_PARTICIPANTS: usize = 256;
 
 /// `POST /api/runs`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRunRequest {
     pub name: String,
@@ -237,7 +237,7 @@ impl CreateRunRequest {
 /// `PATCH /api/runs/{id}` (creator only): fields left out stay as they are. A new timeout
 /// applies from the next round, and so does a plan: its given fields laid over the run's
 /// latest plan make a new plan version that starts at the next round.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateRunRequest {
     #[serde(default)]

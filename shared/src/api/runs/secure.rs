@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::secagg::{KeyAdvert, Peer, Reveal, SealedShare};
 
 /// A secure round's phase.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SecurePhase {
     /// Participants advertise their round keys (after training).
@@ -37,7 +37,7 @@ impl SecurePhase {
 }
 
 /// `GET /api/runs/{id}/rounds/{round}/secure`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SecureRound {
     pub round: u32,
     /// How many times the round's keys started over (a phase kept fewer than the threshold);
@@ -68,7 +68,9 @@ pub struct SecureRound {
 }
 
 /// What one participant has sent in a round.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct SecureSent {
     pub keys: bool,
     pub shares: bool,
@@ -80,14 +82,14 @@ pub struct SecureSent {
 pub type KeysRequest = KeyAdvert;
 
 /// `POST …/secure/shares`: one sealed share for every member, the sender included.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SharesRequest {
     pub shares: Vec<SealedShare>,
 }
 
 /// `POST …/secure/reveal`: one share for every sender.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevealRequest {
     pub reveals: Vec<Reveal>,
