@@ -2,11 +2,9 @@
 //! volume is split into two hemispheres along x; training sees only the labels of the first
 //! (x < split), Dice is measured on the second. Figures for the team's notes, not tests.
 
-pub mod conv_bench;
 pub mod distill;
 pub mod federated;
 pub mod options;
-pub mod step_bench;
 
 use std::path::Path;
 

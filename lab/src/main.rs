@@ -3,7 +3,6 @@
 //!   meshfed-lab distill   --volume T1 --labels BRAINCHOP_LABELS --steps N
 //!   meshfed-lab federated --volume T1 --labels BRAINCHOP_LABELS --rounds R --local-steps K
 //!   meshfed-lab score     --volume T1 --labels BRAINCHOP_LABELS MODEL...
-//!   meshfed-lab bench | conv
 //!
 //! `federated` also trains centrally with the same total number of steps and prints the gap.
 //! Each experiment's flags are its plan's fields (`DistillPlan`, `FederatedPlan`).
@@ -15,11 +14,9 @@ use clap::{Parser, Subcommand};
 use meshfed_cli::backend::{device, Backend};
 use meshfed_cli::error::CliResult;
 use meshfed_cli::model_io;
-use meshfed_lab::conv_bench::ConvArgs;
 use meshfed_lab::distill::DistillPlan;
 use meshfed_lab::federated::FederatedPlan;
 use meshfed_lab::options::Common;
-use meshfed_lab::step_bench::BenchArgs;
 use meshfed_lab::{distill, federated, mean_fg, show, Split, TAIL};
 use meshfed_meshnet::MeshNetConfig;
 use meshfed_shared::meshnet::ModelConfig;
@@ -52,11 +49,6 @@ enum Command {
         #[arg(required = true)]
         models: Vec<PathBuf>,
     },
-    /// Training-step and inference time of model5 and the 21-channel MeshNet on a phantom.
-    Bench(BenchArgs),
-    /// One MeshNet layer, forward and backward: burn's Conv3d beside Meshfed's kernels,
-    /// alternating, with ratios. On wgpu, the CPU kernels are timed too.
-    Conv(ConvArgs),
     /// (b) FedAvg over non-IID sites against centralised training with the same steps.
     Federated {
         #[command(flatten)]
@@ -163,8 +155,6 @@ fn run(cli: Cli) -> CliResult<()> {
             labels,
             models,
         } => score(&volume, &labels, &models),
-        Command::Bench(args) => args.run(),
-        Command::Conv(args) => args.run(),
         Command::Distill { plan, out } => run_distill(&plan, out.as_deref()),
         Command::Federated {
             plan,

@@ -1,5 +1,5 @@
 //! `cargo xtask bench [--patch N] [--steps N] [--rounds N]`: MeshNet's training-step time in
-//! burn (flex CPU, `meshfed-lab bench`) beside JAX on CPU (tests/bench/meshnet_step_jax.py)
+//! burn (flex CPU, `bench-step` in `bench/`) beside JAX on CPU (bench/reference/meshnet_step_jax.py)
 //! with the same layers, loss and optimizer, alternating on this machine, then the ratios.
 //! JAX comes from PyPI into a virtual environment under target/.
 
@@ -59,16 +59,16 @@ pub fn run_bench(args: BenchArgs) -> Result<std::process::ExitCode, String> {
             "pip could not install JAX from PyPI",
         )
     })?;
-    step("meshfed-lab (profile native)", || {
+    step("bench-step (profile native)", || {
         run(
             Command::new("cargo").current_dir(&root).args([
                 "build",
                 "--profile",
                 "native",
                 "-p",
-                "meshfed-lab",
+                "meshfed-bench",
                 "--bin",
-                "meshfed-lab",
+                "bench-step",
             ]),
             "see the compiler output above",
         )
@@ -77,10 +77,10 @@ pub fn run_bench(args: BenchArgs) -> Result<std::process::ExitCode, String> {
     let mut times: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
     for round in 1..=args.rounds {
         println!("[xtask] bench round {round}/{}", args.rounds);
-        let mut burn = Command::new(root.join("target/native/meshfed-lab"));
-        burn.args(["bench", "--patch", &patch, "--steps", &steps]);
+        let mut burn = Command::new(root.join("target/native/bench-step"));
+        burn.args(["--patch", &patch, "--steps", &steps]);
         let mut jax = Command::new(&python);
-        jax.arg(root.join("tests/bench/meshnet_step_jax.py"))
+        jax.arg(root.join("bench/reference/meshnet_step_jax.py"))
             .args(["--patch", &patch, "--steps", &steps]);
         for mut cmd in [burn, jax] {
             for line in captured(&mut cmd)?.lines() {

@@ -39,7 +39,7 @@ impl Tally {
 /// The packages of the native unit tests and of the end-to-end run: one set, so that both
 /// resolve the same features and share every compiled dependency. With burn's wgpu backend,
 /// so that the GPU kernels are tested natively (on lavapipe where there is no GPU).
-pub const NATIVE: [&str; 9] = [
+pub const NATIVE: [&str; 11] = [
     "--workspace",
     "--exclude",
     "meshfed-app",
@@ -49,6 +49,8 @@ pub const NATIVE: [&str; 9] = [
     "meshfed-cli/wgpu",
     "--features",
     "meshfed-lab/wgpu",
+    "--features",
+    "meshfed-bench/wgpu",
 ];
 
 pub fn run() -> Result<ExitCode, String> {

@@ -8,7 +8,7 @@
 //! - the server's unmasking at close (the Worker runs the same code compiled to wasm, which
 //!   is slower than this native figure).
 //!
-//! `cargo run --release -p meshfed-e2e --bin bench-secagg`
+//! `cargo run --release -p meshfed-bench --bin bench-secagg`
 
 use std::time::Instant;
 

@@ -5,7 +5,7 @@
 //!    limit), all in one run.
 //! 2. Bytes and parse time of one model5 upload as the seeds' JSON and as safetensors.
 //!
-//! `cargo run --release -p meshfed-e2e --bin bench-aggregate [PYTHON]` where PYTHON has
+//! `cargo run --release -p meshfed-bench --bin bench-aggregate [PYTHON]` where PYTHON has
 //! numpy (default `python3`; e.g. `python3 -m venv /tmp/np && /tmp/np/bin/pip install numpy`).
 
 use std::hint::black_box;
@@ -49,7 +49,7 @@ fn numpy(python: &str, uploads: &[Vec<f32>], weights: &[f64], repeats: usize) ->
     }
     std::fs::write(&path, &bytes).ok()?;
     drop(bytes);
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/bench/fedavg_numpy.py");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/reference/fedavg_numpy.py");
     let w: Vec<String> = weights.iter().map(|w| w.to_string()).collect();
     let out = std::process::Command::new(python)
         .args([

@@ -12,9 +12,9 @@ use meshfed_meshnet::burn::nn::PaddingConfig3d;
 use meshfed_meshnet::burn::tensor::{Device, Distribution, Tensor};
 use meshfed_meshnet::mesh_conv;
 
-use crate::options::positive;
+use meshfed_lab::options::positive;
 
-/// `meshfed-lab conv`: one MeshNet layer, forward and backward, burn's Conv3d beside
+/// `bench-conv`: one MeshNet layer, forward and backward, burn's Conv3d beside
 /// Meshfed's kernels, alternating, with ratios. On wgpu, the CPU kernels are timed too.
 #[derive(Debug, Clone, Args)]
 pub struct ConvArgs {

@@ -1,5 +1,5 @@
 //! A whole MeshNet training step and a whole-volume inference, timed on a phantom
-//! (`meshfed-lab bench`).
+//! (`bench-step`).
 
 use std::time::Instant;
 
@@ -12,9 +12,9 @@ use clap::Args;
 use meshfed_cli::backend::{device, Backend};
 use meshfed_cli::error::CliResult;
 
-use crate::options::positive;
+use meshfed_lab::options::positive;
 
-/// `meshfed-lab bench`: training-step and inference time of model5 and the 21-channel
+/// `bench-step`: training-step and inference time of model5 and the 21-channel
 /// MeshNet on a phantom.
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {

@@ -8,7 +8,7 @@
 //!
 //! Each phase's calls, and the plaintext uploads, go at most 16 at a time.
 //!
-//! `cargo run --release -p meshfed-e2e --bin bench-secure-rounds` after a build.
+//! `cargo run --release -p meshfed-bench --bin bench-secure-rounds` after a build.
 
 use std::time::{Duration, Instant};
 

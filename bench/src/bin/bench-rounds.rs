@@ -6,7 +6,7 @@
 //! be lost: every upload must answer 200, and every round's history and aggregate must
 //! equal the mean of all its uploads (else the benchmark fails).
 //!
-//! `cargo run --release -p meshfed-e2e --bin bench-rounds` after a build.
+//! `cargo run --release -p meshfed-bench --bin bench-rounds` after a build.
 
 use std::time::{Duration, Instant};
 

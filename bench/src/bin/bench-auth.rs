@@ -5,7 +5,7 @@
 //!    side by side, same server, same concurrency.
 //!
 //! Run after a build (`cargo xtask test` or `cargo xtask dev` builds the Worker):
-//! `cargo run --release -p meshfed-e2e --bin bench-auth`
+//! `cargo run --release -p meshfed-bench --bin bench-auth`
 
 use std::time::{Duration, Instant};
 

@@ -5,7 +5,7 @@ cross-entropy plus soft Dice over the foreground, Adam), on one random patch.
     python meshnet_step_jax.py --patch 64 --steps 3
 
 Prints one line per model: `jax <channels> ch <blocks> layers: training step on <p>^3 <s>s`.
-`cargo xtask bench` runs it beside `meshfed-lab bench` and prints the ratios.
+`cargo xtask bench` runs it beside `bench-step` and prints the ratios.
 """
 import argparse
 import time

@@ -6,7 +6,7 @@
 //! rounds; it prints each run's ms per step and final loss, then the medians and the ratio of
 //! every build to the first (same loss means the same arithmetic).
 //!
-//! `cargo run --release -p meshfed-e2e --bin bench-trainer -- --dist dist --dist /tmp/other/dist
+//! `cargo run --release -p meshfed-bench --bin bench-trainer -- --dist dist --dist /tmp/other/dist
 //! [--patch 32] [--steps 3] [--rounds 3] [--webgpu]` (`--webgpu` offers Chromium's SwiftShader
 //! WebGPU adapter; otherwise the worker trains on its CPU backend).
 

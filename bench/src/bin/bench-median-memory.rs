@@ -7,7 +7,7 @@
 //! instance held at once. The uploads alone are 32 × 4 MB = 128 MB; the target is a peak under
 //! 64 MB. Each aggregate is checked against one computed here.
 //!
-//! `cargo run --release -p meshfed-e2e --bin bench-median-memory [CHANNELS]` after a build.
+//! `cargo run --release -p meshfed-bench --bin bench-median-memory [CHANNELS]` after a build.
 
 use std::time::Duration;
 

@@ -1,5 +1,5 @@
 """MeshNet training step in PyTorch: the same layers, loss and optimizer as meshfed's burn
-Trainer and tests/bench/meshnet_step_jax.py (dilated 3x3x3 convolutions with zero padding,
+Trainer and bench/reference/meshnet_step_jax.py (dilated 3x3x3 convolutions with zero padding,
 ReLU, 1x1x1 head, per-voxel cross-entropy plus soft Dice over the foreground, Adam), on one
 random patch. For the GPU comparison (burn wgpu against PyTorch CUDA) on a GPU machine.
 
