@@ -22,13 +22,28 @@ pub enum ClientError {
     /// The server answered with something that is not Meshfed's envelope.
     #[error("The server sent an unexpected answer (HTTP {0})")]
     Unexpected(u16),
+    /// The form's own check refused the input before anything was sent (`field`: where).
+    #[error("{message}")]
+    Invalid {
+        field: Option<String>,
+        message: String,
+    },
 }
 
 impl ClientError {
-    /// The request field the server blamed (`details.field`), to show the error beside it.
+    /// A refusal by the form's own check, shown beside `field` (or above the form).
+    pub fn invalid(field: Option<&str>, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.map(String::from),
+            message: message.into(),
+        }
+    }
+
+    /// The request field the server (or the form's check) blamed, to show the error beside it.
     pub fn field(&self) -> Option<String> {
         match self {
             Self::Api(e) => e.details.as_ref()?.get("field")?.as_str().map(String::from),
+            Self::Invalid { field, .. } => field.clone(),
             _ => None,
         }
     }

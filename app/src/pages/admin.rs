@@ -1,11 +1,12 @@
 //! Administration: every user (disable, enable, reset MFA) and the latest audit events.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use meshfed_shared::api::auth::{AuditEntry, UserProfile};
 use meshfed_shared::time::rfc3339_from_unix_ms;
 
-use crate::api;
+use crate::api::{self, ClientError};
+use crate::components::loaded::Loaded;
+use crate::components::submit::submit;
 use crate::session::{require_sign_in, signed_in_resource};
 
 #[component]
@@ -13,39 +14,36 @@ pub fn AdminPage() -> impl IntoView {
     let session = require_sign_in();
     let users = signed_in_resource(session, |t| async move { api::admin::users(&t).await });
     let audit = signed_in_resource(session, |t| async move { api::admin::audit(&t).await });
-    let message = RwSignal::new(None::<String>);
+    let act = submit(move |(id, action): (String, &'static str)| async move {
+        let token = session
+            .access_token()
+            .ok_or_else(|| ClientError::invalid(None, "Sign in again."))?;
+        let answer = api::admin::act(&token, &id, action).await;
+        if let Err(e) = &answer {
+            session.check(e);
+        }
+        users.refetch();
+        audit.refetch();
+        answer.map(|p| format!("{}: {}", p.username, done(action)))
+    });
+    let message = move || {
+        act.value()
+            .get()
+            .map(|answer| answer.unwrap_or_else(|e| e.to_string()))
+    };
     let act = move |id: String, action: &'static str| {
-        let Some(token) = session.access_token() else {
-            return;
-        };
-        spawn_local(async move {
-            match api::admin::act(&token, &id, action).await {
-                Ok(p) => message.set(Some(format!("{}: {}", p.username, done(action)))),
-                Err(e) => {
-                    session.check(&e);
-                    message.set(Some(e.to_string()));
-                }
-            }
-            users.refetch();
-            audit.refetch();
-        });
+        act.dispatch_local((id, action));
     };
     view! {
         <section class="card wide">
             <h1>"Administration"</h1>
-            {move || message.get().map(|m| view! { <p class="notice" role="status">{m}</p> })}
+            {move || message().map(|m| view! { <p class="notice" role="status">{m}</p> })}
             <h2>"Users"</h2>
-            {move || match users.get() {
-                None | Some(None) => view! { <p role="status">"Loading users…"</p> }.into_any(),
-                Some(Some(Err(e))) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
-                Some(Some(Ok(list))) => view! { <UserTable users=list act=act/> }.into_any(),
-            }}
+            <Loaded resource=users loading="Loading users…"
+                view={move |list: Vec<UserProfile>| view! { <UserTable users=list act=act/> }}/>
             <h2>"Audit log"</h2>
-            {move || match audit.get() {
-                None | Some(None) => view! { <p role="status">"Loading the audit log…"</p> }.into_any(),
-                Some(Some(Err(e))) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
-                Some(Some(Ok(list))) => view! { <AuditTable entries=list/> }.into_any(),
-            }}
+            <Loaded resource=audit loading="Loading the audit log…"
+                view={|list: Vec<AuditEntry>| view! { <AuditTable entries=list/> }}/>
         </section>
     }
 }

@@ -1,54 +1,40 @@
 //! Confirm the account with the emailed code; then the recovery mnemonic, shown this once.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use meshfed_shared::api::auth::Confirmation;
 use web_sys::SubmitEvent;
 
-use crate::api;
+use crate::api::{self, ClientError};
 use crate::components::field::Field;
+use crate::components::submit::{message, submit, success};
 
 #[component]
 pub fn ConfirmPage() -> impl IntoView {
     let query = use_query_map();
     let username = RwSignal::new(query.with_untracked(|q| q.get("username").unwrap_or_default()));
     let code = RwSignal::new(String::new());
-    let busy = RwSignal::new(false);
-    let error = RwSignal::new(None::<String>);
-    let notice = RwSignal::new(None::<String>);
-    let confirmed = RwSignal::new(None::<Confirmation>);
+    let confirm = submit(|(user, code): (String, String)| async move {
+        if user.trim().is_empty() || code.trim().len() != 6 {
+            let hint = "Enter your username and the 6-digit code from the email.";
+            return Err(ClientError::invalid(None, hint));
+        }
+        api::auth::confirm(user.trim(), code.trim()).await
+    });
+    let resend = submit(|user: String| async move { api::auth::resend_code(user.trim()).await });
+    let (confirm_failed, resend_failed) = (message(confirm), message(resend));
+    let error = Signal::derive(move || confirm_failed.get().or_else(|| resend_failed.get()));
+    let confirmed = success(confirm);
+    let resent = success(resend);
 
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
-        error.set(None);
-        let (user, code) = (username.get_untracked(), code.get_untracked());
-        if user.trim().is_empty() || code.trim().len() != 6 {
-            error.set(Some(
-                "Enter your username and the 6-digit code from the email.".into(),
-            ));
-            return;
-        }
-        busy.set(true);
-        spawn_local(async move {
-            match api::auth::confirm(user.trim(), code.trim()).await {
-                Ok(c) => confirmed.set(Some(c)),
-                Err(e) => error.set(Some(e.to_string())),
-            }
-            busy.set(false);
-        });
+        resend.clear();
+        confirm.dispatch_local((username.get_untracked(), code.get_untracked()));
     };
-    let resend = move |_| {
-        let user = username.get_untracked();
-        error.set(None);
-        spawn_local(async move {
-            match api::auth::resend_code(user.trim()).await {
-                Ok(_) => notice.set(Some(
-                    "If that account is waiting, a new code is on its way.".into(),
-                )),
-                Err(e) => error.set(Some(e.to_string())),
-            }
-        });
+    let on_resend = move |_| {
+        confirm.clear();
+        resend.dispatch_local(username.get_untracked());
     };
 
     view! {
@@ -62,10 +48,13 @@ pub fn ConfirmPage() -> impl IntoView {
                         autocomplete="username" required=true/>
                     <Field id="confirm-code" label="Confirmation code" value=code
                         autocomplete="one-time-code" required=true error=error/>
-                    <button type="submit" disabled=move || busy.get()>"Confirm"</button>
+                    <button type="submit" disabled=move || confirm.pending().get()>"Confirm"</button>
                 </form>
-                <button type="button" class="secondary" on:click=resend>"Send a new code"</button>
-                {move || notice.get().map(|n| view! { <p class="notice" role="status">{n}</p> })}
+                <button type="button" class="secondary" on:click=on_resend
+                    disabled=move || resend.pending().get()>"Send a new code"</button>
+                {move || resent.get().map(|_| view! {
+                    <p class="notice" role="status">"If that account is waiting, a new code is on its way."</p>
+                })}
             </Show>
         </section>
     }

@@ -2,7 +2,6 @@
 //! and backup codes shown once); later ones ask for a code from the authenticator app.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
 use meshfed_shared::api::auth::{MfaSetup, CHALLENGE_MFA_SETUP};
 use meshfed_shared::secret::Secret;
@@ -11,6 +10,7 @@ use web_sys::SubmitEvent;
 use crate::api::auth::{self, LoginAnswer};
 use crate::api::ClientError;
 use crate::components::field::{Field, FormMessage};
+use crate::components::submit::{message, submit};
 use crate::session::Session;
 
 #[derive(Clone)]
@@ -27,36 +27,31 @@ enum Step {
     },
 }
 
-#[component]
-pub fn LoginPage() -> impl IntoView {
-    let session = Session::get();
-    let step = RwSignal::new(Step::Password);
-    let username = RwSignal::new(String::new());
-    let password = RwSignal::new(String::new());
-    let code = RwSignal::new(String::new());
-    let busy = RwSignal::new(false);
-    let error = RwSignal::new(None::<String>);
-    let navigate = use_navigate();
+/// What the person sends: their password, or a code at the step they are at.
+#[derive(Clone)]
+enum Attempt {
+    Password { user: String, pass: Secret },
+    Code { at: Step, entered: String },
+}
 
-    // Where each answer leads: signed in, MFA setup, or a code.
-    let advance = move |answer: Result<LoginAnswer, ClientError>| match answer {
-        Ok(LoginAnswer::Tokens(tokens)) => {
-            session.sign_in(tokens);
-        }
+/// Where an answer leads: signed in, MFA setup, or a code. A wrong code comes with a fresh
+/// session to try again.
+async fn advance(
+    session: Session,
+    step: RwSignal<Step>,
+    answer: Result<LoginAnswer, ClientError>,
+) -> Result<(), ClientError> {
+    match answer {
+        Ok(LoginAnswer::Tokens(tokens)) => session.sign_in(tokens),
         Ok(LoginAnswer::Challenge(c)) if c.challenge == CHALLENGE_MFA_SETUP => {
-            spawn_local(async move {
-                match auth::mfa_setup(&c.session).await {
-                    Ok(setup) => step.set(Step::SetUp {
-                        session: setup.session.clone().unwrap_or_default(),
-                        setup,
-                    }),
-                    Err(e) => error.set(Some(e.to_string())),
-                }
+            let setup = auth::mfa_setup(&c.session).await?;
+            step.set(Step::SetUp {
+                session: setup.session.clone().unwrap_or_default(),
+                setup,
             });
         }
         Ok(LoginAnswer::Challenge(c)) => step.set(Step::Code { session: c.session }),
         Err(e) => {
-            // A wrong code comes with a fresh session to try again.
             if let Some(retry) = e.detail("session") {
                 step.update(|s| match s {
                     Step::SetUp { session, .. } | Step::Code { session } => {
@@ -65,9 +60,40 @@ pub fn LoginPage() -> impl IntoView {
                     Step::Password => {}
                 });
             }
-            error.set(Some(e.to_string()));
+            return Err(e);
         }
-    };
+    }
+    Ok(())
+}
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let session = Session::get();
+    let step = RwSignal::new(Step::Password);
+    let username = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let code = RwSignal::new(String::new());
+    let navigate = use_navigate();
+    let attempt = submit(move |attempt: Attempt| async move {
+        let answer = match attempt {
+            Attempt::Password { user, pass } => {
+                let answer = auth::login(user.trim(), &pass).await;
+                password.set(String::new());
+                answer
+            }
+            Attempt::Code { at, entered } => {
+                let answer = match &at {
+                    Step::SetUp { session, .. } => auth::mfa_verify(session, entered.trim()).await,
+                    Step::Code { session } => auth::mfa_challenge(session, entered.trim()).await,
+                    Step::Password => return Ok(()),
+                };
+                code.set(String::new());
+                answer
+            }
+        };
+        advance(session, step, answer).await
+    });
+    let error = message(attempt);
     Effect::new(move || {
         if session.is_signed_in() {
             navigate("/profile", Default::default());
@@ -76,34 +102,16 @@ pub fn LoginPage() -> impl IntoView {
 
     let on_password = move |ev: SubmitEvent| {
         ev.prevent_default();
-        error.set(None);
-        busy.set(true);
-        let (user, pass) = (
-            username.get_untracked(),
-            Secret::new(password.get_untracked()),
-        );
-        spawn_local(async move {
-            advance(auth::login(user.trim(), &pass).await);
-            password.set(String::new());
-            busy.set(false);
+        let pass = Secret::new(password.get_untracked());
+        attempt.dispatch_local(Attempt::Password {
+            user: username.get_untracked(),
+            pass,
         });
     };
     let on_code = move |ev: SubmitEvent| {
         ev.prevent_default();
-        error.set(None);
-        busy.set(true);
-        let entered = code.get_untracked().trim().to_string();
-        let current = step.get_untracked();
-        spawn_local(async move {
-            let answer = match &current {
-                Step::SetUp { session, .. } => auth::mfa_verify(session, &entered).await,
-                Step::Code { session } => auth::mfa_challenge(session, &entered).await,
-                Step::Password => return,
-            };
-            code.set(String::new());
-            advance(answer);
-            busy.set(false);
-        });
+        let (at, entered) = (step.get_untracked(), code.get_untracked());
+        attempt.dispatch_local(Attempt::Code { at, entered });
     };
 
     let code_form = move || {
@@ -113,7 +121,7 @@ pub fn LoginPage() -> impl IntoView {
                     autocomplete="one-time-code" required=true
                     hint="6 digits from your authenticator app, or a backup code"
                     error=error/>
-                <button type="submit" disabled=move || busy.get()>"Verify"</button>
+                <button type="submit" disabled=move || attempt.pending().get()>"Verify"</button>
             </form>
         }
     };
@@ -131,7 +139,7 @@ pub fn LoginPage() -> impl IntoView {
                             value=password autocomplete="current-password" required=true
                            />
                         <FormMessage message=error/>
-                        <button type="submit" disabled=move || busy.get()>"Sign in"</button>
+                        <button type="submit" disabled=move || attempt.pending().get()>"Sign in"</button>
                     </form>
                     <p><a href="/forgot-password">"Forgot your password?"</a></p>
                     <p>"New here? " <a href="/signup">"Create an account"</a></p>

@@ -6,8 +6,10 @@ use meshfed_shared::api::auth::UserProfile;
 use meshfed_shared::secret::Secret;
 use web_sys::SubmitEvent;
 
-use crate::api;
+use crate::api::{self, ClientError};
 use crate::components::field::{Field, FormMessage};
+use crate::components::loaded::Loaded;
+use crate::components::submit::{message, submit, success};
 use crate::pages::forgot::new_password_error;
 use crate::session::{require_sign_in, signed_in_resource, Session};
 
@@ -20,11 +22,8 @@ pub fn ProfilePage() -> impl IntoView {
     view! {
         <section class="card">
             <h1>"Your profile"</h1>
-            {move || match profile.get() {
-                None | Some(None) => view! { <p role="status">"Loading your profile…"</p> }.into_any(),
-                Some(Some(Err(e))) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
-                Some(Some(Ok(p))) => view! { <ProfileDetails profile=p/> }.into_any(),
-            }}
+            <Loaded resource=profile loading="Loading your profile…"
+                view={|p: UserProfile| view! { <ProfileDetails profile=p/> }}/>
             <button type="button" on:click=sign_out>"Sign out"</button>
         </section>
         <ChangePassword/>
@@ -39,43 +38,36 @@ fn ChangePassword() -> impl IntoView {
     let current = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let confirm = RwSignal::new(String::new());
-    let busy = RwSignal::new(false);
-    let error = RwSignal::new(None::<String>);
-    let done = RwSignal::new(None::<String>);
     let (rules, matches) = new_password_error(password, confirm, move || {
         session.username().unwrap_or_default()
     });
-    let on_submit = move |ev: SubmitEvent| {
-        ev.prevent_default();
-        error.set(None);
-        done.set(None);
-        let Some(token) = session.access_token() else {
-            return;
-        };
-        let (old, new, again) = (
-            Secret::new(current.get_untracked()),
-            Secret::new(password.get_untracked()),
-            Secret::new(confirm.get_untracked()),
-        );
-        busy.set(true);
-        spawn_local(async move {
-            match api::auth::change_password(&token, &old, &new, &again).await {
+    let change = submit(
+        move |(old, new, again): (Secret, Secret, Secret)| async move {
+            let token = session.access_token().ok_or_else(|| {
+                ClientError::invalid(None, "Sign in again to change the password.")
+            })?;
+            let answer = api::auth::change_password(&token, &old, &new, &again).await;
+            match answer {
                 Ok(tokens) => {
                     session.sign_in(tokens);
                     for field in [current, password, confirm] {
                         field.set(String::new());
                     }
-                    done.set(Some(
-                        "Password changed. Other sessions were signed out.".into(),
-                    ));
+                    Ok(())
                 }
                 Err(e) => {
                     session.check(&e);
-                    error.set(Some(e.to_string()));
+                    Err(e)
                 }
             }
-            busy.set(false);
-        });
+        },
+    );
+    let error = message(change);
+    let done = success(change);
+    let on_submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let secret = |field: RwSignal<String>| Secret::new(field.get_untracked());
+        change.dispatch_local((secret(current), secret(password), secret(confirm)));
     };
     view! {
         <section class="card narrow">
@@ -88,9 +80,11 @@ fn ChangePassword() -> impl IntoView {
                 <Field id="change-confirm" label="Repeat the new password" kind="password"
                     value=confirm autocomplete="new-password" required=true error=matches/>
                 <FormMessage message=error/>
-                <button type="submit" disabled=move || busy.get()>"Change password"</button>
+                <button type="submit" disabled=move || change.pending().get()>"Change password"</button>
             </form>
-            {move || done.get().map(|m| view! { <p class="notice" role="status">{m}</p> })}
+            {move || done.get().map(|()| view! {
+                <p class="notice" role="status">"Password changed. Other sessions were signed out."</p>
+            })}
         </section>
     }
 }

@@ -4,12 +4,13 @@
 use std::time::Duration;
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use leptos_router::hooks::use_params_map;
 use meshfed_shared::api::runs::{RoundRecord, RunDetail};
 
-use crate::api;
+use crate::api::{self, ClientError};
 use crate::components::chart::LineChart;
+use crate::components::loaded::{Loaded, SignedIn};
+use crate::components::submit::{message, submit};
 use crate::session::{require_sign_in, signed_in_resource, Session};
 
 /// How often the open run page asks for the round's state.
@@ -35,17 +36,10 @@ pub fn RunPage() -> impl IntoView {
     }
     view! {
         <section class="card">
-            {move || match run.get() {
-                None | Some(None) => view! { <p role="status">"Loading the run…"</p> }.into_any(),
-                Some(Some(Err(e))) => view! {
-                    <h1>"Run"</h1>
-                    <p class="form-error" role="alert">{e.to_string()}</p>
-                }.into_any(),
-                Some(Some(Ok(detail))) => view! {
-                    <RunView detail=detail/>
-                    <MyParticipation run=run/>
-                }.into_any(),
-            }}
+            <Loaded resource=run loading="Loading the run…" view={move |detail: RunDetail| view! {
+                <RunView detail=detail/>
+                <MyParticipation run=run/>
+            }}/>
             <p><a href="/runs">"All runs"</a></p>
         </section>
     }
@@ -98,13 +92,28 @@ fn RunView(detail: RunDetail) -> impl IntoView {
     }
 }
 
-type RunResource = LocalResource<Option<Result<RunDetail, api::ClientError>>>;
+type RunResource = SignedIn<RunDetail>;
 
 /// Pause or resume my own participation (an inactive participant is not waited for).
 #[component]
 fn MyParticipation(run: RunResource) -> impl IntoView {
     let session = Session::get();
-    let error = RwSignal::new(None::<String>);
+    let toggle = submit(move |(id, active): (i64, bool)| async move {
+        let token = session
+            .access_token()
+            .ok_or_else(|| ClientError::invalid(None, "Sign in again."))?;
+        match api::runs::set_active(&token, id, active).await {
+            Ok(_) => {
+                run.refetch();
+                Ok(())
+            }
+            Err(e) => {
+                session.check(&e);
+                Err(e)
+            }
+        }
+    });
+    let error = message(toggle);
     let mine = move || {
         let me = session.username()?;
         let detail = run.get().flatten()?.ok()?;
@@ -117,22 +126,8 @@ fn MyParticipation(run: RunResource) -> impl IntoView {
     };
     move || {
         mine().map(|(id, active)| {
-            let toggle = move |_| {
-                let Some(token) = session.access_token() else {
-                    return;
-                };
-                spawn_local(async move {
-                    match api::runs::set_active(&token, id, !active).await {
-                        Ok(_) => {
-                            error.set(None);
-                            run.refetch();
-                        }
-                        Err(e) => {
-                            session.check(&e);
-                            error.set(Some(e.to_string()));
-                        }
-                    }
-                });
+            let on_toggle = move |_| {
+                toggle.dispatch_local((id, !active));
             };
             view! {
                 <p>{if active {
@@ -140,7 +135,7 @@ fn MyParticipation(run: RunResource) -> impl IntoView {
                 } else {
                     "You have paused your participation: rounds do not wait for you."
                 }}</p>
-                <button type="button" on:click=toggle>
+                <button type="button" on:click=on_toggle disabled=move || toggle.pending().get()>
                     {if active { "Pause my participation" } else { "Resume my participation" }}
                 </button>
                 {move || error.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}

@@ -3,16 +3,18 @@
 //! round timeout and how many uploads close a round at its deadline (k of n).
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
 use meshfed_shared::aggregate::Method;
+use meshfed_shared::api::auth::DirectoryEntry;
 use meshfed_shared::api::runs::CreateRunRequest;
 use meshfed_shared::meshnet::ModelConfig;
 use web_sys::SubmitEvent;
 
 use super::run_start::{self, TfjsFiles, STARTS};
-use crate::api;
+use crate::api::{self, ClientError};
 use crate::components::field::{Field, FormMessage};
+use crate::components::loaded::Loaded;
+use crate::components::submit::{failure, submit};
 use crate::session::{require_sign_in, signed_in_resource};
 
 const PRESETS: [(&str, &str); 4] = [
@@ -30,6 +32,15 @@ const METHODS: [(&str, &str); 4] = [
     ("median", "Coordinate-wise median"),
     ("trimmed_mean", "Trimmed mean"),
 ];
+
+/// The form as submitted: the request, and how its first model is made.
+#[derive(Clone)]
+struct NewRun {
+    request: CreateRunRequest,
+    files: (Option<web_sys::File>, Option<web_sys::File>),
+    start: String,
+    preset: String,
+}
 
 #[component]
 pub fn NewRunPage() -> impl IntoView {
@@ -52,15 +63,38 @@ pub fn NewRunPage() -> impl IntoView {
     let min_participants = RwSignal::new(String::new());
     let picked = RwSignal::new(Vec::<String>::new());
     let find = RwSignal::new(String::new());
-    let error = RwSignal::new(None::<(Option<String>, String)>);
-    let busy = RwSignal::new(false);
+    let navigate = use_navigate();
+    let create = submit(move |form: Result<NewRun, ClientError>| {
+        let navigate = navigate.clone();
+        async move {
+            let NewRun {
+                mut request,
+                files,
+                start,
+                preset,
+            } = form?;
+            let token = session
+                .access_token()
+                .ok_or_else(|| ClientError::invalid(None, "Sign in again to create a run."))?;
+            run_start::apply(&mut request, &start, &preset, files)
+                .await
+                .map_err(|e| ClientError::invalid(None, e))?;
+            let run = api::runs::create(&token, &request)
+                .await
+                .inspect_err(|e| session.check(e))?;
+            navigate(&format!("/runs/{}", run.run.id), Default::default());
+            Ok(())
+        }
+    });
+    let refused = failure(create);
+    let error = move || refused.get().map(|e| (e.field(), e.to_string()));
     let error_for = move |field: &'static str| {
-        Signal::derive(move || match error.get() {
+        Signal::derive(move || match error() {
             Some((Some(f), m)) if f == field => Some(m),
             _ => None,
         })
     };
-    let form_error = Signal::derive(move || match error.get() {
+    let form_error = Signal::derive(move || match error() {
         Some((None, m)) => Some(m),
         Some((Some(f), m))
             if !["name", "round_timeout_secs", "min_participants"].contains(&f.as_str()) =>
@@ -70,70 +104,43 @@ pub fn NewRunPage() -> impl IntoView {
         _ => None,
     });
 
-    let navigate = use_navigate();
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
-        error.set(None);
-        let Ok(minutes) = timeout_minutes.get_untracked().trim().parse::<u64>() else {
-            error.set(Some((
-                Some("round_timeout_secs".into()),
-                "Enter the round timeout in whole minutes.".into(),
-            )));
-            return;
-        };
-        let k = min_participants.get_untracked();
-        let min = match k.trim() {
-            "" => None,
-            k => match k.parse::<u32>() {
-                Ok(k) => Some(k),
-                Err(_) => {
-                    error.set(Some((
-                        Some("min_participants".into()),
-                        "Enter a whole number, or leave it empty for everyone.".into(),
-                    )));
-                    return;
-                }
-            },
-        };
-        let mut request = CreateRunRequest {
-            name: name.get_untracked(),
-            description: description.get_untracked(),
-            participants: picked.get_untracked(),
-            round_timeout_secs: minutes * 60,
-            model: ModelConfig::preset(&preset.get_untracked()).map(|m| ModelConfig {
-                batch_norm: batch_norm.get_untracked(),
-                ..m
-            }),
-            aggregation: Method::parse(&method.get_untracked()).unwrap_or_default(),
-            min_participants: min,
-            secure_aggregation: secure.get_untracked(),
-            ..Default::default()
-        };
-        let Some(token) = session.access_token() else {
-            return;
-        };
-        busy.set(true);
-        let navigate = navigate.clone();
-        let files = (tfjs_json.get_untracked(), tfjs_shard.get_untracked());
-        let (start, preset) = (start.get_untracked(), preset.get_untracked());
-        spawn_local(async move {
-            if let Err(e) = run_start::apply(&mut request, &start, &preset, files).await {
-                error.set(Some((None, e)));
-                busy.set(false);
-                return;
-            }
-            match api::runs::create(&token, &request).await {
-                Ok(run) => navigate(&format!("/runs/{}", run.run.id), Default::default()),
-                Err(e) => {
-                    session.check(&e);
-                    error.set(Some((e.field(), e.to_string())));
-                }
-            }
-            busy.set(false);
-        });
+        let form = (|| {
+            let Ok(minutes) = timeout_minutes.get_untracked().trim().parse::<u64>() else {
+                let hint = "Enter the round timeout in whole minutes.";
+                return Err(ClientError::invalid(Some("round_timeout_secs"), hint));
+            };
+            let min = match min_participants.get_untracked().trim() {
+                "" => None,
+                k => Some(k.parse::<u32>().map_err(|_| {
+                    let hint = "Enter a whole number, or leave it empty for everyone.";
+                    ClientError::invalid(Some("min_participants"), hint)
+                })?),
+            };
+            let request = CreateRunRequest {
+                name: name.get_untracked(),
+                description: description.get_untracked(),
+                participants: picked.get_untracked(),
+                round_timeout_secs: minutes * 60,
+                model: ModelConfig::preset(&preset.get_untracked()).map(|m| ModelConfig {
+                    batch_norm: batch_norm.get_untracked(),
+                    ..m
+                }),
+                aggregation: Method::parse(&method.get_untracked()).unwrap_or_default(),
+                min_participants: min,
+                secure_aggregation: secure.get_untracked(),
+                ..Default::default()
+            };
+            Ok(NewRun {
+                request,
+                files: (tfjs_json.get_untracked(), tfjs_shard.get_untracked()),
+                start: start.get_untracked(),
+                preset: preset.get_untracked(),
+            })
+        })();
+        create.dispatch_local(form);
     };
-    let me = session.username().unwrap_or_default();
-    let me = move || me.clone();
     let toggle = move |email: String, on: bool| {
         picked.update(|p| {
             p.retain(|e| *e != email);
@@ -141,6 +148,33 @@ pub fn NewRunPage() -> impl IntoView {
                 p.push(email);
             }
         })
+    };
+
+    // Everyone but me, narrowed by the search box.
+    let me = session.username().unwrap_or_default();
+    let choices = move |users: Vec<DirectoryEntry>| {
+        let needle = find.get().trim().to_lowercase();
+        users
+            .into_iter()
+            .filter(|u| u.username != me)
+            .filter(|u| {
+                needle.is_empty()
+                    || u.username.to_lowercase().contains(&needle)
+                    || u.email.to_lowercase().contains(&needle)
+            })
+            .map(|u| {
+                let email = u.email.clone();
+                let shown = u.email.clone();
+                view! {
+                    <label class="check">
+                        <input type="checkbox" value=u.email.clone()
+                            prop:checked=move || picked.with(|p| p.contains(&shown))
+                            on:change=move |ev| toggle(email.clone(), event_target_checked(&ev))/>
+                        {format!("{} ({})", u.username, u.email)}
+                    </label>
+                }
+            })
+            .collect_view()
     };
 
     view! {
@@ -153,27 +187,7 @@ pub fn NewRunPage() -> impl IntoView {
                     <legend>"Participants"</legend>
                     <p class="hint">"You take part in every run you create."</p>
                     <Field id="run-find" label="Find people" kind="search" value=find/>
-                    {move || match users.get() {
-                        None | Some(None) => view! { <p role="status">"Loading users…"</p> }.into_any(),
-                        Some(Some(Err(e))) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
-                        Some(Some(Ok(list))) => list.into_iter().filter(|u| u.username != me()).filter(|u| {
-                            let needle = find.get().trim().to_lowercase();
-                            needle.is_empty()
-                                || u.username.to_lowercase().contains(&needle)
-                                || u.email.to_lowercase().contains(&needle)
-                        }).map(|u| {
-                            let email = u.email.clone();
-                            let shown = u.email.clone();
-                            view! {
-                                <label class="check">
-                                    <input type="checkbox" value=u.email.clone()
-                                        prop:checked=move || picked.with(|p| p.contains(&shown))
-                                        on:change=move |ev| toggle(email.clone(), event_target_checked(&ev))/>
-                                    {format!("{} ({})", u.username, u.email)}
-                                </label>
-                            }
-                        }).collect_view().into_any(),
-                    }}
+                    <Loaded resource=users loading="Loading users…" view=choices/>
                 </fieldset>
                 <label for="run-model">"Model"</label>
                 <select id="run-model" on:change=move |ev| preset.set(event_target_value(&ev))>
@@ -207,7 +221,7 @@ pub fn NewRunPage() -> impl IntoView {
                     hint="Empty: every active participant"
                     error=error_for("min_participants")/>
                 <FormMessage message=form_error/>
-                <button type="submit" disabled=move || busy.get()>"Create run"</button>
+                <button type="submit" disabled=move || create.pending().get()>"Create run"</button>
             </form>
         </section>
     }

@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use meshfed_shared::api::runs::RunSummary;
 
 use crate::api;
+use crate::components::loaded::Loaded;
 use crate::session::{require_sign_in, signed_in_resource};
 
 #[component]
@@ -17,16 +18,19 @@ pub fn RunsPage() -> impl IntoView {
         <section class="card">
             <h1>"Federated runs"</h1>
             <p><a class="button" href="/runs/new">"New run"</a></p>
-            {move || match runs.get() {
-                None | Some(None) => view! { <p role="status">"Loading runs…"</p> }.into_any(),
-                Some(Some(Err(e))) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
-                Some(Some(Ok(list))) if list.is_empty() => view! {
-                    <p>"You take part in no run yet. Start one, or ask a colleague to invite you."</p>
-                }.into_any(),
-                Some(Some(Ok(list))) => view! { <RunTable runs=list/> }.into_any(),
-            }}
+            <Loaded resource=runs loading="Loading runs…" view=runs_or_none/>
         </section>
     }
+}
+
+fn runs_or_none(runs: Vec<RunSummary>) -> AnyView {
+    if runs.is_empty() {
+        return view! {
+            <p>"You take part in no run yet. Start one, or ask a colleague to invite you."</p>
+        }
+        .into_any();
+    }
+    view! { <RunTable runs/> }.into_any()
 }
 
 #[component]

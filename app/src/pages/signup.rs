@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
 use meshfed_shared::api::auth::RegisterRequest;
 use meshfed_shared::secret::Secret;
@@ -12,6 +11,7 @@ use web_sys::SubmitEvent;
 
 use crate::api;
 use crate::components::field::{Field, FormMessage};
+use crate::components::submit::{failure, submit};
 
 #[component]
 pub fn SignupPage() -> impl IntoView {
@@ -22,8 +22,20 @@ pub fn SignupPage() -> impl IntoView {
     let last_name = RwSignal::new(String::new());
     let organization = RwSignal::new(String::new());
     let attempted = RwSignal::new(false);
-    let busy = RwSignal::new(false);
-    let server_error = RwSignal::new(None::<(Option<String>, String)>);
+    let navigate = use_navigate();
+    let register = submit(move |body: RegisterRequest| {
+        let navigate = navigate.clone();
+        async move {
+            let profile = api::auth::register(&body).await?;
+            navigate(
+                &format!("/confirm?username={}", profile.username),
+                Default::default(),
+            );
+            Ok(profile)
+        }
+    });
+    let refused = failure(register);
+    let server_error = move || refused.get().map(|e| (e.field(), e.to_string()));
 
     let request = move || RegisterRequest {
         username: username.get(),
@@ -43,7 +55,7 @@ pub fn SignupPage() -> impl IntoView {
     });
     let error_for = move |field: &'static str, value: RwSignal<String>| {
         Signal::derive(move || {
-            if let Some((Some(f), message)) = server_error.get() {
+            if let Some((Some(f), message)) = server_error() {
                 if f == field {
                     return Some(message);
                 }
@@ -54,32 +66,17 @@ pub fn SignupPage() -> impl IntoView {
                 .flatten()
         })
     };
-    let form_error = Signal::derive(move || match server_error.get() {
+    let form_error = Signal::derive(move || match server_error() {
         Some((None, message)) => Some(message),
         _ => None,
     });
 
-    let navigate = use_navigate();
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         attempted.set(true);
-        server_error.set(None);
-        if !problems.with(HashMap::is_empty) || busy.get_untracked() {
-            return;
+        if problems.with(HashMap::is_empty) && !register.pending().get_untracked() {
+            register.dispatch_local(request());
         }
-        busy.set(true);
-        let body = request();
-        let navigate = navigate.clone();
-        spawn_local(async move {
-            match api::auth::register(&body).await {
-                Ok(profile) => navigate(
-                    &format!("/confirm?username={}", profile.username),
-                    Default::default(),
-                ),
-                Err(e) => server_error.set(Some((e.field(), e.to_string()))),
-            }
-            busy.set(false);
-        });
     };
 
     view! {
@@ -106,8 +103,8 @@ pub fn SignupPage() -> impl IntoView {
                     value=organization autocomplete="organization"
                     error=error_for("organization", organization)/>
                 <FormMessage message=form_error/>
-                <button type="submit" disabled=move || busy.get()>
-                    {move || if busy.get() { "Creating account…" } else { "Create account" }}
+                <button type="submit" disabled=move || register.pending().get()>
+                    {move || if register.pending().get() { "Creating account…" } else { "Create account" }}
                 </button>
             </form>
             <p>"Already have an account? " <a href="/login">"Sign in"</a></p>
