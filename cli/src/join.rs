@@ -236,8 +236,8 @@ fn one_round(
             weight: vector::weight(weighted, examples as u64, plan.max_num_examples),
             global,
             values,
-            loss: loss as f64,
-            dice,
+            scores: vector::Scores::of(loss as f64, dice, scored.as_ref()),
+            classes: config.classes,
         };
         let limit = Duration::from_secs(args.wait_secs.max(60));
         crate::secure::take_part(server, detail, trained, limit)?;

@@ -9,7 +9,7 @@ use meshfed_shared::aggregate::Method;
 use meshfed_shared::api::runs::RunDetail;
 use meshfed_shared::meshnet::file;
 use meshfed_shared::secagg::participant::Trained;
-use meshfed_shared::secagg::vector;
+use meshfed_shared::secagg::vector::{self, Scores};
 use meshfed_shared::training::{RoundRequest, WorkerReply, WorkerRequest, MODEL};
 
 use super::worker::TrainingWorker;
@@ -106,21 +106,22 @@ pub async fn join(
             weights.clone(),
             format!("local model of round {round} (Dice {dice:.3})"),
         );
-        if run.run.secure_aggregation {
-            let trained = secure_input(&run, &global, &weights, num_examples, loss, dice)?;
-            super::secure::take_part(&session, plan.run, round, trained, view).await?;
-            wait_for_close(&session, plan.run, round, view).await?;
-            done.push(format!(
-                "round {round} (loss {loss:.3}, Dice {dice:.3}, securely aggregated)"
-            ));
-            continue;
-        }
-        view.status(format!("Round {round}: uploading the weights…"));
         let held_out = validation.as_ref().map_or(String::new(), |v| {
             let fg: Vec<f64> = v.foreground().into_iter().flatten().collect();
             let mean = fg.iter().sum::<f64>() / fg.len().max(1) as f64;
             format!(", held-out Dice of the global model {mean:.3}")
         });
+        if run.run.secure_aggregation {
+            let scores = Scores::of(loss as f64, dice, validation.as_ref());
+            let trained = secure_input(&run, &global, &weights, num_examples, scores)?;
+            super::secure::take_part(&session, plan.run, round, trained, view).await?;
+            wait_for_close(&session, plan.run, round, view).await?;
+            done.push(format!(
+                "round {round} (loss {loss:.3}, Dice {dice:.3}{held_out}, securely aggregated)"
+            ));
+            continue;
+        }
+        view.status(format!("Round {round}: uploading the weights…"));
         let result = LocalResult {
             num_examples,
             loss,
@@ -147,8 +148,7 @@ fn secure_input(
     global: &[u8],
     weights: &[u8],
     num_examples: u64,
-    loss: f32,
-    dice: f64,
+    scores: Scores,
 ) -> Result<Trained, String> {
     let read = |bytes: &[u8], what: &str| {
         file::from_safetensors(bytes, Some(&run.model))
@@ -163,8 +163,8 @@ fn secure_input(
             num_examples,
             run.plan.plan.max_num_examples,
         ),
-        loss: loss as f64,
-        dice,
+        scores,
+        classes: run.model.classes,
     })
 }
 

@@ -55,6 +55,11 @@ fn main() {
 fn row(model: &ModelConfig, p: usize, n: usize) {
     let ctx = RoundContext { run: 1, round: 1 };
     let global = values(0, p);
+    let scores = vector::Scores {
+        loss: 0.5,
+        dice: 0.5,
+        validation: None,
+    };
     let trained: Vec<Vec<f32>> = (0..n)
         .map(|i| {
             global
@@ -96,11 +101,11 @@ fn row(model: &ModelConfig, p: usize, n: usize) {
         }
         all_sealed.extend(sealed);
     }
-    let mut sum = vec![0u32; vector::len(p)];
+    let mut sum = vec![0u32; vector::len(p, model.classes)];
     let mut input_bytes = 0;
     for (i, s) in secrets.iter().enumerate().take(n - dropped) {
         let (masked, dt) = secs(|| {
-            let input = vector::encode(&trained[i], &global, 1.0, 0.5, 0.5, n);
+            let input = vector::encode(&trained[i], &global, 1.0, &scores, model.classes, n);
             client::masked_input(s, i as u8 + 1, &peers, &ctx, &input)
         });
         if i == 0 {

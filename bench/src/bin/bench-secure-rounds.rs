@@ -175,6 +175,11 @@ async fn secure_round(ctx: &Ctx, users: &[MfaUser], model: &ModelConfig) -> Secu
     let rctx = RoundContext { run, round: 1 };
     let base = format!("/api/runs/{run}/rounds/1/secure");
     let global = vec![0.0f32; p];
+    let scores = vector::Scores {
+        loss: 0.5,
+        dice: 0.5,
+        validation: None,
+    };
     let secrets: Vec<RoundSecrets> = (0..n)
         .map(|i| RoundSecrets::derive(&[i as u8 + 1; 32], &rctx))
         .collect();
@@ -229,7 +234,7 @@ async fn secure_round(ctx: &Ctx, users: &[MfaUser], model: &ModelConfig) -> Secu
     for (i, s) in secrets.iter().enumerate().take(survivors) {
         let started = Instant::now();
         let trained: Vec<f32> = values(i as u64 + 1, p);
-        let input = vector::encode(&trained, &global, 1.0, 0.5, 0.5, n);
+        let input = vector::encode(&trained, &global, 1.0, &scores, model.classes, n);
         let masked = client::masked_input(s, me[i], &members, &rctx, &input);
         let raw: Vec<u8> = masked.iter().flat_map(|w| w.to_le_bytes()).collect();
         if i == 0 {

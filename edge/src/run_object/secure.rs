@@ -3,7 +3,7 @@
 //! D1 and R2 hold everything (the object keeps nothing of it in memory), so a restart in any
 //! phase loses nothing. What each participant's call may do is in [`super::secure_calls`].
 
-use meshfed_shared::aggregate::metrics::RoundMetrics;
+use meshfed_shared::aggregate::metrics::{validation_dice, RoundMetrics};
 use meshfed_shared::api::runs::{SecurePhase, UploadKind};
 use meshfed_shared::secagg::{server, vector, Peer, RoundContext};
 
@@ -160,7 +160,7 @@ impl RunCoordinator {
     ) -> EdgeResult<()> {
         let db = store::db(&self.env)?;
         let round = live.round;
-        let len = vector::len(live.model.parameter_count());
+        let len = vector::len(live.model.parameter_count(), live.model.classes);
         let mut sum = vec![0u32; len];
         let survivors: Vec<&MemberRow> = members.iter().filter(|m| is_survivor(m)).collect();
         for m in &survivors {
@@ -174,7 +174,7 @@ impl RunCoordinator {
         server::unmask(&mut sum, &senders, &survivor_x, &reveals, threshold, &ctx)
             .map_err(|e| EdgeError::Internal(format!("unmasking round {round}: {e}")))?;
         let global = blobs::get_values(&self.env, &live.model_key, &live.model).await?;
-        let decoded = vector::decode(&sum, &global)
+        let decoded = vector::decode(&sum, &global, live.model.classes)
             .ok_or_else(|| EdgeError::Internal(format!("round {round}: the sum weighs nothing")))?;
         let plan = store::plans::of_round(&db, run_id, round).await?;
         let examples = match live.method == meshfed_shared::aggregate::Method::Fedavg {
@@ -187,12 +187,15 @@ impl RunCoordinator {
             }
             false => survivors.len() as f64,
         };
+        let (val_dice, val_dice_per_class) = validation_dice(decoded.val_dice_per_class);
         let metrics = RoundMetrics {
             uploads: survivors.len() as u64,
             num_examples: examples.round() as u64,
             loss: Some(decoded.loss),
             dice: Some(decoded.dice),
-            ..RoundMetrics::default()
+            val_loss: decoded.val_loss,
+            val_dice,
+            val_dice_per_class,
         };
         let outcome = Outcome {
             aggregate: decoded.model,

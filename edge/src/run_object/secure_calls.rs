@@ -50,7 +50,7 @@ impl RunCoordinator {
         if call.round != live.round {
             return Err(round_conflict(call.round, live.round).into());
         }
-        let len = vector::len(live.model.parameter_count());
+        let len = vector::len(live.model.parameter_count(), live.model.classes);
         // A view sends nothing: the polling call reads the round once, in `view`.
         let acted = match call.op {
             SecureOp::View => false,

@@ -49,7 +49,8 @@ pub async fn call(
             ("reveal", serde_json::to_vec(&reveals)?)
         }
         Some(_) => {
-            let len = vector::len(member.run.model()?.parameter_count());
+            let model = member.run.model()?;
+            let len = vector::len(model.parameter_count(), model.classes);
             ("input", read_body(&mut req, len * 4).await?)
         }
     };

@@ -77,22 +77,28 @@ impl MetricSums {
     pub fn summary(&self) -> RoundMetrics {
         let mean = |(s, w): Sum| (w > 0.5).then(|| s / w);
         let per_class: Vec<Option<f64>> = self.val_classes.iter().map(|&s| mean(s)).collect();
-        let present: Vec<f64> = per_class.iter().flatten().copied().collect();
+        let (val_dice, val_dice_per_class) = validation_dice(per_class);
         RoundMetrics {
             uploads: self.uploads,
             num_examples: self.examples,
             loss: mean(self.loss),
             dice: mean(self.dice),
             val_loss: mean(self.val_loss),
-            val_dice: (!present.is_empty())
-                .then(|| present.iter().sum::<f64>() / present.len() as f64),
-            val_dice_per_class: if present.is_empty() {
-                vec![]
-            } else {
-                per_class
-            },
+            val_dice,
+            val_dice_per_class,
         }
     }
+}
+
+/// A round's validation Dice from its per-class means: their mean over the classes present
+/// anywhere, and the per-class list (empty when no class was present).
+pub fn validation_dice(per_class: Vec<Option<f64>>) -> (Option<f64>, Vec<Option<f64>>) {
+    let present: Vec<f64> = per_class.iter().flatten().copied().collect();
+    if present.is_empty() {
+        return (None, vec![]);
+    }
+    let mean = present.iter().sum::<f64>() / present.len() as f64;
+    (Some(mean), per_class)
 }
 
 #[cfg(test)]

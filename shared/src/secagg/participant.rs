@@ -13,8 +13,10 @@ pub struct Trained {
     pub values: Vec<f32>,
     /// FedAvg's weight for this upload, see [`vector::weight`].
     pub weight: f64,
-    pub loss: f64,
-    pub dice: f64,
+    /// Training loss and Dice, and the federated validation of the round's global model.
+    pub scores: vector::Scores,
+    /// The model's classes (the vector's length depends on them).
+    pub classes: usize,
 }
 
 /// What to do next.
@@ -90,8 +92,8 @@ impl Participant {
                     &t.values,
                     &t.global,
                     t.weight,
-                    t.loss,
-                    t.dice,
+                    &t.scores,
+                    t.classes,
                     view.members.len(),
                 );
                 let masked = client::masked_input(&secrets, me, &senders(view), &self.ctx, &input);
@@ -139,8 +141,12 @@ mod tests {
             global: vec![0.0; 4],
             values: vec![0.1; 4],
             weight: 1.0,
-            loss: 0.5,
-            dice: 0.5,
+            scores: vector::Scores {
+                loss: 0.5,
+                dice: 0.5,
+                validation: Some((0.7, vec![Some(0.6)])),
+            },
+            classes: 2,
         };
         Participant::new(RoundContext { run: 1, round: 2 }, &[3; 64], trained)
     }
@@ -164,7 +170,7 @@ mod tests {
             senders: vec![1, 2, 3],
             survivors: vec![1, 2],
             shares_for_me: vec![],
-            vector_len: vector::len(4),
+            vector_len: vector::len(4, 2),
             sent,
         }
     }
@@ -197,7 +203,7 @@ mod tests {
         let Ok(Action::Input(bytes)) = p.next(&view(SecurePhase::Input, shared, Some(1))) else {
             panic!("input expected");
         };
-        assert_eq!(bytes.len(), vector::len(4) * 4);
+        assert_eq!(bytes.len(), vector::len(4, 2) * 4);
         // Keys fixed without us, or our input not counted: said, not guessed.
         assert_eq!(
             p.next(&view(SecurePhase::Shares, keys, None)),

@@ -1,7 +1,8 @@
 //! Secure aggregation against the real Worker (D1, R2, the run's Durable Object):
 //! - four participants run the protocol of `shared::secagg` with known updates; one drops
 //!   after sending its shares; the round closes with the other three, and the global model is
-//!   their plaintext FedAvg to within the fixed-point bound. What R2 holds of one upload does
+//!   their plaintext FedAvg to within the fixed-point bound, their federated validation the
+//!   weighted mean of what they reported. What R2 holds of one upload does
 //!   not correlate with that upload. Each tampering is refused and leaves the round unharmed.
 //!
 //! The rounds the product's own participants take are in `secure_rounds.rs`.
@@ -167,7 +168,7 @@ pub fn a_dropout_after_sharing_leaves_the_fedavg_of_the_rest(ctx: &Ctx) {
         for (i, s) in sites.iter().enumerate().take(3) {
             let me = xs[i];
             let w = vector::weight(true, s.examples, Some(CAP));
-            let input = vector::encode(&s.values, &global, w, 0.5, 0.25, 4);
+            let input = vector::encode(&s.values, &global, w, &scores(i), model.classes, 4);
             let masked = client::masked_input(&s.secrets, me, &members, &ctx_r1, &input);
             if i == 0 {
                 let (status, body) = put_input(ctx, &s.token, run, 1, &masked[1..]).await;
@@ -226,7 +227,7 @@ pub fn a_dropout_after_sharing_leaves_the_fedavg_of_the_rest(ctx: &Ctx) {
             .send()
             .await;
         let stored = stored.bytes;
-        assert_eq!(stored.len(), vector::len(p) * 4);
+        assert_eq!(stored.len(), vector::len(p, model.classes) * 4);
         let words: Vec<f64> = stored
             .chunks_exact(4)
             .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]) as f64)
@@ -260,7 +261,23 @@ pub fn a_dropout_after_sharing_leaves_the_fedavg_of_the_rest(ctx: &Ctx) {
         }
         let detail = run_detail(ctx, &sites[0].token, run).await;
         assert_eq!(detail["current_round"], 2, "{detail}");
-        assert_eq!(detail["history"][0]["metrics"]["uploads"], 3, "{detail}");
+        let metrics = &detail["history"][0]["metrics"];
+        assert_eq!(metrics["uploads"], 3, "{detail}");
+        // Federated validation travels masked too: each figure's mean over those who reported
+        // it, weighted by examples (sites 0 and 1 scored; class 2 was present at site 0 only).
+        let close = |field: &Value, expected: f64| {
+            let got = field.as_f64().unwrap_or(f64::NAN);
+            assert!(
+                (got - expected).abs() < 1e-6,
+                "{got} vs {expected}: {metrics}"
+            );
+        };
+        close(&metrics["loss"], 0.5);
+        close(&metrics["val_loss"], (0.2 * 0.4 + 0.4 * 0.6) / 0.6);
+        let class_1 = (0.2 * 0.8 + 0.4 * 0.7) / 0.6;
+        close(&metrics["val_dice_per_class"][0], class_1);
+        close(&metrics["val_dice_per_class"][1], 0.6);
+        close(&metrics["val_dice"], (class_1 + 0.6) / 2.0);
         let got = current_model(ctx, &sites[0].token, run, &model).await;
         let weights: Vec<f64> = sites[..3].iter().map(|s| s.examples as f64).collect();
         let total: f64 = weights.iter().sum();
@@ -296,6 +313,21 @@ pub fn a_dropout_after_sharing_leaves_the_fedavg_of_the_rest(ctx: &Ctx) {
 async fn put_weights_of(ctx: &Ctx, s: &Site, model: &ModelConfig, run: i64) -> (u16, Value) {
     let body = safetensors_of(model, &s.values);
     put_tensors(ctx, &s.token, run, 1, "weights", body, s.examples).await
+}
+
+/// What site `i` reports: the same training figures, and federated validation from sites 0
+/// (both classes present) and 1 (class 2 absent), none from the others.
+fn scores(i: usize) -> vector::Scores {
+    let validation = match i {
+        0 => Some((0.4, vec![Some(0.8), Some(0.6)])),
+        1 => Some((0.6, vec![Some(0.7), None])),
+        _ => None,
+    };
+    vector::Scores {
+        loss: 0.5,
+        dice: 0.25,
+        validation,
+    }
 }
 
 fn correlation(a: &[f64], b: &[f64]) -> f64 {

@@ -8,7 +8,7 @@ use meshfed_e2e::Ctx;
 use meshfed_shared::api::runs::SecureRound;
 use meshfed_shared::meshnet::ModelConfig;
 use meshfed_shared::secagg::participant::{Action, Participant, Trained};
-use meshfed_shared::secagg::RoundContext;
+use meshfed_shared::secagg::{vector, RoundContext};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -41,6 +41,12 @@ pub fn three_cli_participants_take_a_secure_round(ctx: &Ctx) {
             loss > 0.0 && loss < 10.0,
             "the mean loss travelled masked: {closed}"
         );
+        // So did the federated validation of the default plan's held-out half.
+        let m = &closed["metrics"];
+        let val = m["val_dice"].as_f64().expect("federated validation Dice");
+        assert!((0.0..=1.0).contains(&val), "{m}");
+        assert!(m["val_loss"].as_f64().unwrap() > 0.0, "{m}");
+        assert_eq!(m["val_dice_per_class"].as_array().unwrap().len(), 2, "{m}");
         let global = current_model(ctx, &token(&users[0]), run, &model).await;
         assert_ne!(global, initial, "the unmasked average is a new model");
         assert!(global.iter().all(|v| v.is_finite()));
@@ -78,8 +84,8 @@ pub fn a_round_short_of_its_threshold_starts_over_with_fresh_keys(ctx: &Ctx) {
                     global: vec![0.0; p],
                     values: vec![0.01; p],
                     weight: 1.0,
-                    loss: 0.5,
-                    dice: 0.5,
+                    scores: vector::Scores::default(),
+                    classes: model.classes,
                 };
                 (
                     token(u),
