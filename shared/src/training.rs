@@ -80,6 +80,10 @@ pub struct RoundRequest {
     pub round: u32,
     pub plan: TrainingPlan,
     pub seed: u64,
+    /// A secure round: under a DP plan the worker only clips the update, and its share of the
+    /// noise is added when the input is masked (`privacy::noise`).
+    #[serde(default)]
+    pub secure: bool,
 }
 
 /// Worker → page.

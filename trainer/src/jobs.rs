@@ -11,7 +11,7 @@ use meshfed_meshnet::{TrainConfig, Trainer};
 use meshfed_shared::meshnet::file;
 use meshfed_shared::meshnet::ModelConfig;
 use meshfed_shared::plan::HeldOut;
-use meshfed_shared::privacy::noise::{privatize, repair_variances};
+use meshfed_shared::privacy::noise::{clip, privatize, repair_variances};
 use meshfed_shared::privacy::DifferentialPrivacy;
 use meshfed_shared::training::{smooth, Progress, RoundRequest, TrainRequest, WorkerReply};
 use meshfed_shared::volume::mean_dice;
@@ -99,15 +99,18 @@ struct Stepped {
 
 impl Stepped {
     /// The trained model as safetensors; under a DP plan, the global model plus the clipped,
-    /// noised update (nothing else leaves the tab).
+    /// noised update (nothing else leaves the tab), or in a secure round (`(dp, true)`) the
+    /// clipped update alone: its noise is added when it is masked.
     async fn model(
         &self,
         config: &ModelConfig,
         global: &[f32],
-        dp: Option<&DifferentialPrivacy>,
+        dp: Option<(&DifferentialPrivacy, bool)>,
     ) -> Result<Vec<u8>, String> {
         let mut values = self.model.values_async().await.map_err(|e| e.to_string())?;
-        if let Some(dp) = dp {
+        if let Some((dp, true)) = dp {
+            clip(&mut values, global, dp.clip_norm);
+        } else if let Some((dp, false)) = dp {
             let mut seed = [0u8; 32];
             getrandom::fill(&mut seed)
                 .map_err(|e| format!("No random numbers for the privacy noise: {e}"))?;
@@ -224,7 +227,8 @@ pub async fn follow_round(
         ms_per_step: s.ms_per_step,
         validation,
     };
-    Ok((reply, s.model(&config, &global, plan.dp.as_ref()).await?))
+    let dp = plan.dp.as_ref().map(|dp| (dp, request.secure));
+    Ok((reply, s.model(&config, &global, dp).await?))
 }
 
 /// Segments the loaded volume with `model`: the labels on the volume's full grid.

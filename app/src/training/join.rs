@@ -8,7 +8,7 @@ use std::time::Duration;
 use meshfed_shared::aggregate::Method;
 use meshfed_shared::api::runs::RunDetail;
 use meshfed_shared::meshnet::file;
-use meshfed_shared::secagg::participant::Trained;
+use meshfed_shared::secagg::participant::{DistributedNoise, Trained};
 use meshfed_shared::secagg::vector::{self, Scores};
 use meshfed_shared::training::{RoundRequest, WorkerReply, WorkerRequest, MODEL};
 
@@ -78,6 +78,7 @@ pub async fn join(
             round,
             plan: run.plan.plan.clone(),
             seed: plan.seed,
+            secure: run.run.secure_aggregation,
         };
         let answer = worker
             .call(
@@ -165,6 +166,14 @@ fn secure_input(
         ),
         scores,
         classes: run.model.classes,
+        // Under DP the worker only clipped the update: its share of the noise comes now.
+        noise: match &run.plan.plan.dp {
+            Some(dp) => Some(DistributedNoise {
+                sd: dp.noise_sd(),
+                seed: super::secure::random_bytes()?,
+            }),
+            None => None,
+        },
     })
 }
 

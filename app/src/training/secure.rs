@@ -16,8 +16,9 @@ use crate::session::Session;
 
 const POLL: Duration = Duration::from_millis(500);
 
-fn entropy() -> Result<[u8; 64], String> {
-    let mut bytes = [0u8; 64];
+/// `N` random bytes from the browser's CSPRNG.
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], String> {
+    let mut bytes = [0u8; N];
     web_sys::window()
         .ok_or("No window for random numbers")?
         .crypto()
@@ -39,7 +40,7 @@ pub async fn take_part(
     trained: Trained,
     view: &dyn JoinView,
 ) -> Result<(), String> {
-    let participant = Participant::new(RoundContext { run, round }, &entropy()?, trained);
+    let participant = Participant::new(RoundContext { run, round }, &random_bytes()?, trained);
     let base = format!("/api/runs/{run}/rounds/{round}/secure");
     loop {
         let token = session.access_token().ok_or("You are signed out")?;

@@ -26,6 +26,13 @@ pub struct DifferentialPrivacy {
     pub epsilon_budget: Option<f64>,
 }
 
+impl DifferentialPrivacy {
+    /// The noise a round's sum must carry: σ·C.
+    pub fn noise_sd(&self) -> f64 {
+        self.noise_multiplier * self.clip_norm
+    }
+}
+
 /// What a run has spent, as `GET /api/runs/{id}` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PrivacySpent {

@@ -3,6 +3,12 @@
 //! C, add Gaussian noise of σ·C to each value, and upload global + update. The noise comes
 //! from a ChaCha20 keystream keyed by a fresh 32-byte seed from the OS (`seed`), so the same
 //! seed gives the same bytes on wasm and native.
+//!
+//! In a secure round the server sees only the sum, so the noise is distributed: each of the
+//! at least t inputs that are summed carries σ·C/√t ([`distributed_sd`]), and their sum at
+//! least σ·C, the noise a single trusted aggregator would add. The clipping happens after
+//! training ([`clip`]); the noise when the input is masked (`secagg::participant`), where t
+//! is known.
 
 use chacha20::cipher::{KeyIvInit, StreamCipher};
 use chacha20::ChaCha20;
@@ -26,6 +32,14 @@ pub fn privatize(
     dp: &DifferentialPrivacy,
     seed: [u8; 32],
 ) -> Privatized {
+    let done = clip(values, global, dp.clip_norm);
+    add_noise(values, dp.noise_multiplier * dp.clip_norm, seed);
+    done
+}
+
+/// Replaces `values` (trained) by global + clip(values − global), the update clipped to
+/// norm `clip_norm`.
+pub fn clip(values: &mut [f32], global: &[f32], clip_norm: f64) -> Privatized {
     assert_eq!(values.len(), global.len(), "update and global model differ");
     let norm = values
         .iter()
@@ -33,21 +47,32 @@ pub fn privatize(
         .map(|(&v, &g)| (v as f64 - g as f64).powi(2))
         .sum::<f64>()
         .sqrt();
-    let scale = if norm > dp.clip_norm {
-        dp.clip_norm / norm
+    let scale = if norm > clip_norm {
+        clip_norm / norm
     } else {
         1.0
     };
-    let sd = dp.noise_multiplier * dp.clip_norm;
-    let mut noise = GaussianStream::new(seed);
     for (v, &g) in values.iter_mut().zip(global) {
-        let update = (*v as f64 - g as f64) * scale;
-        *v = (g as f64 + update + sd * noise.sample()) as f32;
+        *v = (g as f64 + (*v as f64 - g as f64) * scale) as f32;
     }
     Privatized {
         norm,
         clipped: scale < 1.0,
     }
+}
+
+/// Adds N(0, sd²) to each value, from the keystream of `seed`.
+pub fn add_noise(values: &mut [f32], sd: f64, seed: [u8; 32]) {
+    let mut noise = GaussianStream::new(seed);
+    for v in values.iter_mut() {
+        *v = (*v as f64 + sd * noise.sample()) as f32;
+    }
+}
+
+/// One input's share of noise `sd` when at least `t` inputs are summed: variances add, so
+/// t · (sd/√t)² = sd², and more inputs only add noise.
+pub fn distributed_sd(sd: f64, t: usize) -> f64 {
+    sd / (t.max(1) as f64).sqrt()
 }
 
 /// The smallest BatchNorm variance a noised average may carry.
@@ -177,5 +202,25 @@ mod tests {
         let mut again = global.clone();
         privatize(&mut again, &global, &dp(2.0, 0.05), [3; 32]);
         assert_eq!(values, again, "the seed decides the noise");
+    }
+
+    #[test]
+    fn distributed_shares_sum_to_the_central_noise() {
+        let (sd, t) = (0.1, 4);
+        let mut sum = vec![0.0f64; 50_000];
+        for k in 0..t as u8 {
+            let mut share = vec![0.0f32; sum.len()];
+            add_noise(&mut share, distributed_sd(sd, t), [k + 10; 32]);
+            sum.iter_mut()
+                .zip(&share)
+                .for_each(|(s, &x)| *s += x as f64);
+        }
+        let measured = (sum.iter().map(|x| x.powi(2)).sum::<f64>() / sum.len() as f64).sqrt();
+        assert!(
+            (measured - sd).abs() < 0.002,
+            "σC = 0.1, measured {measured}"
+        );
+        assert!((distributed_sd(0.3, 9) - 0.1).abs() < 1e-15);
+        assert_eq!(distributed_sd(0.3, 0), 0.3, "never more than the whole");
     }
 }

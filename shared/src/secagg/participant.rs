@@ -5,6 +5,7 @@
 
 use super::{client, vector, Peer, RoundContext, RoundSecrets, SecAggError};
 use crate::api::runs::{RevealRequest, SecurePhase, SecureRound, SharesRequest};
+use crate::privacy::noise::{add_noise, distributed_sd};
 
 /// What the participant trained this round.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,6 +18,28 @@ pub struct Trained {
     pub scores: vector::Scores,
     /// The model's classes (the vector's length depends on them).
     pub classes: usize,
+    /// Under a DP plan: the noise the round's sum must carry; `values` are clipped already.
+    pub noise: Option<DistributedNoise>,
+}
+
+/// Differential privacy's noise, shared among the inputs of a secure round: this input adds
+/// N(0, (sd/√t)²) to each value, t the round's threshold (`privacy::noise`).
+#[derive(Clone, PartialEq)]
+pub struct DistributedNoise {
+    /// σ·C, what the sum of at least t inputs carries.
+    pub sd: f64,
+    /// Fresh from the OS; it must never reach the server.
+    pub seed: [u8; 32],
+}
+
+impl std::fmt::Debug for DistributedNoise {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "DistributedNoise {{ sd: {}, seed: <redacted> }}",
+            self.sd
+        )
+    }
 }
 
 /// What to do next.
@@ -88,8 +111,13 @@ impl Participant {
                     return Err(SecAggError::NotMember);
                 }
                 let t = &self.trained;
+                let mut values = t.values.clone();
+                if let Some(noise) = &t.noise {
+                    let share = distributed_sd(noise.sd, view.threshold.unwrap_or(2) as usize);
+                    add_noise(&mut values, share, noise.seed);
+                }
                 let input = vector::encode(
-                    &t.values,
+                    &values,
                     &t.global,
                     t.weight,
                     &t.scores,
@@ -147,6 +175,7 @@ mod tests {
                 validation: Some((0.7, vec![Some(0.6)])),
             },
             classes: 2,
+            noise: None,
         };
         Participant::new(RoundContext { run: 1, round: 2 }, &[3; 64], trained)
     }
@@ -230,5 +259,55 @@ mod tests {
         closed.round = 3;
         assert_eq!(p.next(&closed), Ok(Action::Done), "the round moved on");
         assert!(!format!("{p:?}").contains("secrets: Round"), "{p:?}");
+    }
+
+    /// The input's noise is σC/√t for the view's threshold t: the noised input minus the
+    /// plain one (same keys, so the same masks) is that noise.
+    #[test]
+    fn the_noise_share_follows_the_rounds_threshold() {
+        let n = 20_000;
+        let with = |noise: Option<DistributedNoise>| {
+            let trained = Trained {
+                global: vec![0.0; n],
+                values: vec![0.0; n],
+                weight: 1.0,
+                scores: vector::Scores::default(),
+                classes: 2,
+                noise,
+            };
+            Participant::new(RoundContext { run: 1, round: 2 }, &[3; 64], trained)
+        };
+        let shared = SecureSent {
+            keys: true,
+            shares: true,
+            ..SecureSent::default()
+        };
+        let noise = DistributedNoise {
+            sd: 0.1,
+            seed: [9; 32],
+        };
+        assert!(!format!("{noise:?}").contains('9'), "{noise:?}");
+        for t in [2u32, 4] {
+            let mut v = view(SecurePhase::Input, shared, Some(1));
+            v.threshold = Some(t);
+            let input = |p: &Participant| match p.next(&v) {
+                Ok(Action::Input(bytes)) => bytes,
+                other => panic!("input expected: {other:?}"),
+            };
+            let (plain, noised) = (input(&with(None)), input(&with(Some(noise.clone()))));
+            let word = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            let diffs: Vec<f64> = plain
+                .chunks_exact(4)
+                .zip(noised.chunks_exact(4))
+                .take(n)
+                .map(|(a, b)| super::super::fixed::decode(word(b).wrapping_sub(word(a))))
+                .collect();
+            let sd = (diffs.iter().map(|d| d * d).sum::<f64>() / n as f64).sqrt();
+            let expected = 0.1 / (t as f64).sqrt();
+            assert!(
+                (sd - expected).abs() < 0.03 * expected,
+                "t {t}: {sd} vs {expected}"
+            );
+        }
     }
 }

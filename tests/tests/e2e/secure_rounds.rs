@@ -1,6 +1,7 @@
 //! Secure rounds as the product's participants take them, through the participant state
-//! machine of `shared::secagg`: three `meshfed join` end to end, and a round left short of its
-//! threshold that starts over with fresh keys.
+//! machine of `shared::secagg`: three `meshfed join` end to end (under DP, the noise shared
+//! among their inputs), and a round left short of its threshold that starts over with fresh
+//! keys.
 
 use meshfed_e2e::participant::join_all;
 use meshfed_e2e::runs::*;
@@ -14,16 +15,22 @@ use serde_json::{json, Value};
 
 use crate::secure::view;
 
+/// σ and C of the secure round's DP plan.
+const SIGMA: f64 = 1.0;
+const CLIP: f64 = 0.05;
+
 pub fn three_cli_participants_take_a_secure_round(ctx: &Ctx) {
     let model: ModelConfig =
         serde_json::from_value(json!({"channels": 3, "dilations": [1, 2, 1], "classes": 3}))
             .unwrap();
     let (users, run, initial) = ctx.block_on(async {
         let users = participants(ctx, "secjoin", 3).await;
+        // DP-FedAvg too: each input carries its share σC/√t of the noise the sum needs.
+        let dp = json!({"noise_multiplier": SIGMA, "clip_norm": CLIP, "delta": 1e-5});
         let plan = json!({"local_steps": 2, "patch": 16, "batch": 1, "learning_rate": 3e-3,
-            "schedule": {"kind": "constant"}, "fix_batch_norm_from": null});
+            "schedule": {"kind": "constant"}, "fix_batch_norm_from": null, "dp": dp});
         let body = json!({"model": model, "round_timeout_secs": 600, "plan": plan,
-            "secure_aggregation": true});
+            "secure_aggregation": true, "aggregation": "mean"});
         let run = create_run(ctx, &users[0], &[&users[1], &users[2]], body).await;
         let initial = current_model(ctx, &token(&users[0]), run, &model).await;
         (users, run, initial)
@@ -59,6 +66,30 @@ pub fn three_cli_participants_take_a_secure_round(ctx: &Ctx) {
             moved < 1.0,
             "an average of small updates, not masks: moved {moved}"
         );
+        // The average of 3 clipped updates (norm ≤ C each) plus the sum's noise / 3: with t
+        // the round's threshold, σC·√(3/t)/3 per value. Local noise (σC each) would be √t
+        // times more.
+        let t = vector::threshold(3, detail["min_contributors"].as_u64().unwrap() as usize);
+        let expected = SIGMA * CLIP / (3.0 * t as f64).sqrt();
+        let sd = (global.iter().zip(&initial))
+            .map(|(g, i)| ((g - i) as f64).powi(2))
+            .sum::<f64>()
+            / global.len() as f64;
+        let sd = sd.sqrt();
+        println!(
+            "secure DP round: noise per value {sd:.5}, expected σC/√(3t) = {expected:.5} \
+             (t = {t}); local noise would leave σC/√3 = {:.5}",
+            SIGMA * CLIP / 3f64.sqrt()
+        );
+        assert!(
+            (0.75 * expected..1.25 * expected).contains(&sd),
+            "noise per value {sd}, expected {expected} (t = {t}, {} values)",
+            global.len()
+        );
+        assert!(
+            detail["privacy"]["epsilon"].as_f64().unwrap() > 0.0,
+            "{detail}"
+        );
     });
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -86,6 +117,7 @@ pub fn a_round_short_of_its_threshold_starts_over_with_fresh_keys(ctx: &Ctx) {
                     weight: 1.0,
                     scores: vector::Scores::default(),
                     classes: model.classes,
+                    noise: None,
                 };
                 (
                     token(u),
