@@ -55,4 +55,17 @@ impl Config {
     pub fn is_development(&self) -> bool {
         self.environment == "development"
     }
+
+    /// The defaults in `environment`, for unit tests.
+    #[cfg(test)]
+    pub fn for_tests(environment: &str) -> Self {
+        Self {
+            environment: environment.into(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            rate_limit_multiplier: 1,
+            lockout_secs: 900,
+            challenge_session_secs: 180,
+        }
+    }
 }

@@ -102,14 +102,7 @@ mod tests {
     use super::*;
 
     fn cfg(env: &str) -> Config {
-        Config {
-            environment: env.into(),
-            max_body_bytes: 1024,
-            max_upload_bytes: 4096,
-            rate_limit_multiplier: 1,
-            lockout_secs: 900,
-            challenge_session_secs: 180,
-        }
+        Config::for_tests(env)
     }
 
     #[test]
