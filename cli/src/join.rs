@@ -11,12 +11,14 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use meshfed_meshnet::{context_of, predict, prepare, validate, Participant, SegmentOptions};
 use meshfed_shared::api::runs::RunDetail;
+use meshfed_shared::auth::mnemonic::{self, SigningKey};
 use meshfed_shared::meshnet::{file, ModelConfig};
 use meshfed_shared::plan::{HeldOut, TrainingPlan, ValidationScore};
 use meshfed_shared::privacy::noise::{clip, privatize, repair_variances};
 use meshfed_shared::privacy::DifferentialPrivacy;
 use meshfed_shared::secagg::participant::{DistributedNoise, Trained};
 use meshfed_shared::secagg::vector;
+use meshfed_shared::secret::Secret;
 use meshfed_shared::training::smooth;
 use meshfed_shared::volume::{mean_dice, Labels, Volume, VolumeError};
 
@@ -55,10 +57,14 @@ pub struct JoinArgs {
     pub username: String,
     /// Password: only from $MESHFED_PASSWORD, so it stays out of shell history.
     #[arg(skip)]
-    pub password: Option<String>,
+    pub password: Option<Secret>,
     /// The base32 TOTP secret: only from $MESHFED_TOTP_SECRET.
     #[arg(skip)]
-    pub totp_secret: Option<String>,
+    pub totp_secret: Option<Secret>,
+    /// The 12-word recovery phrase given at confirmation: only from $MESHFED_RECOVERY_PHRASE.
+    /// A secure run needs it: its key signs the round keys this participant advertises.
+    #[arg(skip)]
+    pub recovery_phrase: Option<Secret>,
 }
 
 /// What one round did, for the caller and the log.
@@ -74,16 +80,22 @@ pub struct RoundReport {
 }
 
 pub fn run(args: JoinArgs) -> CliResult<Vec<RoundReport>> {
-    let password = args
-        .password
-        .clone()
-        .or_else(|| std::env::var("MESHFED_PASSWORD").ok())
+    let from_env = |given: &Option<Secret>, name: &str| {
+        given
+            .clone()
+            .or_else(|| std::env::var(name).ok().map(Secret::new))
+    };
+    let password = from_env(&args.password, "MESHFED_PASSWORD")
         .ok_or_else(|| CliError::Usage("set MESHFED_PASSWORD".into()))?;
-    let totp = args
-        .totp_secret
-        .clone()
-        .or_else(|| std::env::var("MESHFED_TOTP_SECRET").ok());
-    let server = Server::sign_in(&args.server, &args.username, &password, totp.as_deref())?;
+    let totp = from_env(&args.totp_secret, "MESHFED_TOTP_SECRET");
+    let identity = match from_env(&args.recovery_phrase, "MESHFED_RECOVERY_PHRASE") {
+        Some(phrase) => Some(mnemonic::signing_key(phrase.expose()).ok_or_else(|| {
+            CliError::Usage("MESHFED_RECOVERY_PHRASE is not a valid 12-word recovery phrase".into())
+        })?),
+        None => None,
+    };
+    let totp = totp.as_ref().map(Secret::expose);
+    let server = Server::sign_in(&args.server, &args.username, password.expose(), totp)?;
     let scan = volume_io::read_volume(&args.volume)?;
     let labels = volume_io::read_labels(&args.labels)?;
     if labels.dims != scan.volume.dims {
@@ -108,7 +120,22 @@ pub fn run(args: JoinArgs) -> CliResult<Vec<RoundReport>> {
             );
             followed = Some(detail.plan.version);
         }
-        let report = one_round(&server, &args, &detail, &mut participant, &volume, &labels)?;
+        if detail.run.secure_aggregation && identity.is_none() {
+            return Err(CliError::Usage(
+                "this run aggregates securely: set MESHFED_RECOVERY_PHRASE to the 12 words you \
+                 were given at confirmation (their key signs your round keys)"
+                    .into(),
+            ));
+        }
+        let data = (&volume, &labels);
+        let report = one_round(
+            &server,
+            &args,
+            &detail,
+            &mut participant,
+            data,
+            identity.as_ref(),
+        )?;
         let validation = report.validation.as_ref().map_or(String::new(), |v| {
             format!(
                 "; global model on the held-out part: Dice {:.3}, loss {:.4}",
@@ -162,8 +189,8 @@ fn one_round(
     args: &JoinArgs,
     detail: &RunDetail,
     participant: &mut Participant,
-    volume: &Volume,
-    labels: &Labels,
+    (volume, labels): (&Volume, &Labels),
+    identity: Option<&SigningKey>,
 ) -> CliResult<RoundReport> {
     let round = detail.run.current_round;
     let plan = &detail.plan.plan;
@@ -229,7 +256,10 @@ fn one_round(
             noise,
         };
         let limit = Duration::from_secs(args.wait_secs.max(60));
-        crate::secure::take_part(server, detail, trained, limit)?;
+        let identity = identity
+            .cloned()
+            .ok_or_else(|| CliError::Usage("a secure run needs MESHFED_RECOVERY_PHRASE".into()))?;
+        crate::secure::take_part(server, detail, trained, identity, limit)?;
         return Ok(RoundReport {
             round,
             plan_version: detail.plan.version,

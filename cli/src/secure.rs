@@ -7,6 +7,7 @@
 use std::time::{Duration, Instant};
 
 use meshfed_shared::api::runs::{RunDetail, SecureRound};
+use meshfed_shared::auth::mnemonic::SigningKey;
 use meshfed_shared::secagg::participant::{Action, Participant, Trained};
 use meshfed_shared::secagg::RoundContext;
 
@@ -27,10 +28,12 @@ pub fn take_part(
     server: &Server,
     detail: &RunDetail,
     trained: Trained,
+    identity: SigningKey,
     limit: Duration,
 ) -> CliResult<()> {
     let (run, round) = (detail.run.id, detail.run.current_round);
-    let participant = Participant::new(RoundContext { run, round }, &entropy()?, trained);
+    let ctx = RoundContext { run, round };
+    let participant = Participant::new(ctx, &entropy()?, trained, identity);
     let base = format!("/api/runs/{run}/rounds/{round}/secure");
     let spinner = progress::spinner(&format!("round {round}: secure aggregation"));
     let result = follow(server, &participant, (run, round), &base, limit, &spinner);

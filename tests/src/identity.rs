@@ -155,6 +155,8 @@ pub struct MfaUser {
     pub secret: String,
     pub backup_codes: Vec<String>,
     pub tokens: Value,
+    /// The 12-word recovery phrase confirmation gave out (it signs secure rounds' keys).
+    pub recovery_phrase: String,
     /// A time in the TOTP step the setup code belongs to (that step is now used up). It is
     /// the step before the one current at setup, so the current step's code is still fresh.
     pub setup_at: i64,
@@ -166,7 +168,11 @@ pub async fn user_with_mfa(ctx: &Ctx, prefix: &str) -> MfaUser {
 }
 
 pub async fn user_with_mfa_as(ctx: &Ctx, username: String, email: String) -> MfaUser {
-    let (username, email, _) = registered_and_confirmed_as(ctx, username, email).await;
+    let (username, email, confirmed) = registered_and_confirmed_as(ctx, username, email).await;
+    let recovery_phrase = confirmed["mnemonic"]
+        .as_str()
+        .expect("mnemonic")
+        .to_string();
     let (status, login) = post(
         ctx,
         "/api/auth/login",
@@ -207,6 +213,7 @@ pub async fn user_with_mfa_as(ctx: &Ctx, username: String, email: String) -> Mfa
         secret,
         backup_codes,
         tokens: tokens["data"].clone(),
+        recovery_phrase,
         setup_at,
     }
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use meshfed_cli::backend::Backend;
 use meshfed_cli::join::JoinArgs;
 use meshfed_cli::volume_io;
+use meshfed_shared::secret::Secret;
 use meshfed_shared::volume::phantom;
 
 use crate::identity::{MfaUser, PASSWORD};
@@ -46,8 +47,9 @@ pub fn join_args(
         wait_secs,
         backend: Backend::Cpu,
         username: user.username.clone(),
-        password: Some(PASSWORD.into()),
-        totp_secret: Some(user.secret.clone()),
+        password: Some(Secret::new(PASSWORD)),
+        totp_secret: Some(Secret::new(user.secret.clone())),
+        recovery_phrase: Some(Secret::new(user.recovery_phrase.clone())),
     }
 }
 

@@ -3,6 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use meshfed_shared::auth::mnemonic;
+use meshfed_shared::secagg::identity::SignedKeys;
 use meshfed_shared::secagg::{client, Peer, RoundContext, RoundSecrets};
 use serde_json::{json, Value};
 
@@ -29,7 +31,14 @@ impl Dropout {
             run,
             secrets,
         };
-        let keys = serde_json::to_value(me.secrets.advert()).unwrap();
+        let identity = mnemonic::signing_key(&user.recovery_phrase).expect("its phrase");
+        let signed = SignedKeys::sign(
+            &identity,
+            &RoundContext { run, round: 1 },
+            0,
+            me.secrets.advert(),
+        );
+        let keys = serde_json::to_value(signed).unwrap();
         let (status, body) = me.post("keys", keys, ctx).await;
         assert_eq!(status, 200, "{body}");
         me

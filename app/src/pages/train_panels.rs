@@ -6,6 +6,7 @@ use std::sync::Arc;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_query_map;
+use meshfed_shared::auth::mnemonic;
 use meshfed_shared::meshnet::{brainchop, file};
 use meshfed_shared::training::{
     human_duration, TrainRequest, WorkerReply, WorkerRequest, MODEL, SEGMENTATION,
@@ -220,7 +221,27 @@ pub fn JoinPanel(session: Session) -> impl IntoView {
     });
     let status = RwSignal::new(None::<String>);
     let outcome = RwSignal::new(None::<Result<String, String>>);
+    // A secure run's round keys are signed with the recovery phrase's key: asked for here.
+    let phrase = RwSignal::new(String::new());
+    let secure = move || {
+        run_plan
+            .get()
+            .flatten()
+            .and_then(Result::ok)
+            .flatten()
+            .is_some_and(|d| d.run.secure_aggregation)
+    };
     let start = move |_| {
+        let identity = match phrase.get_untracked().trim() {
+            "" => None,
+            typed => match mnemonic::signing_key(typed) {
+                Some(key) => Some(key),
+                None => {
+                    let hint = "That is not a valid recovery phrase: the 12 words you were given at confirmation";
+                    return outcome.set(Some(Err(hint.into())));
+                }
+            },
+        };
         let (Some(worker), Ok(id), Ok(rounds)) = (
             t.worker(),
             run.get_untracked().parse::<i64>(),
@@ -232,6 +253,7 @@ pub fn JoinPanel(session: Session) -> impl IntoView {
             run: id,
             rounds: rounds.max(1),
             seed: js_sys::Math::random().to_bits(),
+            identity,
         };
         outcome.set(None);
         t.start_job(format!("Joining run {id}"));
@@ -261,6 +283,16 @@ pub fn JoinPanel(session: Session) -> impl IntoView {
             <label for="join-rounds">"Rounds"</label>
             <input id="join-rounds" type="text" inputmode="numeric" prop:value=move || rounds.get()
                 on:input=move |ev| rounds.set(event_target_value(&ev))/>
+            {move || secure().then(|| view! {
+                <label for="join-phrase">"Recovery phrase"</label>
+                <input id="join-phrase" type="password" autocomplete="off"
+                    aria-describedby="join-phrase-hint" prop:value=move || phrase.get()
+                    on:input=move |ev| phrase.set(event_target_value(&ev))/>
+                <p class="hint" id="join-phrase-hint">
+                    "This run aggregates securely: your recovery phrase signs your round keys, "
+                    "so no one can take part as you. It stays in this tab."
+                </p>
+            })}
         </div>
         {move || run_plan.get().flatten().and_then(Result::ok).flatten().map(|d| view! {
             <p role="note" aria-label="Training plan">

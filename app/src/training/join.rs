@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use meshfed_shared::aggregate::Method;
 use meshfed_shared::api::runs::RunDetail;
+use meshfed_shared::auth::mnemonic::SigningKey;
 use meshfed_shared::meshnet::file;
 use meshfed_shared::secagg::participant::{DistributedNoise, Trained};
 use meshfed_shared::secagg::vector::{self, Scores};
@@ -26,7 +27,13 @@ pub struct JoinPlan {
     pub run: i64,
     pub rounds: u32,
     pub seed: u64,
+    /// The key of the person's recovery phrase: a secure run's round keys are signed with it.
+    pub identity: Option<SigningKey>,
 }
+
+/// Why a secure run cannot be joined without the recovery phrase.
+pub const NEEDS_PHRASE: &str = "This run aggregates securely: enter your recovery phrase, \
+     whose key signs your round keys (it stays in this tab). Nothing was trained.";
 
 /// How the join is going, for the page.
 pub trait JoinView {
@@ -61,6 +68,9 @@ pub async fn join(
     let mut done = vec![];
     for _ in 0..plan.rounds {
         let run = detail(&session, plan.run).await?;
+        if run.run.secure_aggregation && plan.identity.is_none() {
+            return Err(NEEDS_PHRASE.into());
+        }
         let round = run.run.current_round;
         view.status(format!("Round {round}: fetching the global model…"));
         let token = session.access_token().ok_or("You are signed out")?;
@@ -115,7 +125,8 @@ pub async fn join(
         if run.run.secure_aggregation {
             let scores = Scores::of(loss as f64, dice, validation.as_ref());
             let trained = secure_input(&run, &global, &weights, num_examples, scores)?;
-            super::secure::take_part(&session, plan.run, round, trained, view).await?;
+            let identity = plan.identity.clone().ok_or(NEEDS_PHRASE)?;
+            super::secure::take_part(&session, plan.run, round, trained, identity, view).await?;
             wait_for_close(&session, plan.run, round, view).await?;
             done.push(format!(
                 "round {round} (loss {loss:.3}, Dice {dice:.3}{held_out}, securely aggregated)"

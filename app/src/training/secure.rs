@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use meshfed_shared::api::runs::SecureRound;
+use meshfed_shared::auth::mnemonic::SigningKey;
 use meshfed_shared::secagg::participant::{Action, Participant, Trained};
 use meshfed_shared::secagg::RoundContext;
 use meshfed_shared::ErrorCode;
@@ -38,9 +39,11 @@ pub async fn take_part(
     run: i64,
     round: u32,
     trained: Trained,
+    identity: SigningKey,
     view: &dyn JoinView,
 ) -> Result<(), String> {
-    let participant = Participant::new(RoundContext { run, round }, &random_bytes()?, trained);
+    let ctx = RoundContext { run, round };
+    let participant = Participant::new(ctx, &random_bytes()?, trained, identity);
     let base = format!("/api/runs/{run}/rounds/{round}/secure");
     loop {
         let token = session.access_token().ok_or("You are signed out")?;

@@ -14,7 +14,9 @@ use std::time::Instant;
 
 use meshfed_e2e::runs::values;
 use meshfed_shared::api::runs::{RevealRequest, SharesRequest};
+use meshfed_shared::auth::mnemonic::SigningKey;
 use meshfed_shared::meshnet::ModelConfig;
+use meshfed_shared::secagg::identity::SignedKeys;
 use meshfed_shared::secagg::{
     client, fixed, server, vector, Peer, RoundContext, RoundSecrets, SealedShare,
 };
@@ -133,7 +135,10 @@ fn row(model: &ModelConfig, p: usize, n: usize) {
     })
     .unwrap()
     .len();
-    let keys_bytes = serde_json::to_vec(&secrets[0].advert()).unwrap().len();
+    // The advertisement as clients send it: both keys and their Ed25519 signature.
+    let identity = SigningKey::from_bytes(&[9; 32]);
+    let signed = SignedKeys::sign(&identity, &ctx, 0, secrets[0].advert());
+    let keys_bytes = serde_json::to_vec(&signed).unwrap().len();
     let ((), unmask_s) =
         secs(|| server::unmask(&mut sum, &peers, &survivors, &reveals, t, &ctx).unwrap());
     // The unmasked sum must be the survivors' plaintext sum: a benchmark of a wrong answer

@@ -17,7 +17,9 @@ use meshfed_e2e::runs::{
     create_run, participants, put_tensors, safetensors_of, send, token, values,
 };
 use meshfed_e2e::{server, Ctx};
+use meshfed_shared::auth::mnemonic::{self, SigningKey};
 use meshfed_shared::meshnet::ModelConfig;
+use meshfed_shared::secagg::identity::SignedKeys;
 use meshfed_shared::secagg::{client, vector, Peer, RoundContext, RoundSecrets, SealedShare};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -185,14 +187,23 @@ async fn secure_round(ctx: &Ctx, users: &[MfaUser], model: &ModelConfig) -> Secu
         .collect();
     let mut client_s = 0.0;
     let mut bytes = 0;
-    let keys = tokens.iter().zip(&secrets).map(|(t, s)| {
-        post(
-            ctx,
-            t,
-            format!("{base}/keys"),
-            serde_json::to_value(s.advert()).unwrap(),
-        )
-    });
+    // Each advertisement signed with its owner's recovery-phrase key, as clients sign them.
+    let identities: Vec<SigningKey> = (users.iter())
+        .map(|u| mnemonic::signing_key(&u.recovery_phrase).expect("the phrase"))
+        .collect();
+    let keys = tokens
+        .iter()
+        .zip(&secrets)
+        .zip(&identities)
+        .map(|((t, s), id)| {
+            let signed = SignedKeys::sign(id, &rctx, 0, s.advert());
+            post(
+                ctx,
+                t,
+                format!("{base}/keys"),
+                serde_json::to_value(signed).unwrap(),
+            )
+        });
     bytes += at_most(keys).await[0];
     let v = view(ctx, &tokens[0], &base, "shares").await;
     let members: Vec<Peer> = serde_json::from_value(v["members"].clone()).unwrap();

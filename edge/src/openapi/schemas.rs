@@ -11,7 +11,7 @@ use meshfed_shared::api::runs::{
     RunDetail, RunSummary, SecureRound, SharesRequest, UpdateRunRequest, UploadReceipt,
 };
 use meshfed_shared::health::HealthReport;
-use meshfed_shared::secagg::keys::KeyAdvert;
+use meshfed_shared::secagg::identity::SignedKeys;
 use meshfed_shared::tensor::nested_json::JsonTensors;
 use meshfed_shared::ErrorCode;
 use schemars::generate::{SchemaGenerator, SchemaSettings};
@@ -51,7 +51,7 @@ fn derived() -> Map<String, Value> {
         ProfileUpdate, CodeOnly, ChangePassword, ForgotPassword, ResetPassword,
         MnemonicCheck, Capability, RunSummary, RunDetail, CreateRunRequest,
         UpdateRunRequest, ActivateRequest, UploadReceipt, JsonTensors, PartsRequest,
-        PartsSession, PartReceipt, SecureRound, KeyAdvert, SharesRequest, RevealRequest,
+        PartsSession, PartReceipt, SecureRound, SignedKeys, SharesRequest, RevealRequest,
         OutboxMessage, ProbeState, ConfirmRequest, ResendRequest, RefreshRequest,
     }
     generator.take_definitions(true)

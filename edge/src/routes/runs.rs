@@ -8,7 +8,7 @@ use meshfed_shared::api::runs::{
     ActivateRequest, CreateRunRequest, RevealRequest, RunDetail, RunSummary, SecureRound,
     SharesRequest, UpdateRunRequest, UploadReceipt,
 };
-use meshfed_shared::secagg::keys::KeyAdvert;
+use meshfed_shared::secagg::identity::SignedKeys;
 
 use crate::openapi::run_schemas::tensors;
 use crate::openapi::{dto, failure, success};
@@ -133,9 +133,9 @@ pub(crate) const ROUTES: &[Route] = &[
             let (run, round) = (p.run()?, p.round()?);
             secure::call(req, env, cfg, run, round, Some("keys")).await
         }),
-        summary: "Advertise my round keys (X25519 c_pk and s_pk, hex) in a secure round's key phase",
+        summary: "Advertise my round keys (X25519 c_pk and s_pk, hex) in a secure round's key phase, signed with my recovery phrase's Ed25519 key",
         responses: || vec![(200, success(dto::<SecureRound>())), (400, failure()), (409, failure()), (422, failure())],
-        request: Some(dto::<KeyAdvert>),
+        request: Some(dto::<SignedKeys>),
     },
     Route {
         method: Method::Post,

@@ -5,7 +5,8 @@
 use meshfed_shared::api::runs::{
     round_conflict, RevealRequest, SecurePhase, SecureRound, SecureSent, SharesRequest,
 };
-use meshfed_shared::secagg::{vector, KeyAdvert, Secret};
+use meshfed_shared::secagg::identity::{MemberSignature, SignedKeys};
+use meshfed_shared::secagg::{vector, RoundContext, Secret};
 use meshfed_shared::time::rfc3339_from_unix_ms;
 use meshfed_shared::{ApiError, ErrorCode};
 
@@ -78,7 +79,7 @@ impl RunCoordinator {
     ) -> EdgeResult<bool> {
         let db = store::db(&self.env)?;
         let round = live.round;
-        let (_, phase, members) = round_state(&db, run_id, round).await?;
+        let (row, phase, members) = round_state(&db, run_id, round).await?;
         let me = members.iter().find(|m| m.user_id == call.user_id);
         let wrong_phase = |wanted: SecurePhase| {
             conflict(format!(
@@ -89,7 +90,8 @@ impl RunCoordinator {
         };
         match &call.op {
             SecureOp::View => Ok(false),
-            SecureOp::Keys(keys) => {
+            SecureOp::Keys(signed) => {
+                let keys = &signed.keys;
                 if let Some(m) = me {
                     return match m.keys()? == *keys {
                         true => Ok(false), // the same advertisement again: nothing changes
@@ -107,7 +109,13 @@ impl RunCoordinator {
                 }) {
                     return Err(conflict("Another member advertised these keys".into()));
                 }
-                store::secure::advertise(&db, run_id, round, &call.user_id, keys).await?;
+                let public = store::secure::public_key(&db, &call.user_id).await?;
+                let public = hex::decode(public.unwrap_or_default()).unwrap_or_default();
+                let ctx = RoundContext { run: run_id, round };
+                signed
+                    .verify(&public, &ctx, row.attempt as u32)
+                    .map_err(|e| invalid(&format!("Round keys refused: {e}")))?;
+                store::secure::advertise(&db, run_id, round, &call.user_id, signed).await?;
                 Ok(true)
             }
             SecureOp::Shares(req) => {
@@ -287,6 +295,7 @@ impl RunCoordinator {
             threshold: row.threshold.map(|t| t as u32),
             me,
             members: peers(&members, |_| true)?,
+            signatures: signatures(&members),
             senders: from(SecurePhase::Input, is_sender),
             survivors: from(SecurePhase::Reveal, is_survivor),
             shares_for_me,
@@ -301,6 +310,19 @@ impl RunCoordinator {
     }
 }
 
+/// The members' signatures of their keys, with the public keys they verify against.
+fn signatures(members: &[MemberRow]) -> Vec<MemberSignature> {
+    let signed = |m: &MemberRow| {
+        let signature: [u8; 64] = hex::decode(m.signature.as_deref()?).ok()?.try_into().ok()?;
+        Some(MemberSignature {
+            x: index(m)?,
+            public_key: m.public_key.clone()?,
+            signature,
+        })
+    };
+    members.iter().filter_map(signed).collect()
+}
+
 /// A participant's call, as the Worker hands it to the object.
 #[derive(Debug, Clone)]
 pub struct SecureCall {
@@ -312,7 +334,7 @@ pub struct SecureCall {
 #[derive(Debug, Clone)]
 pub enum SecureOp {
     View,
-    Keys(KeyAdvert),
+    Keys(SignedKeys),
     Shares(SharesRequest),
     Input(Vec<u8>),
     Reveal(RevealRequest),

@@ -35,7 +35,7 @@ pub async fn call(
         None => ("view", vec![]),
         Some("keys") => {
             let keys: KeysRequest = read_json(&mut req, cfg.max_body_bytes).await?;
-            keys.check().map_err(|e| {
+            keys.keys.check().map_err(|e| {
                 ApiError::new(ErrorCode::UnprocessableEntity, format!("Invalid keys: {e}"))
             })?;
             ("keys", serde_json::to_vec(&keys)?)

@@ -3,6 +3,7 @@
 //! [`super::secure_shares`]).
 
 use meshfed_shared::api::runs::SecurePhase;
+use meshfed_shared::secagg::identity::SignedKeys;
 use meshfed_shared::secagg::KeyAdvert;
 use serde::Deserialize;
 use worker::query;
@@ -34,6 +35,9 @@ pub struct MemberRow {
     pub shared: i64,
     pub input_key: Option<String>,
     pub revealed: i64,
+    /// The member's signature of its keys (hex), and the public key it verifies against.
+    pub signature: Option<String>,
+    pub public_key: Option<String>,
 }
 
 impl MemberRow {
@@ -73,8 +77,9 @@ pub async fn start(db: &D1Database, run_id: i64, round: u32, deadline: i64) -> E
 pub async fn members(db: &D1Database, run_id: i64, round: u32) -> EdgeResult<Vec<MemberRow>> {
     Ok(query!(
         &db,
-        "SELECT user_id, x, c_pk, s_pk, shared, input_key, revealed FROM secure_members \
-             WHERE run_id = ?1 AND round = ?2 ORDER BY user_id",
+        "SELECT m.user_id, m.x, m.c_pk, m.s_pk, m.shared, m.input_key, m.revealed, \
+             m.signature, u.public_key FROM secure_members m JOIN users u ON u.id = m.user_id \
+             WHERE m.run_id = ?1 AND m.round = ?2 ORDER BY m.user_id",
         run_id,
         round
     )?
@@ -88,22 +93,37 @@ pub async fn advertise(
     run_id: i64,
     round: u32,
     user_id: &str,
-    keys: &KeyAdvert,
+    signed: &SignedKeys,
 ) -> EdgeResult<()> {
-    let json = serde_json::to_value(keys)?;
+    let json = serde_json::to_value(signed)?;
+    let text = |field: &str| json[field].as_str().unwrap_or_default();
+    let (c_pk, s_pk, signature) = (text("c_pk"), text("s_pk"), text("signature"));
     query!(
         &db,
-        "INSERT INTO secure_members (run_id, round, user_id, c_pk, s_pk) \
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO secure_members (run_id, round, user_id, c_pk, s_pk, signature) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         run_id,
         round,
         user_id,
-        json["c_pk"].as_str().unwrap_or_default(),
-        json["s_pk"].as_str().unwrap_or_default()
+        c_pk,
+        s_pk,
+        signature
     )?
     .run()
     .await?;
     Ok(())
+}
+
+/// The Ed25519 public key (hex) a user's recovery phrase derives, stored at confirmation.
+pub async fn public_key(db: &D1Database, user_id: &str) -> EdgeResult<Option<String>> {
+    #[derive(Deserialize)]
+    struct Row {
+        public_key: Option<String>,
+    }
+    let row: Option<Row> = query!(&db, "SELECT public_key FROM users WHERE id = ?1", user_id)?
+        .first(None)
+        .await?;
+    Ok(row.and_then(|r| r.public_key))
 }
 
 fn set_phase_statement(

@@ -1,7 +1,8 @@
 //! The 12-word BIP39 mnemonic issued once at confirmation, its Ed25519 key pair and the two
 //! digests (sha3-256, sha3-512) that are all the server keeps.
 
-use ed25519_dalek::SigningKey;
+/// The key a recovery phrase derives (re-exported: its users need no ed25519 dependency).
+pub use ed25519_dalek::SigningKey;
 use sha3::{Digest, Sha3_256, Sha3_512};
 
 use crate::secret::Secret;
@@ -52,6 +53,18 @@ pub fn digests(phrase: &str) -> MnemonicDigests {
         sha3_256_hex: hex::encode(Sha3_256::digest(phrase.as_bytes())),
         sha3_512_hex: hex::encode(Sha3_512::digest(phrase.as_bytes())),
     }
+}
+
+/// The Ed25519 key a recovery phrase derives (as at confirmation), the phrase typed with any
+/// spacing or case; `None` when it is not a valid BIP39 phrase.
+pub fn signing_key(phrase: &str) -> Option<SigningKey> {
+    let words: Vec<String> = phrase.split_whitespace().map(str::to_lowercase).collect();
+    let mnemonic =
+        bip39::Mnemonic::parse_in_normalized(bip39::Language::English, &words.join(" ")).ok()?;
+    let seed = mnemonic.to_seed_normalized("");
+    let mut key_bytes = [0u8; 32];
+    key_bytes.copy_from_slice(&seed[..32]);
+    Some(SigningKey::from_bytes(&key_bytes))
 }
 
 /// Whether `phrase` is a valid English BIP39 mnemonic (words and checksum).
@@ -110,5 +123,17 @@ mod tests {
     fn a_wrong_checksum_is_invalid() {
         assert!(!is_valid("abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon"));
         assert!(!is_valid("not a mnemonic"));
+    }
+
+    #[test]
+    fn the_phrase_gives_back_the_key_confirmation_issued() {
+        let issued = issue(&[0x21; 16]);
+        let typed = format!("  {}  ", issued.phrase.expose().to_uppercase());
+        let key = signing_key(&typed).expect("a valid phrase");
+        assert_eq!(
+            hex::encode(key.verifying_key().as_bytes()),
+            issued.public_key_hex
+        );
+        assert!(signing_key("abandon abandon abandon").is_none());
     }
 }

@@ -10,6 +10,7 @@
 
 pub mod client;
 pub mod fixed;
+pub mod identity;
 pub mod kdf;
 pub mod keys;
 pub mod participant;
@@ -45,6 +46,10 @@ pub enum SecAggError {
         "this participant is not among the round's members (its keys or shares came too late)"
     )]
     NotMember,
+    #[error("the round keys are not signed by their owner's key (the recovery phrase's)")]
+    Unsigned,
+    #[error("participant {about}'s round keys are not signed by its owner's key")]
+    UnsignedMember { about: u8 },
 }
 
 #[cfg(test)]

@@ -4,6 +4,9 @@
 //! same bytes.
 
 use super::{client, vector, Peer, RoundContext, RoundSecrets, SecAggError};
+use ed25519_dalek::SigningKey;
+
+use super::identity::SignedKeys;
 use crate::api::runs::{RevealRequest, SecurePhase, SecureRound, SharesRequest};
 use crate::privacy::noise::{add_noise, distributed_sd};
 
@@ -47,7 +50,7 @@ impl std::fmt::Debug for DistributedNoise {
 pub enum Action {
     /// Nothing yet: ask for the view again later.
     Wait,
-    Keys(super::KeyAdvert),
+    Keys(SignedKeys),
     Shares(SharesRequest),
     /// The masked input's bytes (little-endian u32).
     Input(Vec<u8>),
@@ -61,6 +64,8 @@ pub struct Participant {
     keys: [u8; 32],
     coefficients: [u8; 32],
     trained: Trained,
+    /// The Ed25519 key of the participant's recovery phrase: it signs the round's keys.
+    identity: SigningKey,
 }
 
 impl std::fmt::Debug for Participant {
@@ -70,8 +75,14 @@ impl std::fmt::Debug for Participant {
 }
 
 impl Participant {
-    /// `entropy`: 64 fresh random bytes (the round's keys, then the share polynomials).
-    pub fn new(ctx: RoundContext, entropy: &[u8; 64], trained: Trained) -> Self {
+    /// `entropy`: 64 fresh random bytes (the round's keys, then the share polynomials);
+    /// `identity`: the key of the participant's recovery phrase (`auth::mnemonic::signing_key`).
+    pub fn new(
+        ctx: RoundContext,
+        entropy: &[u8; 64],
+        trained: Trained,
+        identity: SigningKey,
+    ) -> Self {
         let (keys, coefficients) = entropy.split_at(32);
         let keys: [u8; 32] = keys.try_into().unwrap_or([0; 32]);
         Self {
@@ -79,6 +90,7 @@ impl Participant {
             keys,
             coefficients: coefficients.try_into().unwrap_or([0; 32]),
             trained,
+            identity,
         }
     }
 
@@ -90,10 +102,16 @@ impl Participant {
         let sent = view.sent;
         let secrets = RoundSecrets::derive_for_attempt(&self.keys, &self.ctx, view.attempt);
         match view.phase {
-            SecurePhase::Keys if !sent.keys => Ok(Action::Keys(secrets.advert())),
+            SecurePhase::Keys if !sent.keys => Ok(Action::Keys(SignedKeys::sign(
+                &self.identity,
+                &self.ctx,
+                view.attempt,
+                secrets.advert(),
+            ))),
             SecurePhase::Keys => Ok(Action::Wait),
             SecurePhase::Shares if !sent.shares => {
                 let me = view.me.ok_or(SecAggError::NotMember)?;
+                self.check_signatures(view)?;
                 let t = view.threshold.unwrap_or(2) as usize;
                 let shares = client::seal_shares(
                     &secrets,
@@ -151,6 +169,27 @@ impl Participant {
     }
 }
 
+impl Participant {
+    /// Every member's keys signed by that member's key, before any secret is sealed for it.
+    fn check_signatures(&self, view: &SecureRound) -> Result<(), SecAggError> {
+        for peer in &view.members {
+            let unsigned = SecAggError::UnsignedMember { about: peer.x };
+            let sig = (view.signatures.iter())
+                .find(|s| s.x == peer.x)
+                .ok_or(unsigned.clone())?;
+            let public = hex::decode(&sig.public_key).map_err(|_| unsigned.clone())?;
+            let signed = SignedKeys {
+                keys: peer.keys,
+                signature: sig.signature,
+            };
+            signed
+                .verify(&public, &self.ctx, view.attempt)
+                .map_err(|_| unsigned)?;
+        }
+        Ok(())
+    }
+}
+
 fn senders(view: &SecureRound) -> Vec<Peer> {
     view.members
         .iter()
@@ -163,6 +202,7 @@ fn senders(view: &SecureRound) -> Vec<Peer> {
 mod tests {
     use super::*;
     use crate::api::runs::SecureSent;
+    use crate::secagg::identity::MemberSignature;
 
     fn participant() -> Participant {
         let trained = Trained {
@@ -177,14 +217,33 @@ mod tests {
             classes: 2,
             noise: None,
         };
-        Participant::new(RoundContext { run: 1, round: 2 }, &[3; 64], trained)
+        Participant::new(
+            RoundContext { run: 1, round: 2 },
+            &[3; 64],
+            trained,
+            identity(1),
+        )
+    }
+
+    /// Member `x`'s recovery-phrase key.
+    fn identity(x: u8) -> SigningKey {
+        let issued = crate::auth::mnemonic::issue(&[x; 16]);
+        crate::auth::mnemonic::signing_key(issued.phrase.expose()).unwrap()
     }
 
     fn view(phase: SecurePhase, sent: SecureSent, me: Option<u8>) -> SecureRound {
+        let ctx = RoundContext { run: 1, round: 2 };
         let members: Vec<Peer> = (1..=3u8)
             .map(|x| Peer {
                 x,
-                keys: RoundSecrets::derive(&[x; 32], &RoundContext { run: 1, round: 2 }).advert(),
+                keys: RoundSecrets::derive(&[x; 32], &ctx).advert(),
+            })
+            .collect();
+        let signatures = (members.iter())
+            .map(|p| MemberSignature {
+                x: p.x,
+                public_key: hex::encode(identity(p.x).verifying_key().as_bytes()),
+                signature: SignedKeys::sign(&identity(p.x), &ctx, 0, p.keys).signature,
             })
             .collect();
         SecureRound {
@@ -196,6 +255,7 @@ mod tests {
             threshold: Some(2),
             me,
             members,
+            signatures,
             senders: vec![1, 2, 3],
             survivors: vec![1, 2],
             shares_for_me: vec![],
@@ -261,6 +321,38 @@ mod tests {
         assert!(!format!("{p:?}").contains("secrets: Round"), "{p:?}");
     }
 
+    /// No secret is sealed for a member whose keys its owner did not sign (or signed for
+    /// another attempt), and the keys a participant advertises carry its own signature.
+    #[test]
+    fn secrets_go_only_to_members_whose_keys_are_signed() {
+        let p = participant();
+        let keys = SecureSent {
+            keys: true,
+            ..SecureSent::default()
+        };
+        let ctx = RoundContext { run: 1, round: 2 };
+        let Ok(Action::Keys(mine)) = p.next(&view(SecurePhase::Keys, SecureSent::default(), None))
+        else {
+            panic!("keys expected");
+        };
+        let public = identity(1).verifying_key().to_bytes();
+        assert_eq!(mine.verify(&public, &ctx, 0), Ok(()));
+        let mut forged = view(SecurePhase::Shares, keys, Some(1));
+        forged.signatures[2].signature =
+            SignedKeys::sign(&identity(1), &ctx, 0, forged.members[2].keys).signature;
+        let refused = Err(SecAggError::UnsignedMember { about: 3 });
+        assert_eq!(p.next(&forged), refused);
+        let mut missing = view(SecurePhase::Shares, keys, Some(1));
+        missing.signatures.pop();
+        assert_eq!(p.next(&missing), refused);
+        let mut restarted = view(SecurePhase::Shares, keys, Some(1));
+        restarted.attempt = 1;
+        assert!(matches!(
+            p.next(&restarted),
+            Err(SecAggError::UnsignedMember { .. })
+        ));
+    }
+
     /// The input's noise is σC/√t for the view's threshold t: the noised input minus the
     /// plain one (same keys, so the same masks) is that noise.
     #[test]
@@ -275,7 +367,12 @@ mod tests {
                 classes: 2,
                 noise,
             };
-            Participant::new(RoundContext { run: 1, round: 2 }, &[3; 64], trained)
+            Participant::new(
+                RoundContext { run: 1, round: 2 },
+                &[3; 64],
+                trained,
+                identity(1),
+            )
         };
         let shared = SecureSent {
             keys: true,

@@ -254,8 +254,16 @@ pub fn two_browsers_train_and_join_a_run_on_webgpu_and_cpu(ctx: &Ctx) {
         // A securely aggregated run: both tabs, `meshfed join` and a fourth participant who
         // sends its shares and then leaves. The round goes on with the three; the server
         // learns only their sum.
-        for client in [&gpu, &cpu] {
+        // Its round keys are signed with each person's recovery-phrase key: without the
+        // phrase, a tab refuses to join before training.
+        choose_run(&cpu, secure_run).await;
+        press(&cpu, "Join").await;
+        let refusal =
+            "//p[@aria-label='Join result' and contains(., 'enter your recovery phrase')]";
+        wait_within(&cpu, Locator::XPath(refusal), TRAINING).await;
+        for (client, person) in [(&gpu, alice), (&cpu, bob)] {
             choose_run(client, secure_run).await;
+            fill(client, "Recovery phrase", &person.recovery_phrase).await;
             press(client, "Join").await;
         }
         let cli = cli_participant(ctx, carol, secure_run, volume, labels);

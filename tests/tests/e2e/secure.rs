@@ -9,9 +9,11 @@
 
 use meshfed_e2e::runs::*;
 use meshfed_e2e::Ctx;
+use meshfed_shared::auth::mnemonic::{self, SigningKey};
 use meshfed_shared::meshnet::ModelConfig;
+use meshfed_shared::secagg::identity::{MemberSignature, SignedKeys};
 use meshfed_shared::secagg::{
-    client, fixed, vector, Peer, RoundContext, RoundSecrets, SealedShare,
+    client, fixed, vector, KeyAdvert, Peer, RoundContext, RoundSecrets, SealedShare,
 };
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -20,9 +22,18 @@ const CAP: u64 = 1000;
 
 struct Site {
     token: String,
+    /// The key of the user's recovery phrase: it signs the round's keys.
+    identity: SigningKey,
     secrets: RoundSecrets,
     values: Vec<f32>,
     examples: u64,
+}
+
+impl Site {
+    /// `keys` signed by this site's recovery-phrase key for `attempt` of `ctx`'s round, as JSON.
+    fn signed(&self, ctx: &RoundContext, attempt: u32, keys: KeyAdvert) -> Value {
+        serde_json::to_value(SignedKeys::sign(&self.identity, ctx, attempt, keys)).unwrap()
+    }
 }
 
 async fn secure(
@@ -87,6 +98,7 @@ pub fn a_dropout_after_sharing_leaves_the_fedavg_of_the_rest(ctx: &Ctx) {
             .enumerate()
             .map(|(i, u)| Site {
                 token: token(u),
+                identity: mnemonic::signing_key(&u.recovery_phrase).unwrap(),
                 secrets: RoundSecrets::derive(&[i as u8 + 1; 32], &ctx_r1),
                 values: global
                     .iter()
@@ -101,34 +113,60 @@ pub fn a_dropout_after_sharing_leaves_the_fedavg_of_the_rest(ctx: &Ctx) {
         assert_eq!(status, 409, "{refusal}");
 
         // Keys. A forged advertisement (a small-order point: masks anyone could compute) and
-        // keys for another round are refused; the real ones fix the members.
-        let forged = json!({"c_pk": "00".repeat(32), "s_pk": "01".repeat(32)});
+        // keys for another round are refused; so are keys not signed by their owner's
+        // recovery-phrase key: unsigned, signed by another member (an access token alone
+        // cannot advertise keys for its user), or signed for another attempt. The real ones
+        // fix the members.
+        let small =
+            serde_json::from_value(json!({"c_pk": "00".repeat(32), "s_pk": "01".repeat(32)}));
+        let forged = sites[0].signed(&ctx_r1, 0, small.unwrap());
         let (status, body) = secure(ctx, &sites[0], run, 1, "keys", forged).await;
         assert_eq!(status, 422, "{body}");
-        let advert = serde_json::to_value(sites[0].secrets.advert()).unwrap();
+        let advert = sites[0].signed(&ctx_r1, 0, sites[0].secrets.advert());
         let (status, body) = secure(ctx, &sites[0], run, 2, "keys", advert).await;
         assert_eq!(status, 409, "round 2 has not opened: {body}");
+        let unsigned = serde_json::to_value(sites[0].secrets.advert()).unwrap();
+        let (status, body) = secure(ctx, &sites[0], run, 1, "keys", unsigned).await;
+        assert_eq!(status, 400, "unsigned keys: {body}");
+        let impostor = sites[1].signed(&ctx_r1, 0, sites[0].secrets.advert());
+        let (status, body) = secure(ctx, &sites[0], run, 1, "keys", impostor).await;
+        assert_eq!(status, 422, "keys signed by someone else: {body}");
+        assert_eq!(body["error"]["code"], "UNPROCESSABLE_ENTITY", "{body}");
+        let replayed = sites[0].signed(&ctx_r1, 1, sites[0].secrets.advert());
+        let (status, body) = secure(ctx, &sites[0], run, 1, "keys", replayed).await;
+        assert_eq!(status, 422, "keys signed for another attempt: {body}");
         for s in &sites {
-            let advert = serde_json::to_value(s.secrets.advert()).unwrap();
+            let advert = s.signed(&ctx_r1, 0, s.secrets.advert());
             let (status, body) = secure(ctx, s, run, 1, "keys", advert).await;
             assert_eq!(status, 200, "{body}");
         }
         let other_keys = RoundSecrets::derive(&[99; 32], &ctx_r1).advert();
-        let (status, body) = secure(
-            ctx,
-            &sites[0],
-            run,
-            1,
-            "keys",
-            serde_json::to_value(other_keys).unwrap(),
-        )
-        .await;
+        let other = sites[0].signed(&ctx_r1, 0, other_keys);
+        let (status, body) = secure(ctx, &sites[0], run, 1, "keys", other).await;
         assert_eq!(status, 409, "keys cannot change once advertised: {body}");
         let v = view(ctx, &sites[0].token, run, 1).await;
         assert_eq!(v["phase"], "shares", "everyone advertised: {v}");
         assert_eq!(v["threshold"], 3, "{v}");
         let members: Vec<Peer> = serde_json::from_value(v["members"].clone()).unwrap();
         assert_eq!(members.len(), 4);
+        // Every member's signature is in the view, with the public key it verifies against:
+        // the one its recovery phrase derives.
+        let signatures: Vec<MemberSignature> =
+            serde_json::from_value(v["signatures"].clone()).unwrap();
+        assert_eq!(signatures.len(), 4, "{v}");
+        let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        for m in &members {
+            let sig = signatures.iter().find(|s| s.x == m.x).expect("signed");
+            let owner = (sites.iter())
+                .map(|s| s.identity.verifying_key().to_bytes())
+                .find(|public| hex(public) == sig.public_key)
+                .expect("a site's own recovery-phrase key");
+            let signed = SignedKeys {
+                keys: m.keys,
+                signature: sig.signature,
+            };
+            assert_eq!(signed.verify(&owner, &ctx_r1, 0), Ok(()));
+        }
 
         // Shares: each member seals one for everyone. Shares from someone else's index are
         // refused; so is a second batch.

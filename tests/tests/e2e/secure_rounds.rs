@@ -3,10 +3,12 @@
 //! among their inputs), and a round left short of its threshold that starts over with fresh
 //! keys.
 
+use meshfed_e2e::identity::MfaUser;
 use meshfed_e2e::participant::join_all;
 use meshfed_e2e::runs::*;
 use meshfed_e2e::Ctx;
 use meshfed_shared::api::runs::SecureRound;
+use meshfed_shared::auth::mnemonic::{self, SigningKey};
 use meshfed_shared::meshnet::ModelConfig;
 use meshfed_shared::secagg::participant::{Action, Participant, Trained};
 use meshfed_shared::secagg::{vector, RoundContext};
@@ -14,6 +16,11 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::secure::view;
+
+/// The key of `u`'s recovery phrase, which signs its round keys.
+fn identity(u: &MfaUser) -> SigningKey {
+    mnemonic::signing_key(&u.recovery_phrase).expect("the phrase confirmation gave")
+}
 
 /// σ and C of the secure round's DP plan.
 const SIGMA: f64 = 1.0;
@@ -121,7 +128,7 @@ pub fn a_round_short_of_its_threshold_starts_over_with_fresh_keys(ctx: &Ctx) {
                 };
                 (
                     token(u),
-                    Participant::new(rctx, &[i as u8 + 1; 64], trained),
+                    Participant::new(rctx, &[i as u8 + 1; 64], trained, identity(u)),
                 )
             })
             .collect();
@@ -137,7 +144,7 @@ pub fn a_round_short_of_its_threshold_starts_over_with_fresh_keys(ctx: &Ctx) {
                 Method::POST,
                 &path,
                 t,
-                Some(serde_json::to_value(keys).unwrap()),
+                Some(serde_json::to_value(&keys).unwrap()),
             )
             .await;
             assert_eq!(status, 200, "{body}");
@@ -177,7 +184,7 @@ pub fn a_round_short_of_its_threshold_starts_over_with_fresh_keys(ctx: &Ctx) {
             let Ok(Action::Keys(fresh)) = part.next(&round_of(view(ctx, t, run, 1).await)) else {
                 panic!("keys again");
             };
-            assert_ne!(fresh, *old, "fresh keys for the new attempt");
+            assert_ne!(fresh.keys, old.keys, "fresh keys for the new attempt");
         }
     });
 }

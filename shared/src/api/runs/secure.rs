@@ -3,7 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::secagg::{KeyAdvert, Peer, Reveal, SealedShare};
+use crate::secagg::identity::MemberSignature;
+use crate::secagg::{Peer, Reveal, SealedShare};
 
 /// A secure round's phase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -55,6 +56,9 @@ pub struct SecureRound {
     pub me: Option<u8>,
     /// Everyone whose keys count this round, by index.
     pub members: Vec<Peer>,
+    /// Each member's signature of its keys, with the public key it verifies against.
+    #[serde(default)]
+    pub signatures: Vec<MemberSignature>,
     /// Members whose shares reached the server (from the input phase on).
     pub senders: Vec<u8>,
     /// Senders whose masked inputs count (reveal phase).
@@ -78,8 +82,8 @@ pub struct SecureSent {
     pub reveal: bool,
 }
 
-/// `POST …/secure/keys`.
-pub type KeysRequest = KeyAdvert;
+/// `POST …/secure/keys`: the keys, signed by their owner.
+pub type KeysRequest = crate::secagg::identity::SignedKeys;
 
 /// `POST …/secure/shares`: one sealed share for every member, the sender included.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]

@@ -1,0 +1,127 @@
+//! Round keys signed by their owner. A participant signs the keys it advertises for a round
+//! with the Ed25519 key its recovery phrase derives (`auth::mnemonic`), whose public half the
+//! server stored at confirmation. The server takes no advertisement its owner's key did not
+//! sign, so an access token alone (stolen, say) cannot take part in a secure round for
+//! someone; and every participant checks each member's signature, against the public keys
+//! the round's view shows, before it seals its secrets for them.
+//!
+//! What is signed binds the keys to the run, the round and the attempt, so an advertisement
+//! cannot be replayed into another round or a round that started over.
+
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use serde::{Deserialize, Serialize};
+
+use super::{KeyAdvert, RoundContext, SecAggError};
+
+/// The bytes a participant signs: a domain tag, run, round, attempt and both keys.
+pub fn message(ctx: &RoundContext, attempt: u32, keys: &KeyAdvert) -> Vec<u8> {
+    let mut m = b"meshfed secure aggregation round keys v1".to_vec();
+    m.extend_from_slice(&ctx.run.to_le_bytes());
+    m.extend_from_slice(&ctx.round.to_le_bytes());
+    m.extend_from_slice(&attempt.to_le_bytes());
+    m.extend_from_slice(&keys.c_pk);
+    m.extend_from_slice(&keys.s_pk);
+    m
+}
+
+/// `POST …/secure/keys`: the round's two public keys and their owner's signature of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SignedKeys {
+    #[serde(flatten)]
+    pub keys: KeyAdvert,
+    /// Ed25519 over [`message`], hex (128 digits).
+    #[serde(with = "hex64")]
+    #[schemars(with = "String", pattern(r"^[0-9a-f]{128}$"))]
+    pub signature: [u8; 64],
+}
+
+impl SignedKeys {
+    pub fn sign(identity: &SigningKey, ctx: &RoundContext, attempt: u32, keys: KeyAdvert) -> Self {
+        let signature = identity.sign(&message(ctx, attempt, &keys)).to_bytes();
+        Self { keys, signature }
+    }
+
+    /// Whether the owner of `public_key` (32 bytes) signed these keys for this attempt.
+    pub fn verify(
+        &self,
+        public_key: &[u8],
+        ctx: &RoundContext,
+        attempt: u32,
+    ) -> Result<(), SecAggError> {
+        let key: [u8; 32] = public_key.try_into().map_err(|_| SecAggError::Unsigned)?;
+        let key = VerifyingKey::from_bytes(&key).map_err(|_| SecAggError::Unsigned)?;
+        key.verify_strict(
+            &message(ctx, attempt, &self.keys),
+            &Signature::from_bytes(&self.signature),
+        )
+        .map_err(|_| SecAggError::Unsigned)
+    }
+}
+
+/// A member's signature of its keys as the round's view shows it, with the public key it
+/// verifies against (hex).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct MemberSignature {
+    pub x: u8,
+    pub public_key: String,
+    #[serde(with = "hex64")]
+    #[schemars(with = "String", pattern(r"^[0-9a-f]{128}$"))]
+    pub signature: [u8; 64],
+}
+
+mod hex64 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[u8; 64], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(v))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 64], D::Error> {
+        let text = String::deserialize(d)?;
+        let bytes = hex::decode(&text).map_err(serde::de::Error::custom)?;
+        bytes
+            .try_into()
+            .map_err(|_| serde::de::Error::custom("expected 64 bytes (128 hex digits)"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::mnemonic;
+    use crate::secagg::RoundSecrets;
+
+    #[test]
+    fn only_the_owner_signs_keys_for_one_attempt_of_one_round() {
+        let issued = mnemonic::issue(&[5; 16]);
+        let owner = mnemonic::signing_key(issued.phrase.expose()).unwrap();
+        let public = hex::decode(&issued.public_key_hex).unwrap();
+        let ctx = RoundContext { run: 4, round: 2 };
+        let keys = RoundSecrets::derive(&[1; 32], &ctx).advert();
+        let signed = SignedKeys::sign(&owner, &ctx, 0, keys);
+        assert_eq!(signed.verify(&public, &ctx, 0), Ok(()));
+        // Another round, another attempt, other keys, another signer: refused.
+        let later = RoundContext { run: 4, round: 3 };
+        assert_eq!(
+            signed.verify(&public, &later, 0),
+            Err(SecAggError::Unsigned)
+        );
+        assert_eq!(signed.verify(&public, &ctx, 1), Err(SecAggError::Unsigned));
+        let mut swapped = signed.clone();
+        swapped.keys = RoundSecrets::derive(&[2; 32], &ctx).advert();
+        assert_eq!(swapped.verify(&public, &ctx, 0), Err(SecAggError::Unsigned));
+        let other = mnemonic::signing_key(mnemonic::issue(&[6; 16]).phrase.expose()).unwrap();
+        let forged = SignedKeys::sign(&other, &ctx, 0, keys);
+        assert_eq!(forged.verify(&public, &ctx, 0), Err(SecAggError::Unsigned));
+        assert_eq!(
+            signed.verify(&public[..31], &ctx, 0),
+            Err(SecAggError::Unsigned)
+        );
+        // In JSON: the two keys and the signature side by side.
+        let json = serde_json::to_value(&signed).unwrap();
+        assert_eq!(json["signature"].as_str().unwrap().len(), 128);
+        assert!(json["c_pk"].is_string() && json["s_pk"].is_string());
+        let back: SignedKeys = serde_json::from_value(json).unwrap();
+        assert_eq!(back, signed);
+    }
+}
