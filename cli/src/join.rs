@@ -24,6 +24,7 @@ use meshfed_shared::volume::{mean_dice, Labels, Volume, VolumeError};
 
 use crate::backend::{device, Backend};
 use crate::error::{CliError, CliResult};
+use crate::known_keys::KnownKeysFile;
 use crate::server::{Server, Upload};
 use crate::{memory, progress, volume_io};
 
@@ -61,6 +62,10 @@ pub struct JoinArgs {
     /// The base32 TOTP secret: only from $MESHFED_TOTP_SECRET.
     #[arg(skip)]
     pub totp_secret: Option<Secret>,
+    /// Where the keys of secure rounds' members are pinned when first seen (default
+    /// ~/.config/meshfed/known_keys.json).
+    #[arg(long, env = "MESHFED_KNOWN_KEYS")]
+    pub known_keys: Option<PathBuf>,
     /// The 12-word recovery phrase given at confirmation: only from $MESHFED_RECOVERY_PHRASE.
     /// A secure run needs it: its key signs the round keys this participant advertises.
     #[arg(skip)]
@@ -259,7 +264,14 @@ fn one_round(
         let identity = identity
             .cloned()
             .ok_or_else(|| CliError::Usage("a secure run needs MESHFED_RECOVERY_PHRASE".into()))?;
-        crate::secure::take_part(server, detail, trained, identity, limit)?;
+        let known = match &args.known_keys {
+            Some(path) => path.clone(),
+            None => KnownKeysFile::default_path().ok_or_else(|| {
+                CliError::Usage("no home directory for the known keys: pass --known-keys".into())
+            })?,
+        };
+        let mut known = KnownKeysFile::open(&known)?;
+        crate::secure::take_part(server, detail, trained, (identity, &mut known), limit)?;
         return Ok(RoundReport {
             round,
             plan_version: detail.plan.version,

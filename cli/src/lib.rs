@@ -5,6 +5,7 @@ pub mod backend;
 pub mod convert;
 pub mod error;
 pub mod join;
+pub mod known_keys;
 pub mod memory;
 pub mod model_io;
 pub mod phantom;

@@ -12,6 +12,7 @@ use meshfed_shared::secagg::participant::{Action, Participant, Trained};
 use meshfed_shared::secagg::RoundContext;
 
 use crate::error::{CliError, CliResult};
+use crate::known_keys::KnownKeysFile;
 use crate::progress;
 use crate::server::Server;
 
@@ -28,7 +29,7 @@ pub fn take_part(
     server: &Server,
     detail: &RunDetail,
     trained: Trained,
-    identity: SigningKey,
+    (identity, known): (SigningKey, &mut KnownKeysFile),
     limit: Duration,
 ) -> CliResult<()> {
     let (run, round) = (detail.run.id, detail.run.current_round);
@@ -36,7 +37,14 @@ pub fn take_part(
     let participant = Participant::new(ctx, &entropy()?, trained, identity);
     let base = format!("/api/runs/{run}/rounds/{round}/secure");
     let spinner = progress::spinner(&format!("round {round}: secure aggregation"));
-    let result = follow(server, &participant, (run, round), &base, limit, &spinner);
+    let result = follow(
+        server,
+        (&participant, known),
+        (run, round),
+        &base,
+        limit,
+        &spinner,
+    );
     spinner.finish_and_clear();
     match result {
         // The round may close between any two calls (the last reveal closes it): a refusal
@@ -56,7 +64,7 @@ fn closed(server: &Server, run: i64, round: u32) -> CliResult<bool> {
 
 fn follow(
     server: &Server,
-    participant: &Participant,
+    (participant, known): (&Participant, &mut KnownKeysFile),
     (run, round): (i64, u32),
     base: &str,
     limit: Duration,
@@ -91,7 +99,11 @@ fn follow(
                 continue;
             }
             Action::Keys(keys) => server.post_json(&format!("{base}/keys"), &keys)?,
-            Action::Shares(shares) => server.post_json(&format!("{base}/shares"), &shares)?,
+            Action::Shares(shares) => {
+                // Every member's key must be the one first seen for them.
+                known.pin(server.base(), &view.signatures)?;
+                server.post_json(&format!("{base}/shares"), &shares)?
+            }
             Action::Input(bytes) => server.put_octets(&format!("{base}/input"), bytes)?,
             Action::Reveal(reveals) => server.post_json(&format!("{base}/reveal"), &reveals)?,
         };

@@ -73,6 +73,11 @@ fn unix_now() -> u64 {
 }
 
 impl Server {
+    /// The server's address, as given.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     /// Signs in with a password and, when the account has MFA, a TOTP code from the base32
     /// `totp_secret`.
     pub fn sign_in(

@@ -37,6 +37,9 @@ pub fn join_args(
     seed: u64,
     wait_secs: u64,
 ) -> JoinArgs {
+    // Beside its scan: each participant pins the keys it sees in a file of its own.
+    let known_keys =
+        (volume.parent()).map(|dir| dir.join(format!("known-keys-{}.json", user.username)));
     JoinArgs {
         server: ctx.base.clone(),
         run,
@@ -50,6 +53,7 @@ pub fn join_args(
         password: Some(Secret::new(PASSWORD)),
         totp_secret: Some(Secret::new(user.secret.clone())),
         recovery_phrase: Some(Secret::new(user.recovery_phrase.clone())),
+        known_keys,
     }
 }
 

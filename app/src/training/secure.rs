@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use meshfed_shared::api::runs::SecureRound;
 use meshfed_shared::auth::mnemonic::SigningKey;
+use meshfed_shared::secagg::identity::{KnownKeys, MemberSignature};
 use meshfed_shared::secagg::participant::{Action, Participant, Trained};
 use meshfed_shared::secagg::RoundContext;
 use meshfed_shared::ErrorCode;
@@ -26,6 +27,32 @@ pub fn random_bytes<const N: usize>() -> Result<[u8; N], String> {
         .and_then(|c| c.get_random_values_with_u8_array(&mut bytes).map(|_| ()))
         .map_err(|_| "This browser gives no random numbers (crypto.getRandomValues)")?;
     Ok(bytes)
+}
+
+/// Where this browser pins the keys of secure rounds' members (public keys: no secret).
+const KNOWN_KEYS: &str = "meshfed.known_round_keys";
+
+/// Pins the round's members' recovery-phrase keys as first seen; refuses a changed one.
+fn pin(signatures: &[MemberSignature]) -> Result<(), String> {
+    let storage = web_sys::window()
+        .and_then(|w| w.local_storage().ok().flatten())
+        .ok_or("This browser keeps no local storage, where the members' keys are pinned")?;
+    let mut known: KnownKeys = match storage.get_item(KNOWN_KEYS) {
+        Ok(Some(json)) => serde_json::from_str(&json)
+            .map_err(|_| "The keys this browser pinned are unreadable: nothing is trusted")?,
+        _ => KnownKeys::default(),
+    };
+    if known
+        .pin(signatures)
+        .map_err(|e| format!("Secure aggregation refused: {e}"))?
+        > 0
+    {
+        let json = serde_json::to_string(&known).map_err(|e| e.to_string())?;
+        storage
+            .set_item(KNOWN_KEYS, &json)
+            .map_err(|_| "This browser would not keep the members' keys")?;
+    }
+    Ok(())
 }
 
 fn api_error(session: &Session, e: ClientError) -> String {
@@ -69,7 +96,11 @@ pub async fn take_part(
                 continue;
             }
             Action::Keys(keys) => post_json(&format!("{base}/keys"), &keys, bearer).await,
-            Action::Shares(shares) => post_json(&format!("{base}/shares"), &shares, bearer).await,
+            Action::Shares(shares) => {
+                // Every member's key must be the one this browser first saw for them.
+                pin(&current.signatures)?;
+                post_json(&format!("{base}/shares"), &shares, bearer).await
+            }
             Action::Reveal(reveals) => post_json(&format!("{base}/reveal"), &reveals, bearer).await,
             Action::Input(bytes) => put_octets(&format!("{base}/input"), &bytes, bearer).await,
         };

@@ -316,6 +316,7 @@ fn signatures(members: &[MemberRow]) -> Vec<MemberSignature> {
         let signature: [u8; 64] = hex::decode(m.signature.as_deref()?).ok()?.try_into().ok()?;
         Some(MemberSignature {
             x: index(m)?,
+            username: m.username.clone(),
             public_key: m.public_key.clone()?,
             signature,
         })

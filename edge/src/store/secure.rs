@@ -38,6 +38,7 @@ pub struct MemberRow {
     /// The member's signature of its keys (hex), and the public key it verifies against.
     pub signature: Option<String>,
     pub public_key: Option<String>,
+    pub username: String,
 }
 
 impl MemberRow {
@@ -78,7 +79,8 @@ pub async fn members(db: &D1Database, run_id: i64, round: u32) -> EdgeResult<Vec
     Ok(query!(
         &db,
         "SELECT m.user_id, m.x, m.c_pk, m.s_pk, m.shared, m.input_key, m.revealed, \
-             m.signature, u.public_key FROM secure_members m JOIN users u ON u.id = m.user_id \
+             m.signature, u.public_key, u.username FROM secure_members m \
+             JOIN users u ON u.id = m.user_id \
              WHERE m.run_id = ?1 AND m.round = ?2 ORDER BY m.user_id",
         run_id,
         round

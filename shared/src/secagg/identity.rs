@@ -8,6 +8,8 @@
 //! What is signed binds the keys to the run, the round and the attempt, so an advertisement
 //! cannot be replayed into another round or a round that started over.
 
+use std::collections::BTreeMap;
+
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
@@ -59,14 +61,41 @@ impl SignedKeys {
 }
 
 /// A member's signature of its keys as the round's view shows it, with the public key it
-/// verifies against (hex).
+/// verifies against (hex) and whose it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MemberSignature {
     pub x: u8,
+    pub username: String,
     pub public_key: String,
     #[serde(with = "hex64")]
     #[schemars(with = "String", pattern(r"^[0-9a-f]{128}$"))]
     pub signature: [u8; 64],
+}
+
+/// Each member's public key as this participant first saw it (trust on first use). A
+/// recovery phrase's key never changes, so a key that differs later for the same username
+/// means someone, the server or whoever controls it, is posing as that member.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KnownKeys(pub BTreeMap<String, String>);
+
+impl KnownKeys {
+    /// Pins the round's members' keys; refuses the round if a member's key is not the one
+    /// pinned for them. Answers how many members were new.
+    pub fn pin(&mut self, signatures: &[MemberSignature]) -> Result<usize, SecAggError> {
+        if let Some(changed) = signatures
+            .iter()
+            .find(|s| self.0.get(&s.username).is_some_and(|k| *k != s.public_key))
+        {
+            return Err(SecAggError::KeyChanged {
+                username: changed.username.clone(),
+            });
+        }
+        let before = self.0.len();
+        for s in signatures {
+            self.0.insert(s.username.clone(), s.public_key.clone());
+        }
+        Ok(self.0.len() - before)
+    }
 }
 
 mod hex64 {
@@ -123,5 +152,27 @@ mod tests {
         assert!(json["c_pk"].is_string() && json["s_pk"].is_string());
         let back: SignedKeys = serde_json::from_value(json).unwrap();
         assert_eq!(back, signed);
+    }
+
+    #[test]
+    fn a_members_key_is_pinned_on_first_sight_and_may_not_change() {
+        let member = |username: &str, key: &str| MemberSignature {
+            x: 1,
+            username: username.into(),
+            public_key: key.repeat(64),
+            signature: [0; 64],
+        };
+        let mut known = KnownKeys::default();
+        assert_eq!(known.pin(&[member("ada", "a"), member("bo", "b")]), Ok(2));
+        assert_eq!(known.pin(&[member("ada", "a"), member("cy", "c")]), Ok(1));
+        let swapped = known.pin(&[member("cy", "c"), member("bo", "d")]);
+        assert_eq!(
+            swapped,
+            Err(SecAggError::KeyChanged {
+                username: "bo".into()
+            })
+        );
+        assert_eq!(known.0.len(), 3, "nothing pinned from a refused round");
+        assert_eq!(known.0["bo"], "b".repeat(64));
     }
 }

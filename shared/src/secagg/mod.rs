@@ -50,6 +50,10 @@ pub enum SecAggError {
     Unsigned,
     #[error("participant {about}'s round keys are not signed by its owner's key")]
     UnsignedMember { about: u8 },
+    #[error(
+        "{username}'s key is not the one first seen for them: someone may be posing as {username}"
+    )]
+    KeyChanged { username: String },
 }
 
 #[cfg(test)]

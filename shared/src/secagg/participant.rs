@@ -242,6 +242,7 @@ mod tests {
         let signatures = (members.iter())
             .map(|p| MemberSignature {
                 x: p.x,
+                username: format!("member{}", p.x),
                 public_key: hex::encode(identity(p.x).verifying_key().as_bytes()),
                 signature: SignedKeys::sign(&identity(p.x), &ctx, 0, p.keys).signature,
             })

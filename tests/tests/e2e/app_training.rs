@@ -18,7 +18,7 @@ use meshfed_e2e::ui::{
 };
 use meshfed_e2e::volumes::small_t1_and_labels;
 use meshfed_e2e::Ctx;
-use serde_json::json;
+use serde_json::{json, Value};
 
 /// Browser training is CPU-emulated here (SwiftShader or wasm): generous limits.
 const TRAINING: Duration = Duration::from_secs(600);
@@ -273,6 +273,19 @@ pub fn two_browsers_train_and_join_a_run_on_webgpu_and_cpu(ctx: &Ctx) {
             let result = wait_within(client, Locator::XPath(done), TRAINING).await;
             let result = result.text().await.unwrap();
             assert!(result.starts_with("Took part in round 1"), "{result}");
+        }
+        // The tab pinned the four members' recovery-phrase keys as it first saw them.
+        let pinned = gpu
+            .execute(
+                "return localStorage.getItem('meshfed.known_round_keys')",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let pinned: Value = serde_json::from_str(pinned.as_str().expect("keys pinned")).unwrap();
+        for person in [alice, bob, carol, &people[3]] {
+            let key = pinned[&person.username].as_str().unwrap_or_default();
+            assert_eq!(key.len(), 64, "{} pinned: {pinned}", person.username);
         }
         cli.join()
             .unwrap()

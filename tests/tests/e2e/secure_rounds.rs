@@ -44,6 +44,18 @@ pub fn three_cli_participants_take_a_secure_round(ctx: &Ctx) {
     });
     let dir = std::env::temp_dir().join(format!("meshfed-secure-{run}"));
     join_all(ctx, &users, run, &dir, 1);
+    // Each pinned the three members' recovery-phrase keys as it first saw them.
+    for u in &users {
+        let file = dir.join(format!("known-keys-{}.json", u.username));
+        let pinned: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        let keys = pinned[&ctx.base].as_object().expect("this server's keys");
+        assert_eq!(keys.len(), 3, "{pinned}");
+        let mine = keys[&u.username].as_str().unwrap();
+        let expected: String = (identity(u).verifying_key().to_bytes().iter())
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(mine, expected, "{pinned}");
+    }
     ctx.block_on(async {
         let detail = run_detail(ctx, &token(&users[0]), run).await;
         assert_eq!(detail["current_round"], 2, "{detail}");
