@@ -14,9 +14,7 @@ use meshfed_shared::api::runs::RunDetail;
 use meshfed_shared::auth::mnemonic::{self, SigningKey};
 use meshfed_shared::meshnet::{file, ModelConfig};
 use meshfed_shared::plan::{HeldOut, TrainingPlan, ValidationScore};
-use meshfed_shared::privacy::noise::{clip, privatize, repair_variances};
-use meshfed_shared::privacy::DifferentialPrivacy;
-use meshfed_shared::secagg::participant::{DistributedNoise, Trained};
+use meshfed_shared::secagg::participant::Trained;
 use meshfed_shared::secagg::vector;
 use meshfed_shared::secret::Secret;
 use meshfed_shared::training::smooth;
@@ -25,6 +23,7 @@ use meshfed_shared::volume::{mean_dice, Labels, Volume, VolumeError};
 use crate::backend::{device, Backend};
 use crate::error::{CliError, CliResult};
 use crate::known_keys::KnownKeysFile;
+use crate::privacy;
 use crate::server::{Server, Upload};
 use crate::{memory, progress, volume_io};
 
@@ -246,7 +245,7 @@ fn one_round(
     let mut values = model.values()?;
     let secure = detail.run.secure_aggregation;
     let noise = match &plan.dp {
-        Some(dp) => privatize_update(&config, &mut values, &global, dp, secure, round)?,
+        Some(dp) => privacy::privatize_update(&config, &mut values, &global, dp, secure, round)?,
         None => None,
     };
     let examples = train_labels.data.iter().filter(|&&l| l != 0).count().max(1);
@@ -323,44 +322,4 @@ fn wait_for_close(server: &Server, run: i64, round: u32, limit: Duration) -> Cli
         }
         std::thread::sleep(Duration::from_millis(500));
     }
-}
-
-/// DP-FedAvg's part of this participant: the update clipped to C, and Gaussian noise of σC
-/// added here; in a secure round the noise is shared among the round's inputs instead, and
-/// the answer is what this input's share needs when it is masked.
-fn privatize_update(
-    config: &ModelConfig,
-    values: &mut [f32],
-    global: &[f32],
-    dp: &DifferentialPrivacy,
-    secure: bool,
-    round: u32,
-) -> CliResult<Option<DistributedNoise>> {
-    let mut seed = [0u8; 32];
-    getrandom::fill(&mut seed)
-        .map_err(|e| CliError::Usage(format!("no random numbers for the privacy noise: {e}")))?;
-    let done = if secure {
-        clip(values, global, dp.clip_norm)
-    } else {
-        let done = privatize(values, global, dp, seed);
-        // Post-processing (free of privacy cost): noise must not leave a BatchNorm variance
-        // at or below zero, which the server refuses and inference divides by.
-        repair_variances(config, values);
-        done
-    };
-    let clipped = if done.clipped { "clipped to" } else { "within" };
-    let (norm, clip_norm, sd) = (done.norm, dp.clip_norm, dp.noise_sd());
-    if secure {
-        eprintln!(
-            "round {round}: update of norm {norm:.4} {clipped} {clip_norm}; the round's sum \
-             carries Gaussian noise of σ·C = {sd:.4} per value, this input's share added when \
-             it is masked"
-        );
-    } else {
-        eprintln!(
-            "round {round}: update of norm {norm:.4} {clipped} {clip_norm}, Gaussian noise of \
-             σ·C = {sd:.4} added to each value"
-        );
-    }
-    Ok(secure.then_some(DistributedNoise { sd, seed }))
 }

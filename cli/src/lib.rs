@@ -9,6 +9,7 @@ pub mod known_keys;
 pub mod memory;
 pub mod model_io;
 pub mod phantom;
+pub mod privacy;
 pub mod progress;
 pub mod secure;
 pub mod segment;

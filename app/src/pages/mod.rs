@@ -2,6 +2,7 @@ pub mod admin;
 pub mod confirm;
 pub mod forgot;
 pub mod home;
+pub mod join_panel;
 pub mod login;
 pub mod not_found;
 pub mod profile;

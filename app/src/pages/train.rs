@@ -12,7 +12,8 @@ use meshfed_shared::volume::{nifti, Labels, Volume};
 use wasm_bindgen::JsCast;
 use web_sys::HtmlInputElement;
 
-use super::train_panels::{DevicePanel, JoinPanel, ModelPanel, ProgressView, TrainPanel};
+use super::join_panel::JoinPanel;
+use super::train_panels::{DevicePanel, ModelPanel, ProgressView, TrainPanel};
 use crate::components::slices::SliceViewer;
 use crate::session::require_sign_in;
 use crate::training::download::read_file;
