@@ -25,7 +25,12 @@ pub struct Dropout {
 
 impl Dropout {
     pub async fn advertise(ctx: &Ctx, user: &MfaUser, run: i64) -> Self {
-        let secrets = RoundSecrets::derive(&[42; 32], &RoundContext { run, round: 1 });
+        // Keys of its own: two members may not advertise the same keys.
+        let mut seed = [42u8; 32];
+        for (i, b) in user.username.bytes().enumerate() {
+            seed[i % 32] ^= b;
+        }
+        let secrets = RoundSecrets::derive(&seed, &RoundContext { run, round: 1 });
         let me = Self {
             token: token(user),
             run,

@@ -132,6 +132,7 @@ const TESTS: &[(&str, TestFn)] = tests![
     secure::a_dropout_after_sharing_leaves_the_fedavg_of_the_rest,
     secure_rounds::three_cli_participants_take_a_secure_round,
     secure_rounds::a_round_short_of_its_threshold_starts_over_with_fresh_keys,
+    secure_rounds::a_changed_member_key_is_refused_before_any_share,
     plan::participants_follow_the_plan_and_a_patch_starts_next_round,
     plan::the_server_step_keeps_its_momentum_across_rounds,
     plan::a_run_given_no_model_trains_the_labs_recipe,

@@ -4,8 +4,9 @@
 //! keys.
 
 use meshfed_e2e::identity::MfaUser;
-use meshfed_e2e::participant::join_all;
+use meshfed_e2e::participant::{join_all, join_args, write_phantom};
 use meshfed_e2e::runs::*;
+use meshfed_e2e::secure::Dropout;
 use meshfed_e2e::Ctx;
 use meshfed_shared::api::runs::SecureRound;
 use meshfed_shared::auth::mnemonic::{self, SigningKey};
@@ -199,4 +200,61 @@ pub fn a_round_short_of_its_threshold_starts_over_with_fresh_keys(ctx: &Ctx) {
             assert_ne!(fresh.keys, old.keys, "fresh keys for the new attempt");
         }
     });
+}
+
+/// `meshfed join` refuses what secure rounds must not take: without the recovery phrase it
+/// stops before training; and when a member shows another key than the one it pinned for
+/// them (someone posing as that member), it seals no share for anyone.
+pub fn a_changed_member_key_is_refused_before_any_share(ctx: &Ctx) {
+    let model: ModelConfig =
+        serde_json::from_value(json!({"channels": 3, "dilations": [1, 2, 1], "classes": 3}))
+            .unwrap();
+    let (users, run) = ctx.block_on(async {
+        let users = participants(ctx, "secpin", 3).await;
+        let plan = json!({"local_steps": 1, "patch": 16, "batch": 1,
+            "fix_batch_norm_from": null});
+        let body = json!({"model": model, "round_timeout_secs": 600, "plan": plan,
+            "secure_aggregation": true});
+        let run = create_run(ctx, &users[0], &[&users[1], &users[2]], body).await;
+        (users, run)
+    });
+    let dir = std::env::temp_dir().join(format!("meshfed-secure-pin-{run}"));
+    let files = write_phantom(&dir, "0", [20, 20, 20], 0);
+    let join = |args: meshfed_cli::join::JoinArgs| {
+        std::thread::spawn(move || meshfed_cli::join::run(args))
+            .join()
+            .unwrap()
+    };
+    let mut without = join_args(ctx, &users[0], run, files.clone(), 1, 0, 120);
+    without.recovery_phrase = None;
+    let refused = join(without).expect_err("no phrase, no secure round");
+    assert!(
+        refused.to_string().contains("MESHFED_RECOVERY_PHRASE"),
+        "{refused}"
+    );
+    // users[0] pinned another key for users[1] in an earlier round.
+    let args = join_args(ctx, &users[0], run, files, 1, 0, 120);
+    let pinned = json!({ ctx.base.clone(): { users[1].username.clone(): "ab".repeat(32) } });
+    let pin_file = args.known_keys.clone().expect("a known-keys file");
+    std::fs::write(&pin_file, serde_json::to_vec(&pinned).unwrap()).unwrap();
+    ctx.block_on(async {
+        for u in &users[1..] {
+            Dropout::advertise(ctx, u, run).await;
+        }
+    });
+    let refused = join(args).expect_err("a changed key is refused");
+    let said = refused.to_string();
+    assert!(
+        said.contains(&users[1].username) && said.contains("posing"),
+        "{said}"
+    );
+    ctx.block_on(async {
+        let v = view(ctx, &token(&users[0]), run, 1).await;
+        assert_eq!(v["phase"], "shares", "{v}");
+        assert_eq!(v["sent"]["keys"], true, "{v}");
+        assert_eq!(v["sent"]["shares"], false, "no share sealed: {v}");
+    });
+    let untouched: Value = serde_json::from_slice(&std::fs::read(&pin_file).unwrap()).unwrap();
+    assert_eq!(untouched, pinned, "nothing pinned from a refused round");
+    let _ = std::fs::remove_dir_all(&dir);
 }
