@@ -14,6 +14,7 @@ mod close;
 mod live;
 mod secure;
 mod secure_calls;
+mod secure_view;
 
 use serde::{Deserialize, Serialize};
 use worker::{

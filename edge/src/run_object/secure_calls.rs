@@ -3,23 +3,20 @@
 //! (each thing once), writes to D1 or R2 before it answers, and lets the phases move on.
 
 use meshfed_shared::api::runs::{
-    round_conflict, RevealRequest, SecurePhase, SecureRound, SecureSent, SharesRequest,
+    round_conflict, RevealRequest, SecurePhase, SecureRound, SharesRequest,
 };
-use meshfed_shared::secagg::identity::{MemberSignature, SignedKeys};
+use meshfed_shared::secagg::identity::SignedKeys;
 use meshfed_shared::secagg::{vector, RoundContext, Secret};
-use meshfed_shared::time::rfc3339_from_unix_ms;
 use meshfed_shared::{ApiError, ErrorCode};
 
 use super::live::Live;
-use super::secure::{index, is_sender, is_survivor, peers};
+use super::secure::{index, is_sender, is_survivor};
+use super::secure_view::round_state;
 use super::RunCoordinator;
 use crate::blobs;
 use crate::error::{EdgeError, EdgeResult};
 use crate::http::now_ms;
-use crate::store::{
-    self,
-    secure::{MemberRow, SecureRoundRow},
-};
+use crate::store::{self, secure::MemberRow};
 
 fn conflict(message: String) -> EdgeError {
     ApiError::new(ErrorCode::Conflict, message).into()
@@ -247,81 +244,6 @@ impl RunCoordinator {
             }
         }
     }
-
-    async fn view(
-        &self,
-        live: &Live,
-        run_id: i64,
-        user_id: &str,
-        len: usize,
-    ) -> EdgeResult<SecureRound> {
-        let db = store::db(&self.env)?;
-        let round = live.round;
-        let (row, phase, members) = round_state(&db, run_id, round).await?;
-        let mine = members.iter().find(|m| m.user_id == user_id);
-        let me = mine.and_then(index);
-        let shares_for_me = match (me, phase) {
-            (Some(x), SecurePhase::Input | SecurePhase::Reveal) => {
-                let senders: Vec<u8> = members
-                    .iter()
-                    .filter(|m| is_sender(m))
-                    .filter_map(index)
-                    .collect();
-                store::secure_shares::shares_to(&db, run_id, round, x)
-                    .await?
-                    .into_iter()
-                    .filter(|s| senders.contains(&s.from))
-                    .collect()
-            }
-            _ => vec![],
-        };
-        // Who sent shares (from the input phase) and whose inputs count (from the reveals).
-        let from = |p: SecurePhase, rule: fn(&MemberRow) -> bool| -> Vec<u8> {
-            match phase as u8 >= p as u8 {
-                true => members
-                    .iter()
-                    .filter(|m| rule(m))
-                    .filter_map(index)
-                    .collect(),
-                false => vec![],
-            }
-        };
-        Ok(SecureRound {
-            round,
-            attempt: row.attempt as u32,
-            phase,
-            phase_deadline_at: rfc3339_from_unix_ms(row.phase_deadline_at),
-            advertised: members.len() as u32,
-            threshold: row.threshold.map(|t| t as u32),
-            me,
-            members: peers(&members, |_| true)?,
-            signatures: signatures(&members),
-            senders: from(SecurePhase::Input, is_sender),
-            survivors: from(SecurePhase::Reveal, is_survivor),
-            shares_for_me,
-            vector_len: len,
-            sent: SecureSent {
-                keys: mine.is_some(),
-                shares: mine.is_some_and(|m| m.shared != 0),
-                input: mine.is_some_and(|m| m.input_key.is_some()),
-                reveal: mine.is_some_and(|m| m.revealed != 0),
-            },
-        })
-    }
-}
-
-/// The members' signatures of their keys, with the public keys they verify against.
-fn signatures(members: &[MemberRow]) -> Vec<MemberSignature> {
-    let signed = |m: &MemberRow| {
-        let signature: [u8; 64] = hex::decode(m.signature.as_deref()?).ok()?.try_into().ok()?;
-        Some(MemberSignature {
-            x: index(m)?,
-            username: m.username.clone(),
-            public_key: m.public_key.clone()?,
-            signature,
-        })
-    };
-    members.iter().filter_map(signed).collect()
 }
 
 /// A participant's call, as the Worker hands it to the object.
@@ -339,17 +261,4 @@ pub enum SecureOp {
     Shares(SharesRequest),
     Input(Vec<u8>),
     Reveal(RevealRequest),
-}
-
-/// The open secure round's row, phase and members.
-async fn round_state(
-    db: &worker::D1Database,
-    run_id: i64,
-    round: u32,
-) -> EdgeResult<(SecureRoundRow, SecurePhase, Vec<MemberRow>)> {
-    let row = store::secure::round(db, run_id, round)
-        .await?
-        .ok_or_else(|| EdgeError::Internal("secure round missing".into()))?;
-    let phase = row.phase()?;
-    Ok((row, phase, store::secure::members(db, run_id, round).await?))
 }
