@@ -33,7 +33,7 @@ pub fn privatize(
     seed: [u8; 32],
 ) -> Privatized {
     let done = clip(values, global, dp.clip_norm);
-    add_noise(values, dp.noise_multiplier * dp.clip_norm, seed);
+    add_noise(values, dp.noise_sd(), seed);
     done
 }
 

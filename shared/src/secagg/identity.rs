@@ -32,7 +32,7 @@ pub struct SignedKeys {
     #[serde(flatten)]
     pub keys: KeyAdvert,
     /// Ed25519 over [`message`], hex (128 digits).
-    #[serde(with = "hex64")]
+    #[serde(with = "super::keys::hex_array")]
     #[schemars(with = "String", pattern(r"^[0-9a-f]{128}$"))]
     pub signature: [u8; 64],
 }
@@ -67,7 +67,7 @@ pub struct MemberSignature {
     pub x: u8,
     pub username: String,
     pub public_key: String,
-    #[serde(with = "hex64")]
+    #[serde(with = "super::keys::hex_array")]
     #[schemars(with = "String", pattern(r"^[0-9a-f]{128}$"))]
     pub signature: [u8; 64],
 }
@@ -95,22 +95,6 @@ impl KnownKeys {
             self.0.insert(s.username.clone(), s.public_key.clone());
         }
         Ok(self.0.len() - before)
-    }
-}
-
-mod hex64 {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(v: &[u8; 64], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&hex::encode(v))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 64], D::Error> {
-        let text = String::deserialize(d)?;
-        let bytes = hex::decode(&text).map_err(serde::de::Error::custom)?;
-        bytes
-            .try_into()
-            .map_err(|_| serde::de::Error::custom("expected 64 bytes (128 hex digits)"))
     }
 }
 

@@ -12,10 +12,10 @@ use super::SecAggError;
 /// The two public keys a participant advertises for a round (hex in JSON).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct KeyAdvert {
-    #[serde(with = "hex32")]
+    #[serde(with = "hex_array")]
     #[schemars(with = "String", pattern(r"^[0-9a-f]{64}$"))]
     pub c_pk: [u8; 32],
-    #[serde(with = "hex32")]
+    #[serde(with = "hex_array")]
     #[schemars(with = "String", pattern(r"^[0-9a-f]{64}$"))]
     pub s_pk: [u8; 32],
 }
@@ -84,19 +84,22 @@ pub fn agree(secret: &[u8; 32], public: &[u8; 32]) -> [u8; 32] {
     MontgomeryPoint(*public).mul_clamped(*secret).0
 }
 
-pub(super) mod hex32 {
+/// A byte array of any length as lowercase hex (keys: 32 bytes; signatures: 64).
+pub(super) mod hex_array {
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(v: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer, const N: usize>(v: &[u8; N], s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&hex::encode(v))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
+        d: D,
+    ) -> Result<[u8; N], D::Error> {
         let text = String::deserialize(d)?;
         let bytes = hex::decode(&text).map_err(serde::de::Error::custom)?;
-        bytes
-            .try_into()
-            .map_err(|_| serde::de::Error::custom("expected 32 bytes (64 hex digits)"))
+        bytes.try_into().map_err(|_| {
+            serde::de::Error::custom(format!("expected {N} bytes ({} hex digits)", 2 * N))
+        })
     }
 }
 
