@@ -14,9 +14,10 @@ use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use serde::{Deserialize, Serialize};
 
-use super::kdf::{apply_mask, hkdf, mask, RoundContext};
+use super::kdf::{hkdf, RoundContext};
 use super::keys::{agree, KeyAdvert, RoundSecrets};
 use super::shamir::{self, Share};
+use super::stream;
 use super::SecAggError;
 
 /// A participant of the round: its index (1-based, its Shamir x) and advertised keys.
@@ -95,7 +96,7 @@ pub fn seal_shares(
     let words = (threshold - 1) * 8;
     let coefficients = |purpose: &str| -> Vec<u8> {
         let seed = hkdf(entropy, &ctx.info(purpose, &[me]));
-        mask(&seed, words)
+        stream::words(&seed, words)
             .iter()
             .flat_map(|w| w.to_le_bytes())
             .collect()
@@ -138,10 +139,10 @@ pub fn masked_input(
     input: &[u32],
 ) -> Vec<u32> {
     let mut y = input.to_vec();
-    apply_mask(&mut y, &secrets.b, true);
+    stream::apply(&mut y, &secrets.b, true);
     for peer in senders.iter().filter(|p| p.x != me) {
         let seed = pair_seed(ctx, &agree(&secrets.s_sk, &peer.keys.s_pk), me, peer.x);
-        apply_mask(&mut y, &seed, me < peer.x);
+        stream::apply(&mut y, &seed, me < peer.x);
     }
     y
 }

@@ -4,8 +4,8 @@
 //! after masking, as long as `threshold` of them stay.
 //!
 //! Pure and deterministic given its entropy, so `meshfed join` and the browser's worker run
-//! the same bytes. Primitives: X25519 ([`keys`]), HKDF-SHA256 and a ChaCha12 mask stream
-//! ([`kdf`]), Shamir over GF(2⁸) ([`shamir`]), fixed point in Z/2³² ([`fixed`]).
+//! the same bytes. Primitives: X25519 ([`keys`]), HKDF-SHA256 ([`kdf`]), the ChaCha12 mask stream
+//! ([`stream`]), Shamir over GF(2⁸) ([`shamir`]), fixed point in Z/2³² ([`fixed`]).
 //! The participant's steps are in [`client`], the server's in [`server`].
 
 pub mod client;
@@ -16,6 +16,7 @@ pub mod keys;
 pub mod participant;
 pub mod server;
 pub mod shamir;
+pub mod stream;
 pub mod vector;
 
 pub use client::{Peer, Reveal, SealedShare, Secret};

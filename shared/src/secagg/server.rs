@@ -4,9 +4,10 @@
 //! What remains is the sum of the counted inputs; no single input is ever in the clear.
 
 use super::client::{pair_seed, Peer, Reveal, Secret};
-use super::kdf::{apply_mask, RoundContext};
+use super::kdf::RoundContext;
 use super::keys::{agree, public_key};
 use super::shamir::{self, Share};
+use super::stream;
 use super::SecAggError;
 
 /// Adds one masked input to the running sum.
@@ -58,7 +59,7 @@ pub fn unmask(
         }
         let secret = shamir::combine(&shares[..threshold]).ok_or(SecAggError::Duplicate)?;
         if counted {
-            apply_mask(sum, &secret, false);
+            stream::apply(sum, &secret, false);
         } else {
             if public_key(&secret) != peer.keys.s_pk {
                 return Err(SecAggError::WrongKey { about: peer.x });
@@ -66,7 +67,7 @@ pub fn unmask(
             // Each survivor u added +mask(u, v) if u < v, else −mask(u, v): take it back.
             for u in senders.iter().filter(|u| survivors.contains(&u.x)) {
                 let seed = pair_seed(ctx, &agree(&secret, &u.keys.s_pk), u.x, peer.x);
-                apply_mask(sum, &seed, u.x > peer.x);
+                stream::apply(sum, &seed, u.x > peer.x);
             }
         }
     }
