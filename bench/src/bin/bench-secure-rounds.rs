@@ -8,7 +8,8 @@
 //!
 //! Each phase's calls, and the plaintext uploads, go at most 16 at a time.
 //!
-//! `cargo run --release -p meshfed-bench --bin bench-secure-rounds` after a build.
+//! `cargo run --release -p meshfed-bench --bin bench-secure-rounds` after a build
+//! (`-- --n 64 --model wide` for one row).
 
 use std::time::{Duration, Instant};
 
@@ -24,7 +25,26 @@ use meshfed_shared::secagg::{client, vector, Peer, RoundContext, RoundSecrets, S
 use reqwest::Method;
 use serde_json::{json, Value};
 
+/// Which rows to measure (all six by default).
+#[derive(clap::Parser)]
+struct Args {
+    /// Numbers of participants.
+    #[arg(long, value_delimiter = ',', default_values_t = [4, 16, 64])]
+    n: Vec<usize>,
+    /// Models: `model5` (5,598 values) and `wide` (997,587).
+    #[arg(long, value_delimiter = ',', default_values = ["model5", "wide"])]
+    model: Vec<String>,
+}
+
 fn main() {
+    let args = <Args as clap::Parser>::parse();
+    if let Some(m) = args
+        .model
+        .iter()
+        .find(|m| !["model5", "wide"].contains(&m.as_str()))
+    {
+        panic!("unknown model {m}: model5 or wide");
+    }
     let (mut srv, ctx) = server::for_benchmark("bench-secure-rounds", Duration::from_secs(600));
     let rt = ctx.rt.clone();
     let wide: ModelConfig = serde_json::from_value(json!({"channels": 48,
@@ -32,7 +52,12 @@ fn main() {
     .unwrap();
     rt.block_on(async {
         let mut users = vec![];
-        for wave in 0..4 {
+        let most = args.n.iter().copied().max().unwrap_or(0);
+        assert!(
+            most <= 64,
+            "at most 64 participants (a round's indices are bytes)"
+        );
+        for wave in 0..most.div_ceil(16) {
             users.extend(participants(&ctx, &format!("bsec{wave}x"), 16).await);
         }
         println!(
@@ -47,10 +72,14 @@ fn main() {
             "secure close",
             "ratio"
         );
-        for model in [ModelConfig::model5(3), wide] {
-            for n in [4usize, 16, 64] {
-                let plain = plain_round(&ctx, &users[..n], &model).await;
-                let secure = secure_round(&ctx, &users[..n], &model).await;
+        let models = [("model5", ModelConfig::model5(3)), ("wide", wide)];
+        for (_, model) in models
+            .iter()
+            .filter(|(name, _)| args.model.iter().any(|m| m == name))
+        {
+            for &n in &args.n {
+                let plain = plain_round(&ctx, &users[..n], model).await;
+                let secure = secure_round(&ctx, &users[..n], model).await;
                 println!(
                     "{:>8} {:>3} | {:>10} {:>10} {:>6.3} | {:>9.1} {:>10.0}ms {:>7.0}ms {:>6.2}",
                     model.parameter_count(),
