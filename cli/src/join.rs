@@ -81,6 +81,8 @@ pub struct RoundReport {
     /// The received global model on the held-out part (`None`: the plan holds nothing out).
     pub validation: Option<ValidationScore>,
     pub closed_by_us: bool,
+    /// In a secure round: the members whose keys were pinned in it, seen for the first time.
+    pub keys_first_seen: Vec<crate::secure::FirstSeen>,
 }
 
 pub fn run(args: JoinArgs) -> CliResult<Vec<RoundReport>> {
@@ -98,6 +100,12 @@ pub fn run(args: JoinArgs) -> CliResult<Vec<RoundReport>> {
         })?),
         None => None,
     };
+    if let Some(key) = &identity {
+        use meshfed_shared::secagg::identity::fingerprint;
+        // What the other members check, the first time they share a secure round with us.
+        let printed = fingerprint(key.verifying_key().as_bytes());
+        eprintln!("your key's fingerprint, for others to check: {printed}");
+    }
     let totp = totp.as_ref().map(Secret::expose);
     let server = Server::sign_in(&args.server, &args.username, password.expose(), totp)?;
     let scan = volume_io::read_volume(&args.volume)?;
@@ -270,7 +278,8 @@ fn one_round(
             })?,
         };
         let mut known = KnownKeysFile::open(&known)?;
-        crate::secure::take_part(server, detail, trained, (identity, &mut known), limit)?;
+        let keys_first_seen =
+            crate::secure::take_part(server, detail, trained, (identity, &mut known), limit)?;
         return Ok(RoundReport {
             round,
             plan_version: detail.plan.version,
@@ -278,6 +287,7 @@ fn one_round(
             dice,
             validation: scored,
             closed_by_us: false,
+            keys_first_seen,
         });
     }
     let body = file::to_safetensors(&config, &values, Default::default());
@@ -298,6 +308,7 @@ fn one_round(
         dice,
         validation: scored,
         closed_by_us: receipt.is_some_and(|r| r.closed),
+        keys_first_seen: vec![],
     })
 }
 

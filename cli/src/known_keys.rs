@@ -42,13 +42,18 @@ impl KnownKeysFile {
     }
 
     /// Pins the round's members' keys for `server` and saves the file (written whole, then
-    /// renamed over the old one); refuses a member whose key changed. How many were new.
-    pub fn pin(&mut self, server: &str, members: &[MemberSignature]) -> CliResult<usize> {
+    /// renamed over the old one); refuses a member whose key changed. Answers the members
+    /// seen for the first time.
+    pub fn pin<'a>(
+        &mut self,
+        server: &str,
+        members: &'a [MemberSignature],
+    ) -> CliResult<Vec<&'a MemberSignature>> {
         let known = self.servers.entry(server.to_string()).or_default();
         let new = known
             .pin(members)
             .map_err(|e| CliError::Server(format!("secure aggregation refused: {e}")))?;
-        if new > 0 {
+        if !new.is_empty() {
             self.save()?;
         }
         Ok(new)
@@ -86,14 +91,20 @@ mod tests {
         let path = dir.join("known_keys.json");
         let _ = std::fs::remove_dir_all(&dir);
         let mut file = KnownKeysFile::open(&path).unwrap();
-        assert_eq!(file.pin("http://a", &[member("ada", 'a')]).unwrap(), 1);
         assert_eq!(
-            file.pin("http://b", &[member("ada", 'b')]).unwrap(),
+            file.pin("http://a", &[member("ada", 'a')]).unwrap().len(),
+            1
+        );
+        assert_eq!(
+            file.pin("http://b", &[member("ada", 'b')]).unwrap().len(),
             1,
             "another server"
         );
         let mut again = KnownKeysFile::open(&path).unwrap();
-        assert_eq!(again.pin("http://a", &[member("ada", 'a')]).unwrap(), 0);
+        assert!(again
+            .pin("http://a", &[member("ada", 'a')])
+            .unwrap()
+            .is_empty());
         let changed = again.pin("http://a", &[member("ada", 'c')]).unwrap_err();
         assert!(changed.to_string().contains("ada"), "{changed}");
         std::fs::write(&path, b"{not json").unwrap();

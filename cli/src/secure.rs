@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use meshfed_shared::api::runs::{RunDetail, SecureRound};
 use meshfed_shared::auth::mnemonic::SigningKey;
+use meshfed_shared::secagg::identity::fingerprint;
 use meshfed_shared::secagg::participant::{Action, Participant, Trained};
 use meshfed_shared::secagg::RoundContext;
 
@@ -23,23 +24,38 @@ fn entropy() -> CliResult<[u8; 64]> {
     Ok(bytes)
 }
 
+/// A member whose key this participant saw for the first time, for its person to check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FirstSeen {
+    pub username: String,
+    pub fingerprint: String,
+}
+
 /// Takes round `detail.run.current_round` through its secure phases with `trained`; returns
-/// when this participant has done its part (or the round closed without needing it).
+/// when this participant has done its part (or the round closed without needing it), with
+/// the other members whose keys it pinned in this round.
 pub fn take_part(
     server: &Server,
     detail: &RunDetail,
     trained: Trained,
     (identity, known): (SigningKey, &mut KnownKeysFile),
     limit: Duration,
-) -> CliResult<()> {
+) -> CliResult<Vec<FirstSeen>> {
     let (run, round) = (detail.run.id, detail.run.current_round);
     let ctx = RoundContext { run, round };
+    let mine = fingerprint(identity.verifying_key().as_bytes());
     let participant = Participant::new(ctx, &entropy()?, trained, identity);
+    let mut first_seen = vec![];
     let base = format!("/api/runs/{run}/rounds/{round}/secure");
     let spinner = progress::spinner(&format!("round {round}: secure aggregation"));
+    let pins = Pins {
+        known,
+        mine: &mine,
+        first_seen: &mut first_seen,
+    };
     let result = follow(
         server,
-        (&participant, known),
+        (&participant, pins),
         (run, round),
         &base,
         limit,
@@ -49,11 +65,49 @@ pub fn take_part(
     match result {
         // The round may close between any two calls (the last reveal closes it): a refusal
         // then only says that our part is over.
-        Err(e) if closed(server, run, round)? => {
-            eprintln!("round {round} closed ({e})");
-            Ok(())
+        Err(e) if closed(server, run, round)? => eprintln!("round {round} closed ({e})"),
+        other => other?,
+    }
+    Ok(first_seen)
+}
+
+/// Where the members' keys are pinned, this participant's own fingerprint and the members
+/// seen for the first time.
+struct Pins<'a> {
+    known: &'a mut KnownKeysFile,
+    mine: &'a str,
+    first_seen: &'a mut Vec<FirstSeen>,
+}
+
+impl Pins<'_> {
+    /// Pins the round's members' keys; names each one seen for the first time (but this
+    /// participant's own), with its fingerprint to check with its person out of band.
+    fn pin(
+        &mut self,
+        server: &Server,
+        view: &SecureRound,
+        spinner: &indicatif::ProgressBar,
+    ) -> CliResult<()> {
+        let new = self.known.pin(server.base(), &view.signatures)?;
+        for member in new {
+            let printed = member.fingerprint().unwrap_or_default();
+            if printed == self.mine {
+                continue;
+            }
+            let seen = FirstSeen {
+                username: member.username.clone(),
+                fingerprint: printed,
+            };
+            spinner.suspend(|| {
+                eprintln!(
+                    "first secure round with {}: their key's fingerprint is {}. Check it with \
+                     them (`meshfed join` shows them theirs); it is pinned from now on",
+                    seen.username, seen.fingerprint
+                )
+            });
+            self.first_seen.push(seen);
         }
-        other => other,
+        Ok(())
     }
 }
 
@@ -64,7 +118,7 @@ fn closed(server: &Server, run: i64, round: u32) -> CliResult<bool> {
 
 fn follow(
     server: &Server,
-    (participant, known): (&Participant, &mut KnownKeysFile),
+    (participant, mut pins): (&Participant, Pins),
     (run, round): (i64, u32),
     base: &str,
     limit: Duration,
@@ -101,7 +155,7 @@ fn follow(
             Action::Keys(keys) => server.post_json(&format!("{base}/keys"), &keys)?,
             Action::Shares(shares) => {
                 // Every member's key must be the one first seen for them.
-                known.pin(server.base(), &view.signatures)?;
+                pins.pin(server, &view, spinner)?;
                 server.post_json(&format!("{base}/shares"), &shares)?
             }
             Action::Input(bytes) => server.put_octets(&format!("{base}/input"), bytes)?,

@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_query_map;
 use meshfed_shared::auth::mnemonic;
+use meshfed_shared::secagg::identity::fingerprint;
 
 use super::train::{CurrentModel, TrainingPage};
 use super::train_panels::{trainer, Outcome};
@@ -18,6 +19,9 @@ use crate::training::join::{join, JoinPlan, JoinView};
 struct PageJoinView {
     status: RwSignal<Option<String>>,
     trainer: TrainingPage,
+    /// Members of secure rounds whose keys this browser saw for the first time: name and
+    /// fingerprint.
+    first_seen: RwSignal<Vec<(String, String)>>,
 }
 
 impl JoinView for PageJoinView {
@@ -36,6 +40,10 @@ impl JoinView for PageJoinView {
             bytes: Arc::new(bytes),
             description,
         }));
+    }
+    fn key_first_seen(&self, username: String, fingerprint: String) {
+        self.first_seen
+            .update(|seen| seen.push((username, fingerprint)));
     }
 }
 
@@ -63,6 +71,13 @@ pub fn JoinPanel(session: Session) -> impl IntoView {
     let outcome = RwSignal::new(None::<Result<String, String>>);
     // A secure run's round keys are signed with the recovery phrase's key: asked for here.
     let phrase = RwSignal::new(String::new());
+    // What the others check the first time they share a secure round with this person.
+    let my_fingerprint = Memo::new(move |_| {
+        phrase
+            .with(|typed| mnemonic::signing_key(typed.trim()))
+            .map(|key| fingerprint(key.verifying_key().as_bytes()))
+    });
+    let first_seen = RwSignal::new(Vec::<(String, String)>::new());
     let secure = move || {
         run_plan
             .get()
@@ -96,9 +111,14 @@ pub fn JoinPanel(session: Session) -> impl IntoView {
             identity,
         };
         outcome.set(None);
+        first_seen.set(vec![]);
         t.start_job(format!("Joining run {id}"));
         spawn_local(async move {
-            let view = PageJoinView { status, trainer: t };
+            let view = PageJoinView {
+                status,
+                trainer: t,
+                first_seen,
+            };
             let result = join(session, &worker, &plan, &view).await;
             t.busy.set(None);
             status.set(None);
@@ -132,6 +152,11 @@ pub fn JoinPanel(session: Session) -> impl IntoView {
                     "This run aggregates securely: your recovery phrase signs your round keys, "
                     "so no one can take part as you. It stays in this tab."
                 </p>
+                {move || my_fingerprint.get().map(|printed| view! {
+                    <p role="note" aria-label="Your key">
+                        {format!("Your key's fingerprint, for the others to check: {printed}")}
+                    </p>
+                })}
             })}
         </div>
         {move || run_plan.get().flatten().and_then(Result::ok).flatten().map(|d| view! {
@@ -143,6 +168,17 @@ pub fn JoinPanel(session: Session) -> impl IntoView {
         })}
         <button type="button" disabled=move || !t.ready() || run.with(String::is_empty) on:click=start>"Join"</button>
         {move || status.get().map(|s| view! { <p role="status" aria-label="Join status">{s}</p> })}
+        {move || (!first_seen.with(Vec::is_empty)).then(|| view! {
+            <div role="note" aria-label="Keys seen for the first time">
+                <p>"First secure round with these members: check each fingerprint with its person "
+                   "(by phone, say). This browser holds them to these keys from now on."</p>
+                <ul>
+                    {first_seen.get().into_iter().map(|(username, printed)| view! {
+                        <li>{format!("{username}: {printed}")}</li>
+                    }).collect_view()}
+                </ul>
+            </div>
+        })}
         <Outcome label="Join result" outcome=outcome/>
     }
 }

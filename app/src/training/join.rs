@@ -44,6 +44,9 @@ pub trait JoinView {
     fn cancelled(&self) -> bool;
     /// The newest model (a global model, or the local one just trained).
     fn model(&self, bytes: Vec<u8>, description: String);
+    /// A secure round showed `username`'s key for the first time: pinned now, its
+    /// `fingerprint` is for the person to check with them.
+    fn key_first_seen(&self, username: String, fingerprint: String);
 }
 
 fn api_error(session: &Session, e: ClientError) -> String {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use meshfed_shared::api::runs::SecureRound;
 use meshfed_shared::auth::mnemonic::SigningKey;
-use meshfed_shared::secagg::identity::{KnownKeys, MemberSignature};
+use meshfed_shared::secagg::identity::{fingerprint, KnownKeys, MemberSignature};
 use meshfed_shared::secagg::participant::{Action, Participant, Trained};
 use meshfed_shared::secagg::RoundContext;
 use meshfed_shared::ErrorCode;
@@ -33,7 +33,9 @@ pub fn random_bytes<const N: usize>() -> Result<[u8; N], String> {
 const KNOWN_KEYS: &str = "meshfed.known_round_keys";
 
 /// Pins the round's members' recovery-phrase keys as first seen; refuses a changed one.
-fn pin(signatures: &[MemberSignature]) -> Result<(), String> {
+/// Answers the members seen for the first time (but this participant, whose fingerprint is
+/// `mine`), with their fingerprints.
+fn pin(signatures: &[MemberSignature], mine: &str) -> Result<Vec<(String, String)>, String> {
     let storage = web_sys::window()
         .and_then(|w| w.local_storage().ok().flatten())
         .ok_or("This browser keeps no local storage, where the members' keys are pinned")?;
@@ -42,17 +44,22 @@ fn pin(signatures: &[MemberSignature]) -> Result<(), String> {
             .map_err(|_| "The keys this browser pinned are unreadable: nothing is trusted")?,
         _ => KnownKeys::default(),
     };
-    if known
+    let new: Vec<(String, String)> = known
         .pin(signatures)
         .map_err(|e| format!("Secure aggregation refused: {e}"))?
-        > 0
-    {
+        .into_iter()
+        .map(|m| (m.username.clone(), m.fingerprint().unwrap_or_default()))
+        .collect();
+    if !new.is_empty() {
         let json = serde_json::to_string(&known).map_err(|e| e.to_string())?;
         storage
             .set_item(KNOWN_KEYS, &json)
             .map_err(|_| "This browser would not keep the members' keys")?;
     }
-    Ok(())
+    Ok(new
+        .into_iter()
+        .filter(|(_, printed)| printed != mine)
+        .collect())
 }
 
 fn api_error(session: &Session, e: ClientError) -> String {
@@ -70,6 +77,7 @@ pub async fn take_part(
     view: &dyn JoinView,
 ) -> Result<(), String> {
     let ctx = RoundContext { run, round };
+    let mine = fingerprint(identity.verifying_key().as_bytes());
     let participant = Participant::new(ctx, &random_bytes()?, trained, identity);
     let base = format!("/api/runs/{run}/rounds/{round}/secure");
     loop {
@@ -98,7 +106,9 @@ pub async fn take_part(
             Action::Keys(keys) => post_json(&format!("{base}/keys"), &keys, bearer).await,
             Action::Shares(shares) => {
                 // Every member's key must be the one this browser first saw for them.
-                pin(&current.signatures)?;
+                for (username, printed) in pin(&current.signatures, &mine)? {
+                    view.key_first_seen(username, printed);
+                }
                 post_json(&format!("{base}/shares"), &shares, bearer).await
             }
             Action::Reveal(reveals) => post_json(&format!("{base}/reveal"), &reveals, bearer).await,

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use super::{KeyAdvert, RoundContext, SecAggError};
 
@@ -72,6 +73,28 @@ pub struct MemberSignature {
     pub signature: [u8; 64],
 }
 
+/// What two people compare out of band (by phone, in person) the first time they share a
+/// secure round, before either trusts the key the server showed: SHA-256 over a domain tag
+/// and the recovery phrase's Ed25519 public key, its first 80 bits as five groups of four hex
+/// digits (`3f2a 91bc 0d7e 55a1 c2f0`). Posing as someone behind the same fingerprint takes
+/// about 2⁸⁰ tries at keys.
+pub fn fingerprint(public_key: &[u8; 32]) -> String {
+    let digest = Sha256::new()
+        .chain_update(b"meshfed key fingerprint v1\0")
+        .chain_update(public_key)
+        .finalize();
+    let groups: Vec<String> = digest[..10].chunks(2).map(hex::encode).collect();
+    groups.join(" ")
+}
+
+impl MemberSignature {
+    /// The [`fingerprint`] of the member's key; `None` when it is not 64 hex digits.
+    pub fn fingerprint(&self) -> Option<String> {
+        let bytes: [u8; 32] = hex::decode(&self.public_key).ok()?.try_into().ok()?;
+        Some(fingerprint(&bytes))
+    }
+}
+
 /// Each member's public key as this participant first saw it (trust on first use). A
 /// recovery phrase's key never changes, so a key that differs later for the same username
 /// means someone, the server or whoever controls it, is posing as that member.
@@ -80,8 +103,12 @@ pub struct KnownKeys(pub BTreeMap<String, String>);
 
 impl KnownKeys {
     /// Pins the round's members' keys; refuses the round if a member's key is not the one
-    /// pinned for them. Answers how many members were new.
-    pub fn pin(&mut self, signatures: &[MemberSignature]) -> Result<usize, SecAggError> {
+    /// pinned for them. Answers the members seen for the first time (their fingerprints are
+    /// for people to check).
+    pub fn pin<'a>(
+        &mut self,
+        signatures: &'a [MemberSignature],
+    ) -> Result<Vec<&'a MemberSignature>, SecAggError> {
         if let Some(changed) = signatures
             .iter()
             .find(|s| self.0.get(&s.username).is_some_and(|k| *k != s.public_key))
@@ -90,11 +117,17 @@ impl KnownKeys {
                 username: changed.username.clone(),
             });
         }
-        let before = self.0.len();
+        let mut new = vec![];
         for s in signatures {
-            self.0.insert(s.username.clone(), s.public_key.clone());
+            if self
+                .0
+                .insert(s.username.clone(), s.public_key.clone())
+                .is_none()
+            {
+                new.push(s);
+            }
         }
-        Ok(self.0.len() - before)
+        Ok(new)
     }
 }
 
@@ -147,9 +180,15 @@ mod tests {
             signature: [0; 64],
         };
         let mut known = KnownKeys::default();
-        assert_eq!(known.pin(&[member("ada", "a"), member("bo", "b")]), Ok(2));
-        assert_eq!(known.pin(&[member("ada", "a"), member("cy", "c")]), Ok(1));
-        let swapped = known.pin(&[member("cy", "c"), member("bo", "d")]);
+        let names = |pinned: Result<Vec<&MemberSignature>, SecAggError>| -> Vec<String> {
+            pinned.unwrap().iter().map(|m| m.username.clone()).collect()
+        };
+        let first = [member("ada", "a"), member("bo", "b")];
+        assert_eq!(names(known.pin(&first)), ["ada", "bo"]);
+        let second = [member("ada", "a"), member("cy", "c")];
+        assert_eq!(names(known.pin(&second)), ["cy"]);
+        let third = [member("cy", "c"), member("bo", "d")];
+        let swapped = known.pin(&third);
         assert_eq!(
             swapped,
             Err(SecAggError::KeyChanged {
@@ -158,5 +197,34 @@ mod tests {
         );
         assert_eq!(known.0.len(), 3, "nothing pinned from a refused round");
         assert_eq!(known.0["bo"], "b".repeat(64));
+    }
+
+    #[test]
+    fn a_fingerprint_is_five_groups_of_four_hex_digits_of_the_key() {
+        let issued = mnemonic::issue(&[5; 16]);
+        let key = mnemonic::signing_key(issued.phrase.expose()).unwrap();
+        let public = key.verifying_key().to_bytes();
+        let printed = fingerprint(&public);
+        let groups: Vec<&str> = printed.split(' ').collect();
+        assert_eq!(groups.len(), 5, "{printed}");
+        assert!(groups
+            .iter()
+            .all(|g| g.len() == 4 && g.bytes().all(|b| b.is_ascii_hexdigit())));
+        // Bound to the key: one bit apart, a different fingerprint.
+        let mut other = public;
+        other[0] ^= 1;
+        assert_ne!(fingerprint(&other), printed);
+        let member = MemberSignature {
+            x: 1,
+            username: "ada".into(),
+            public_key: issued.public_key_hex.clone(),
+            signature: [0; 64],
+        };
+        assert_eq!(member.fingerprint(), Some(printed));
+        let garbled = MemberSignature {
+            public_key: "zz".into(),
+            ..member
+        };
+        assert_eq!(garbled.fingerprint(), None);
     }
 }

@@ -18,6 +18,8 @@ use meshfed_e2e::ui::{
 };
 use meshfed_e2e::volumes::small_t1_and_labels;
 use meshfed_e2e::Ctx;
+use meshfed_shared::auth::mnemonic;
+use meshfed_shared::secagg::identity::fingerprint;
 use serde_json::{json, Value};
 
 /// Browser training is CPU-emulated here (SwiftShader or wasm): generous limits.
@@ -261,9 +263,16 @@ pub fn two_browsers_train_and_join_a_run_on_webgpu_and_cpu(ctx: &Ctx) {
         let refusal =
             "//p[@aria-label='Join result' and contains(., 'enter your recovery phrase')]";
         wait_within(&cpu, Locator::XPath(refusal), TRAINING).await;
+        let printed = |person: &MfaUser| {
+            let key = mnemonic::signing_key(&person.recovery_phrase).expect("a phrase");
+            fingerprint(key.verifying_key().as_bytes())
+        };
         for (client, person) in [(&gpu, alice), (&cpu, bob)] {
             choose_run(client, secure_run).await;
             fill(client, "Recovery phrase", &person.recovery_phrase).await;
+            // The key the others check, from the phrase just typed.
+            let mine = text_of(client, "Your key", TRAINING).await;
+            assert!(mine.ends_with(&printed(person)), "{mine}");
             press(client, "Join").await;
         }
         let cli = cli_participant(ctx, carol, secure_run, volume, labels);
@@ -273,6 +282,15 @@ pub fn two_browsers_train_and_join_a_run_on_webgpu_and_cpu(ctx: &Ctx) {
             let result = wait_within(client, Locator::XPath(done), TRAINING).await;
             let result = result.text().await.unwrap();
             assert!(result.starts_with("Took part in round 1"), "{result}");
+        }
+        // Each tab names the three others, seen for the first time, with their fingerprints.
+        for (client, person) in [(&gpu, alice), (&cpu, bob)] {
+            let seen = text_of(client, "Keys seen for the first time", TRAINING).await;
+            for other in [alice, bob, carol, &people[3]] {
+                let line = format!("{}: {}", other.username, printed(other));
+                let me = other.username == person.username;
+                assert_eq!(seen.contains(&line), !me, "{line} in {seen}");
+            }
         }
         // The tab pinned the four members' recovery-phrase keys as it first saw them.
         let pinned = gpu

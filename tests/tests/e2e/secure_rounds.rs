@@ -11,6 +11,7 @@ use meshfed_e2e::Ctx;
 use meshfed_shared::api::runs::SecureRound;
 use meshfed_shared::auth::mnemonic::{self, SigningKey};
 use meshfed_shared::meshnet::ModelConfig;
+use meshfed_shared::secagg::identity::fingerprint;
 use meshfed_shared::secagg::participant::{Action, Participant, Trained};
 use meshfed_shared::secagg::{vector, RoundContext};
 use reqwest::Method;
@@ -44,7 +45,24 @@ pub fn three_cli_participants_take_a_secure_round(ctx: &Ctx) {
         (users, run, initial)
     });
     let dir = std::env::temp_dir().join(format!("meshfed-secure-{run}"));
-    join_all(ctx, &users, run, &dir, 1);
+    let reports = join_all(ctx, &users, run, &dir, 1);
+    // Each named the two others as seen for the first time, with the fingerprints their own
+    // `meshfed join` shows them, for the people to compare out of band.
+    for (u, report) in users.iter().zip(&reports) {
+        let mut seen: Vec<(String, String)> = (report[0].keys_first_seen.iter())
+            .map(|s| (s.username.clone(), s.fingerprint.clone()))
+            .collect();
+        seen.sort();
+        let mut expected: Vec<(String, String)> = (users.iter())
+            .filter(|o| o.username != u.username)
+            .map(|o| {
+                let key = identity(o).verifying_key().to_bytes();
+                (o.username.clone(), fingerprint(&key))
+            })
+            .collect();
+        expected.sort();
+        assert_eq!(seen, expected, "{}", u.username);
+    }
     // Each pinned the three members' recovery-phrase keys as it first saw them.
     for u in &users {
         let file = dir.join(format!("known-keys-{}.json", u.username));
