@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use meshfed_shared::api::runs::SharesRequest;
 use meshfed_shared::auth::mnemonic;
 use meshfed_shared::secagg::identity::SignedKeys;
 use meshfed_shared::secagg::{client, Peer, RoundContext, RoundSecrets};
@@ -77,7 +78,9 @@ impl Dropout {
         };
         let sealed =
             client::seal_shares(&self.secrets, me, &members, 3, &ctx_r1, &[7; 32]).unwrap();
-        let (status, body) = self.post("shares", json!({ "shares": sealed }), ctx).await;
+        let (status, body) = self
+            .post("shares", json!(SharesRequest::of(&sealed)), ctx)
+            .await;
         assert_eq!(status, 200, "{body}");
         let activate = format!("/api/runs/{}/activate", self.run);
         let (status, body) = send(

@@ -165,11 +165,8 @@ fn row(model: &ModelConfig, p: usize, n: usize) {
         }
         reveals.extend(r.into_iter().map(|r| (x, r)));
     }
-    let shares_bytes = serde_json::to_vec(&SharesRequest {
-        shares: all_sealed.iter().filter(|c| c.from == 1).cloned().collect(),
-    })
-    .unwrap()
-    .len();
+    let mine: Vec<SealedShare> = all_sealed.iter().filter(|c| c.from == 1).cloned().collect();
+    let shares_bytes = serde_json::to_vec(&SharesRequest::of(&mine)).unwrap().len();
     // The advertisement as clients send it: both keys and their Ed25519 signature.
     let identity = SigningKey::from_bytes(&[9; 32]);
     let signed = SignedKeys::sign(&identity, &ctx, 0, secrets[0].advert());

@@ -18,6 +18,7 @@ use meshfed_e2e::runs::{
     create_run, participants, put_tensors, safetensors_of, send, token, values,
 };
 use meshfed_e2e::{server, Ctx};
+use meshfed_shared::api::runs::SharesRequest;
 use meshfed_shared::auth::mnemonic::{self, SigningKey};
 use meshfed_shared::meshnet::ModelConfig;
 use meshfed_shared::secagg::identity::SignedKeys;
@@ -255,7 +256,7 @@ async fn secure_round(ctx: &Ctx, users: &[MfaUser], model: &ModelConfig) -> Secu
             ctx,
             tok,
             format!("{base}/shares"),
-            json!({ "shares": sealed }),
+            serde_json::to_value(SharesRequest::of(sealed)).unwrap(),
         )
     });
     bytes += at_most(shares).await[0];

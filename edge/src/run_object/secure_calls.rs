@@ -123,11 +123,12 @@ impl RunCoordinator {
                     conflict(format!("You are not among round {round}'s members"))
                 })?;
                 let x = index(m).unwrap_or_default();
+                let shares = req.sealed_by(x);
                 if m.shared != 0 {
                     // The same shares again (a retried request) change nothing; others are
                     // refused: nobody may swap shares once the inputs can depend on them.
                     let mut sent = store::secure_shares::shares_from(&db, run_id, round, x).await?;
-                    let mut again = req.shares.clone();
+                    let mut again = shares.clone();
                     sent.sort_by_key(|s| s.to);
                     again.sort_by_key(|s| s.to);
                     return match sent == again {
@@ -137,21 +138,16 @@ impl RunCoordinator {
                         ))),
                     };
                 }
-                let mut to: Vec<u8> = req.shares.iter().map(|s| s.to).collect();
+                let mut to: Vec<u8> = shares.iter().map(|s| s.to).collect();
                 to.sort_unstable();
                 let mut expected: Vec<u8> = members.iter().filter_map(index).collect();
                 expected.sort_unstable();
-                if to != expected
-                    || req
-                        .shares
-                        .iter()
-                        .any(|s| s.from != x || s.ciphertext.len() != 80)
-                {
+                if to != expected || shares.iter().any(|s| s.ciphertext.len() != 80) {
                     return Err(invalid(
-                        "Send one sealed share (80 bytes) from your index to each member, yourself included",
+                        "Send one sealed share (80 bytes) to each member, yourself included",
                     ));
                 }
-                store::secure_shares::insert_shares(&db, run_id, round, &call.user_id, &req.shares)
+                store::secure_shares::insert_shares(&db, run_id, round, &call.user_id, &shares)
                     .await?;
                 Ok(true)
             }

@@ -104,7 +104,7 @@ pub(super) mod hex_array {
 }
 
 /// Bytes as standard base64 (shares travel by the thousand: a third smaller than hex).
-pub(super) mod base64_bytes {
+pub(crate) mod base64_bytes {
     use base64::engine::general_purpose::STANDARD;
     use base64::Engine;
     use serde::{Deserialize, Deserializer, Serializer};

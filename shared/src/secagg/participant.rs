@@ -121,7 +121,7 @@ impl Participant {
                     &self.ctx,
                     &self.coefficients,
                 )?;
-                Ok(Action::Shares(SharesRequest { shares }))
+                Ok(Action::Shares(SharesRequest::of(&shares)))
             }
             SecurePhase::Input if !sent.input => {
                 let me = view.me.ok_or(SecAggError::NotMember)?;

@@ -9,6 +9,7 @@
 
 use meshfed_e2e::runs::*;
 use meshfed_e2e::Ctx;
+use meshfed_shared::api::runs::SharesRequest;
 use meshfed_shared::auth::mnemonic::{self, SigningKey};
 use meshfed_shared::meshnet::ModelConfig;
 use meshfed_shared::secagg::identity::{MemberSignature, SignedKeys};
@@ -168,8 +169,8 @@ pub fn a_dropout_after_sharing_leaves_the_fedavg_of_the_rest(ctx: &Ctx) {
             assert_eq!(signed.verify(&owner, &ctx_r1, 0), Ok(()));
         }
 
-        // Shares: each member seals one for everyone. Shares from someone else's index are
-        // refused; so is a second batch.
+        // Shares: each member seals one for everyone. A share that names its sender (another
+        // member's index, say) is refused: the server knows who sends. So is a second batch.
         let mut xs = vec![];
         for (i, s) in sites.iter().enumerate() {
             let me: u8 = view(ctx, &s.token, run, 1).await["me"].as_u64().unwrap() as u8;
@@ -181,20 +182,25 @@ pub fn a_dropout_after_sharing_leaves_the_fedavg_of_the_rest(ctx: &Ctx) {
                 forged.iter_mut().for_each(|c| c.from = me % 4 + 1);
                 let (status, body) =
                     secure(ctx, s, run, 1, "shares", json!({"shares": forged})).await;
-                assert_eq!(status, 422, "{body}");
+                assert_eq!(status, 400, "{body}");
+                let reason = body["error"]["details"]["reason"]
+                    .as_str()
+                    .unwrap_or_default();
+                assert!(reason.starts_with("unknown field `from`"), "{body}");
             }
-            let (status, body) = secure(ctx, s, run, 1, "shares", json!({"shares": sealed})).await;
+            let (status, body) =
+                secure(ctx, s, run, 1, "shares", json!(SharesRequest::of(&sealed))).await;
             assert_eq!(status, 200, "{body}");
             if i == 0 {
                 // The same shares again (a retried request) change nothing; other shares are
                 // refused.
                 let (status, body) =
-                    secure(ctx, s, run, 1, "shares", json!({"shares": sealed})).await;
+                    secure(ctx, s, run, 1, "shares", json!(SharesRequest::of(&sealed))).await;
                 assert_eq!(status, 200, "a retry: {body}");
                 let other =
                     client::seal_shares(&s.secrets, me, &members, 3, &ctx_r1, &[77; 32]).unwrap();
                 let (status, body) =
-                    secure(ctx, s, run, 1, "shares", json!({ "shares": other })).await;
+                    secure(ctx, s, run, 1, "shares", json!(SharesRequest::of(&other))).await;
                 assert_eq!(status, 409, "other shares: {body}");
             }
         }

@@ -85,11 +85,46 @@ pub struct SecureSent {
 /// `POST …/secure/keys`: the keys, signed by their owner.
 pub type KeysRequest = crate::secagg::identity::SignedKeys;
 
-/// `POST …/secure/shares`: one sealed share for every member, the sender included.
+/// `POST …/secure/shares`: one sealed share for every member, the sender included. It names
+/// no sender: the server knows who sends, and a share that names one is refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SharesRequest {
-    pub shares: Vec<SealedShare>,
+    pub shares: Vec<ShareFor>,
+}
+
+/// A sealed share on its way to member `to`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShareFor {
+    pub to: u8,
+    #[serde(with = "crate::secagg::keys::base64_bytes")]
+    #[schemars(with = "String", pattern(r"^[A-Za-z0-9+/]*={0,2}$"))]
+    pub ciphertext: Vec<u8>,
+}
+
+impl SharesRequest {
+    /// The request that sends `sealed` (all from one sender).
+    pub fn of(sealed: &[SealedShare]) -> Self {
+        let shares = sealed
+            .iter()
+            .map(|s| ShareFor {
+                to: s.to,
+                ciphertext: s.ciphertext.clone(),
+            })
+            .collect();
+        Self { shares }
+    }
+
+    /// The shares as sent by member `from`.
+    pub fn sealed_by(&self, from: u8) -> Vec<SealedShare> {
+        let share = |s: &ShareFor| SealedShare {
+            from,
+            to: s.to,
+            ciphertext: s.ciphertext.clone(),
+        };
+        self.shares.iter().map(share).collect()
+    }
 }
 
 /// `POST …/secure/reveal`: one share for every sender.
