@@ -71,12 +71,17 @@ pub async fn button(client: &Client, text: &str) -> Element {
     wait_for(client, Locator::XPath(&xpath)).await
 }
 
-/// Clicks the button reading exactly `text`. The app may re-render the button between
-/// finding and clicking it (a reactive update); a stale element is found afresh and clicked.
+/// Clicks the button reading exactly `text` once it is enabled: a click on a disabled button
+/// does nothing, and a test that clicked one too early would wait in vain for its effect
+/// (how `app_training` once failed in CI). The app may re-render the button between finding
+/// and clicking it (a reactive update); a stale element is found afresh and clicked.
 pub async fn press(client: &Client, text: &str) {
     let what = format!("the button {text:?}");
+    let enabled = format!("//button[normalize-space(.)='{text}' and not(@disabled)]");
     retry_if_stale(&what, || async {
-        button(client, text).await.click().await.map(|_| ())
+        let limit = Duration::from_secs(120);
+        let button = wait_within(client, Locator::XPath(&enabled), limit).await;
+        button.click().await.map(|_| ())
     })
     .await;
 }

@@ -67,14 +67,27 @@ async fn text_of(client: &Client, label: &str, limit: Duration) -> String {
         .unwrap()
 }
 
-/// Picks run `run` in the page's list of runs to join.
+/// Picks run `run` in the page's list of runs to join, and waits until the list holds it:
+/// the list may be re-rendered (refreshed after a join) just as the option is clicked.
 async fn choose_run(client: &Client, run: i64) {
     let option = format!("//select[@id='join-run']/option[@value='{run}']");
-    wait_for(client, Locator::XPath(&option))
-        .await
-        .click()
-        .await
-        .unwrap();
+    let chosen = "return document.getElementById('join-run').value";
+    for _ in 0..20 {
+        match wait_for(client, Locator::XPath(&option))
+            .await
+            .click()
+            .await
+        {
+            Err(e) if !e.is_stale_element_reference() => panic!("choosing run {run}: {e}"),
+            _ => {}
+        }
+        let value = client.execute(chosen, vec![]).await.unwrap();
+        if value.as_str() == Some(run.to_string().as_str()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    panic!("the run list never held run {run}");
 }
 
 async fn pick_files(client: &Client, volume: &str, labels: &str) {
