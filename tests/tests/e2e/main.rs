@@ -42,6 +42,7 @@ mod seed_runs;
 mod short_timers;
 mod sweep;
 mod tokens;
+mod training_page;
 
 use std::sync::Arc;
 use std::time::Duration;
