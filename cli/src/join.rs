@@ -14,6 +14,7 @@ use meshfed_shared::api::runs::RunDetail;
 use meshfed_shared::auth::mnemonic::{self, SigningKey};
 use meshfed_shared::meshnet::{file, ModelConfig};
 use meshfed_shared::plan::{HeldOut, TrainingPlan, ValidationScore};
+use meshfed_shared::secagg::identity::fingerprint;
 use meshfed_shared::secagg::participant::Trained;
 use meshfed_shared::secagg::vector;
 use meshfed_shared::secret::Secret;
@@ -101,7 +102,6 @@ pub fn run(args: JoinArgs) -> CliResult<Vec<RoundReport>> {
         None => None,
     };
     if let Some(key) = &identity {
-        use meshfed_shared::secagg::identity::fingerprint;
         // What the other members check, the first time they share a secure round with us.
         let printed = fingerprint(key.verifying_key().as_bytes());
         eprintln!("your key's fingerprint, for others to check: {printed}");
